@@ -1,0 +1,130 @@
+//! Building and running the server: bind (port 0 in tests), open the store, build the router,
+//! serve until told to stop, then drain requests and flush the audit trail.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::ServiceExt;
+use axum::http::Request;
+use axum_server::Handle;
+use axum_server::tls_rustls::RustlsConfig;
+use tower::Layer;
+use tower::util::MapRequestLayer;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::http::middleware::normalize_path;
+use crate::service::audit::AuditSink;
+use crate::service::{Core, StartError};
+use crate::state::AppState;
+
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct App {
+    state: AppState,
+    listener: std::net::TcpListener,
+    tls: Option<RustlsConfig>,
+    handle: Handle<SocketAddr>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Start(#[from] StartError),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
+    #[error("cannot listen on {addr}: {cause}")]
+    Bind { addr: SocketAddr, cause: std::io::Error },
+    #[error("server: {0}")]
+    Serve(std::io::Error),
+}
+
+impl App {
+    pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Self, AppError> {
+        let listen = config.listen;
+        let listener = std::net::TcpListener::bind(listen).map_err(|cause| AppError::Bind { addr: listen, cause })?;
+        let tls = crate::tls::server_config(&config).await?;
+        let core = Core::open(config, clock).await?;
+        let audit = AuditSink::spawn(core.store.clone());
+        Ok(Self { state: AppState::new(core, audit), listener, tls, handle: Handle::new() })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    pub fn state(&self) -> AppState {
+        self.state.clone()
+    }
+
+    /// A handle whose `graceful_shutdown` stops `run`.
+    pub fn handle(&self) -> Handle<SocketAddr> {
+        self.handle.clone()
+    }
+
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// Serves until the handle is told to shut down, then flushes the audit trail.
+    pub async fn run(self) -> Result<(), AppError> {
+        let router = crate::http::router(self.state.clone());
+        // Path normalisation must run before the router matches.
+        let service = MapRequestLayer::new(normalize_path::<hyper::body::Incoming>).layer(router);
+        let make_service =
+            ServiceExt::<Request<hyper::body::Incoming>>::into_make_service_with_connect_info::<SocketAddr>(service);
+        let served = match self.tls {
+            Some(tls) => {
+                let mut server = axum_server::from_tcp_rustls(self.listener, tls).map_err(AppError::Serve)?;
+                limit_header_wait(server.http_builder());
+                server.handle(self.handle).serve(make_service).await
+            }
+            None => {
+                let mut server = axum_server::from_tcp(self.listener).map_err(AppError::Serve)?;
+                limit_header_wait(server.http_builder());
+                server.handle(self.handle).serve(make_service).await
+            }
+        };
+        self.state.audit.shutdown().await;
+        self.state.core.store.close().await;
+        served.map_err(AppError::Serve)
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, draining in-flight requests for up to ten seconds.
+    pub async fn run_until_signal(self) -> Result<(), AppError> {
+        let handle = self.handle();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down: draining requests");
+            handle.graceful_shutdown(Some(DRAIN_TIMEOUT));
+        });
+        self.run().await
+    }
+}
+
+/// Idle connections that never finish their headers are closed (slowloris).
+fn limit_header_wait(builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>) {
+    builder.http1().timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(Duration::from_secs(10));
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,288 @@
+//! Typed configuration: compiled defaults → a TOML file → `COFRE_*` environment variables.
+//!
+//! Every option can also be read from a file named by `COFRE_<OPTION>_FILE` (for secrets such as a
+//! database URL with a password). A bad value fails at start with a message naming the option.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::domain::network::IpRule;
+
+/// The committed example file; a unit test checks that it parses to the defaults.
+pub const EXAMPLE_TOML: &str = include_str!("../config/cofre.toml");
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TlsMode {
+    SelfSigned,
+    Files,
+    Off,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    /// Empty means the embedded SQLite file `<data_dir>/cofre.db`.
+    pub database_url: String,
+    pub database_max_connections: u32,
+    pub listen: SocketAddr,
+    pub tls: TlsMode,
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_key_file: Option<PathBuf>,
+    pub tls_sans: Vec<String>,
+    /// Binding a non-loopback address with `tls = "off"` needs this explicit opt-in.
+    pub allow_insecure_http: bool,
+    /// Empty means `<data_dir>/master.key`, generated at first start.
+    pub master_key_file: Option<PathBuf>,
+    pub token_ttl: u64,
+    pub trusted_proxies: Vec<IpRule>,
+    pub body_limit: usize,
+    pub request_timeout: u64,
+    pub log_format: LogFormat,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./data"),
+            database_url: String::new(),
+            database_max_connections: 16,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            tls: TlsMode::SelfSigned,
+            tls_cert_file: None,
+            tls_key_file: None,
+            tls_sans: Vec::new(),
+            allow_insecure_http: false,
+            master_key_file: None,
+            token_ttl: 3600,
+            trusted_proxies: Vec::new(),
+            body_limit: 1024 * 1024,
+            request_timeout: 30,
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+/// The database URL may carry a password: never print it.
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("listen", &self.listen)
+            .field("tls", &self.tls)
+            .field("token_ttl", &self.token_ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Loads defaults, then the file (`COFRE_CONFIG`, else `config/cofre.toml` when present), then env.
+    pub fn load() -> Result<Self, ConfigError> {
+        let env: BTreeMap<String, String> = std::env::vars().filter(|(k, _)| k.starts_with("COFRE_")).collect();
+        let file = match env.get("COFRE_CONFIG") {
+            Some(path) => Some(PathBuf::from(path)),
+            None => Some(PathBuf::from("config/cofre.toml")).filter(|p| p.exists()),
+        };
+        Self::from_sources(file.as_deref(), &env)
+    }
+
+    pub fn from_sources(file: Option<&Path>, env: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        let mut table = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+                text.parse::<toml::Table>().map_err(|e| ConfigError(format!("{}: {e}", path.display())))?
+            }
+            None => toml::Table::new(),
+        };
+        for (key, raw) in env {
+            let Some(name) = key.strip_prefix("COFRE_") else {
+                continue;
+            };
+            if name == "CONFIG" {
+                continue;
+            }
+            let (option, value) = match name.strip_suffix("_FILE") {
+                // `*_FILE` options that are themselves paths keep their meaning.
+                Some(base) if !OPTIONS.contains(&name.to_ascii_lowercase().as_str()) => {
+                    let text = std::fs::read_to_string(raw)
+                        .map_err(|e| ConfigError(format!("{key}: cannot read {raw}: {e}")))?;
+                    (base.to_ascii_lowercase(), text.trim_end_matches(['\r', '\n']).to_owned())
+                }
+                _ => (name.to_ascii_lowercase(), raw.clone()),
+            };
+            if !OPTIONS.contains(&option.as_str()) {
+                return Err(ConfigError(format!("{key}: unknown option")));
+            }
+            table.insert(option.clone(), env_value(&option, &value));
+        }
+        let config: Config = table.clone().try_into().map_err(|e: toml::de::Error| ConfigError(describe(&table, &e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.token_ttl == 0 || self.token_ttl > 86_400 {
+            return Err(ConfigError("token_ttl (COFRE_TOKEN_TTL): must be between 1 and 86400 seconds".into()));
+        }
+        if self.body_limit < 1024 {
+            return Err(ConfigError("body_limit (COFRE_BODY_LIMIT): must be at least 1024 bytes".into()));
+        }
+        if self.request_timeout == 0 {
+            return Err(ConfigError("request_timeout (COFRE_REQUEST_TIMEOUT): must be positive".into()));
+        }
+        if self.database_max_connections == 0 {
+            return Err(ConfigError("database_max_connections: must be positive".into()));
+        }
+        if self.tls == TlsMode::Files && (self.tls_cert_file.is_none() || self.tls_key_file.is_none()) {
+            return Err(ConfigError("tls = \"files\" needs COFRE_TLS_CERT_FILE and COFRE_TLS_KEY_FILE".into()));
+        }
+        if !self.database_url.is_empty()
+            && !["sqlite:", "postgres:", "postgresql:"].iter().any(|s| self.database_url.starts_with(s))
+        {
+            return Err(ConfigError("database_url (COFRE_DATABASE_URL): scheme must be sqlite: or postgres:".into()));
+        }
+        if self.tls == TlsMode::Off && !self.listen.ip().is_loopback() && !self.allow_insecure_http {
+            return Err(ConfigError(
+                "tls (COFRE_TLS): plain HTTP on a non-loopback address needs COFRE_ALLOW_INSECURE_HTTP=true".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            format!("sqlite://{}?mode=rwc", self.data_dir.join("cofre.db").display())
+        } else {
+            self.database_url.clone()
+        }
+    }
+
+    pub fn master_key_path(&self) -> PathBuf {
+        self.master_key_file.clone().unwrap_or_else(|| self.data_dir.join("master.key"))
+    }
+}
+
+/// Option names, as in the TOML file; env names are these upper-cased with a `COFRE_` prefix.
+const OPTIONS: &[&str] = &[
+    "data_dir",
+    "database_url",
+    "database_max_connections",
+    "listen",
+    "tls",
+    "tls_cert_file",
+    "tls_key_file",
+    "tls_sans",
+    "allow_insecure_http",
+    "master_key_file",
+    "token_ttl",
+    "trusted_proxies",
+    "body_limit",
+    "request_timeout",
+    "log_format",
+];
+
+/// Env values are strings; give numbers, booleans and comma lists their TOML type.
+fn env_value(option: &str, value: &str) -> toml::Value {
+    match option {
+        "tls_sans" | "trusted_proxies" => toml::Value::Array(
+            value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| toml::Value::String(s.into())).collect(),
+        ),
+        "database_max_connections" | "token_ttl" | "body_limit" | "request_timeout" => {
+            value.trim().parse::<i64>().map_or_else(|_| toml::Value::String(value.into()), toml::Value::Integer)
+        }
+        "allow_insecure_http" => match value.trim() {
+            "true" | "1" | "yes" => toml::Value::Boolean(true),
+            "false" | "0" | "no" | "" => toml::Value::Boolean(false),
+            _ => toml::Value::String(value.into()),
+        },
+        _ => toml::Value::String(value.into()),
+    }
+}
+
+/// serde's message names the bad value, not the option: find the option by trying each alone.
+fn describe(table: &toml::Table, e: &toml::de::Error) -> String {
+    let culprit = table.iter().find(|(key, value)| {
+        let single = toml::Table::from_iter([((*key).clone(), (*value).clone())]);
+        single.try_into::<Config>().is_err()
+    });
+    match culprit {
+        Some((key, _)) => format!("{key} (COFRE_{}): {}", key.to_ascii_uppercase(), e.message()),
+        None => e.message().to_owned(),
+    }
+}
+
+/// `postgres://user:pass@host/db` → `postgres://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_file_parses_to_the_defaults() {
+        let table: toml::Table = EXAMPLE_TOML.parse().expect("example parses");
+        let parsed: Config = table.try_into().expect("example matches the schema");
+        assert!(parsed == Config::default(), "config/cofre.toml drifted from the defaults");
+    }
+
+    #[test]
+    fn env_overrides_and_names_bad_options() {
+        let env = BTreeMap::from([("COFRE_TOKEN_TTL".to_owned(), "60".to_owned())]);
+        assert_eq!(Config::from_sources(None, &env).expect("valid").token_ttl, 60);
+
+        let env = BTreeMap::from([("COFRE_TOKEN_TTL".to_owned(), "soon".to_owned())]);
+        let err = Config::from_sources(None, &env).expect_err("invalid").to_string();
+        assert!(err.contains("token_ttl"), "{err}");
+
+        let env = BTreeMap::from([("COFRE_LISTEN".to_owned(), "nowhere".to_owned())]);
+        let err = Config::from_sources(None, &env).expect_err("invalid").to_string();
+        assert!(err.contains("listen"), "{err}");
+
+        let env = BTreeMap::from([("COFRE_TRUSTED_PROXIES".to_owned(), "10.0.0.0/8,127.000.0.1".to_owned())]);
+        let err = Config::from_sources(None, &env).expect_err("invalid").to_string();
+        assert!(err.contains("trusted_proxies"), "{err}");
+
+        let env = BTreeMap::from([("COFRE_NOPE".to_owned(), "1".to_owned())]);
+        assert!(Config::from_sources(None, &env).is_err());
+    }
+
+    #[test]
+    fn file_suffix_reads_secrets_from_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("url");
+        std::fs::write(&path, "postgres://u:hunter2@localhost/db\n").expect("write");
+        let env = BTreeMap::from([("COFRE_DATABASE_URL_FILE".to_owned(), path.display().to_string())]);
+        let config = Config::from_sources(None, &env).expect("valid");
+        assert_eq!(config.database_url, "postgres://u:hunter2@localhost/db");
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,168 @@
+//! Network identity: allow-list rules and the one place where the client IP is resolved.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Deserializer};
+
+/// One allow-list entry: an address (a /32 or /128) or a CIDR block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IpRule(IpNet);
+
+impl IpRule {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        self.0.contains(&canonical(ip))
+    }
+}
+
+impl FromStr for IpRule {
+    type Err = String;
+
+    /// Std's parsers refuse leading-zero octets (`127.000.0.1`), which keeps octal ambiguity out.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if let Ok(net) = s.parse::<IpNet>() {
+            return Ok(Self(net.trunc()));
+        }
+        s.parse::<IpAddr>().map(|ip| Self(IpNet::from(canonical(ip)))).map_err(|_| format!("invalid IP or CIDR: {s:?}"))
+    }
+}
+
+impl fmt::Display for IpRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            IpNet::V4(n) if n.prefix_len() == 32 => write!(f, "{}", n.addr()),
+            IpNet::V6(n) if n.prefix_len() == 128 => write!(f, "{}", n.addr()),
+            net => write!(f, "{net}"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for IpRule {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// An authorization's allowed source addresses; `*` (the default) allows any.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum IpAllowList {
+    #[default]
+    Any,
+    Only(Vec<IpRule>),
+}
+
+impl IpAllowList {
+    pub fn parse<'a>(entries: impl IntoIterator<Item = &'a str>) -> Result<Self, String> {
+        let mut rules = Vec::new();
+        for entry in entries.into_iter().flat_map(|e| e.split(',')).map(str::trim).filter(|e| !e.is_empty()) {
+            if entry == "*" {
+                return Ok(Self::Any);
+            }
+            rules.push(entry.parse()?);
+        }
+        Ok(if rules.is_empty() { Self::Any } else { Self::Only(rules) })
+    }
+
+    pub fn allows(&self, ip: IpAddr) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Only(rules) => rules.iter().any(|r| r.contains(ip)),
+        }
+    }
+
+    /// The stored form: `*` or a comma list.
+    pub fn to_stored(&self) -> String {
+        match self {
+            Self::Any => "*".to_owned(),
+            Self::Only(rules) => rules.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
+        }
+    }
+}
+
+/// IPv4-mapped IPv6 peers (`::ffff:a.b.c.d`) are treated as the IPv4 address they carry.
+pub fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// Resolves the client address: the socket peer, unless the peer is a trusted proxy, in which
+/// case the `X-Forwarded-For` chain is walked from the right and the first untrusted hop wins.
+/// Several headers are concatenated in order. A malformed entry from a trusted peer is an error.
+pub fn resolve_client_ip<'a>(
+    peer: SocketAddr,
+    trusted: &[IpRule],
+    forwarded_for: impl Iterator<Item = &'a str>,
+) -> Result<IpAddr, String> {
+    let peer_ip = canonical(peer.ip());
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|r| r.contains(ip));
+    if !is_trusted(peer_ip) {
+        return Ok(peer_ip);
+    }
+    let hops: Vec<&str> = forwarded_for.flat_map(|h| h.split(',')).map(str::trim).filter(|h| !h.is_empty()).collect();
+    let mut client = peer_ip;
+    for hop in hops.iter().rev() {
+        let ip = parse_hop(hop).ok_or_else(|| format!("malformed X-Forwarded-For entry: {hop:?}"))?;
+        client = ip;
+        if !is_trusted(ip) {
+            break;
+        }
+    }
+    Ok(client)
+}
+
+/// Accepts `a.b.c.d`, `a.b.c.d:port`, `v6` and `[v6]:port`.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    if let Ok(ip) = hop.parse::<IpAddr>() {
+        return Some(canonical(ip));
+    }
+    hop.parse::<SocketAddr>().ok().map(|s| canonical(s.ip()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(s: &[&str]) -> Vec<IpRule> {
+        s.iter().map(|r| r.parse().expect("rule")).collect()
+    }
+
+    #[test]
+    fn rules_parse_addresses_and_blocks() {
+        assert!("127.0.0.2".parse::<IpRule>().expect("v4").contains("127.0.0.2".parse().expect("ip")));
+        assert!(!"127.0.0.2".parse::<IpRule>().expect("v4").contains("127.0.0.3".parse().expect("ip")));
+        assert!("::1".parse::<IpRule>().expect("v6").contains("::1".parse().expect("ip")));
+        assert!("127.000.0.2".parse::<IpRule>().is_err());
+        assert!("10.0.0.0/33".parse::<IpRule>().is_err());
+        let mapped: IpAddr = "::ffff:127.0.0.2".parse().expect("ip");
+        assert!("127.0.0.0/24".parse::<IpRule>().expect("cidr").contains(mapped));
+    }
+
+    #[test]
+    fn allow_list_star_means_any() {
+        assert_eq!(IpAllowList::parse(["*"]).expect("any"), IpAllowList::Any);
+        let only = IpAllowList::parse(["10.0.0.0/8, 192.168.1.1"]).expect("list");
+        assert!(only.allows("10.2.3.4".parse().expect("ip")));
+        assert!(!only.allows("11.2.3.4".parse().expect("ip")));
+        assert_eq!(only.to_stored(), "10.0.0.0/8,192.168.1.1");
+    }
+
+    #[test]
+    fn forwarded_headers_count_only_from_trusted_peers() {
+        let peer: SocketAddr = "127.0.0.3:5000".parse().expect("addr");
+        let none: Vec<IpRule> = Vec::new();
+        assert_eq!(resolve_client_ip(peer, &none, ["127.0.0.2"].into_iter()), Ok("127.0.0.3".parse().expect("ip")));
+
+        let trusted = rules(&["127.0.0.3", "10.0.0.0/8"]);
+        let got = resolve_client_ip(peer, &trusted, ["203.0.113.9, 198.51.100.1", "10.1.1.1"].into_iter());
+        assert_eq!(got, Ok("198.51.100.1".parse().expect("ip")));
+        assert!(resolve_client_ip(peer, &trusted, ["garbage"].into_iter()).is_err());
+        // All hops trusted: the left-most one is the best we know.
+        let got = resolve_client_ip(peer, &trusted, ["10.9.9.9"].into_iter());
+        assert_eq!(got, Ok("10.9.9.9".parse().expect("ip")));
+    }
+}

@@ -1,0 +1,55 @@
+//! The router: every family mounted from one table under both `/iso` and `/api`.
+
+pub mod auth;
+pub mod envelope;
+pub mod health;
+pub mod middleware;
+pub mod oauth2;
+pub mod pam;
+pub mod params;
+pub mod path;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::Request;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The route table, relative to the `/iso` and `/api` prefixes.
+fn families() -> Router<AppState> {
+    Router::new()
+        .route("/oauth2/token", get(oauth2::token).post(oauth2::token))
+        .route("/pam/info", post(pam::info::register))
+        .route("/pam/info/{key}", get(pam::info::show).delete(pam::info::disable))
+}
+
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.core.config.body_limit;
+    Router::new()
+        .nest("/iso", families())
+        .nest("/api", families())
+        .fallback(|| async { ApiError::no_route(404) })
+        .method_not_allowed_fallback(|| async { ApiError::no_route(405) })
+        // Innermost first: a panic becomes a 500 envelope that is still audited.
+        .layer(CatchPanicLayer::custom(|_| panic_response()))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::audited))
+        .layer(DefaultBodyLimit::max(body_limit))
+        // Spans carry method and path only: query strings may hold credentials.
+        .layer(TraceLayer::new_for_http().make_span_with(
+            |req: &Request<_>| tracing::info_span!("http.request", method = %req.method(), path = %req.uri().path()),
+        ))
+        .layer(SetSensitiveRequestHeadersLayer::new([axum::http::header::AUTHORIZATION]))
+        .route("/health", get(health::health))
+        .route("/ready", get(health::ready))
+        .with_state(state)
+}
+
+fn panic_response() -> Response {
+    ApiError::internal(&"handler panicked").into_response()
+}

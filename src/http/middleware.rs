@@ -1,0 +1,150 @@
+//! The request pipeline around every routed handler: request id, client IP (resolved here and
+//! nowhere else), deadline, and the audit record that must be durable before the response
+//! leaves. Also the path normalisation that runs before routing.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, Uri};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value};
+
+use super::envelope::AuditReason;
+use crate::domain::network::resolve_client_ip;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::audit::AuditRecord;
+
+const REQUEST_ID: &str = "x-request-id";
+const MAX_ROUTE_CHARS: usize = 512;
+
+/// Per-request facts, put in the request's extensions by `audited` and filled by extractors.
+#[derive(Clone)]
+pub struct RequestContext {
+    pub request_id: Arc<str>,
+    pub client_ip: IpAddr,
+    facts: Arc<Mutex<AuditFacts>>,
+}
+
+#[derive(Default)]
+struct AuditFacts {
+    application_id: Option<i64>,
+    authorization_id: Option<i64>,
+    detail: Map<String, Value>,
+}
+
+impl RequestContext {
+    pub fn note_caller(&self, application_id: i64, authorization_id: i64) {
+        if let Ok(mut f) = self.facts.lock() {
+            f.application_id = Some(application_id);
+            f.authorization_id = Some(authorization_id);
+        }
+    }
+
+    /// Records a detail; callers pass masked or non-secret values only.
+    pub fn note(&self, key: &str, value: impl Into<Value>) {
+        if let Ok(mut f) = self.facts.lock() {
+            f.detail.insert(key.to_owned(), value.into());
+        }
+    }
+
+    pub fn note_params(&self, params: Value) {
+        self.note("params", params);
+    }
+}
+
+/// Wraps every routed request: resolves the client, runs the handler under the deadline, and
+/// answers 503 instead if the audit record cannot be made durable.
+pub async fn audited(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let request_id: Arc<str> = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .map_or_else(|| uuid::Uuid::now_v7().to_string().into(), Into::into);
+    let forwarded = req.headers().get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
+    let resolved = resolve_client_ip(peer, &state.core.config.trusted_proxies, forwarded);
+    let client_ip = resolved.as_ref().map_or_else(|_| crate::domain::network::canonical(peer.ip()), |ip| *ip);
+    let context = RequestContext { request_id: request_id.clone(), client_ip, facts: Arc::default() };
+    req.extensions_mut().insert(context.clone());
+    let method = req.method().to_string();
+    let route: String = req.uri().path().chars().take(MAX_ROUTE_CHARS).collect();
+
+    let mut response = match resolved {
+        Err(_) => ApiError::bad_request("Malformed X-Forwarded-For header.")
+            .with_reason("malformed X-Forwarded-For")
+            .into_response(),
+        Ok(_) => {
+            let deadline = Duration::from_secs(state.core.config.request_timeout);
+            tokio::time::timeout(deadline, next.run(req))
+                .await
+                .unwrap_or_else(|_| ApiError::timed_out().into_response())
+        }
+    };
+
+    let status = response.status().as_u16();
+    let reason = response.extensions().get::<AuditReason>().map(|r| r.0);
+    let (application_id, authorization_id, mut detail) = match context.facts.lock() {
+        Ok(mut f) => (f.application_id, f.authorization_id, std::mem::take(&mut f.detail)),
+        Err(_) => (None, None, Map::new()),
+    };
+    if let Some(reason) = reason {
+        detail.insert("reason".into(), reason.into());
+    }
+    let record = AuditRecord {
+        at_ms: state.core.clock.now_ms(),
+        request_id: request_id.to_string(),
+        client_ip: client_ip.to_string(),
+        application_id,
+        authorization_id,
+        method,
+        route,
+        status: i64::from(status),
+        outcome: outcome(status, reason).to_owned(),
+        detail: Value::Object(detail).to_string(),
+    };
+    if state.audit.record(record).await.is_err() {
+        response = ApiError::unavailable().into_response();
+    }
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    response
+}
+
+fn outcome(status: u16, reason: Option<&str>) -> &'static str {
+    match status {
+        s if s < 400 => "success",
+        401 | 403 | 429 => "denied",
+        _ if matches!(reason, Some("resource not authorized" | "read-only authorization")) => "denied",
+        s if s >= 500 => "error",
+        _ => "rejected",
+    }
+}
+
+/// Before routing: a trailing slash is tolerated (`/iso/pam/info/` is `/iso/pam/info`).
+pub fn normalize_path<B>(mut req: axum::http::Request<B>) -> axum::http::Request<B> {
+    let path = req.uri().path();
+    if path.len() > 1 && path.ends_with('/') {
+        let trimmed = path.trim_end_matches('/');
+        let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
+        let rebuilt = match req.uri().query() {
+            Some(q) => format!("{trimmed}?{q}"),
+            None => trimmed.to_owned(),
+        };
+        if let Ok(uri) = rebuilt.parse::<Uri>() {
+            *req.uri_mut() = uri;
+        }
+    }
+    req
+}

@@ -1,0 +1,3 @@
+//! PAM Core routes.
+
+pub mod info;

@@ -1,0 +1,254 @@
+//! One parameter map per request, merged from the query string and the body (JSON, form or
+//! multipart), because real clients send the same fields every way (contract §1.2). Body values
+//! win over query values; a JSON `null` counts as absent. Values are wiped from memory on drop.
+
+use axum::extract::{FromRequest, Multipart, Request};
+use axum::http::header;
+use percent_encoding::percent_decode;
+use serde_json::{Map, Value};
+use zeroize::{Zeroize, Zeroizing};
+
+use super::middleware::RequestContext;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// Parameters recorded verbatim in the audit trail; every other value is recorded as an HMAC.
+const AUDIT_PLAIN: &[&str] = &["identifier", "name", "type", "grant_type", "client_id", "tenant"];
+const AUDIT_PLAIN_MAX: usize = 128;
+
+#[derive(Default)]
+pub struct Params {
+    values: Map<String, Value>,
+}
+
+impl Params {
+    /// A parameter as text; numbers and booleans are accepted in their text form.
+    pub fn text(&self, name: &str) -> ApiResult<Option<String>> {
+        match self.values.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::Number(n)) => Ok(Some(n.to_string())),
+            Some(Value::Bool(b)) => Ok(Some(b.to_string())),
+            Some(_) => Err(ApiError::bad_request(format!("Parameter '{name}' must be a string."))),
+        }
+    }
+
+    /// A comma list given as a string (`"a,b"`) or as an array of strings.
+    pub fn list_text(&self, name: &str) -> ApiResult<Option<String>> {
+        match self.values.get(name) {
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| v.as_str().map(str::trim).ok_or(()))
+                .collect::<Result<Vec<_>, ()>>()
+                .map(|items| Some(items.join(",")))
+                .map_err(|()| {
+                    ApiError::bad_request(format!("Parameter '{name}' must be a string or a list of strings."))
+                }),
+            _ => self.text(name),
+        }
+    }
+
+    /// Takes a secret parameter out of the map, into memory that is wiped on drop.
+    pub fn take_secret(&mut self, name: &str) -> ApiResult<Option<Zeroizing<String>>> {
+        match self.values.get_mut(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(Zeroizing::new(std::mem::take(s)))),
+            Some(_) => Err(ApiError::bad_request(format!("Parameter '{name}' must be a string."))),
+        }
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.values.get(name).is_some_and(|v| !v.is_null())
+    }
+
+    fn insert(&mut self, name: String, value: Value) {
+        if value.is_null() {
+            self.values.remove(&name);
+        } else if let Some(mut old) = self.values.insert(name, value) {
+            wipe(&mut old);
+        }
+    }
+
+    fn merge_urlencoded(&mut self, input: &[u8]) -> ApiResult<()> {
+        for pair in input.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+            let mut parts = pair.splitn(2, |b| *b == b'=');
+            let name = decode_component(parts.next().unwrap_or_default())?;
+            let value = decode_component(parts.next().unwrap_or_default())?;
+            self.insert(name, Value::String(value));
+        }
+        Ok(())
+    }
+
+    /// Names of all parameters, with values masked unless they are plain identifiers.
+    fn audit_view(&self, mask: impl Fn(&[u8]) -> String) -> Value {
+        let view = self
+            .values
+            .iter()
+            .map(|(name, value)| {
+                let shown = match value {
+                    Value::String(s) if AUDIT_PLAIN.contains(&name.as_str()) => {
+                        s.chars().take(AUDIT_PLAIN_MAX).collect()
+                    }
+                    Value::String(s) => mask(s.as_bytes()),
+                    other => mask(other.to_string().as_bytes()),
+                };
+                (name.chars().take(AUDIT_PLAIN_MAX).collect(), Value::String(shown))
+            })
+            .collect();
+        Value::Object(view)
+    }
+}
+
+impl Drop for Params {
+    fn drop(&mut self) {
+        for value in self.values.values_mut() {
+            wipe(value);
+        }
+    }
+}
+
+fn wipe(value: &mut Value) {
+    match value {
+        Value::String(s) => s.zeroize(),
+        Value::Array(items) => items.iter_mut().for_each(wipe),
+        Value::Object(map) => map.values_mut().for_each(wipe),
+        _ => {}
+    }
+}
+
+/// `+` is a space, then percent-decoding; the result must be UTF-8.
+fn decode_component(raw: &[u8]) -> ApiResult<String> {
+    let spaced: Vec<u8> = raw.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect();
+    percent_decode(&spaced)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .map_err(|_| ApiError::bad_request("A parameter is not valid UTF-8."))
+}
+
+impl FromRequest<AppState> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let limit = state.core.config.body_limit;
+        let mut params = Params::default();
+        if let Some(query) = req.uri().query() {
+            params.merge_urlencoded(query.as_bytes())?;
+        }
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
+            .unwrap_or_default();
+        let declared_length = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if declared_length.is_some_and(|n| n > limit) {
+            return Err(ApiError::payload_too_large(limit));
+        }
+        let context = req.extensions().get::<RequestContext>().cloned();
+        if content_type == "multipart/form-data" {
+            merge_multipart(&mut params, Multipart::from_request(req, state).await, limit).await?;
+        } else {
+            let body = Zeroizing::new(
+                axum::body::to_bytes(req.into_body(), limit)
+                    .await
+                    .map_err(|_| ApiError::payload_too_large(limit))?
+                    .to_vec(),
+            );
+            if !body.is_empty() {
+                match content_type.as_str() {
+                    "application/json" => merge_json(&mut params, &body)?,
+                    t if t.starts_with("application/") && t.ends_with("+json") => merge_json(&mut params, &body)?,
+                    "application/x-www-form-urlencoded" => params.merge_urlencoded(&body)?,
+                    // No declared type: a JSON object is recognisable; anything else is read as a form.
+                    "" if body.trim_ascii_start().starts_with(b"{") => merge_json(&mut params, &body)?,
+                    "" => params.merge_urlencoded(&body)?,
+                    _ => return Err(ApiError::unsupported_media_type()),
+                }
+            }
+        }
+        if let Some(context) = context {
+            context.note_params(params.audit_view(|v| state.core.audit_mask(v)));
+        }
+        Ok(params)
+    }
+}
+
+fn merge_json(params: &mut Params, body: &[u8]) -> ApiResult<()> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => {
+            for (name, value) in map {
+                params.insert(name, value);
+            }
+            Ok(())
+        }
+        Ok(mut other) => {
+            wipe(&mut other);
+            Err(ApiError::bad_request("The JSON body must be an object."))
+        }
+        // serde_json's messages name the position and the kind of fault, never the input.
+        Err(e) => Err(ApiError::bad_request(format!("Malformed JSON body: {e}."))),
+    }
+}
+
+async fn merge_multipart(
+    params: &mut Params,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+    limit: usize,
+) -> ApiResult<()> {
+    let malformed = || ApiError::bad_request("Malformed multipart body.");
+    let mut multipart = multipart.map_err(|_| malformed())?;
+    loop {
+        match multipart.next_field().await {
+            Ok(Some(field)) => {
+                let name = field.name().unwrap_or_default().to_owned();
+                let bytes = field.bytes().await.map_err(|e| {
+                    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                        ApiError::payload_too_large(limit)
+                    } else {
+                        malformed()
+                    }
+                })?;
+                let text = String::from_utf8(bytes.to_vec())
+                    .map_err(|_| ApiError::bad_request("A parameter is not valid UTF-8."))?;
+                params.insert(name, Value::String(text));
+            }
+            Ok(None) => return Ok(()),
+            Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(ApiError::payload_too_large(limit));
+            }
+            Err(_) => return Err(malformed()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urlencoded_values_decode_and_later_ones_win() {
+        let mut p = Params::default();
+        p.merge_urlencoded(b"a=1&b=x+y%21&a=2&empty=&flag").expect("valid");
+        assert_eq!(p.text("a").expect("text"), Some("2".into()));
+        assert_eq!(p.text("b").expect("text"), Some("x y!".into()));
+        assert_eq!(p.text("empty").expect("text"), Some(String::new()));
+        assert!(p.contains("flag"));
+        assert!(p.merge_urlencoded(b"bad=%FF%FE").is_err());
+    }
+
+    #[test]
+    fn json_nulls_are_absent_and_types_are_checked() {
+        let mut p = Params::default();
+        merge_json(&mut p, br#"{"a":null,"n":5,"o":{"x":1},"l":["u1","u2"]}"#).expect("valid");
+        assert!(!p.contains("a"));
+        assert_eq!(p.text("n").expect("text"), Some("5".into()));
+        assert!(p.text("o").is_err());
+        assert_eq!(p.list_text("l").expect("list"), Some("u1,u2".into()));
+        assert!(merge_json(&mut p, b"[1]").is_err());
+        assert!(merge_json(&mut p, b"{\"a\":").is_err());
+    }
+}

@@ -1,0 +1,26 @@
+//! The `{key}` path segment (an id or an identifier), with rejections in the envelope.
+
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
+
+use crate::error::ApiError;
+
+const MAX_KEY_CHARS: usize = 256;
+
+pub struct ItemKey(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ItemKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(key) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::bad_request("The path parameter is not valid UTF-8."))?;
+        if key.is_empty() || key.chars().count() > MAX_KEY_CHARS {
+            return Err(ApiError::bad_request(format!(
+                "The path parameter must have 1 to {MAX_KEY_CHARS} characters."
+            )));
+        }
+        Ok(Self(key))
+    }
+}

@@ -1,0 +1,41 @@
+//! Entry point: parse the command line, load configuration, start logging, dispatch.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use cofre::cli::{Cli, Command, run_operator_command};
+use cofre::{App, Config, clock::SystemClock, telemetry};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("cofre: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(config.log_format);
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config).await,
+        other => run_operator_command(config, other).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cofre: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    let app = App::build(config, Arc::new(SystemClock)).await?;
+    let scheme = if app.is_tls() { "https" } else { "http" };
+    tracing::info!(address = %app.local_addr(), "cofre listening");
+    eprintln!("cofre: listening on {scheme}://{}", app.local_addr());
+    app.run_until_signal().await?;
+    Ok(())
+}

@@ -1,0 +1,142 @@
+//! Use cases: the rules of each family. Services take a `Core`, a `Caller` and domain values;
+//! they seal and open secrets, apply authorization, and call the store. They never import axum.
+
+pub mod access;
+pub mod apps;
+pub mod audit;
+pub mod auth;
+pub mod info;
+
+use std::sync::Arc;
+
+use zeroize::Zeroizing;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::crypto::cipher::{Aad, CryptoError};
+use crate::crypto::keyring::{Keyring, MasterKey};
+use crate::crypto::token::TokenKeys;
+use crate::crypto::{ct_eq, hmac_sha256, random_key};
+use crate::error::ApiError;
+use crate::store::{Store, StoreError};
+
+/// Everything a use case needs; shared by the server and the CLI.
+pub struct Core {
+    pub config: Config,
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub tokens: TokenKeys,
+    master: MasterKey,
+    keyring: Keyring,
+    /// Pepper for stored client-secret hashes.
+    secret_pepper: Zeroizing<Vec<u8>>,
+    /// Key for masking sensitive values in the audit trail; separate from the KEK.
+    audit_key: Zeroizing<Vec<u8>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    MasterKey(#[from] crate::crypto::keyring::MasterKeyError),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("the stored keys do not open with this master key ({0}); is COFRE_MASTER_KEY_FILE the right file?")]
+    WrongMasterKey(CryptoError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl Core {
+    /// Connects, migrates, loads (or creates) the master key, data keys and server secrets.
+    pub async fn open(config: Config, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+        std::fs::create_dir_all(&config.data_dir)?;
+        let store = Store::connect(&config.database_url(), config.database_max_connections).await?;
+        store.migrate().await?;
+        let key_path = config.master_key_path();
+        let (master, generated) = MasterKey::load_or_generate(&key_path)?;
+        if generated {
+            tracing::warn!(path = %key_path.display(), "generated a new master key: back it up and keep it apart from the database");
+            eprintln!(
+                "WARNING: generated a new master key at {} (mode 0600).\n\
+                 WARNING: without this file nothing stored by cofre can be read. Back it up, away from the database.",
+                key_path.display()
+            );
+        }
+        let keyring = load_keyring(&store, &master, clock.now()).await?;
+        let now = clock.now();
+        let shared = |name: &'static str| server_secret(&store, &keyring, name, now);
+        let token_key = shared("token_signing_key").await?;
+        let secret_pepper = shared("client_secret_pepper").await?;
+        let audit_key = shared("audit_hmac_key").await?;
+        Ok(Self { tokens: TokenKeys::new(&token_key), config, store, clock, master, keyring, secret_pepper, audit_key })
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    pub fn seal(&self, aad: &Aad<'_>, plaintext: &[u8]) -> Vec<u8> {
+        self.keyring.seal(aad, plaintext)
+    }
+
+    /// Opens a sealed value; a data key created by another process is fetched once and kept.
+    pub async fn unseal(&self, aad: &Aad<'_>, blob: &[u8]) -> Result<Zeroizing<Vec<u8>>, ApiError> {
+        match self.keyring.open(aad, blob) {
+            Err(CryptoError::UnknownKey(id)) => {
+                let wrapped = self.store.data_key(i64::from(id)).await.map_err(|e| match e {
+                    StoreError::NotFound => ApiError::from(CryptoError::UnknownKey(id)),
+                    other => other.into(),
+                })?;
+                self.keyring.insert(self.master.unwrap(wrapped.id, &wrapped.wrapped)?);
+                Ok(self.keyring.open(aad, blob)?)
+            }
+            other => Ok(other?),
+        }
+    }
+
+    pub fn hash_client_secret(&self, secret: &str) -> [u8; 32] {
+        hmac_sha256(&self.secret_pepper, secret.as_bytes())
+    }
+
+    pub fn client_secret_matches(&self, secret: &str, stored: &[u8]) -> bool {
+        ct_eq(&self.hash_client_secret(secret), stored)
+    }
+
+    /// How a sensitive value appears in the audit trail.
+    pub fn audit_mask(&self, value: &[u8]) -> String {
+        format!("hmac-sha256:{}", hex::encode(hmac_sha256(&self.audit_key, value)))
+    }
+}
+
+/// Loads every data key, creating the first one on a fresh store. A store whose keys were
+/// wrapped by another master key is refused rather than extended with keys it cannot share.
+async fn load_keyring(store: &Store, master: &MasterKey, now: i64) -> Result<Keyring, StartError> {
+    let kek_id = i64::from(master.id());
+    let mut wrapped = store.data_keys().await?;
+    if wrapped.is_empty() {
+        let dek = random_key();
+        let id = store.insert_data_key(kek_id, now, |id| master.wrap(id, &dek)).await?;
+        wrapped.push(store.data_key(id).await?);
+    }
+    let mut keys = Vec::with_capacity(wrapped.len());
+    for k in &wrapped {
+        if k.kek_id != kek_id {
+            return Err(StartError::WrongMasterKey(CryptoError::UnknownKey(u32::try_from(k.kek_id).unwrap_or(0))));
+        }
+        keys.push(master.unwrap(k.id, &k.wrapped).map_err(StartError::WrongMasterKey)?);
+    }
+    Keyring::new(keys).ok_or(StartError::WrongMasterKey(CryptoError::Malformed))
+}
+
+/// A random 256-bit server secret shared by every process on the store, sealed at rest.
+async fn server_secret(
+    store: &Store,
+    keyring: &Keyring,
+    name: &str,
+    now: i64,
+) -> Result<Zeroizing<Vec<u8>>, StartError> {
+    let aad = Aad::new("server_secrets", name, "sealed");
+    let fresh = random_key();
+    let sealed = store.server_secret_or_insert(name, keyring.seal(&aad, fresh.as_ref()), now).await?;
+    keyring.open(&aad, &sealed).map_err(StartError::WrongMasterKey)
+}

@@ -1,0 +1,96 @@
+//! The audit pipeline: requests hand their record to one writer task through a bounded queue and
+//! wait until it is durable. The writer commits whatever has queued up in one transaction, so
+//! under load batches grow instead of requests queueing behind one another's commits. If the
+//! store cannot take the batch, every waiting request is told, and answers 503: nothing is
+//! served unaudited.
+
+use std::sync::Mutex;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::store::Store;
+use crate::store::audit::AuditRecord;
+
+const QUEUE_DEPTH: usize = 4096;
+const MAX_BATCH: usize = 256;
+
+struct Pending {
+    record: AuditRecord,
+    done: oneshot::Sender<bool>,
+}
+
+pub struct AuditSink {
+    queue: mpsc::Sender<Pending>,
+    writer: Mutex<Option<(JoinHandle<()>, oneshot::Sender<()>)>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the audit record could not be made durable")]
+pub struct AuditUnavailable;
+
+impl AuditSink {
+    pub fn spawn(store: Store) -> Self {
+        let (queue, rx) = mpsc::channel(QUEUE_DEPTH);
+        let (stop, stopped) = oneshot::channel();
+        let writer = tokio::spawn(write_batches(store, rx, stopped));
+        Self { queue, writer: Mutex::new(Some((writer, stop))) }
+    }
+
+    /// Returns once the record is committed.
+    pub async fn record(&self, record: AuditRecord) -> Result<(), AuditUnavailable> {
+        let (done, wait) = oneshot::channel();
+        self.queue.send(Pending { record, done }).await.map_err(|_| AuditUnavailable)?;
+        match wait.await {
+            Ok(true) => Ok(()),
+            _ => Err(AuditUnavailable),
+        }
+    }
+
+    /// Stops taking records, commits what is queued, and waits for the writer to finish.
+    pub async fn shutdown(&self) {
+        let writer = self.writer.lock().ok().and_then(|mut w| w.take());
+        if let Some((handle, stop)) = writer {
+            let _ = stop.send(());
+            let _ = handle.await;
+        }
+    }
+}
+
+async fn write_batches(store: Store, mut rx: mpsc::Receiver<Pending>, mut stop: oneshot::Receiver<()>) {
+    let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
+    let mut stopping = false;
+    loop {
+        let first = if stopping {
+            rx.recv().await
+        } else {
+            tokio::select! {
+                next = rx.recv() => next,
+                _ = &mut stop => {
+                    stopping = true;
+                    rx.close();
+                    rx.recv().await
+                }
+            }
+        };
+        let Some(first) = first else { break };
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let records: Vec<AuditRecord> = batch.iter().map(|p| p.record.clone()).collect();
+        let durable = match store.append_audit(&records).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(error.cause = %e, records = records.len(), "audit batch failed; refusing the requests");
+                false
+            }
+        };
+        for pending in batch.drain(..) {
+            let _ = pending.done.send(durable);
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! Protected information (contract §7): register or update, read, disable.
+
+use zeroize::Zeroizing;
+
+use super::Core;
+use super::access::{require_resource, require_write};
+use crate::crypto::cipher::Aad;
+use crate::domain::authorization::{Caller, Resource};
+use crate::domain::identifier::{generate_identifier, parse_identifier};
+use crate::domain::info::{DEFAULT_INFO_TYPE, InfoInput, InfoRecord, InfoView};
+use crate::error::{ApiError, ApiResult};
+use crate::store::StoreError;
+
+/// Larger contents are refused: protected information is text, not files.
+pub const MAX_CONTENT_BYTES: usize = 64 * 1024;
+const MAX_FIELD_CHARS: usize = 255;
+
+fn not_found() -> ApiError {
+    ApiError::business(1023, "Information not found")
+}
+
+fn inactive() -> ApiError {
+    ApiError::business(1024, "Inactive information")
+}
+
+fn content_aad(uid: &str) -> Aad<'_> {
+    Aad::new("protected_info", uid, "content")
+}
+
+pub struct Registered {
+    pub view: InfoView,
+    pub created: bool,
+}
+
+/// Registers an item, or updates the caller's item with the same identifier.
+pub async fn register(core: &Core, caller: &Caller, input: InfoInput) -> ApiResult<Registered> {
+    require_write(caller, Resource::Info)?;
+    if input.content.is_empty() {
+        return Err(ApiError::business(1026, "The content was not informed"));
+    }
+    if input.content.len() > MAX_CONTENT_BYTES {
+        return Err(ApiError::bad_request(format!("Parameter 'content' is limited to {MAX_CONTENT_BYTES} bytes.")));
+    }
+    for (name, value) in
+        [("name", &input.name), ("type", &input.info_type), ("service", &input.service), ("url", &input.url)]
+    {
+        if value.as_ref().is_some_and(|v| v.chars().count() > MAX_FIELD_CHARS) {
+            return Err(ApiError::bad_request(format!(
+                "Parameter '{name}' is limited to {MAX_FIELD_CHARS} characters."
+            )));
+        }
+    }
+    let identifier = parse_identifier(input.identifier.as_deref())
+        .map_err(|_| ApiError::business(1053, "The identifier can only contain letters, numbers, \"_\" and \"-\"."))?;
+    let existing = match &identifier {
+        Some(identifier) => match core.store.visible_info(caller.authorization.id, identifier).await {
+            Ok(found) if found.identifier == *identifier => Some(found),
+            Ok(_) | Err(StoreError::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        },
+        None => None,
+    };
+    let now = core.now();
+    match existing {
+        Some(mut record) => {
+            if !record.enabled {
+                return Err(inactive());
+            }
+            merge(&mut record, &input);
+            record.sealed_content = core.seal(&content_aad(&record.uid), input.content.as_bytes());
+            core.store.update_info(&record, now).await?;
+            Ok(Registered { view: InfoView { record, content: input.content }, created: false })
+        }
+        None => {
+            let uid = uuid::Uuid::new_v4().to_string();
+            let mut record = InfoRecord {
+                id: 0,
+                sealed_content: core.seal(&content_aad(&uid), input.content.as_bytes()),
+                uid,
+                identifier: identifier.unwrap_or_else(generate_identifier),
+                name: String::new(),
+                info_type: DEFAULT_INFO_TYPE.to_owned(),
+                service: String::new(),
+                url: String::new(),
+                users_allowed: String::new(),
+                enabled: true,
+                created_by: caller.authorization.id,
+            };
+            merge(&mut record, &input);
+            // A taken identifier the caller cannot see is answered like a missing item.
+            record.id = core.store.insert_info(&record, now).await.map_err(|e| match e {
+                StoreError::Conflict => not_found().with_reason("identifier held by an item this caller cannot see"),
+                other => other.into(),
+            })?;
+            Ok(Registered { view: InfoView { record, content: input.content }, created: true })
+        }
+    }
+}
+
+fn merge(record: &mut InfoRecord, input: &InfoInput) {
+    let fields = [
+        (&mut record.name, &input.name),
+        (&mut record.info_type, &input.info_type),
+        (&mut record.service, &input.service),
+        (&mut record.url, &input.url),
+        (&mut record.users_allowed, &input.users_allowed),
+    ];
+    for (stored, given) in fields {
+        if let Some(value) = given {
+            value.trim().clone_into(stored);
+        }
+    }
+    if record.info_type.is_empty() {
+        DEFAULT_INFO_TYPE.clone_into(&mut record.info_type);
+    }
+}
+
+/// Reads a visible, active item with its content opened.
+pub async fn get(core: &Core, caller: &Caller, key: &str) -> ApiResult<InfoView> {
+    require_resource(caller, Resource::Info)?;
+    let record = visible(core, caller, key).await?;
+    if !record.enabled {
+        return Err(inactive());
+    }
+    let bytes = core.unseal(&content_aad(&record.uid), &record.sealed_content).await?;
+    let content = Zeroizing::new(String::from_utf8(bytes.to_vec()).map_err(|e| ApiError::internal(&e))?);
+    Ok(InfoView { record, content })
+}
+
+/// Disables a visible, active item; returns its id.
+pub async fn disable(core: &Core, caller: &Caller, key: &str) -> ApiResult<i64> {
+    require_write(caller, Resource::Info)?;
+    let record = visible(core, caller, key).await?;
+    if !record.enabled {
+        return Err(inactive());
+    }
+    core.store.disable_info(record.id, core.now()).await?;
+    Ok(record.id)
+}
+
+async fn visible(core: &Core, caller: &Caller, key: &str) -> ApiResult<InfoRecord> {
+    match core.store.visible_info(caller.authorization.id, key).await {
+        Ok(record) => Ok(record),
+        Err(StoreError::NotFound) => Err(not_found()),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,105 @@
+//! Protected information rows. Every read is scoped to what an authorization may see: items it
+//! created or that were linked to it, so an invisible item looks exactly like a missing one.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Store, StoreError, StoreResult, flag};
+use crate::domain::info::InfoRecord;
+
+const VISIBLE_TO: &str = "(i.created_by = $1 OR EXISTS (SELECT 1 FROM authorization_links l \
+     WHERE l.authorization_id = $1 AND l.item_kind = 'info' AND l.item_id = i.id))";
+
+fn record(row: &AnyRow) -> StoreResult<InfoRecord> {
+    Ok(InfoRecord {
+        id: row.try_get("id")?,
+        uid: row.try_get("uid")?,
+        identifier: row.try_get("identifier")?,
+        name: row.try_get("name")?,
+        info_type: row.try_get("info_type")?,
+        service: row.try_get("service")?,
+        url: row.try_get("url")?,
+        users_allowed: row.try_get("users_allowed")?,
+        sealed_content: row.try_get("content")?,
+        enabled: flag(row, "enabled")?,
+        created_by: row.try_get("created_by")?,
+    })
+}
+
+impl Store {
+    /// Finds a visible item by numeric id or by identifier; an id match wins over an identifier
+    /// that happens to look numeric.
+    pub async fn visible_info(&self, authorization_id: i64, key: &str) -> StoreResult<InfoRecord> {
+        let id = key.parse::<i64>().unwrap_or(-1);
+        let sql = format!(
+            "SELECT i.* FROM protected_info i WHERE (i.id = $2 OR i.identifier = $3) AND {VISIBLE_TO} \
+             ORDER BY CASE WHEN i.id = $2 THEN 0 ELSE 1 END LIMIT 1"
+        );
+        record(&sqlx::query(&sql).bind(authorization_id).bind(id).bind(key).fetch_one(&self.pool).await?)
+    }
+
+    /// Inserts a new item whose sealed content was bound to `record.uid`; returns its id.
+    pub async fn insert_info(&self, record: &InfoRecord, now: i64) -> StoreResult<i64> {
+        let row = sqlx::query(
+            "INSERT INTO protected_info (uid, identifier, name, info_type, service, url, users_allowed, content, enabled, \
+             created_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10, $10) RETURNING id",
+        )
+        .bind(record.uid.as_str())
+        .bind(record.identifier.as_str())
+        .bind(record.name.as_str())
+        .bind(record.info_type.as_str())
+        .bind(record.service.as_str())
+        .bind(record.url.as_str())
+        .bind(record.users_allowed.as_str())
+        .bind(record.sealed_content.clone())
+        .bind(record.created_by)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get("id")?)
+    }
+
+    /// Rewrites an existing item's fields (the uid, and so the content's binding, stays).
+    pub async fn update_info(&self, record: &InfoRecord, now: i64) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE protected_info SET name = $1, info_type = $2, service = $3, url = $4, users_allowed = $5, \
+             content = $6, updated_at = $7 WHERE id = $8 AND uid = $9",
+        )
+        .bind(record.name.as_str())
+        .bind(record.info_type.as_str())
+        .bind(record.service.as_str())
+        .bind(record.url.as_str())
+        .bind(record.users_allowed.as_str())
+        .bind(record.sealed_content.clone())
+        .bind(now)
+        .bind(record.id)
+        .bind(record.uid.as_str())
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
+    pub async fn disable_info(&self, id: i64, now: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE protected_info SET enabled = 0, updated_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Any item's id by id or identifier, regardless of visibility (for operators linking items).
+    pub async fn info_id(&self, key: &str) -> StoreResult<i64> {
+        let id = key.parse::<i64>().unwrap_or(-1);
+        let row = sqlx::query(
+            "SELECT id FROM protected_info WHERE id = $1 OR identifier = $2 ORDER BY CASE WHEN id = $1 THEN 0 ELSE 1 END LIMIT 1",
+        )
+        .bind(id)
+        .bind(key)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get("id")?)
+    }
+}
