@@ -133,7 +133,8 @@ impl Config {
             }
             table.insert(option.clone(), env_value(&option, &value));
         }
-        let config: Config = table.clone().try_into().map_err(|e: toml::de::Error| ConfigError(describe(&table, &e)))?;
+        let config: Config =
+            table.clone().try_into().map_err(|e: toml::de::Error| ConfigError(describe(&table, &e)))?;
         config.validate()?;
         Ok(config)
     }

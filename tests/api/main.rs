@@ -1,1 +1,12 @@
+//! The API suite: every test drives a real cofre server over HTTP, on SQLite and, when
+//! `COFRE_TEST_POSTGRES_URL` is set, on PostgreSQL.
 
+mod helpers;
+
+mod audit;
+mod bad_input;
+mod cli;
+mod info;
+mod oauth2;
+mod sealing;
+mod tls;

@@ -1,0 +1,223 @@
+//! `TestApp`: a real cofre server on port 0 over a fresh store, with typed request helpers.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use cofre::clock::ManualClock;
+use cofre::config::{Config, TlsMode};
+use cofre::domain::authorization::{Resource, Resources};
+use cofre::domain::network::IpAllowList;
+use cofre::service::apps::{CreatedApplication, NewApplication, create_application};
+use cofre::state::AppState;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+pub const POSTGRES_ENV: &str = "COFRE_TEST_POSTGRES_URL";
+
+#[derive(Clone, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres(String),
+}
+
+impl Backend {
+    /// The PostgreSQL backend when `COFRE_TEST_POSTGRES_URL` is set.
+    pub fn postgres() -> Option<Self> {
+        match std::env::var(POSTGRES_ENV) {
+            Ok(url) if !url.is_empty() => Some(Self::Postgres(url)),
+            _ => {
+                eprintln!("{POSTGRES_ENV} is not set: skipping the PostgreSQL run of this test");
+                None
+            }
+        }
+    }
+}
+
+/// Runs each named `async fn(Backend)` once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::helpers::Backend::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(backend) = $crate::helpers::Backend::postgres() {
+                    super::$name(backend).await;
+                }
+            }
+        }
+    )*};
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub state: AppState,
+    pub clock: Arc<ManualClock>,
+    pub client: reqwest::Client,
+    pub config: Config,
+    pub data_dir: tempfile::TempDir,
+    handle: axum_server::Handle<SocketAddr>,
+}
+
+/// A client that can authenticate: the app's ids and its current token.
+pub struct Client {
+    pub app: CreatedApplication,
+    pub token: String,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Self {
+        // reqwest is built without a default TLS provider; the tests use the server's (ring).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let data_dir = tempfile::tempdir().expect("tempdir");
+        let mut config = Config {
+            data_dir: data_dir.path().to_path_buf(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tls: TlsMode::Off,
+            ..Config::default()
+        };
+        if let Backend::Postgres(url) = &backend {
+            config.database_url = fresh_postgres_schema(url).await;
+        }
+        tweak(&mut config);
+        Self::start(config, data_dir).await
+    }
+
+    async fn start(config: Config, data_dir: tempfile::TempDir) -> Self {
+        let clock = Arc::new(ManualClock::starting_now());
+        let app = cofre::App::build(config.clone(), clock.clone()).await.expect("app builds");
+        let addr = app.local_addr();
+        let scheme = if app.is_tls() { "https" } else { "http" };
+        let state = app.state();
+        let handle = app.handle();
+        tokio::spawn(async move {
+            app.run().await.expect("server runs");
+        });
+        let client = reqwest::Client::builder().build().expect("client");
+        Self { addr, base: format!("{scheme}://{addr}"), state, clock, client, config, data_dir, handle }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Creates an application through the same service the CLI uses.
+    pub async fn create_app(&self, resources: &[Resource], read_only: bool, ips: &[&str]) -> CreatedApplication {
+        self.create_app_with(NewApplication {
+            name: "test app".into(),
+            resources: resources.iter().copied().collect::<Resources>(),
+            read_only,
+            allowed_ips: IpAllowList::parse(ips.iter().copied()).expect("ips"),
+            allowed_referers: Vec::new(),
+            expires_at: None,
+        })
+        .await
+    }
+
+    pub async fn create_app_with(&self, new: NewApplication) -> CreatedApplication {
+        create_application(&self.state.core, new).await.expect("application created")
+    }
+
+    /// An application with `resources` and a token for it.
+    pub async fn client(&self, resources: &[Resource]) -> Client {
+        let app = self.create_app(resources, false, &["*"]).await;
+        let token = self.token_for(&app).await;
+        Client { app, token }
+    }
+
+    pub async fn token_for(&self, app: &CreatedApplication) -> String {
+        let reply = self
+            .send(self.client.post(self.url("/iso/oauth2/token")).form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", app.client_id.as_str()),
+                ("client_secret", app.client_secret.as_str()),
+            ]))
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "token request failed: {}", reply.body);
+        reply.body["access_token"].as_str().expect("access_token").to_owned()
+    }
+
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
+        let response = request.send().await.expect("request sent");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Reply { status, headers, body }
+    }
+
+    /// A request with the client's bearer token.
+    pub fn authed(&self, client: &Client, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, self.url(path)).bearer_auth(&client.token)
+    }
+
+    pub async fn call(&self, client: &Client, method: Method, path: &str) -> Reply {
+        self.send(self.authed(client, method, path)).await
+    }
+
+    pub async fn post_json(&self, client: &Client, path: &str, body: Value) -> Reply {
+        self.send(self.authed(client, Method::POST, path).json(&body)).await
+    }
+
+    pub fn sqlite_files(&self) -> Vec<PathBuf> {
+        let db = self.data_dir.path().join("cofre.db");
+        vec![db.clone(), db.with_extension("db-wal"), db.with_extension("db-shm")]
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.handle.shutdown();
+    }
+}
+
+/// A new schema in the test database, reached through `search_path` in the URL.
+async fn fresh_postgres_schema(base: &str) -> String {
+    sqlx::any::install_default_drivers();
+    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let pool = sqlx::AnyPool::connect(base).await.expect("PostgreSQL reachable at COFRE_TEST_POSTGRES_URL");
+    sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&pool).await.expect("create schema");
+    pool.close().await;
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}options=-c%20search_path%3D{schema}")
+}
+
+/// The envelope every error carries, built here independently of the server's code.
+pub fn error_envelope(status: u16, code: u16, message: &str) -> Value {
+    serde_json::json!({
+        "code": status,
+        "response": {
+            "status": status, "message": message, "error": true, "error_code": 1, "detail": "",
+            "mensagem": message, "erro": true, "cod_erro": 1
+        },
+        "exception": {"code": code, "message": message, "detail": null}
+    })
+}
+
+pub fn success_block(status: u16, message: &str) -> Value {
+    serde_json::json!({
+        "status": status, "message": message, "error": false, "error_code": 0, "detail": "",
+        "mensagem": message, "erro": false, "cod_erro": 0
+    })
+}
+
+/// A random 32-hex marker to plant in secrets and then search for.
+pub fn canary() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
