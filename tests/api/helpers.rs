@@ -27,6 +27,7 @@ impl Backend {
         match std::env::var(POSTGRES_ENV) {
             Ok(url) if !url.is_empty() => Some(Self::Postgres(url)),
             _ => {
+                assert!(std::env::var("CI").as_deref() != Ok("true"), "CI must set {POSTGRES_ENV}");
                 eprintln!("{POSTGRES_ENV} is not set: skipping the PostgreSQL run of this test");
                 None
             }
