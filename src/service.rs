@@ -49,7 +49,7 @@ pub enum StartError {
 impl Core {
     /// Connects, migrates, loads (or creates) the master key, data keys and server secrets.
     pub async fn open(config: Config, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
-        std::fs::create_dir_all(&config.data_dir)?;
+        create_private_dir(&config.data_dir)?;
         let store = Store::connect(&config.database_url(), config.database_max_connections).await?;
         store.migrate().await?;
         let key_path = config.master_key_path();
@@ -139,4 +139,16 @@ async fn server_secret(
     let fresh = random_key();
     let sealed = store.server_secret_or_insert(name, keyring.seal(&aad, fresh.as_ref()), now).await?;
     keyring.open(&aad, &sealed).map_err(StartError::WrongMasterKey)
+}
+
+/// The data directory holds the database and keys: create it readable by its owner only.
+fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    if dir.exists() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
 }

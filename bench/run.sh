@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Load harness: a release cofre on loopback (plain HTTP, fresh data dir) driven by wrk from a
+# second process. Prints wrk's summary for a token request, a sealed read and a sealed write.
+#   bench/run.sh [seconds] [connections]      (default 10 s, 32 connections)
+# Set COFRE_DATABASE_URL=postgres://… to measure PostgreSQL instead of SQLite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs="${1:-10}"; conns="${2:-32}"
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+cargo build --release --quiet
+bin=target/release/cofre
+data=$(mktemp -d)
+port=$((20000 + RANDOM % 20000))
+export COFRE_DATA_DIR="$data" COFRE_TLS=off COFRE_LISTEN="127.0.0.1:$port" RUST_LOG=warn
+"$bin" serve & server=$!
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data"' EXIT
+for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
+
+app=$("$bin" app create --name bench --resource info --json)
+field() { python3 -c "import json,sys; print(json.load(sys.stdin)[\"$1\"])"; }
+id=$(field client_id <<<"$app"); secret=$(field client_secret <<<"$app")
+base="http://127.0.0.1:$port"
+token=$(curl -sf "$base/iso/oauth2/token" -d grant_type=client_credentials -d "client_id=$id" -d "client_secret=$secret" | field access_token)
+curl -sf "$base/iso/pam/info" -H "Authorization: Bearer $token" -d identifier=bench -d content=benchmark-secret >/dev/null
+
+lua=$(mktemp)
+cat >"$lua" <<LUA
+wrk.method = "POST"
+wrk.body = "content=written-under-load"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Authorization"] = "Bearer $token"
+LUA
+tok=$(mktemp)
+cat >"$tok" <<LUA
+wrk.method = "POST"
+wrk.body = "grant_type=client_credentials&client_id=$id&client_secret=$secret"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+LUA
+
+echo "== token issue (POST /iso/oauth2/token)"
+wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$tok" "$base/iso/oauth2/token" | sed -n '/Latency Distribution/,/Requests\/sec/p'
+echo "== sealed read (GET /iso/pam/info/bench)"
+wrk -t2 -c"$conns" -d"${secs}s" --latency -H "Authorization: Bearer $token" "$base/iso/pam/info/bench" | sed -n '/Latency Distribution/,/Requests\/sec/p'
+echo "== sealed write (POST /iso/pam/info)"
+wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$lua" "$base/iso/pam/info" | sed -n '/Latency Distribution/,/Requests\/sec/p'
+rm -f "$lua" "$tok"
+echo "audit records: $("$bin" audit tail -n 1 --json >/dev/null && echo written)"
