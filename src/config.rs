@@ -129,7 +129,9 @@ impl Config {
                 _ => (name.to_ascii_lowercase(), raw.clone()),
             };
             if !OPTIONS.contains(&option.as_str()) {
-                return Err(ConfigError(format!("{key}: unknown option")));
+                // Other tools share the prefix (COFRE_TEST_POSTGRES_URL); a typo still deserves a word.
+                eprintln!("cofre: warning: ignoring {key}, which names no option");
+                continue;
             }
             table.insert(option.clone(), env_value(&option, &value));
         }
@@ -273,7 +275,7 @@ mod tests {
         assert!(err.contains("trusted_proxies"), "{err}");
 
         let env = BTreeMap::from([("COFRE_NOPE".to_owned(), "1".to_owned())]);
-        assert!(Config::from_sources(None, &env).is_err());
+        assert!(Config::from_sources(None, &env).is_ok(), "unknown variables are ignored with a warning");
     }
 
     #[test]
