@@ -51,6 +51,20 @@ pub struct Config {
     pub body_limit: usize,
     pub request_timeout: u64,
     pub log_format: LogFormat,
+    /// OAuth 1.0a: how far `oauth_timestamp` may be from now, in seconds.
+    pub oauth1_timestamp_window: u64,
+    /// Request signing (SigV4): the region in the credential scope; the service is `cofre`.
+    pub sigv4_region: String,
+    /// Lifetime of tokens from `/api/get_auth_token`, in minutes.
+    pub dynamic_token_minutes: u64,
+    /// Failed authentications per client id or login, within the window, before a lockout.
+    pub auth_failure_limit: u32,
+    /// Failed authentications per source IP, within the window, before a lockout.
+    pub auth_failure_limit_per_ip: u32,
+    pub auth_failure_window: u64,
+    pub auth_lockout: u64,
+    /// argon2id hashes running at once (each holds about 19 MiB).
+    pub password_hash_concurrency: usize,
 }
 
 impl Default for Config {
@@ -71,6 +85,14 @@ impl Default for Config {
             body_limit: 1024 * 1024,
             request_timeout: 30,
             log_format: LogFormat::Text,
+            oauth1_timestamp_window: 300,
+            sigv4_region: "us-east-1".to_owned(),
+            dynamic_token_minutes: 30,
+            auth_failure_limit: 5,
+            auth_failure_limit_per_ip: 50,
+            auth_failure_window: 300,
+            auth_lockout: 300,
+            password_hash_concurrency: 2,
         }
     }
 }
@@ -151,6 +173,23 @@ impl Config {
         if self.request_timeout == 0 {
             return Err(ConfigError("request_timeout (COFRE_REQUEST_TIMEOUT): must be positive".into()));
         }
+        if self.oauth1_timestamp_window == 0 || self.oauth1_timestamp_window > 3600 {
+            return Err(ConfigError("oauth1_timestamp_window: must be between 1 and 3600 seconds".into()));
+        }
+        if self.sigv4_region.is_empty() || !self.sigv4_region.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return Err(ConfigError("sigv4_region (COFRE_SIGV4_REGION): letters, digits and '-' only".into()));
+        }
+        if self.dynamic_token_minutes == 0 || self.dynamic_token_minutes > 24 * 60 {
+            return Err(ConfigError("dynamic_token_minutes: must be between 1 and 1440".into()));
+        }
+        if self.auth_failure_limit == 0 || self.auth_failure_limit_per_ip == 0 || self.auth_failure_window == 0 {
+            return Err(ConfigError(
+                "auth_failure_limit, auth_failure_limit_per_ip and auth_failure_window must be positive".into(),
+            ));
+        }
+        if self.password_hash_concurrency == 0 {
+            return Err(ConfigError("password_hash_concurrency: must be positive".into()));
+        }
         if self.database_max_connections == 0 {
             return Err(ConfigError("database_max_connections: must be positive".into()));
         }
@@ -200,6 +239,14 @@ const OPTIONS: &[&str] = &[
     "body_limit",
     "request_timeout",
     "log_format",
+    "oauth1_timestamp_window",
+    "sigv4_region",
+    "dynamic_token_minutes",
+    "auth_failure_limit",
+    "auth_failure_limit_per_ip",
+    "auth_failure_window",
+    "auth_lockout",
+    "password_hash_concurrency",
 ];
 
 /// Env values are strings; give numbers, booleans and comma lists their TOML type.
@@ -208,7 +255,17 @@ fn env_value(option: &str, value: &str) -> toml::Value {
         "tls_sans" | "trusted_proxies" => toml::Value::Array(
             value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| toml::Value::String(s.into())).collect(),
         ),
-        "database_max_connections" | "token_ttl" | "body_limit" | "request_timeout" => {
+        "database_max_connections"
+        | "token_ttl"
+        | "body_limit"
+        | "request_timeout"
+        | "oauth1_timestamp_window"
+        | "dynamic_token_minutes"
+        | "auth_failure_limit"
+        | "auth_failure_limit_per_ip"
+        | "auth_failure_window"
+        | "auth_lockout"
+        | "password_hash_concurrency" => {
             value.trim().parse::<i64>().map_or_else(|_| toml::Value::String(value.into()), toml::Value::Integer)
         }
         "allow_insecure_http" => match value.trim() {

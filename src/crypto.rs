@@ -3,6 +3,9 @@
 
 pub mod cipher;
 pub mod keyring;
+pub mod oauth1;
+pub mod password;
+pub mod sigv4;
 pub mod token;
 
 use hmac::{Hmac, Mac};

@@ -4,3 +4,4 @@ pub mod authorization;
 pub mod identifier;
 pub mod info;
 pub mod network;
+pub mod user;

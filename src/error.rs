@@ -36,6 +36,14 @@ pub struct ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
 impl ApiError {
     fn new(status: u16, message: impl Into<Cow<'static, str>>) -> Self {
         Self {
@@ -57,6 +65,14 @@ impl ApiError {
 
     pub fn bad_request(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(400, message)
+    }
+
+    pub fn not_found(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(404, message)
+    }
+
+    pub fn conflict(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(409, message)
     }
 
     /// The authorization lacks the module; the contract lists this under 500.
@@ -99,6 +115,30 @@ impl ApiError {
             415,
             "Unsupported Content-Type: send application/json, application/x-www-form-urlencoded or multipart/form-data.",
         )
+    }
+
+    /// 403 for a token whose scope lacks the operation (RFC 6750 `insufficient_scope`).
+    pub fn insufficient_scope() -> Self {
+        Self {
+            www_authenticate: Some("Bearer realm=\"cofre\", error=\"insufficient_scope\""),
+            ..Self::new(403, "The token's scope does not allow this operation.")
+        }
+        .with_reason("insufficient scope")
+    }
+
+    /// Authentication failed for a non-OAuth2 scheme; says nothing about which part was wrong.
+    pub fn authentication_failed(reason: &'static str) -> Self {
+        Self::new(401, "Client authentication failed.").with_reason(reason)
+    }
+
+    /// OAuth 1.0a's documented failure.
+    pub fn invalid_signature(reason: &'static str) -> Self {
+        Self::new(401, "Invalid signature").with_reason(reason)
+    }
+
+    pub fn too_many_attempts(retry_after: u32) -> Self {
+        Self { retry_after: Some(retry_after.max(1)), ..Self::new(429, "Too many failed attempts; try again later.") }
+            .with_reason("throttled")
     }
 
     pub fn timed_out() -> Self {

@@ -1,5 +1,7 @@
 //! The router: every family mounted from one table under both `/iso` and `/api`.
 
+pub mod admin;
+pub mod api_tokens;
 pub mod auth;
 pub mod envelope;
 pub mod health;
@@ -21,19 +23,25 @@ use tower_http::trace::TraceLayer;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The route table, relative to the `/iso` and `/api` prefixes.
-fn families() -> Router<AppState> {
-    Router::new()
-        .route("/oauth2/token", get(oauth2::token).post(oauth2::token))
+/// The route table, relative to the `/iso` and `/api` prefixes. Token endpoints authenticate
+/// their clients themselves; every other route sits behind `auth::authenticate`.
+fn families(state: &AppState) -> Router<AppState> {
+    let protected = Router::new()
         .route("/pam/info", post(pam::info::register))
         .route("/pam/info/{key}", get(pam::info::show).delete(pam::info::disable))
+        .merge(admin::routes())
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate));
+    Router::new()
+        .route("/oauth2/token", get(oauth2::token).post(oauth2::token))
+        .route("/get_auth_token", get(api_tokens::get_auth_token).post(api_tokens::get_auth_token))
+        .merge(protected)
 }
 
 pub fn router(state: AppState) -> Router {
     let body_limit = state.core.config.body_limit;
     Router::new()
-        .nest("/iso", families())
-        .nest("/api", families())
+        .nest("/iso", families(&state))
+        .nest("/api", families(&state))
         .fallback(|| async { ApiError::no_route(404) })
         .method_not_allowed_fallback(|| async { ApiError::no_route(405) })
         // Innermost first: a panic becomes a 500 envelope that is still audited.

@@ -5,7 +5,13 @@ pub mod access;
 pub mod apps;
 pub mod audit;
 pub mod auth;
+pub mod hosts;
 pub mod info;
+pub mod oauth1;
+pub mod sigv4;
+pub mod throttle;
+pub mod tokens;
+pub mod users;
 
 use std::sync::Arc;
 
@@ -15,10 +21,12 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::cipher::{Aad, CryptoError};
 use crate::crypto::keyring::{Keyring, MasterKey};
+use crate::crypto::password::PasswordHasher;
 use crate::crypto::token::TokenKeys;
 use crate::crypto::{ct_eq, hmac_sha256, random_key};
 use crate::error::ApiError;
 use crate::store::{Store, StoreError};
+use hosts::HostResolver;
 
 /// Everything a use case needs; shared by the server and the CLI.
 pub struct Core {
@@ -26,6 +34,8 @@ pub struct Core {
     pub store: Store,
     pub clock: Arc<dyn Clock>,
     pub tokens: TokenKeys,
+    pub passwords: PasswordHasher,
+    pub hosts: HostResolver,
     master: MasterKey,
     keyring: Keyring,
     /// Pepper for stored client-secret hashes.
@@ -68,7 +78,18 @@ impl Core {
         let token_key = shared("token_signing_key").await?;
         let secret_pepper = shared("client_secret_pepper").await?;
         let audit_key = shared("audit_hmac_key").await?;
-        Ok(Self { tokens: TokenKeys::new(&token_key), config, store, clock, master, keyring, secret_pepper, audit_key })
+        Ok(Self {
+            tokens: TokenKeys::new(&token_key),
+            passwords: PasswordHasher::new(config.password_hash_concurrency),
+            hosts: HostResolver::default(),
+            config,
+            store,
+            clock,
+            master,
+            keyring,
+            secret_pepper,
+            audit_key,
+        })
     }
 
     pub fn now(&self) -> i64 {
@@ -94,12 +115,13 @@ impl Core {
         }
     }
 
-    pub fn hash_client_secret(&self, secret: &str) -> [u8; 32] {
+    /// The stored form of a client secret or API token value: HMAC-SHA256 under the pepper.
+    pub fn hash_credential(&self, secret: &str) -> [u8; 32] {
         hmac_sha256(&self.secret_pepper, secret.as_bytes())
     }
 
     pub fn client_secret_matches(&self, secret: &str, stored: &[u8]) -> bool {
-        ct_eq(&self.hash_client_secret(secret), stored)
+        ct_eq(&self.hash_credential(secret), stored)
     }
 
     /// How a sensitive value appears in the audit trail.

@@ -7,8 +7,11 @@
 
 pub mod apps;
 pub mod audit;
+pub mod guard;
 pub mod info;
 pub mod keys;
+pub mod tokens;
+pub mod users;
 
 use std::time::Duration;
 

@@ -98,6 +98,52 @@ impl FromIterator<Resource> for Resources {
     }
 }
 
+/// What a token scope allows on one resource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+/// A token scope: the operations, per resource, a token may perform (`info:read,pam:write`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Scopes(BTreeSet<(Resource, Access)>);
+
+impl Scopes {
+    pub fn allows(&self, resource: Resource, access: Access) -> bool {
+        self.0.contains(&(resource, access))
+    }
+
+    pub fn resources(&self) -> Resources {
+        self.0.iter().map(|(r, _)| *r).collect()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn parse_list(s: &str) -> Result<Self, String> {
+        s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(parse_scope).collect::<Result<_, _>>().map(Self)
+    }
+
+    pub fn to_stored(&self) -> String {
+        let names: Vec<String> =
+            self.0.iter().map(|(r, a)| format!("{r}:{}", if *a == Access::Read { "read" } else { "write" })).collect();
+        names.join(",")
+    }
+}
+
+fn parse_scope(s: &str) -> Result<(Resource, Access), String> {
+    let (resource, access) =
+        s.split_once(':').ok_or_else(|| format!("scope {s:?} must be RESOURCE:read or RESOURCE:write"))?;
+    let access = match access.trim().to_ascii_lowercase().as_str() {
+        "read" => Access::Read,
+        "write" => Access::Write,
+        other => return Err(format!("scope access {other:?} must be read or write")),
+    };
+    Ok((resource.parse()?, access))
+}
+
 /// The kinds of item an authorization can be linked to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ItemKind {
@@ -129,6 +175,10 @@ pub struct Authorization {
     pub allowed_referers: Vec<String>,
     /// Bumped when the client secret changes, so older tokens stop working at once.
     pub token_generation: i64,
+    /// The user this authorization acts as, if any (MySafe keys, dynamic tokens).
+    pub acting_user_id: Option<i64>,
+    /// A token's scope; `None` for applications, which the resources and read-only flag govern.
+    pub scopes: Option<Scopes>,
 }
 
 /// Why an authorization may not act right now. Callers answer all of these alike.
@@ -141,16 +191,14 @@ pub enum Refusal {
 }
 
 impl Authorization {
-    /// Status, expiry, source IP and referrer: checked at token issue and on every request.
-    pub fn admits(&self, now: i64, ip: IpAddr, referer: Option<&str>) -> Result<(), Refusal> {
+    /// Status, expiry and referrer: checked at token issue and on every request. The source IP
+    /// is checked separately, because host-name rules need a lookup.
+    pub fn admits(&self, now: i64, referer: Option<&str>) -> Result<(), Refusal> {
         if !self.enabled || !self.application_enabled {
             return Err(Refusal::Disabled);
         }
         if self.expires_at.is_some_and(|t| t <= now) {
             return Err(Refusal::Expired);
-        }
-        if !self.allowed_ips.allows(ip) {
-            return Err(Refusal::IpNotAllowed);
         }
         if !referer_allowed(&self.allowed_referers, referer) {
             return Err(Refusal::RefererNotAllowed);
@@ -174,11 +222,23 @@ fn referer_allowed(allowed: &[String], referer: Option<&str>) -> bool {
     })
 }
 
-/// Who is calling, resolved once per request whatever the authentication scheme.
+/// How a caller proved who it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scheme {
+    OAuth2,
+    OAuth1,
+    SigV4,
+    ApiToken,
+}
+
+/// Who is calling, resolved once per request whatever the scheme: the authorization (and so the
+/// application), the user it acts as, and the scope. Every route applies the same checks to it.
 #[derive(Clone, Debug)]
 pub struct Caller {
     pub authorization: Authorization,
+    pub acting_user_id: Option<i64>,
     pub client_ip: IpAddr,
+    pub scheme: Scheme,
 }
 
 #[cfg(test)]
@@ -192,6 +252,18 @@ mod tests {
         assert!(!referer_allowed(&allowed, Some("https://app.example.com.evil.net/")));
         assert!(!referer_allowed(&allowed, None));
         assert!(referer_allowed(&[], None));
+    }
+
+    #[test]
+    fn scopes_parse_per_resource_operations() {
+        let s = Scopes::parse_list("info:read, pam:WRITE").expect("valid");
+        assert!(s.allows(Resource::Info, Access::Read) && !s.allows(Resource::Info, Access::Write));
+        assert!(s.allows(Resource::Pam, Access::Write));
+        assert_eq!(s.to_stored(), "pam:write,info:read");
+        assert!(s.resources().contains(Resource::Pam));
+        for bad in ["info", "info:delete", "nope:read"] {
+            assert!(Scopes::parse_list(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

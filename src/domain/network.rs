@@ -46,12 +46,62 @@ impl<'de> Deserialize<'de> for IpRule {
     }
 }
 
+/// One entry of an allow-list: an address or CIDR, an inclusive range `a.b.c.d-e.f.g.h`, or a
+/// host name whose addresses are looked up (with a short cache) when a request is checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AllowEntry {
+    Net(IpRule),
+    Range(IpAddr, IpAddr),
+    Host(String),
+}
+
+impl FromStr for AllowEntry {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if let Some((from, to)) = s.split_once('-').filter(|(a, _)| a.parse::<IpAddr>().is_ok()) {
+            let from = canonical(from.trim().parse().map_err(|_| format!("invalid IP range: {s:?}"))?);
+            let to = canonical(to.trim().parse().map_err(|_| format!("invalid IP range: {s:?}"))?);
+            if from.is_ipv4() != to.is_ipv4() || from > to {
+                return Err(format!("invalid IP range: {s:?}"));
+            }
+            return Ok(Self::Range(from, to));
+        }
+        if let Ok(rule) = s.parse::<IpRule>() {
+            return Ok(Self::Net(rule));
+        }
+        let host = s.trim_end_matches('.').to_ascii_lowercase();
+        let label_ok = |l: &str| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        };
+        if host.len() <= 253 && host.split('.').all(label_ok) && host.bytes().any(|b| b.is_ascii_alphabetic()) {
+            return Ok(Self::Host(host));
+        }
+        Err(format!("invalid IP, CIDR, range or host name: {s:?}"))
+    }
+}
+
+impl fmt::Display for AllowEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Net(rule) => rule.fmt(f),
+            Self::Range(from, to) => write!(f, "{from}-{to}"),
+            Self::Host(host) => f.write_str(host),
+        }
+    }
+}
+
 /// An authorization's allowed source addresses; `*` (the default) allows any.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub enum IpAllowList {
     #[default]
     Any,
-    Only(Vec<IpRule>),
+    Only(Vec<AllowEntry>),
 }
 
 impl IpAllowList {
@@ -66,10 +116,28 @@ impl IpAllowList {
         Ok(if rules.is_empty() { Self::Any } else { Self::Only(rules) })
     }
 
-    pub fn allows(&self, ip: IpAddr) -> bool {
+    /// The host names to look up before `allows` can decide.
+    pub fn hosts(&self) -> impl Iterator<Item = &str> {
+        let entries = match self {
+            Self::Any => &[][..],
+            Self::Only(entries) => entries.as_slice(),
+        };
+        entries.iter().filter_map(|e| match e {
+            AllowEntry::Host(h) => Some(h.as_str()),
+            _ => None,
+        })
+    }
+
+    /// `resolved` holds the addresses of the list's host names.
+    pub fn allows(&self, ip: IpAddr, resolved: &[IpAddr]) -> bool {
+        let ip = canonical(ip);
         match self {
             Self::Any => true,
-            Self::Only(rules) => rules.iter().any(|r| r.contains(ip)),
+            Self::Only(entries) => entries.iter().any(|e| match e {
+                AllowEntry::Net(rule) => rule.contains(ip),
+                AllowEntry::Range(from, to) => *from <= ip && ip <= *to && from.is_ipv4() == ip.is_ipv4(),
+                AllowEntry::Host(_) => resolved.iter().any(|r| canonical(*r) == ip),
+            }),
         }
     }
 
@@ -143,12 +211,21 @@ mod tests {
     }
 
     #[test]
-    fn allow_list_star_means_any() {
+    fn allow_lists_take_addresses_blocks_ranges_and_hosts() {
+        let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
         assert_eq!(IpAllowList::parse(["*"]).expect("any"), IpAllowList::Any);
-        let only = IpAllowList::parse(["10.0.0.0/8, 192.168.1.1"]).expect("list");
-        assert!(only.allows("10.2.3.4".parse().expect("ip")));
-        assert!(!only.allows("11.2.3.4".parse().expect("ip")));
-        assert_eq!(only.to_stored(), "10.0.0.0/8,192.168.1.1");
+        let only = IpAllowList::parse(["10.0.0.0/8, 192.168.1.1", "172.16.0.10-172.16.0.20", "Vault.Example.com."])
+            .expect("list");
+        assert!(only.allows(ip("10.2.3.4"), &[]));
+        assert!(!only.allows(ip("11.2.3.4"), &[]));
+        assert!(only.allows(ip("172.16.0.15"), &[]) && only.allows(ip("::ffff:172.16.0.20"), &[]));
+        assert!(!only.allows(ip("172.16.0.21"), &[]));
+        assert_eq!(only.hosts().collect::<Vec<_>>(), ["vault.example.com"]);
+        assert!(only.allows(ip("198.51.100.4"), &[ip("198.51.100.4")]));
+        assert_eq!(only.to_stored(), "10.0.0.0/8,192.168.1.1,172.16.0.10-172.16.0.20,vault.example.com");
+        for bad in ["10.0.0.5-10.0.0.1", "10.0.0.1-::1", "300.1.1.1", "bad host", "-x.com", "127.000.0.1"] {
+            assert!(IpAllowList::parse([bad]).is_err(), "{bad}");
+        }
     }
 
     #[test]

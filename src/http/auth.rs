@@ -1,50 +1,175 @@
-//! The `Caller` extractor: the one place a request's credentials become a caller.
+//! Authentication: the one place where a request's credentials become a `Caller`, whatever the
+//! scheme — OAuth 2.0 bearer token, API token (`Bearer cft_…`/`cfd_…` or `authtoken`), OAuth
+//! 1.0a (header, query or form carrier) or AWS SigV4. It runs as a layer on every protected
+//! route, before the handler, because OAuth 1.0a form carriers and SigV4 need the body; the
+//! body is put back for the handler's parameter extractor.
 
-use axum::extract::FromRequestParts;
-use axum::http::header;
+use axum::body::Body;
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 
-use super::middleware::RequestContext;
+use super::middleware::{RawPath, RequestContext};
+use super::params::parse_urlencoded;
+use crate::crypto::oauth1::{base_uri, parse_authorization_header};
+use crate::crypto::sigv4;
 use crate::domain::authorization::Caller;
-use crate::error::ApiError;
-use crate::service::auth::resolve_bearer;
+use crate::error::{ApiError, ApiResult};
+use crate::service::auth::{Origin, resolve_bearer};
+use crate::service::tokens::{DYNAMIC_PREFIX, STATIC_PREFIX};
+use crate::service::{oauth1, sigv4 as sigv4_service, tokens};
 use crate::state::AppState;
 
-impl FromRequestParts<AppState> for Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let context = parts.extensions.get::<RequestContext>().cloned().ok_or_else(|| {
-            ApiError::internal(&"request context missing: the audit middleware must wrap every route")
-        })?;
-        let header = parts.headers.get(header::AUTHORIZATION).ok_or_else(ApiError::unauthenticated)?;
-        let token = bearer_token(header.as_bytes()).ok_or_else(ApiError::unauthenticated)?;
-        context.note("credential", state.core.audit_mask(token.as_bytes()));
-        let referer = parts.headers.get(header::REFERER).and_then(|v| v.to_str().ok());
-        let caller = resolve_bearer(&state.core, token, context.client_ip, referer).await?;
-        context.note_caller(caller.authorization.application_id, caller.authorization.id);
-        Ok(caller)
+pub async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    match resolve(&state, req).await {
+        Ok((caller, mut req)) => {
+            if let Some(context) = req.extensions().get::<RequestContext>() {
+                context.note_caller(caller.authorization.application_id, caller.authorization.id);
+                context.note("scheme", format!("{:?}", caller.scheme));
+            }
+            req.extensions_mut().insert(caller);
+            next.run(req).await
+        }
+        Err(e) => e.into_response(),
     }
 }
 
-/// `Bearer <token>`, the scheme in any letter case (some clients send `bearer`).
-fn bearer_token(value: &[u8]) -> Option<&str> {
-    let value = std::str::from_utf8(value).ok()?.trim();
-    let (scheme, token) = value.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<Caller>().cloned().ok_or_else(ApiError::unauthenticated)
+    }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::bearer_token;
+enum Presented {
+    Bearer(String),
+    ApiToken(String),
+    OAuth1Header(Vec<(String, String)>),
+    SigV4(sigv4::AuthHeader),
+}
 
-    #[test]
-    fn bearer_scheme_is_case_insensitive() {
-        assert_eq!(bearer_token(b"Bearer abc"), Some("abc"));
-        assert_eq!(bearer_token(b"bearer abc"), Some("abc"));
-        assert_eq!(bearer_token(b"BEARER  abc "), Some("abc"));
-        assert_eq!(bearer_token(b"Basic abc"), None);
-        assert_eq!(bearer_token(b"Bearer"), None);
+async fn resolve(state: &AppState, req: Request) -> ApiResult<(Caller, Request)> {
+    let context =
+        req.extensions().get::<RequestContext>().cloned().ok_or_else(|| {
+            ApiError::internal(&"request context missing: the audit middleware must wrap every route")
+        })?;
+    let core = &state.core;
+    let headers = req.headers().clone();
+    let referer = headers.get(header::REFERER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let origin = Origin { ip: context.client_ip, referer: referer.as_deref() };
+    if let Some(value) = headers.get(header::AUTHORIZATION).or_else(|| headers.get("authtoken")) {
+        context.note("credential", core.audit_mask(value.as_bytes()));
+    }
+
+    let is_form = content_type(&headers) == "application/x-www-form-urlencoded";
+    let presented = presented(&headers)?;
+    let needs_body = is_form || matches!(presented, Some(Presented::SigV4(_)));
+    let (req, body) = if needs_body { buffer(req, core.config.body_limit).await? } else { (req, Vec::new()) };
+    let query = parse_urlencoded(req.uri().query().unwrap_or_default().as_bytes())?;
+    let form = if is_form { parse_urlencoded(&body)? } else { Vec::new() };
+    let param = |name: &str| query.iter().chain(form.iter()).find(|(n, _)| n == name).map(|(_, v)| v.clone());
+
+    let caller = match presented {
+        Some(Presented::Bearer(token)) => resolve_bearer(core, &token, origin).await?,
+        Some(Presented::ApiToken(token)) => tokens::resolve(core, &token, origin).await?,
+        Some(Presented::OAuth1Header(header_params)) => {
+            oauth1::verify_request(core, oauth1_request(&req, &context, header_params, &query, &form), origin).await?
+        }
+        Some(Presented::SigV4(auth)) => {
+            let raw_path =
+                req.extensions().get::<RawPath>().map_or_else(|| req.uri().path().to_owned(), |p| p.0.clone());
+            let signed = sigv4_service::SignedRequest {
+                method: req.method().as_str(),
+                raw_path: &raw_path,
+                raw_query: req.uri().query().unwrap_or_default(),
+                headers: headers
+                    .iter()
+                    .map(|(n, v)| (n.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                    .collect(),
+                body: &body,
+            };
+            sigv4_service::verify_request(core, auth, signed, origin).await?
+        }
+        None if param("oauth_consumer_key").is_some() => {
+            oauth1::verify_request(core, oauth1_request(&req, &context, Vec::new(), &query, &form), origin).await?
+        }
+        None => match param("authtoken") {
+            Some(token) => {
+                context.note("credential", core.audit_mask(token.as_bytes()));
+                tokens::resolve(core, &token, origin).await?
+            }
+            None => return Err(ApiError::unauthenticated()),
+        },
+    };
+    Ok((caller, req))
+}
+
+/// What the headers present; `Err` for an `Authorization` header no scheme understands.
+fn presented(headers: &HeaderMap) -> ApiResult<Option<Presented>> {
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        let value = value.to_str().map_err(|_| ApiError::unauthenticated())?.trim();
+        let (scheme, rest) = value.split_once(char::is_whitespace).unwrap_or((value, ""));
+        let rest = rest.trim();
+        return if scheme.eq_ignore_ascii_case("bearer") && !rest.is_empty() {
+            Ok(Some(if is_api_token(rest) {
+                Presented::ApiToken(rest.to_owned())
+            } else {
+                Presented::Bearer(rest.to_owned())
+            }))
+        } else if scheme.eq_ignore_ascii_case("oauth") {
+            parse_authorization_header(value).map(|p| Some(Presented::OAuth1Header(p))).ok_or_else(|| {
+                ApiError::bad_request("Malformed OAuth Authorization header.").with_reason("malformed oauth header")
+            })
+        } else if scheme == sigv4::ALGORITHM {
+            sigv4::parse_authorization(value)
+                .map(|a| Some(Presented::SigV4(a)))
+                .ok_or_else(|| ApiError::authentication_failed("malformed SigV4 Authorization header"))
+        } else {
+            Err(ApiError::unauthenticated())
+        };
+    }
+    Ok(headers.get("authtoken").and_then(|v| v.to_str().ok()).map(|t| Presented::ApiToken(t.trim().to_owned())))
+}
+
+fn is_api_token(token: &str) -> bool {
+    token.starts_with(STATIC_PREFIX) || token.starts_with(DYNAMIC_PREFIX)
+}
+
+fn content_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// Reads the body (within the limit) and puts an identical one back for the handler.
+async fn buffer(req: Request, limit: usize) -> ApiResult<(Request, Vec<u8>)> {
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| ApiError::payload_too_large(limit))?;
+    Ok((Request::from_parts(parts, Body::from(bytes.clone())), bytes.to_vec()))
+}
+
+fn oauth1_request<'a>(
+    req: &'a Request,
+    context: &RequestContext,
+    header_params: Vec<(String, String)>,
+    query: &[(String, String)],
+    form: &[(String, String)],
+) -> oauth1::SignedRequest<'a> {
+    let host = req.headers().get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let path = req.extensions().get::<RawPath>().map_or_else(|| req.uri().path().to_owned(), |p| p.0.clone());
+    let scheme = if context.secure { "https" } else { "http" };
+    let mut params = header_params;
+    params.extend(query.iter().cloned());
+    params.extend(form.iter().cloned());
+    oauth1::SignedRequest {
+        method: req.method().as_str(),
+        base_uri: base_uri(scheme, host, &path),
+        params,
+        secure: context.secure,
     }
 }

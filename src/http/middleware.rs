@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
 use super::envelope::AuditReason;
+use crate::config::TlsMode;
 use crate::domain::network::resolve_client_ip;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -26,6 +27,8 @@ const MAX_ROUTE_CHARS: usize = 512;
 pub struct RequestContext {
     pub request_id: Arc<str>,
     pub client_ip: IpAddr,
+    /// Whether the client reached cofre over TLS (directly, or via a trusted proxy that says so).
+    pub secure: bool,
     facts: Arc<Mutex<AuditFacts>>,
 }
 
@@ -75,7 +78,11 @@ pub async fn audited(
     let forwarded = req.headers().get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
     let resolved = resolve_client_ip(peer, &state.core.config.trusted_proxies, forwarded);
     let client_ip = resolved.as_ref().map_or_else(|_| crate::domain::network::canonical(peer.ip()), |ip| *ip);
-    let context = RequestContext { request_id: request_id.clone(), client_ip, facts: Arc::default() };
+    let via_trusted_proxy = state.core.config.trusted_proxies.iter().any(|r| r.contains(peer.ip()));
+    let forwarded_https =
+        req.headers().get("x-forwarded-proto").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+    let secure = state.core.config.tls != TlsMode::Off || (via_trusted_proxy && forwarded_https);
+    let context = RequestContext { request_id: request_id.clone(), client_ip, secure, facts: Arc::default() };
     req.extensions_mut().insert(context.clone());
     let method = req.method().to_string();
     let route: String = req.uri().path().chars().take(MAX_ROUTE_CHARS).collect();
@@ -132,8 +139,14 @@ fn outcome(status: u16, reason: Option<&str>) -> &'static str {
     }
 }
 
+/// The request path exactly as the client sent it, before normalisation: signatures cover it.
+#[derive(Clone, Debug)]
+pub struct RawPath(pub String);
+
 /// Before routing: a trailing slash is tolerated (`/iso/pam/info/` is `/iso/pam/info`).
 pub fn normalize_path<B>(mut req: axum::http::Request<B>) -> axum::http::Request<B> {
+    let raw = RawPath(req.uri().path().to_owned());
+    req.extensions_mut().insert(raw);
     let path = req.uri().path();
     if path.len() > 1 && path.ends_with('/') {
         let trimmed = path.trim_end_matches('/');

@@ -14,7 +14,7 @@ use zeroize::Zeroizing;
 use super::middleware::RequestContext;
 use super::params::Params;
 use crate::error::{ApiError, ApiResult};
-use crate::service::auth::{ClientCredentials, issue_token};
+use crate::service::auth::{ClientCredentials, Origin, issue_token};
 use crate::state::AppState;
 
 pub async fn token(
@@ -52,7 +52,7 @@ pub async fn token(
         (None, None) => return Err(ApiError::invalid_client().with_reason("no client credentials")),
     };
     let referer = headers.get(header::REFERER).and_then(|v| v.to_str().ok());
-    let issued = issue_token(&state.core, &credentials, context.client_ip, referer).await?;
+    let issued = issue_token(&state.core, &credentials, Origin { ip: context.client_ip, referer }).await?;
     context.note_caller(issued.authorization.application_id, issued.authorization.id);
     let body = json!({
         "token_type": "Bearer",

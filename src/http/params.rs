@@ -70,10 +70,7 @@ impl Params {
     }
 
     fn merge_urlencoded(&mut self, input: &[u8]) -> ApiResult<()> {
-        for pair in input.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
-            let mut parts = pair.splitn(2, |b| *b == b'=');
-            let name = decode_component(parts.next().unwrap_or_default())?;
-            let value = decode_component(parts.next().unwrap_or_default())?;
+        for (name, value) in parse_urlencoded(input)? {
             self.insert(name, Value::String(value));
         }
         Ok(())
@@ -114,6 +111,18 @@ fn wipe(value: &mut Value) {
         Value::Object(map) => map.values_mut().for_each(wipe),
         _ => {}
     }
+}
+
+/// `a=1&b=2` into decoded pairs, in order; repeated names are kept.
+pub fn parse_urlencoded(input: &[u8]) -> ApiResult<Vec<(String, String)>> {
+    let mut pairs = Vec::new();
+    for pair in input.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+        let mut parts = pair.splitn(2, |b| *b == b'=');
+        let name = decode_component(parts.next().unwrap_or_default())?;
+        let value = decode_component(parts.next().unwrap_or_default())?;
+        pairs.push((name, value));
+    }
+    Ok(pairs)
 }
 
 /// `+` is a space, then percent-decoding; the result must be UTF-8.

@@ -1,14 +1,50 @@
-//! Applications and authorizations: creation (secret shown once), listing, disabling, linking.
-//! The CLI calls these; the admin API will call the same functions.
+//! Applications and authorizations: creation (secrets shown once), listing, changes, links.
+//! The CLI and the admin API call these same functions.
 
 use zeroize::Zeroizing;
 
-use super::Core;
+use super::oauth1::secret_aad;
+use super::{Core, users};
 use crate::crypto::random_hex;
-use crate::domain::authorization::{ItemKind, Resources};
+use crate::domain::authorization::{Authorization, ItemKind, Resources};
 use crate::domain::network::IpAllowList;
-use crate::store::apps::{ApplicationSummary, NewAuthorizationRow};
-use crate::store::{StoreError, StoreResult};
+use crate::error::{ApiError, ApiResult};
+use crate::store::StoreError;
+use crate::store::apps::{ApplicationSummary, AwsRow, NewAuthorizationRow, OAuth1Row};
+
+/// The schemes an application may authenticate with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AuthMethods {
+    pub oauth2: bool,
+    pub oauth1: bool,
+    pub aws: bool,
+}
+
+impl AuthMethods {
+    pub fn parse_list(s: &str) -> Result<Self, String> {
+        let mut methods = Self::default();
+        for name in s.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            match name.to_ascii_lowercase().as_str() {
+                "oauth2" => methods.oauth2 = true,
+                "oauth1" => methods.oauth1 = true,
+                "aws" => methods.aws = true,
+                other => {
+                    return Err(format!("unknown authentication method {other:?} (expected oauth2, oauth1 or aws)"));
+                }
+            }
+        }
+        if methods == Self::default() { Err("name at least one authentication method".into()) } else { Ok(methods) }
+    }
+
+    fn to_stored(self) -> String {
+        let names: Vec<&str> = [(self.oauth2, "oauth2"), (self.oauth1, "oauth1"), (self.aws, "aws")]
+            .into_iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, n)| n)
+            .collect();
+        names.join(",")
+    }
+}
 
 pub struct NewApplication {
     pub name: String,
@@ -18,45 +54,106 @@ pub struct NewApplication {
     pub allowed_referers: Vec<String>,
     /// Unix seconds.
     pub expires_at: Option<i64>,
+    pub methods: AuthMethods,
+    /// OAuth 1: accept the contract's unsigned consumer-key-and-token mode.
+    pub oauth1_unsigned: bool,
+    /// The user the authorization acts as (a MySafe API key).
+    pub owner: Option<String>,
 }
 
-/// The only time the client secret exists outside the caller's hands.
+impl NewApplication {
+    /// An OAuth 2 application with defaults for everything but the name and resources.
+    pub fn oauth2(name: &str, resources: Resources) -> Self {
+        Self {
+            name: name.to_owned(),
+            resources,
+            read_only: false,
+            allowed_ips: IpAllowList::Any,
+            allowed_referers: Vec::new(),
+            expires_at: None,
+            methods: AuthMethods { oauth2: true, ..AuthMethods::default() },
+            oauth1_unsigned: false,
+            owner: None,
+        }
+    }
+}
+
+/// The only time these secrets exist outside the caller's hands.
 pub struct CreatedApplication {
     pub application_id: i64,
     pub authorization_id: i64,
     pub client_id: String,
     pub client_secret: Zeroizing<String>,
+    pub oauth1: Option<OAuth1Credentials>,
+    pub aws: Option<AwsCredentials>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum AppError {
-    #[error("{0}")]
-    Invalid(String),
-    #[error("not found: {0}")]
-    NotFound(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
+pub struct OAuth1Credentials {
+    pub consumer_key: String,
+    pub consumer_secret: Zeroizing<String>,
+    pub token: String,
+    pub token_secret: Zeroizing<String>,
 }
 
-pub async fn create_application(core: &Core, new: NewApplication) -> Result<CreatedApplication, AppError> {
+pub struct AwsCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: Zeroizing<String>,
+}
+
+pub fn check_referers(referers: &[String]) -> ApiResult<()> {
+    match referers.iter().find(|r| r.is_empty() || r.len() > 2048 || r.contains(char::is_whitespace)) {
+        Some(bad) => Err(ApiError::bad_request(format!("Invalid referer {bad:?}."))),
+        None => Ok(()),
+    }
+}
+
+pub async fn create_application(core: &Core, new: NewApplication) -> ApiResult<CreatedApplication> {
     let name = new.name.trim();
-    if name.is_empty() || name.len() > 200 {
-        return Err(AppError::Invalid("the application name must have 1 to 200 characters".into()));
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(ApiError::bad_request("The application name must have 1 to 200 characters."));
     }
     if new.resources.is_empty() {
-        return Err(AppError::Invalid("give the authorization at least one resource".into()));
+        return Err(ApiError::bad_request("Give the authorization at least one resource."));
     }
-    if let Some(bad) = new.allowed_referers.iter().find(|r| r.is_empty() || r.contains(char::is_whitespace)) {
-        return Err(AppError::Invalid(format!("invalid referer {bad:?}")));
-    }
+    check_referers(&new.allowed_referers)?;
+    let acting_user_id = match &new.owner {
+        Some(owner) => Some(users::user(core, owner).await?.id),
+        None => None,
+    };
     // 160 bits of client id, 256 bits of secret; only a peppered hash of the secret is kept.
-    let client_id = random_hex(20);
+    let client_id = random_hex(20).to_string();
     let client_secret = random_hex(32);
-    let hash = core.hash_client_secret(&client_secret);
+    let hash = core.hash_credential(&client_secret);
+    let oauth1 = new.methods.oauth1.then(|| OAuth1Credentials {
+        consumer_key: random_hex(16).to_string(),
+        consumer_secret: random_hex(32),
+        token: random_hex(16).to_string(),
+        token_secret: random_hex(32),
+    });
+    let aws = new.methods.aws.then(|| AwsCredentials {
+        access_key_id: format!("CFR{}", random_hex(10).to_ascii_uppercase()),
+        secret_access_key: random_hex(32),
+    });
     let row = NewAuthorizationRow {
         application_name: name,
+        auth_methods: &new.methods.to_stored(),
+        acting_user_id,
+        scopes: None,
+        oauth1: oauth1.as_ref().map(|o| OAuth1Row {
+            consumer_key: o.consumer_key.clone(),
+            consumer_secret: core.seal(&secret_aad(&client_id, "oauth1_consumer_secret"), o.consumer_secret.as_bytes()),
+            token: o.token.clone(),
+            token_secret: core.seal(&secret_aad(&client_id, "oauth1_token_secret"), o.token_secret.as_bytes()),
+            unsigned: new.oauth1_unsigned,
+        }),
+        aws: aws.as_ref().map(|a| AwsRow {
+            access_key_id: a.access_key_id.clone(),
+            secret_access_key: core
+                .seal(&secret_aad(&client_id, "aws_secret_access_key"), a.secret_access_key.as_bytes()),
+        }),
         client_id: &client_id,
-        secret_hash: &hash,
+        // An application without OAuth 2 keeps a secret nobody knows.
+        secret_hash: &if new.methods.oauth2 { hash } else { core.hash_credential(&random_hex(32)) },
         expires_at: new.expires_at,
         resources: new.resources.to_stored(),
         read_only: new.read_only,
@@ -64,30 +161,95 @@ pub async fn create_application(core: &Core, new: NewApplication) -> Result<Crea
         allowed_referers: new.allowed_referers.join(" "),
     };
     let (application_id, authorization_id) = core.store.insert_application(&row, core.now()).await?;
-    Ok(CreatedApplication { application_id, authorization_id, client_id: client_id.to_string(), client_secret })
+    Ok(CreatedApplication { application_id, authorization_id, client_id, client_secret, oauth1, aws })
 }
 
-pub async fn list_applications(core: &Core) -> StoreResult<Vec<ApplicationSummary>> {
-    core.store.applications().await
+pub async fn list_applications(core: &Core) -> ApiResult<Vec<ApplicationSummary>> {
+    Ok(core.store.applications().await?)
 }
 
-pub async fn set_application_enabled(core: &Core, application_id: i64, enabled: bool) -> Result<(), AppError> {
+pub async fn application(core: &Core, id: i64) -> ApiResult<ApplicationSummary> {
+    list_applications(core).await?.into_iter().find(|a| a.id == id).ok_or_else(|| not_found(id))
+}
+
+fn not_found(id: i64) -> ApiError {
+    ApiError::not_found(format!("Application {id} not found."))
+}
+
+fn authorization_not_found(e: StoreError, id: i64) -> ApiError {
+    match e {
+        StoreError::NotFound => ApiError::not_found(format!("Authorization {id} not found.")),
+        other => other.into(),
+    }
+}
+
+pub async fn set_application_enabled(core: &Core, application_id: i64, enabled: bool) -> ApiResult<()> {
     core.store.set_application_enabled(application_id, enabled, core.now()).await.map_err(|e| match e {
-        StoreError::NotFound => AppError::NotFound(format!("application {application_id}")),
+        StoreError::NotFound => not_found(application_id),
         other => other.into(),
     })
 }
 
-/// Links a protected-information item (by id or identifier) to every authorization of an app.
-pub async fn link_info(core: &Core, application_id: i64, info: &str) -> Result<i64, AppError> {
-    let item_id = core.store.info_id(info).await.map_err(|e| match e {
-        StoreError::NotFound => AppError::NotFound(format!("protected information {info:?}")),
-        other => other.into(),
-    })?;
-    if core.store.link_item(application_id, ItemKind::Info, item_id, core.now()).await? == 0
-        && !core.store.applications().await?.iter().any(|a| a.id == application_id)
-    {
-        return Err(AppError::NotFound(format!("application {application_id}")));
+/// Changes to an authorization's gate; `None` leaves a field as it is.
+#[derive(Default)]
+pub struct AuthorizationChanges {
+    pub resources: Option<Resources>,
+    pub read_only: Option<bool>,
+    pub allowed_ips: Option<IpAllowList>,
+    pub allowed_referers: Option<Vec<String>>,
+    /// `Some(None)` removes the expiry.
+    pub expires_at: Option<Option<i64>>,
+    pub enabled: Option<bool>,
+}
+
+pub async fn update_authorization(core: &Core, id: i64, changes: AuthorizationChanges) -> ApiResult<Authorization> {
+    let mut current = core.store.authorization(id).await.map_err(|e| authorization_not_found(e, id))?;
+    if let Some(resources) = changes.resources {
+        if resources.is_empty() {
+            return Err(ApiError::bad_request("Give the authorization at least one resource."));
+        }
+        current.resources = resources;
     }
+    if let Some(referers) = changes.allowed_referers {
+        check_referers(&referers)?;
+        current.allowed_referers = referers;
+    }
+    current.read_only = changes.read_only.unwrap_or(current.read_only);
+    current.allowed_ips = changes.allowed_ips.unwrap_or(current.allowed_ips);
+    current.expires_at = changes.expires_at.unwrap_or(current.expires_at);
+    current.enabled = changes.enabled.unwrap_or(current.enabled);
+    core.store.update_authorization(&current, core.now()).await.map_err(|e| authorization_not_found(e, id))?;
+    Ok(current)
+}
+
+/// A new client secret; tokens issued under the old one stop working at once.
+pub async fn regenerate_secret(core: &Core, authorization_id: i64) -> ApiResult<Zeroizing<String>> {
+    let secret = random_hex(32);
+    core.store
+        .replace_client_secret(authorization_id, &core.hash_credential(&secret), core.now())
+        .await
+        .map_err(|e| authorization_not_found(e, authorization_id))?;
+    Ok(secret)
+}
+
+/// Links a protected-information item (by id or identifier) to every authorization of an app.
+pub async fn link_info(core: &Core, application_id: i64, info: &str) -> ApiResult<i64> {
+    let item_id = info_id(core, info).await?;
+    application(core, application_id).await?;
+    core.store.link_item(application_id, ItemKind::Info, item_id, core.now()).await?;
     Ok(item_id)
+}
+
+pub async fn unlink_info(core: &Core, application_id: i64, info: &str) -> ApiResult<i64> {
+    let item_id = info_id(core, info).await?;
+    application(core, application_id).await?;
+    core.store.unlink_item(application_id, ItemKind::Info, item_id).await?;
+    Ok(item_id)
+}
+
+async fn info_id(core: &Core, info: &str) -> ApiResult<i64> {
+    core.store.info_id(info).await.map_err(|e| match e {
+        StoreError::NotFound => ApiError::not_found(format!("Protected information {info:?} not found.")),
+        other => other.into(),
+    })
 }

@@ -1,4 +1,4 @@
-//! OAuth 2.0 client credentials, and turning a presented bearer token into a `Caller`.
+//! OAuth 2.0 client credentials, bearer tokens, and the gate every scheme ends in.
 //!
 //! The authorization row is read on every request, so disabling an application, expiring an
 //! authorization or rotating its secret stops its tokens at once, on every cofre process.
@@ -7,12 +7,19 @@ use std::net::IpAddr;
 
 use zeroize::Zeroizing;
 
-use super::Core;
+use super::{Core, throttle};
 use crate::crypto::random_hex;
 use crate::crypto::token::{AccessClaims, ISSUER};
-use crate::domain::authorization::{Authorization, Caller, Refusal};
+use crate::domain::authorization::{Authorization, Caller, Refusal, Scheme};
 use crate::error::{ApiError, ApiResult};
 use crate::store::StoreError;
+
+/// Where a request comes from, as the gate needs it.
+#[derive(Clone, Copy, Debug)]
+pub struct Origin<'a> {
+    pub ip: IpAddr,
+    pub referer: Option<&'a str>,
+}
 
 pub struct ClientCredentials {
     pub client_id: String,
@@ -28,14 +35,42 @@ pub struct IssuedToken {
 /// A fixed hash to compare against when the client id is unknown, so both paths do equal work.
 const DUMMY_HASH: [u8; 32] = [0x5a; 32];
 
-/// Checks the client, then the same gate every request passes, and signs a token.
-/// Every failure answers `invalid_client` alike; the audit record keeps the reason.
-pub async fn issue_token(
+/// Status, expiry, referrer and source IP (host names looked up): the same gate for every scheme,
+/// at token issue and on every request.
+pub async fn gate(core: &Core, authorization: &Authorization, origin: Origin<'_>) -> Result<(), Refusal> {
+    authorization.admits(core.now(), origin.referer)?;
+    let resolved = core.hosts.resolve_all(authorization.allowed_ips.hosts()).await;
+    if authorization.allowed_ips.allows(origin.ip, &resolved) { Ok(()) } else { Err(Refusal::IpNotAllowed) }
+}
+
+/// Turns an authenticated authorization into a caller, or the refusal every scheme answers alike.
+pub async fn admit(
     core: &Core,
-    credentials: &ClientCredentials,
-    client_ip: IpAddr,
-    referer: Option<&str>,
-) -> ApiResult<IssuedToken> {
+    authorization: Authorization,
+    acting_user_id: Option<i64>,
+    scheme: Scheme,
+    origin: Origin<'_>,
+) -> ApiResult<Caller> {
+    match gate(core, &authorization, origin).await {
+        Ok(()) => Ok(Caller {
+            acting_user_id: acting_user_id.or(authorization.acting_user_id),
+            authorization,
+            client_ip: origin.ip,
+            scheme,
+        }),
+        Err(r @ (Refusal::Disabled | Refusal::Expired)) => Err(ApiError::invalid_token().with_reason(reason(r))),
+        Err(Refusal::IpNotAllowed) => Err(ApiError::forbidden("Access denied: this client IP is not authorized.")),
+        Err(Refusal::RefererNotAllowed) => {
+            Err(ApiError::forbidden("Access denied: this HTTP referer is not authorized."))
+        }
+    }
+}
+
+/// Checks the client, then the gate, and signs a token. Every failure answers `invalid_client`
+/// alike; the audit record keeps the reason. Failures count towards the lockout.
+pub async fn issue_token(core: &Core, credentials: &ClientCredentials, origin: Origin<'_>) -> ApiResult<IssuedToken> {
+    let subject = credentials.client_id.trim().to_ascii_lowercase();
+    throttle::ensure_not_locked(core, Some(&subject), origin.ip).await?;
     let found = match core.store.authorization_by_client_id(&credentials.client_id).await {
         Ok(found) => Some(found),
         Err(StoreError::NotFound) => None,
@@ -43,16 +78,18 @@ pub async fn issue_token(
     };
     let stored_hash = found.as_ref().map_or(&DUMMY_HASH[..], |(_, hash)| hash.as_slice());
     let secret_ok = core.client_secret_matches(&credentials.client_secret, stored_hash);
-    let Some((authorization, _)) = found else {
-        return Err(ApiError::invalid_client().with_reason("unknown client_id"));
+    let authorization = match found {
+        Some((authorization, _)) if secret_ok => authorization,
+        found => {
+            throttle::record_failure(core, Some(&subject), origin.ip).await?;
+            let why = if found.is_some() { "wrong client_secret" } else { "unknown client_id" };
+            return Err(ApiError::invalid_client().with_reason(why));
+        }
     };
-    if !secret_ok {
-        return Err(ApiError::invalid_client().with_reason("wrong client_secret"));
-    }
+    gate(core, &authorization, origin).await.map_err(|r| ApiError::invalid_client().with_reason(reason(r)))?;
+    throttle::record_success(core, &subject).await?;
     let now = core.now();
-    authorization.admits(now, client_ip, referer).map_err(|r| ApiError::invalid_client().with_reason(reason(r)))?;
     let ttl = core.config.token_ttl;
-    let ttl_secs = i64::try_from(ttl).unwrap_or(3600);
     let claims = AccessClaims {
         iss: ISSUER.to_owned(),
         aud: authorization.client_id.clone(),
@@ -60,17 +97,16 @@ pub async fn issue_token(
         jti: random_hex(16).to_string(),
         iat: now,
         nbf: now,
-        exp: now + ttl_secs,
+        exp: now + i64::try_from(ttl).unwrap_or(3600),
         generation: authorization.token_generation,
         scopes: Vec::new(),
     };
     Ok(IssuedToken { access_token: Zeroizing::new(core.tokens.sign(&claims)), expires_in: ttl, authorization })
 }
 
-/// Verifies a bearer token and re-reads its authorization: status, expiry, IP and referrer.
-pub async fn resolve_bearer(core: &Core, token: &str, client_ip: IpAddr, referer: Option<&str>) -> ApiResult<Caller> {
-    let now = core.now();
-    let claims = core.tokens.verify(token, now).ok_or_else(ApiError::invalid_token)?;
+/// Verifies an OAuth 2.0 access token and re-reads its authorization.
+pub async fn resolve_bearer(core: &Core, token: &str, origin: Origin<'_>) -> ApiResult<Caller> {
+    let claims = core.tokens.verify(token, core.now()).ok_or_else(ApiError::invalid_token)?;
     let id: i64 = claims.sub.parse().map_err(|_| ApiError::invalid_token())?;
     let authorization = match core.store.authorization(id).await {
         Ok(a) => a,
@@ -80,17 +116,10 @@ pub async fn resolve_bearer(core: &Core, token: &str, client_ip: IpAddr, referer
     if authorization.client_id != claims.aud || authorization.token_generation != claims.generation {
         return Err(ApiError::invalid_token().with_reason("token superseded"));
     }
-    match authorization.admits(now, client_ip, referer) {
-        Ok(()) => Ok(Caller { authorization, client_ip }),
-        Err(r @ (Refusal::Disabled | Refusal::Expired)) => Err(ApiError::invalid_token().with_reason(reason(r))),
-        Err(Refusal::IpNotAllowed) => Err(ApiError::forbidden("Access denied: this client IP is not authorized.")),
-        Err(Refusal::RefererNotAllowed) => {
-            Err(ApiError::forbidden("Access denied: this HTTP referer is not authorized."))
-        }
-    }
+    admit(core, authorization, None, Scheme::OAuth2, origin).await
 }
 
-fn reason(r: Refusal) -> &'static str {
+pub fn reason(r: Refusal) -> &'static str {
     match r {
         Refusal::Disabled => "authorization or application disabled",
         Refusal::Expired => "authorization expired",

@@ -4,11 +4,17 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Store, StoreError, StoreResult, flag};
-use crate::domain::authorization::{Authorization, ItemKind, Resources};
+use crate::domain::authorization::{Authorization, ItemKind, Resources, Scopes};
 use crate::domain::network::IpAllowList;
 
 pub struct NewAuthorizationRow<'a> {
     pub application_name: &'a str,
+    /// Comma list of the schemes the application may use: oauth2, oauth1, aws, token.
+    pub auth_methods: &'a str,
+    pub acting_user_id: Option<i64>,
+    pub scopes: Option<String>,
+    pub oauth1: Option<OAuth1Row>,
+    pub aws: Option<AwsRow>,
     pub client_id: &'a str,
     pub secret_hash: &'a [u8],
     pub expires_at: Option<i64>,
@@ -18,16 +24,32 @@ pub struct NewAuthorizationRow<'a> {
     pub allowed_referers: String,
 }
 
+/// OAuth 1.0a credentials; the secrets arrive sealed (AAD row: the client id).
+pub struct OAuth1Row {
+    pub consumer_key: String,
+    pub consumer_secret: Vec<u8>,
+    pub token: String,
+    pub token_secret: Vec<u8>,
+    pub unsigned: bool,
+}
+
+/// An AWS-style access key; the secret arrives sealed (AAD row: the client id).
+pub struct AwsRow {
+    pub access_key_id: String,
+    pub secret_access_key: Vec<u8>,
+}
+
 pub struct ApplicationSummary {
     pub id: i64,
     pub name: String,
     pub enabled: bool,
+    pub auth_methods: String,
     pub authorizations: Vec<Authorization>,
 }
 
 const AUTHORIZATION_COLUMNS: &str = "z.id, z.application_id, a.name AS application_name, z.client_id, z.enabled, \
      a.enabled AS application_enabled, z.expires_at, z.resources, z.read_only, z.allowed_ips, z.allowed_referers, \
-     z.token_generation";
+     z.token_generation, z.acting_user_id, z.scopes";
 
 fn authorization(row: &AnyRow) -> StoreResult<Authorization> {
     let stored = |e: String| StoreError::Other(sqlx::Error::Decode(e.into()));
@@ -46,6 +68,11 @@ fn authorization(row: &AnyRow) -> StoreResult<Authorization> {
         allowed_ips: IpAllowList::parse([ips.as_str()]).map_err(stored)?,
         allowed_referers: referers.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
         token_generation: row.try_get("token_generation")?,
+        acting_user_id: row.try_get("acting_user_id")?,
+        scopes: match row.try_get::<Option<String>, _>("scopes")? {
+            Some(list) => Some(Scopes::parse_list(&list).map_err(stored)?),
+            None => None,
+        },
     })
 }
 
@@ -54,17 +81,22 @@ impl Store {
     pub async fn insert_application(&self, row: &NewAuthorizationRow<'_>, now: i64) -> StoreResult<(i64, i64)> {
         let mut tx = self.pool.begin().await?;
         let application_id: i64 = sqlx::query(
-            "INSERT INTO applications (name, enabled, created_at, updated_at) VALUES ($1, 1, $2, $2) RETURNING id",
+            "INSERT INTO applications (name, enabled, auth_methods, created_at, updated_at) VALUES ($1, 1, $2, $3, $3) \
+             RETURNING id",
         )
         .bind(row.application_name)
+        .bind(row.auth_methods)
         .bind(now)
         .fetch_one(&mut *tx)
         .await?
         .try_get("id")?;
+        let (oauth1, aws) = (row.oauth1.as_ref(), row.aws.as_ref());
         let authorization_id: i64 = sqlx::query(
             "INSERT INTO authorizations (application_id, client_id, secret_hash, enabled, expires_at, resources, read_only, \
-             allowed_ips, allowed_referers, token_generation, created_at, updated_at) \
-             VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, 0, $9, $9) RETURNING id",
+             allowed_ips, allowed_referers, token_generation, acting_user_id, scopes, oauth1_consumer_key, \
+             oauth1_consumer_secret, oauth1_token, oauth1_token_secret, oauth1_unsigned, aws_access_key_id, \
+             aws_secret_access_key, created_at, updated_at) \
+             VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, 0, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18) RETURNING id",
         )
         .bind(application_id)
         .bind(row.client_id)
@@ -74,12 +106,49 @@ impl Store {
         .bind(i64::from(row.read_only))
         .bind(row.allowed_ips.as_str())
         .bind(row.allowed_referers.as_str())
+        .bind(row.acting_user_id)
+        .bind(row.scopes.as_deref())
+        .bind(oauth1.map(|o| o.consumer_key.as_str()))
+        .bind(oauth1.map(|o| o.consumer_secret.clone()))
+        .bind(oauth1.map(|o| o.token.as_str()))
+        .bind(oauth1.map(|o| o.token_secret.clone()))
+        .bind(i64::from(oauth1.is_some_and(|o| o.unsigned)))
+        .bind(aws.map(|a| a.access_key_id.as_str()))
+        .bind(aws.map(|a| a.secret_access_key.clone()))
         .bind(now)
         .fetch_one(&mut *tx)
         .await?
         .try_get("id")?;
         tx.commit().await?;
         Ok((application_id, authorization_id))
+    }
+
+    /// The authorization holding an OAuth 1.0a consumer key, with its sealed secrets.
+    pub async fn authorization_by_consumer_key(&self, consumer_key: &str) -> StoreResult<(Authorization, OAuth1Row)> {
+        let sql = format!(
+            "SELECT {AUTHORIZATION_COLUMNS}, z.oauth1_consumer_key, z.oauth1_consumer_secret, z.oauth1_token, \
+             z.oauth1_token_secret, z.oauth1_unsigned FROM authorizations z JOIN applications a ON a.id = z.application_id \
+             WHERE z.oauth1_consumer_key = $1"
+        );
+        let row = sqlx::query(&sql).bind(consumer_key).fetch_one(&self.pool).await?;
+        let oauth1 = OAuth1Row {
+            consumer_key: row.try_get("oauth1_consumer_key")?,
+            consumer_secret: row.try_get("oauth1_consumer_secret")?,
+            token: row.try_get("oauth1_token")?,
+            token_secret: row.try_get("oauth1_token_secret")?,
+            unsigned: flag(&row, "oauth1_unsigned")?,
+        };
+        Ok((authorization(&row)?, oauth1))
+    }
+
+    /// The authorization holding an access key id, with its sealed secret.
+    pub async fn authorization_by_access_key(&self, access_key_id: &str) -> StoreResult<(Authorization, Vec<u8>)> {
+        let sql = format!(
+            "SELECT {AUTHORIZATION_COLUMNS}, z.aws_secret_access_key FROM authorizations z \
+             JOIN applications a ON a.id = z.application_id WHERE z.aws_access_key_id = $1"
+        );
+        let row = sqlx::query(&sql).bind(access_key_id).fetch_one(&self.pool).await?;
+        Ok((authorization(&row)?, row.try_get("aws_secret_access_key")?))
     }
 
     /// The per-request lookup: one indexed read joining the application.
@@ -101,7 +170,9 @@ impl Store {
     }
 
     pub async fn applications(&self) -> StoreResult<Vec<ApplicationSummary>> {
-        let apps = sqlx::query("SELECT id, name, enabled FROM applications ORDER BY id").fetch_all(&self.pool).await?;
+        let apps = sqlx::query("SELECT id, name, enabled, auth_methods FROM applications ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
         let sql = format!(
             "SELECT {AUTHORIZATION_COLUMNS} FROM authorizations z JOIN applications a ON a.id = z.application_id ORDER BY z.id"
         );
@@ -118,6 +189,7 @@ impl Store {
                     id,
                     name: r.try_get("name")?,
                     enabled: flag(r, "enabled")?,
+                    auth_methods: r.try_get("auth_methods")?,
                     authorizations: auths.iter().filter(|z| z.application_id == id).cloned().collect(),
                 })
             })
@@ -144,6 +216,53 @@ impl Store {
         .bind(kind.as_str())
         .bind(item_id)
         .bind(now)
+        .bind(application_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+}
+
+impl Store {
+    /// Writes an authorization's gate fields back.
+    pub async fn update_authorization(&self, z: &Authorization, now: i64) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE authorizations SET resources = $1, read_only = $2, allowed_ips = $3, allowed_referers = $4, \
+             expires_at = $5, enabled = $6, updated_at = $7 WHERE id = $8",
+        )
+        .bind(z.resources.to_stored())
+        .bind(i64::from(z.read_only))
+        .bind(z.allowed_ips.to_stored())
+        .bind(z.allowed_referers.join(" "))
+        .bind(z.expires_at)
+        .bind(i64::from(z.enabled))
+        .bind(now)
+        .bind(z.id)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
+    /// A new secret hash; bumping the generation retires every token issued before.
+    pub async fn replace_client_secret(&self, id: i64, hash: &[u8], now: i64) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE authorizations SET secret_hash = $1, token_generation = token_generation + 1, updated_at = $2 WHERE id = $3",
+        )
+        .bind(hash.to_vec())
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
+    pub async fn unlink_item(&self, application_id: i64, kind: ItemKind, item_id: i64) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "DELETE FROM authorization_links WHERE item_kind = $1 AND item_id = $2 \
+             AND authorization_id IN (SELECT id FROM authorizations WHERE application_id = $3)",
+        )
+        .bind(kind.as_str())
+        .bind(item_id)
         .bind(application_id)
         .execute(&self.pool)
         .await?;

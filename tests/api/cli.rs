@@ -17,6 +17,7 @@ fn cofre(app: &TestApp, args: &[&str]) -> String {
         .env("COFRE_DATABASE_URL", &app.config.database_url)
         .env("COFRE_TLS", "off")
         .env_remove("COFRE_CONFIG")
+        .env_remove("COFRE_TEST_POSTGRES_URL")
         .output()
         .expect("cofre runs");
     assert!(output.status.success(), "cofre {args:?}: {}", String::from_utf8_lossy(&output.stderr));
@@ -51,6 +52,8 @@ async fn cli_creates_links_disables_and_tails_while_the_server_runs(backend: Bac
             authorization_id: 0,
             client_id: String::new(),
             client_secret: Default::default(),
+            oauth1: None,
+            aws: None,
         },
         token: access,
     };

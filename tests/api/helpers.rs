@@ -121,12 +121,9 @@ impl TestApp {
     /// Creates an application through the same service the CLI uses.
     pub async fn create_app(&self, resources: &[Resource], read_only: bool, ips: &[&str]) -> CreatedApplication {
         self.create_app_with(NewApplication {
-            name: "test app".into(),
-            resources: resources.iter().copied().collect::<Resources>(),
             read_only,
             allowed_ips: IpAllowList::parse(ips.iter().copied()).expect("ips"),
-            allowed_referers: Vec::new(),
-            expires_at: None,
+            ..NewApplication::oauth2("test app", resources.iter().copied().collect::<Resources>())
         })
         .await
     }

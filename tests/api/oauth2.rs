@@ -2,7 +2,6 @@
 
 use base64::Engine;
 use cofre::domain::authorization::Resource;
-use cofre::domain::network::IpAllowList;
 use cofre::service::apps::{NewApplication, set_application_enabled};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -177,12 +176,8 @@ async fn expired_tampered_and_disabled_tokens_are_refused(backend: Backend) {
     // An authorization that expires takes its tokens with it.
     let expiring = app
         .create_app_with(NewApplication {
-            name: "short-lived".into(),
-            resources: [Resource::Info].into_iter().collect(),
-            read_only: false,
-            allowed_ips: IpAllowList::Any,
-            allowed_referers: Vec::new(),
             expires_at: Some(app.state.core.now() + 60),
+            ..NewApplication::oauth2("short-lived", [Resource::Info].into_iter().collect())
         })
         .await;
     let token = app.token_for(&expiring).await;

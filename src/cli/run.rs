@@ -1,0 +1,314 @@
+//! What each operator command does: parse its words, call the service, print.
+
+use std::io::Read;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use zeroize::Zeroizing;
+
+use super::{AppCommand, AuditCommand, Command, CreateApp, GroupCommand, TokenCommand, UserCommand};
+use crate::clock::SystemClock;
+use crate::config::Config;
+use crate::domain::authorization::{Resources, Scopes};
+use crate::domain::network::IpAllowList;
+use crate::service::Core;
+use crate::service::apps::{self, AuthMethods, NewApplication};
+use crate::service::tokens::{self, NewToken};
+use crate::service::users::{self, NewUser, UserChanges};
+
+pub type CliResult = Result<(), Box<dyn std::error::Error>>;
+
+pub async fn run_operator_command(config: Config, command: Command) -> CliResult {
+    let core = Core::open(config, Arc::new(SystemClock)).await?;
+    let result = match command {
+        Command::Serve => Ok(()),
+        Command::Migrate => {
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::App(cmd) => app(&core, cmd).await,
+        Command::User(cmd) => user(&core, cmd).await,
+        Command::Group(cmd) => group(&core, cmd).await,
+        Command::Token(cmd) => token(&core, cmd).await,
+        Command::Audit(AuditCommand::Tail { lines, json }) => audit_tail(&core, lines, json).await,
+    };
+    core.store.close().await;
+    result
+}
+
+fn rfc3339(flag: &str, value: &str) -> Result<i64, String> {
+    OffsetDateTime::parse(value, &Rfc3339)
+        .map(OffsetDateTime::unix_timestamp)
+        .map_err(|e| format!("{flag} {value:?}: {e}"))
+}
+
+fn format_time(unix: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_else(|| unix.to_string())
+}
+
+/// A secret from standard input, without its trailing newline.
+fn secret_from_stdin() -> Result<Zeroizing<String>, std::io::Error> {
+    let mut text = Zeroizing::new(String::new());
+    std::io::stdin().read_to_string(&mut text)?;
+    Ok(Zeroizing::new(text.trim_end_matches(['\r', '\n']).to_owned()))
+}
+
+fn print(json_out: bool, value: &Value, text: impl FnOnce() -> String) {
+    if json_out { println!("{value}") } else { println!("{}", text()) }
+}
+
+async fn create_app(core: &Core, args: CreateApp) -> CliResult {
+    let new = NewApplication {
+        name: args.name,
+        resources: args.resources.into_iter().collect::<Resources>(),
+        read_only: args.read_only,
+        allowed_ips: IpAllowList::parse(args.ips.iter().map(String::as_str)).map_err(|e| format!("--ip: {e}"))?,
+        allowed_referers: args.referers,
+        expires_at: args.expires.as_deref().map(|s| rfc3339("--expires", s)).transpose()?,
+        methods: AuthMethods::parse_list(&args.auth).map_err(|e| format!("--auth: {e}"))?,
+        oauth1_unsigned: args.oauth1_unsigned,
+        owner: args.owner,
+    };
+    let created = apps::create_application(core, new).await?;
+    let mut out = json!({
+        "application_id": created.application_id.to_string(),
+        "authorization_id": created.authorization_id.to_string(),
+        "client_id": created.client_id,
+        "client_secret": created.client_secret.as_str(),
+    });
+    if let (Some(o), Some(map)) = (&created.oauth1, out.as_object_mut()) {
+        map.insert("consumer_key".into(), o.consumer_key.clone().into());
+        map.insert("consumer_secret".into(), o.consumer_secret.as_str().into());
+        map.insert("token".into(), o.token.clone().into());
+        map.insert("token_secret".into(), o.token_secret.as_str().into());
+    }
+    if let (Some(a), Some(map)) = (&created.aws, out.as_object_mut()) {
+        map.insert("access_key_id".into(), a.access_key_id.clone().into());
+        map.insert("secret_access_key".into(), a.secret_access_key.as_str().into());
+    }
+    if args.json {
+        println!("{out}");
+    } else {
+        for (key, value) in out.as_object().into_iter().flatten() {
+            println!("{key:<18} {}", value.as_str().unwrap_or_default());
+        }
+        eprintln!("The secrets are shown only now; cofre keeps only what it needs to verify them.");
+    }
+    Ok(())
+}
+
+async fn app(core: &Core, cmd: AppCommand) -> CliResult {
+    match cmd {
+        AppCommand::Create(args) => create_app(core, args).await?,
+        AppCommand::List { json } => {
+            for app in apps::list_applications(core).await? {
+                for z in &app.authorizations {
+                    let line = json!({
+                        "application_id": app.id.to_string(),
+                        "name": app.name,
+                        "enabled": app.enabled,
+                        "auth_methods": app.auth_methods,
+                        "authorization_id": z.id.to_string(),
+                        "client_id": z.client_id,
+                        "authorization_enabled": z.enabled,
+                        "resources": z.resources.to_stored(),
+                        "read_only": z.read_only,
+                        "allowed_ips": z.allowed_ips.to_stored(),
+                        "expires_at": z.expires_at.map(format_time),
+                    });
+                    print(json, &line, || {
+                        let state = if app.enabled { "enabled" } else { "disabled" };
+                        let ro = if z.read_only { " (read-only)" } else { "" };
+                        format!("{}\t{}\t{state}\t{}\t{}{ro}", app.id, app.name, z.client_id, z.resources.to_stored())
+                    });
+                }
+            }
+        }
+        AppCommand::Disable { id } => {
+            apps::set_application_enabled(core, id, false).await?;
+            println!("application {id} disabled");
+        }
+        AppCommand::Enable { id } => {
+            apps::set_application_enabled(core, id, true).await?;
+            println!("application {id} enabled");
+        }
+        AppCommand::Link { id, info } | AppCommand::Unlink { id, info } if info.is_empty() => {
+            return Err(format!("name at least one item for application {id} (--info ID)").into());
+        }
+        AppCommand::Link { id, info } => {
+            for key in info {
+                let item = apps::link_info(core, id, &key).await?;
+                println!("linked protected information {item} to application {id}");
+            }
+        }
+        AppCommand::Unlink { id, info } => {
+            for key in info {
+                let item = apps::unlink_info(core, id, &key).await?;
+                println!("unlinked protected information {item} from application {id}");
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn user(core: &Core, cmd: UserCommand) -> CliResult {
+    match cmd {
+        UserCommand::Create { username, name, email, password_stdin, groups } => {
+            let password = if password_stdin { Some(secret_from_stdin()?) } else { None };
+            let new = NewUser {
+                username,
+                display_name: name.unwrap_or_default(),
+                email: email.unwrap_or_default(),
+                password,
+                groups,
+            };
+            let created = users::create_user(core, new).await?;
+            println!("user {} created (id {})", created.username, created.id);
+        }
+        UserCommand::List { json } => {
+            for u in users::list_users(core).await? {
+                let line = json!({"id": u.id.to_string(), "username": u.username, "name": u.display_name,
+                                  "email": u.email, "enabled": u.enabled, "groups": u.groups});
+                print(json, &line, || {
+                    format!(
+                        "{}\t{}\t{}\t{}",
+                        u.id,
+                        u.username,
+                        if u.enabled { "enabled" } else { "disabled" },
+                        u.groups.join(",")
+                    )
+                });
+            }
+        }
+        UserCommand::Password { username } => {
+            let changes = UserChanges { password: Some(secret_from_stdin()?), ..UserChanges::default() };
+            users::update_user(core, &username, changes).await?;
+            println!("password of {username} changed");
+        }
+        UserCommand::Disable { username } => {
+            users::update_user(core, &username, UserChanges { enabled: Some(false), ..UserChanges::default() }).await?;
+            println!("user {username} disabled");
+        }
+        UserCommand::Enable { username } => {
+            users::update_user(core, &username, UserChanges { enabled: Some(true), ..UserChanges::default() }).await?;
+            println!("user {username} enabled");
+        }
+    }
+    Ok(())
+}
+
+async fn group(core: &Core, cmd: GroupCommand) -> CliResult {
+    match cmd {
+        GroupCommand::Create { name } => {
+            let created = users::create_group(core, &name).await?;
+            println!("group {} created (id {})", created.name, created.id);
+        }
+        GroupCommand::List { json } => {
+            for g in users::list_groups(core).await? {
+                let line = json!({"id": g.id.to_string(), "name": g.name, "members": g.members});
+                print(json, &line, || format!("{}\t{}\t{}", g.id, g.name, g.members.join(",")));
+            }
+        }
+        GroupCommand::Add { group, usernames } | GroupCommand::Remove { group, usernames } if usernames.is_empty() => {
+            return Err(format!("name at least one user for group {group}").into());
+        }
+        GroupCommand::Add { group, usernames } => {
+            for u in usernames {
+                users::set_membership(core, &group, &u, true).await?;
+                println!("{u} added to {group}");
+            }
+        }
+        GroupCommand::Remove { group, usernames } => {
+            for u in usernames {
+                users::set_membership(core, &group, &u, false).await?;
+                println!("{u} removed from {group}");
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn token(core: &Core, cmd: TokenCommand) -> CliResult {
+    match cmd {
+        TokenCommand::Create { name, description, scopes, ips, expires, kind, user, json } => {
+            let new = NewToken {
+                name,
+                description,
+                kind: kind.parse().map_err(|e| format!("--type: {e}"))?,
+                scopes: Scopes::parse_list(&scopes.join(",")).map_err(|e| format!("--scope: {e}"))?,
+                allowed_ips: IpAllowList::parse(ips.iter().map(String::as_str)).map_err(|e| format!("--ip: {e}"))?,
+                expires_at: expires.as_deref().map(|s| rfc3339("--expires", s)).transpose()?,
+                user,
+            };
+            let created = tokens::create(core, new).await?;
+            let value = created.token.as_ref().map(|t| t.as_str());
+            let out = json!({"token_id": created.token_id.to_string(), "token": value});
+            print(json, &out, || match value {
+                Some(v) => format!("token {} created; its value, shown only now:\n{v}", created.token_id),
+                None => format!("dynamic token {} created; draw values with /api/get_auth_token", created.token_id),
+            });
+        }
+        TokenCommand::List { json } => {
+            for t in tokens::list(core).await? {
+                let line = json!({"token_id": t.row.id.to_string(), "name": t.row.name, "type": t.row.kind,
+                                  "scope": t.scopes, "allowed_ips": t.allowed_ips,
+                                  "expires_at": t.expires_at.map(format_time), "enabled": t.enabled});
+                print(json, &line, || {
+                    format!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        t.row.id,
+                        t.row.name,
+                        t.row.kind,
+                        t.scopes,
+                        t.expires_at.map_or_else(|| "never".into(), format_time)
+                    )
+                });
+            }
+        }
+        TokenCommand::Update { token, expires, never } => {
+            let expires_at = match (expires, never) {
+                (Some(s), false) => Some(rfc3339("--expires", &s)?),
+                (None, true) => None,
+                _ => return Err("give --expires RFC3339 or --never".into()),
+            };
+            tokens::set_expiry(core, &token, expires_at).await?;
+            println!("token {token} updated");
+        }
+        TokenCommand::Regenerate { token, json } => {
+            let value = tokens::regenerate(core, &token).await?;
+            let out = json!({"token": value.as_str()});
+            print(json, &out, || format!("new value, shown only now:\n{}", value.as_str()));
+        }
+        TokenCommand::Delete { token } => {
+            tokens::delete(core, &token).await?;
+            println!("token {token} deleted");
+        }
+    }
+    Ok(())
+}
+
+async fn audit_tail(core: &Core, lines: i64, json: bool) -> CliResult {
+    for r in core.store.recent_audit(lines.clamp(1, 10_000)).await? {
+        let value = serde_json::to_value(&r)?;
+        print(json, &value, || {
+            let who = r.authorization_id.map_or_else(|| "anonymous".to_owned(), |id| format!("authorization {id}"));
+            format!(
+                "{} {} {} {who} {} {} {} {} {}",
+                format_time(r.at_ms / 1000),
+                r.request_id,
+                r.client_ip,
+                r.method,
+                r.route,
+                r.status,
+                r.outcome,
+                r.detail
+            )
+        });
+    }
+    Ok(())
+}

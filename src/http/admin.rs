@@ -1,0 +1,86 @@
+//! The admin API under `/api/admin/…` (and `/iso/admin/…`), for authorizations holding the
+//! `admin` resource: applications and authorizations, users and groups, API tokens. It calls the
+//! same service functions as the CLI. Secrets appear only in creation and regeneration answers.
+
+mod apps;
+mod people;
+mod tokens;
+
+use axum::Router;
+use axum::routing::{get, post, put};
+use serde_json::Value;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::params::Params;
+use crate::domain::authorization::{Caller, Resource};
+use crate::error::{ApiError, ApiResult};
+use crate::service::access::{require_resource, require_write};
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/admin/applications", get(apps::list).post(apps::create))
+        .route("/admin/applications/{id}", get(apps::show))
+        .route("/admin/applications/{id}/enable", post(apps::enable))
+        .route("/admin/applications/{id}/disable", post(apps::disable))
+        .route("/admin/applications/{id}/links", post(apps::link))
+        .route("/admin/applications/{id}/links/info/{item}", axum::routing::delete(apps::unlink))
+        .route("/admin/authorizations/{id}", put(apps::update_authorization))
+        .route("/admin/authorizations/{id}/secret", post(apps::regenerate_secret))
+        .route("/admin/users", get(people::list_users).post(people::create_user))
+        .route("/admin/users/{username}", get(people::show_user).put(people::update_user))
+        .route("/admin/users/{username}/enable", post(people::enable_user))
+        .route("/admin/users/{username}/disable", post(people::disable_user))
+        .route("/admin/groups", get(people::list_groups).post(people::create_group))
+        .route("/admin/groups/{name}/members/{username}", put(people::add_member).delete(people::remove_member))
+        .route("/admin/tokens", get(tokens::list).post(tokens::create))
+        .route("/admin/tokens/{key}", put(tokens::update).delete(tokens::delete))
+        .route("/admin/tokens/{key}/regenerate", post(tokens::regenerate))
+}
+
+fn can_read(caller: &Caller) -> ApiResult<()> {
+    require_resource(caller, Resource::Admin)
+}
+
+fn can_write(caller: &Caller) -> ApiResult<()> {
+    require_write(caller, Resource::Admin)
+}
+
+/// `true`/`false`/`1`/`0`/`yes`/`no`, or a JSON boolean.
+fn flag(params: &Params, name: &str) -> ApiResult<Option<bool>> {
+    match params.text(name)?.as_deref().map(str::trim) {
+        None => Ok(None),
+        Some("true" | "1" | "yes") => Ok(Some(true)),
+        Some("false" | "0" | "no" | "") => Ok(Some(false)),
+        Some(_) => Err(ApiError::bad_request(format!("Parameter '{name}' must be a boolean."))),
+    }
+}
+
+/// A comma list (string) or an array of strings.
+fn list_param(params: &Params, name: &str) -> ApiResult<Option<Vec<String>>> {
+    Ok(params
+        .list_text(name)?
+        .map(|s| s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()))
+}
+
+/// An RFC 3339 time; an empty value means "never" (`Some(None)`).
+fn expiry(params: &Params, name: &str) -> ApiResult<Option<Option<i64>>> {
+    match params.text(name)? {
+        None => Ok(None),
+        Some(s) if s.trim().is_empty() || s.trim() == "never" => Ok(Some(None)),
+        Some(s) => OffsetDateTime::parse(s.trim(), &Rfc3339).map(|t| Some(Some(t.unix_timestamp()))).map_err(|_| {
+            ApiError::bad_request(format!("Parameter '{name}' must be an RFC 3339 time, or empty for never."))
+        }),
+    }
+}
+
+fn time_text(unix: Option<i64>) -> Value {
+    unix.and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok())
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .map_or(Value::Null, Value::String)
+}
+
+fn number(raw: &str, what: &str) -> ApiResult<i64> {
+    raw.parse().map_err(|_| ApiError::not_found(format!("{what} {raw:?} not found.")))
+}

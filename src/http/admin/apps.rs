@@ -1,0 +1,181 @@
+//! Admin: applications and their authorizations.
+
+use axum::extract::{Path, State};
+use serde_json::{Value, json};
+
+use super::{can_read, can_write, expiry, flag, list_param, number, time_text};
+use crate::domain::authorization::{Authorization, Caller, Resource, Resources};
+use crate::domain::network::IpAllowList;
+use crate::error::{ApiError, ApiResult};
+use crate::http::envelope::Reply;
+use crate::http::params::Params;
+use crate::service::apps::{self, AuthMethods, AuthorizationChanges, NewApplication};
+use crate::state::AppState;
+use crate::store::apps::ApplicationSummary;
+
+pub fn authorization_json(z: &Authorization) -> Value {
+    json!({
+        "id": z.id.to_string(),
+        "client_id": z.client_id,
+        "enabled": z.enabled,
+        "resources": z.resources.to_stored(),
+        "read_only": z.read_only,
+        "allowed_ips": z.allowed_ips.to_stored(),
+        "allowed_referers": z.allowed_referers,
+        "expires_at": time_text(z.expires_at),
+        "scopes": z.scopes.as_ref().map(|s| s.to_stored()),
+        "acting_user_id": z.acting_user_id.map(|u| u.to_string()),
+    })
+}
+
+fn application_json(app: &ApplicationSummary) -> Value {
+    json!({
+        "id": app.id.to_string(),
+        "name": app.name,
+        "enabled": app.enabled,
+        "auth_methods": app.auth_methods,
+        "authorizations": app.authorizations.iter().map(authorization_json).collect::<Vec<_>>(),
+    })
+}
+
+fn resources(params: &Params, name: &str) -> ApiResult<Option<Resources>> {
+    match list_param(params, name)? {
+        None => Ok(None),
+        Some(names) => names
+            .iter()
+            .map(|n| n.parse::<Resource>())
+            .collect::<Result<Resources, _>>()
+            .map(Some)
+            .map_err(|e| ApiError::bad_request(format!("Parameter '{name}': {e}."))),
+    }
+}
+
+fn ips(params: &Params) -> ApiResult<Option<IpAllowList>> {
+    match list_param(params, "allowed_ips")? {
+        None => Ok(None),
+        Some(entries) => IpAllowList::parse(entries.iter().map(String::as_str))
+            .map(Some)
+            .map_err(|e| ApiError::bad_request(format!("Parameter 'allowed_ips': {e}."))),
+    }
+}
+
+pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Reply> {
+    can_read(&caller)?;
+    let apps = apps::list_applications(&state.core).await?;
+    Ok(Reply::ok(format!("{} applications found", apps.len()))
+        .with("applications", Value::Array(apps.iter().map(application_json).collect())))
+}
+
+pub async fn show(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Reply> {
+    can_read(&caller)?;
+    let app = apps::application(&state.core, number(&id, "Application")?).await?;
+    Ok(Reply::ok(format!("Application {}", app.id)).with("application", application_json(&app)))
+}
+
+pub async fn create(State(state): State<AppState>, caller: Caller, params: Params) -> ApiResult<Reply> {
+    can_write(&caller)?;
+    let name = params.text("name")?.ok_or_else(|| ApiError::bad_request("Parameter 'name' was not informed."))?;
+    let methods = match params.list_text("auth")? {
+        Some(list) => {
+            AuthMethods::parse_list(&list).map_err(|e| ApiError::bad_request(format!("Parameter 'auth': {e}.")))?
+        }
+        None => AuthMethods { oauth2: true, ..AuthMethods::default() },
+    };
+    let new = NewApplication {
+        name,
+        resources: resources(&params, "resources")?.unwrap_or_default(),
+        read_only: flag(&params, "read_only")?.unwrap_or(false),
+        allowed_ips: ips(&params)?.unwrap_or_default(),
+        allowed_referers: list_param(&params, "allowed_referers")?.unwrap_or_default(),
+        expires_at: expiry(&params, "expires_at")?.flatten(),
+        methods,
+        oauth1_unsigned: flag(&params, "oauth1_unsigned")?.unwrap_or(false),
+        owner: params.text("owner")?,
+    };
+    let created = apps::create_application(&state.core, new).await?;
+    let mut entity = json!({
+        "application_id": created.application_id.to_string(),
+        "authorization_id": created.authorization_id.to_string(),
+        "client_id": created.client_id,
+        "client_secret": created.client_secret.as_str(),
+    });
+    if let (Some(o), Some(map)) = (&created.oauth1, entity.as_object_mut()) {
+        map.insert("consumer_key".into(), o.consumer_key.clone().into());
+        map.insert("consumer_secret".into(), o.consumer_secret.as_str().into());
+        map.insert("token".into(), o.token.clone().into());
+        map.insert("token_secret".into(), o.token_secret.as_str().into());
+    }
+    if let (Some(a), Some(map)) = (&created.aws, entity.as_object_mut()) {
+        map.insert("access_key_id".into(), a.access_key_id.clone().into());
+        map.insert("secret_access_key".into(), a.secret_access_key.as_str().into());
+    }
+    Ok(Reply::created("Application successfully registered!").with("application", entity))
+}
+
+async fn set_enabled(state: &AppState, caller: &Caller, id: &str, enabled: bool) -> ApiResult<Reply> {
+    can_write(caller)?;
+    let id = number(id, "Application")?;
+    apps::set_application_enabled(&state.core, id, enabled).await?;
+    let word = if enabled { "activated" } else { "deactivated" };
+    Ok(Reply::ok(format!("Application successfully {word}")))
+}
+
+pub async fn enable(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Reply> {
+    set_enabled(&state, &caller, &id, true).await
+}
+
+pub async fn disable(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Reply> {
+    set_enabled(&state, &caller, &id, false).await
+}
+
+pub async fn link(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    params: Params,
+) -> ApiResult<Reply> {
+    can_write(&caller)?;
+    let info = params.text("info")?.ok_or_else(|| ApiError::bad_request("Parameter 'info' was not informed."))?;
+    let item = apps::link_info(&state.core, number(&id, "Application")?, &info).await?;
+    Ok(Reply::ok(format!("Information {item} linked")))
+}
+
+pub async fn unlink(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, item)): Path<(String, String)>,
+) -> ApiResult<Reply> {
+    can_write(&caller)?;
+    let item = apps::unlink_info(&state.core, number(&id, "Application")?, &item).await?;
+    Ok(Reply::ok(format!("Information {item} unlinked")))
+}
+
+pub async fn update_authorization(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    params: Params,
+) -> ApiResult<Reply> {
+    can_write(&caller)?;
+    let changes = AuthorizationChanges {
+        resources: resources(&params, "resources")?,
+        read_only: flag(&params, "read_only")?,
+        allowed_ips: ips(&params)?,
+        allowed_referers: list_param(&params, "allowed_referers")?,
+        expires_at: expiry(&params, "expires_at")?,
+        enabled: flag(&params, "enabled")?,
+    };
+    let updated = apps::update_authorization(&state.core, number(&id, "Authorization")?, changes).await?;
+    Ok(Reply::ok("Authorization successfully updated").with("authorization", authorization_json(&updated)))
+}
+
+pub async fn regenerate_secret(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Reply> {
+    can_write(&caller)?;
+    let secret = apps::regenerate_secret(&state.core, number(&id, "Authorization")?).await?;
+    Ok(Reply::ok("Client secret regenerated")
+        .with("authorization", json!({"id": id, "client_secret": secret.as_str()})))
+}

@@ -1,0 +1,186 @@
+//! Users and groups, and password logins. The CLI and the admin API call these same functions.
+
+use zeroize::Zeroizing;
+
+use super::auth::Origin;
+use super::{Core, throttle};
+use crate::domain::user::{Group, User, canonical_login, valid_login};
+use crate::error::{ApiError, ApiResult};
+use crate::store::StoreError;
+use crate::store::users::NewUserRow;
+
+pub struct NewUser {
+    pub username: String,
+    pub display_name: String,
+    pub email: String,
+    pub password: Option<Zeroizing<String>>,
+    pub groups: Vec<String>,
+}
+
+#[derive(Default)]
+pub struct UserChanges {
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    pub password: Option<Zeroizing<String>>,
+    pub enabled: Option<bool>,
+}
+
+pub const MIN_PASSWORD_CHARS: usize = 8;
+const MAX_PASSWORD_BYTES: usize = 1024;
+const MAX_FIELD_CHARS: usize = 255;
+
+fn check_password(password: &str) -> ApiResult<()> {
+    if password.chars().count() < MIN_PASSWORD_CHARS || password.len() > MAX_PASSWORD_BYTES {
+        return Err(ApiError::bad_request(format!(
+            "The password must have at least {MIN_PASSWORD_CHARS} characters and at most {MAX_PASSWORD_BYTES} bytes."
+        )));
+    }
+    Ok(())
+}
+
+fn check_text(name: &str, value: &str) -> ApiResult<()> {
+    if value.chars().count() > MAX_FIELD_CHARS || value.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(format!(
+            "Parameter '{name}' is invalid or longer than {MAX_FIELD_CHARS} characters."
+        )));
+    }
+    Ok(())
+}
+
+fn username(raw: &str) -> ApiResult<String> {
+    let canonical = canonical_login(raw);
+    if !valid_login(&canonical) {
+        return Err(ApiError::bad_request("Parameter 'username' must have 1 to 128 printable characters."));
+    }
+    Ok(canonical)
+}
+
+fn conflict_or(e: StoreError, what: &str) -> ApiError {
+    match e {
+        StoreError::Conflict => ApiError::conflict(format!("{what} already exists.")),
+        StoreError::NotFound => ApiError::not_found(format!("{what} not found.")),
+        other => other.into(),
+    }
+}
+
+pub async fn create_user(core: &Core, new: NewUser) -> ApiResult<User> {
+    let username = username(&new.username)?;
+    check_text("name", &new.display_name)?;
+    check_text("email", &new.email)?;
+    let password_hash = match new.password {
+        Some(password) => {
+            check_password(&password)?;
+            Some(core.passwords.hash(password).await.map_err(|e| ApiError::internal(&e))?)
+        }
+        None => None,
+    };
+    let row = NewUserRow {
+        username: &username,
+        display_name: new.display_name.trim(),
+        email: new.email.trim(),
+        password_hash,
+    };
+    core.store.insert_user(&row, core.now()).await.map_err(|e| conflict_or(e, &format!("User '{username}'")))?;
+    for group in &new.groups {
+        set_membership(core, group, &username, true).await?;
+    }
+    user(core, &username).await
+}
+
+pub async fn user(core: &Core, raw_username: &str) -> ApiResult<User> {
+    let username = username(raw_username)?;
+    core.store
+        .users(Some(&username))
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::not_found(format!("User '{username}' not found.")))
+}
+
+pub async fn list_users(core: &Core) -> ApiResult<Vec<User>> {
+    Ok(core.store.users(None).await?)
+}
+
+pub async fn update_user(core: &Core, raw_username: &str, changes: UserChanges) -> ApiResult<User> {
+    let username = username(raw_username)?;
+    for (name, value) in [("name", &changes.display_name), ("email", &changes.email)] {
+        if let Some(value) = value {
+            check_text(name, value)?;
+        }
+    }
+    let password_hash = match changes.password {
+        Some(password) => {
+            check_password(&password)?;
+            Some(core.passwords.hash(password).await.map_err(|e| ApiError::internal(&e))?)
+        }
+        None => None,
+    };
+    core.store
+        .update_user(
+            &username,
+            changes.display_name.as_deref().map(str::trim),
+            changes.email.as_deref().map(str::trim),
+            password_hash.as_deref(),
+            changes.enabled,
+            core.now(),
+        )
+        .await
+        .map_err(|e| conflict_or(e, &format!("User '{username}'")))?;
+    user(core, &username).await
+}
+
+pub async fn create_group(core: &Core, name: &str) -> ApiResult<Group> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(ApiError::bad_request("Parameter 'name' was not informed."));
+    }
+    check_text("name", name)?;
+    core.store.insert_group(name, core.now()).await.map_err(|e| conflict_or(e, &format!("Group '{name}'")))?;
+    group(core, name).await
+}
+
+pub async fn group(core: &Core, name: &str) -> ApiResult<Group> {
+    core.store
+        .groups()
+        .await?
+        .into_iter()
+        .find(|g| g.name == name.trim())
+        .ok_or_else(|| ApiError::not_found(format!("Group '{}' not found.", name.trim())))
+}
+
+pub async fn list_groups(core: &Core) -> ApiResult<Vec<Group>> {
+    Ok(core.store.groups().await?)
+}
+
+/// Adds a user to a group, or removes them; takes effect on the next request.
+pub async fn set_membership(core: &Core, group: &str, raw_username: &str, member: bool) -> ApiResult<()> {
+    let username = username(raw_username)?;
+    core.store
+        .set_membership(group.trim(), &username, member, core.now())
+        .await
+        .map_err(|e| conflict_or(e, &format!("Group '{}' or user '{username}'", group.trim())))
+}
+
+/// Checks a login and password. Unknown logins, disabled users, users without a password and
+/// wrong passwords all cost one argon2 verification and answer alike; failures count per
+/// canonical login and per IP.
+pub async fn login(core: &Core, login_name: &str, password: Zeroizing<String>, origin: Origin<'_>) -> ApiResult<i64> {
+    let login = canonical_login(login_name);
+    throttle::ensure_not_locked(core, Some(&format!("login:{login}")), origin.ip).await?;
+    let found = match core.store.user_credentials(&login).await {
+        Ok(found) => Some(found),
+        Err(StoreError::NotFound) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let stored = found.as_ref().and_then(|c| c.password_hash.clone());
+    let matched = core.passwords.verify(password, stored).await;
+    match found {
+        Some(credentials) if matched && credentials.enabled => {
+            throttle::record_success(core, &format!("login:{login}")).await?;
+            Ok(credentials.user_id)
+        }
+        _ => {
+            throttle::record_failure(core, Some(&format!("login:{login}")), origin.ip).await?;
+            Err(ApiError::authentication_failed("wrong login or password"))
+        }
+    }
+}
