@@ -8,18 +8,28 @@ use serde_json::{Value, json};
 use crate::helpers::{Backend, Client, TestApp};
 use crate::on_both_stores;
 
-on_both_stores!(cli_creates_links_disables_and_tails_while_the_server_runs);
+on_both_stores!(cli_creates_links_disables_and_tails_while_the_server_runs, cli_manages_users_groups_and_tokens);
 
 fn cofre(app: &TestApp, args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_cofre"))
+    cofre_with_stdin(app, args, "")
+}
+
+fn cofre_with_stdin(app: &TestApp, args: &[&str], stdin: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cofre"))
         .args(args)
         .env("COFRE_DATA_DIR", app.data_dir.path())
         .env("COFRE_DATABASE_URL", &app.config.database_url)
         .env("COFRE_TLS", "off")
         .env_remove("COFRE_CONFIG")
         .env_remove("COFRE_TEST_POSTGRES_URL")
-        .output()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("cofre runs");
+    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("stdin written");
+    let output = child.wait_with_output().expect("cofre finishes");
     assert!(output.status.success(), "cofre {args:?}: {}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8(output.stdout).expect("utf-8")
 }
@@ -71,4 +81,87 @@ async fn cli_creates_links_disables_and_tails_while_the_server_runs(backend: Bac
     let tail = cofre(&app, &["audit", "tail", "-n", "3"]);
     assert_eq!(tail.lines().count(), 3);
     assert!(tail.contains("/iso/pam/info/for-scanner 401 denied"), "{tail}");
+}
+
+async fn cli_manages_users_groups_and_tokens(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    cofre(&app, &["group", "create", "--name", "ops"]);
+    cofre_with_stdin(
+        &app,
+        &["user", "create", "--username", "Carla", "--name", "Carla", "--password-stdin", "--group", "ops"],
+        "a long password\n",
+    );
+    let users = cofre(&app, &["user", "list", "--json"]);
+    let carla: Value = serde_json::from_str(users.lines().next().expect("one user")).expect("json");
+    assert_eq!((carla["username"].as_str(), &carla["groups"]), (Some("carla"), &json!(["ops"])));
+
+    let created: Value = serde_json::from_str(
+        cofre(
+            &app,
+            &[
+                "token",
+                "create",
+                "--name",
+                "carla-ci",
+                "--type",
+                "dynamic",
+                "--user",
+                "carla",
+                "--scope",
+                "info:read",
+                "--json",
+            ],
+        )
+        .trim(),
+    )
+    .expect("json");
+    assert_eq!(created["token"], Value::Null, "dynamic tokens have no standing value");
+    let drawn = app
+        .send(
+            app.client
+                .post(app.url("/api/get_auth_token"))
+                .form(&[("login_name", "CARLA"), ("password", "a long password")]),
+        )
+        .await;
+    assert_eq!(drawn.status, StatusCode::OK, "{}", drawn.body);
+
+    let fixed: Value = serde_json::from_str(
+        cofre(&app, &["token", "create", "--name", "fixed", "--scope", "info:read", "--ip", "127.0.0.1", "--json"])
+            .trim(),
+    )
+    .expect("json");
+    let value = fixed["token"].as_str().expect("static value").to_owned();
+    let probe = |token: String| app.client.get(app.url("/iso/pam/info/none")).bearer_auth(token);
+    assert_eq!(app.send(probe(value.clone())).await.status, StatusCode::BAD_REQUEST, "1023: authenticated");
+    let listed = cofre(&app, &["token", "list", "--json"]);
+    assert!(listed.contains("\"fixed\"") && !listed.contains(&value));
+    let regenerated: Value =
+        serde_json::from_str(cofre(&app, &["token", "regenerate", "fixed", "--json"]).trim()).expect("json");
+    assert_eq!(app.send(probe(value)).await.status, StatusCode::UNAUTHORIZED);
+    let fresh = regenerated["token"].as_str().expect("value").to_owned();
+    cofre(&app, &["token", "update", "fixed", "--expires", "2000-01-01T00:00:00Z"]);
+    assert_eq!(app.send(probe(fresh.clone())).await.status, StatusCode::UNAUTHORIZED, "expired");
+    cofre(&app, &["token", "update", "fixed", "--never"]);
+    assert_eq!(app.send(probe(fresh.clone())).await.status, StatusCode::BAD_REQUEST);
+    cofre(&app, &["token", "delete", "fixed"]);
+    assert_eq!(app.send(probe(fresh)).await.status, StatusCode::UNAUTHORIZED);
+
+    cofre(&app, &["user", "disable", "carla"]);
+    let refused = app
+        .send(
+            app.client
+                .post(app.url("/api/get_auth_token"))
+                .form(&[("login_name", "carla"), ("password", "a long password")]),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+
+    let oauth1: Value = serde_json::from_str(
+        cofre(&app, &["app", "create", "--name", "legacy", "--resource", "info", "--auth", "oauth1,aws", "--json"])
+            .trim(),
+    )
+    .expect("json");
+    for key in ["consumer_key", "consumer_secret", "token", "token_secret", "access_key_id", "secret_access_key"] {
+        assert!(oauth1[key].as_str().is_some_and(|v| !v.is_empty()), "{key}");
+    }
 }

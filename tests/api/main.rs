@@ -2,11 +2,17 @@
 //! `COFRE_TEST_POSTGRES_URL` is set, on PostgreSQL.
 
 mod helpers;
+mod signing;
 
+mod admin;
 mod audit;
 mod bad_input;
 mod cli;
 mod info;
+mod oauth1;
 mod oauth2;
 mod sealing;
+mod sigv4;
+mod throttle;
 mod tls;
+mod tokens;
