@@ -116,6 +116,11 @@ impl Store {
     }
 }
 
+/// An UPDATE that must have touched a row: none means the row does not exist.
+fn exactly_one(done: &sqlx::any::AnyQueryResult) -> StoreResult<()> {
+    if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+}
+
 /// Reads a 0/1 integer column as a bool.
 fn flag(row: &sqlx::any::AnyRow, column: &str) -> StoreResult<bool> {
     Ok(row.try_get::<i64, _>(column)? != 0)

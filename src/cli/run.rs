@@ -75,22 +75,7 @@ async fn create_app(core: &Core, args: CreateApp) -> CliResult {
         owner: args.owner,
     };
     let created = apps::create_application(core, new).await?;
-    let mut out = json!({
-        "application_id": created.application_id.to_string(),
-        "authorization_id": created.authorization_id.to_string(),
-        "client_id": created.client_id,
-        "client_secret": created.client_secret.as_str(),
-    });
-    if let (Some(o), Some(map)) = (&created.oauth1, out.as_object_mut()) {
-        map.insert("consumer_key".into(), o.consumer_key.clone().into());
-        map.insert("consumer_secret".into(), o.consumer_secret.as_str().into());
-        map.insert("token".into(), o.token.clone().into());
-        map.insert("token_secret".into(), o.token_secret.as_str().into());
-    }
-    if let (Some(a), Some(map)) = (&created.aws, out.as_object_mut()) {
-        map.insert("access_key_id".into(), a.access_key_id.clone().into());
-        map.insert("secret_access_key".into(), a.secret_access_key.as_str().into());
-    }
+    let out = created.to_json();
     if args.json {
         println!("{out}");
     } else {

@@ -88,6 +88,31 @@ pub struct CreatedApplication {
     pub aws: Option<AwsCredentials>,
 }
 
+impl CreatedApplication {
+    /// The one display of the secrets: for the CLI's `--json` and the admin API's answer.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut out = serde_json::json!({
+            "application_id": self.application_id.to_string(),
+            "authorization_id": self.authorization_id.to_string(),
+            "client_id": self.client_id,
+            "client_secret": self.client_secret.as_str(),
+        });
+        if let Some(map) = out.as_object_mut() {
+            if let Some(o) = &self.oauth1 {
+                map.insert("consumer_key".into(), o.consumer_key.clone().into());
+                map.insert("consumer_secret".into(), o.consumer_secret.as_str().into());
+                map.insert("token".into(), o.token.clone().into());
+                map.insert("token_secret".into(), o.token_secret.as_str().into());
+            }
+            if let Some(a) = &self.aws {
+                map.insert("access_key_id".into(), a.access_key_id.clone().into());
+                map.insert("secret_access_key".into(), a.secret_access_key.as_str().into());
+            }
+        }
+        out
+    }
+}
+
 pub struct OAuth1Credentials {
     pub consumer_key: String,
     pub consumer_secret: Zeroizing<String>,

@@ -3,7 +3,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Store, StoreError, StoreResult, flag};
+use super::{Store, StoreError, StoreResult, exactly_one, flag};
 use crate::domain::authorization::{Authorization, ItemKind, Resources, Scopes};
 use crate::domain::network::IpAllowList;
 
@@ -203,7 +203,7 @@ impl Store {
             .bind(id)
             .execute(&self.pool)
             .await?;
-        if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        exactly_one(&done)
     }
 
     /// Links an item to every authorization of an application; linking twice is harmless.
@@ -240,7 +240,7 @@ impl Store {
         .bind(z.id)
         .execute(&self.pool)
         .await?;
-        if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        exactly_one(&done)
     }
 
     /// A new secret hash; bumping the generation retires every token issued before.
@@ -253,7 +253,7 @@ impl Store {
         .bind(id)
         .execute(&self.pool)
         .await?;
-        if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        exactly_one(&done)
     }
 
     pub async fn unlink_item(&self, application_id: i64, kind: ItemKind, item_id: i64) -> StoreResult<u64> {

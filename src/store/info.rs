@@ -4,7 +4,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Store, StoreError, StoreResult, flag};
+use super::{Store, StoreResult, exactly_one, flag};
 use crate::domain::info::InfoRecord;
 
 const VISIBLE_TO: &str = "(i.created_by = $1 OR EXISTS (SELECT 1 FROM authorization_links l \
@@ -76,7 +76,7 @@ impl Store {
         .bind(record.uid.as_str())
         .execute(&self.pool)
         .await?;
-        if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        exactly_one(&done)
     }
 
     pub async fn disable_info(&self, id: i64, now: i64) -> StoreResult<()> {

@@ -4,7 +4,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Store, StoreError, StoreResult};
+use super::{Store, StoreResult, exactly_one};
 
 #[derive(Clone, Debug)]
 pub struct ApiTokenRow {
@@ -106,7 +106,7 @@ impl Store {
                 .bind(id)
                 .execute(&self.pool)
                 .await?;
-        if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        exactly_one(&done)
     }
 
     /// Deletes a token, the values drawn from it, and disables its authorization, atomically.
@@ -170,6 +170,6 @@ impl Store {
             .bind(authorization_id)
             .execute(&self.pool)
             .await?;
-        if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        exactly_one(&done)
     }
 }

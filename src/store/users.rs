@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::{Store, StoreError, StoreResult, flag};
+use super::{Store, StoreResult, exactly_one, flag};
 use crate::domain::user::{Group, User};
 
 pub struct NewUserRow<'a> {
@@ -109,7 +109,7 @@ impl Store {
         .bind(username)
         .execute(&self.pool)
         .await?;
-        if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        exactly_one(&done)
     }
 
     pub async fn insert_group(&self, name: &str, now: i64) -> StoreResult<i64> {

@@ -93,23 +93,7 @@ pub async fn create(State(state): State<AppState>, caller: Caller, params: Param
         owner: params.text("owner")?,
     };
     let created = apps::create_application(&state.core, new).await?;
-    let mut entity = json!({
-        "application_id": created.application_id.to_string(),
-        "authorization_id": created.authorization_id.to_string(),
-        "client_id": created.client_id,
-        "client_secret": created.client_secret.as_str(),
-    });
-    if let (Some(o), Some(map)) = (&created.oauth1, entity.as_object_mut()) {
-        map.insert("consumer_key".into(), o.consumer_key.clone().into());
-        map.insert("consumer_secret".into(), o.consumer_secret.as_str().into());
-        map.insert("token".into(), o.token.clone().into());
-        map.insert("token_secret".into(), o.token_secret.as_str().into());
-    }
-    if let (Some(a), Some(map)) = (&created.aws, entity.as_object_mut()) {
-        map.insert("access_key_id".into(), a.access_key_id.clone().into());
-        map.insert("secret_access_key".into(), a.secret_access_key.as_str().into());
-    }
-    Ok(Reply::created("Application successfully registered!").with("application", entity))
+    Ok(Reply::created("Application successfully registered!").with("application", created.to_json()))
 }
 
 async fn set_enabled(state: &AppState, caller: &Caller, id: &str, enabled: bool) -> ApiResult<Reply> {
