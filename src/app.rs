@@ -69,6 +69,7 @@ impl App {
 
     /// Serves until the handle is told to shut down, then flushes the audit trail.
     pub async fn run(self) -> Result<(), AppError> {
+        let scheduler = spawn_rotation(self.state.clone());
         let router = crate::http::router(self.state.clone());
         // Path normalisation must run before the router matches.
         let service = MapRequestLayer::new(normalize_path::<hyper::body::Incoming>).layer(router);
@@ -86,6 +87,9 @@ impl App {
                 server.handle(self.handle).serve(make_service).await
             }
         };
+        if let Some(task) = scheduler {
+            task.abort();
+        }
         self.state.audit.shutdown().await;
         self.state.core.store.close().await;
         served.map_err(AppError::Serve)
@@ -101,6 +105,22 @@ impl App {
         });
         self.run().await
     }
+}
+
+/// With a rotation command configured, looks for due credentials every check interval. Claims
+/// in the store keep several processes from rotating the same credential.
+fn spawn_rotation(state: AppState) -> Option<tokio::task::JoinHandle<()>> {
+    let changer = crate::service::rotation::CommandChanger::from_config(&state.core.config.rotation_command)?;
+    let every = Duration::from_secs(state.core.config.rotation_check_interval);
+    Some(tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(every);
+        loop {
+            ticker.tick().await;
+            if let Err(e) = crate::service::rotation::run_due(&state.core, &changer).await {
+                tracing::warn!(error = %e, "rotation run failed");
+            }
+        }
+    }))
 }
 
 /// Idle connections that never finish their headers are closed (slowloris).

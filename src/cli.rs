@@ -38,6 +38,65 @@ pub enum Command {
     /// The audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Domains that devices and credentials may name.
+    #[command(subcommand)]
+    Domain(DomainCommand),
+    /// Password policies and automatic rotation.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Subcommand)]
+pub enum DomainCommand {
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+    List,
+}
+
+#[derive(Subcommand)]
+pub enum PolicyCommand {
+    /// Create a policy. Class minimums take a count, or -1 to leave the class out.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value_t = 24)]
+        length: i64,
+        #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
+        lowercase: i64,
+        #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
+        uppercase: i64,
+        #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
+        digits: i64,
+        #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
+        symbols: i64,
+        /// Characters never to use.
+        #[arg(long, default_value = "")]
+        exclude: String,
+        /// For SSH keys: ed25519, rsa-2048, rsa-3072 or rsa-4096.
+        #[arg(long, default_value = "ed25519")]
+        key_algorithm: String,
+        /// Rotate every this many seconds.
+        #[arg(long)]
+        rotation_interval: Option<i64>,
+        /// Rotate when custody is released.
+        #[arg(long)]
+        rotate_after_custody: bool,
+    },
+    List,
+    /// Apply a policy to a credential, a device or a tag (or remove it with --none).
+    Assign {
+        policy: Option<String>,
+        #[arg(long, conflicts_with = "policy")]
+        none: bool,
+        #[arg(long)]
+        credential: Option<String>,
+        #[arg(long)]
+        device: Option<String>,
+        #[arg(long)]
+        tag: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -53,19 +112,31 @@ pub enum AppCommand {
     Disable { id: i64 },
     /// Enable a disabled application.
     Enable { id: i64 },
-    /// Link items to an application's authorizations.
+    /// Link items to an application's authorizations, so it may see them.
     Link {
         id: i64,
-        /// Protected-information id or identifier (repeatable).
-        #[arg(long = "info")]
-        info: Vec<String>,
+        #[command(flatten)]
+        items: LinkItems,
     },
     /// Remove links made with `link`.
     Unlink {
         id: i64,
-        #[arg(long = "info")]
-        info: Vec<String>,
+        #[command(flatten)]
+        items: LinkItems,
     },
+}
+
+#[derive(Args)]
+pub struct LinkItems {
+    /// Protected-information id or identifier (repeatable).
+    #[arg(long = "info")]
+    pub info: Vec<String>,
+    /// Credential or SSH key: id, identifier or username@hostname (repeatable).
+    #[arg(long = "credential")]
+    pub credential: Vec<String>,
+    /// Device: id, identifier or hostname (repeatable).
+    #[arg(long = "device")]
+    pub device: Vec<String>,
 }
 
 #[derive(Args)]

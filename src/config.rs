@@ -65,6 +65,15 @@ pub struct Config {
     pub auth_lockout: u64,
     /// argon2id hashes running at once (each holds about 19 MiB).
     pub password_hash_concurrency: usize,
+    /// The command that sets a rotated secret on its target (secret on stdin). Empty: no
+    /// automatic rotation runs.
+    pub rotation_command: String,
+    /// Seconds between looks for credentials due for rotation.
+    pub rotation_check_interval: u64,
+    /// Seconds before a failed rotation is tried again.
+    pub rotation_retry: u64,
+    /// The `tenant` name put in PAM responses.
+    pub tenant: String,
 }
 
 impl Default for Config {
@@ -93,6 +102,10 @@ impl Default for Config {
             auth_failure_window: 300,
             auth_lockout: 300,
             password_hash_concurrency: 2,
+            rotation_command: String::new(),
+            rotation_check_interval: 60,
+            rotation_retry: 3600,
+            tenant: "cofre".to_owned(),
         }
     }
 }
@@ -187,6 +200,9 @@ impl Config {
                 "auth_failure_limit, auth_failure_limit_per_ip and auth_failure_window must be positive".into(),
             ));
         }
+        if self.rotation_check_interval == 0 || self.rotation_retry == 0 {
+            return Err(ConfigError("rotation_check_interval and rotation_retry must be positive".into()));
+        }
         if self.password_hash_concurrency == 0 {
             return Err(ConfigError("password_hash_concurrency: must be positive".into()));
         }
@@ -247,6 +263,10 @@ const OPTIONS: &[&str] = &[
     "auth_failure_window",
     "auth_lockout",
     "password_hash_concurrency",
+    "rotation_command",
+    "rotation_check_interval",
+    "rotation_retry",
+    "tenant",
 ];
 
 /// Env values are strings; give numbers, booleans and comma lists their TOML type.
@@ -265,7 +285,9 @@ fn env_value(option: &str, value: &str) -> toml::Value {
         | "auth_failure_limit_per_ip"
         | "auth_failure_window"
         | "auth_lockout"
-        | "password_hash_concurrency" => {
+        | "password_hash_concurrency"
+        | "rotation_check_interval"
+        | "rotation_retry" => {
             value.trim().parse::<i64>().map_or_else(|_| toml::Value::String(value.into()), toml::Value::Integer)
         }
         "allow_insecure_http" => match value.trim() {

@@ -4,4 +4,5 @@ pub mod authorization;
 pub mod identifier;
 pub mod info;
 pub mod network;
+pub mod pam;
 pub mod user;

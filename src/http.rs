@@ -10,12 +10,13 @@ pub mod oauth2;
 pub mod pam;
 pub mod params;
 pub mod path;
+pub mod related;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::Request;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
@@ -29,6 +30,22 @@ fn families(state: &AppState) -> Router<AppState> {
     let protected = Router::new()
         .route("/pam/info", post(pam::info::register))
         .route("/pam/info/{key}", get(pam::info::show).delete(pam::info::disable))
+        .route(
+            "/pam/credential",
+            get(pam::credentials::list).post(pam::credentials::upsert).delete(pam::credentials::disable_by_param),
+        )
+        .route(
+            "/pam/credential/{key}",
+            get(pam::credentials::show).put(pam::credentials::enable).delete(pam::credentials::disable),
+        )
+        .route("/pam/credential/custody/{key}", delete(pam::credentials::release))
+        .route("/coe/senha/{key}", get(pam::legacy::show))
+        .route("/pam/device", get(pam::devices::list).post(pam::devices::upsert).delete(pam::devices::disable_by_param))
+        .route("/pam/device/{key}", get(pam::devices::show).put(pam::devices::enable).delete(pam::devices::disable))
+        .route("/pam/key", post(pam::keys::upsert))
+        .route("/pam/key/{key}", get(pam::keys::show).put(pam::keys::enable).delete(pam::keys::disable))
+        .route("/user/related", get(related::list).post(related::create).put(related::update_by_body))
+        .route("/user/related/{id}", get(related::show).put(related::update).delete(related::deactivate))
         .merge(admin::routes())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate));
     Router::new()

@@ -7,9 +7,13 @@
 
 pub mod apps;
 pub mod audit;
+pub mod credentials;
+pub mod devices;
 pub mod guard;
 pub mod info;
 pub mod keys;
+pub mod policies;
+pub mod related;
 pub mod tokens;
 pub mod users;
 

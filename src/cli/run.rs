@@ -8,15 +8,20 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use zeroize::Zeroizing;
 
-use super::{AppCommand, AuditCommand, Command, CreateApp, GroupCommand, TokenCommand, UserCommand};
+use super::{
+    AppCommand, AuditCommand, Command, CreateApp, DomainCommand, GroupCommand, LinkItems, PolicyCommand, TokenCommand,
+    UserCommand,
+};
 use crate::clock::SystemClock;
 use crate::config::Config;
-use crate::domain::authorization::{Resources, Scopes};
+use crate::domain::authorization::{ItemKind, Resources, Scopes};
 use crate::domain::network::IpAllowList;
 use crate::service::Core;
 use crate::service::apps::{self, AuthMethods, NewApplication};
 use crate::service::tokens::{self, NewToken};
 use crate::service::users::{self, NewUser, UserChanges};
+use crate::service::{devices, policies};
+use crate::store::policies::Policy;
 
 pub type CliResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -33,6 +38,8 @@ pub async fn run_operator_command(config: Config, command: Command) -> CliResult
         Command::Group(cmd) => group(&core, cmd).await,
         Command::Token(cmd) => token(&core, cmd).await,
         Command::Audit(AuditCommand::Tail { lines, json }) => audit_tail(&core, lines, json).await,
+        Command::Domain(cmd) => domain(&core, cmd).await,
+        Command::Policy(cmd) => policy(&core, cmd).await,
     };
     core.store.close().await;
     result
@@ -122,21 +129,27 @@ async fn app(core: &Core, cmd: AppCommand) -> CliResult {
             apps::set_application_enabled(core, id, true).await?;
             println!("application {id} enabled");
         }
-        AppCommand::Link { id, info } | AppCommand::Unlink { id, info } if info.is_empty() => {
-            return Err(format!("name at least one item for application {id} (--info ID)").into());
-        }
-        AppCommand::Link { id, info } => {
-            for key in info {
-                let item = apps::link_info(core, id, &key).await?;
-                println!("linked protected information {item} to application {id}");
-            }
-        }
-        AppCommand::Unlink { id, info } => {
-            for key in info {
-                let item = apps::unlink_info(core, id, &key).await?;
-                println!("unlinked protected information {item} from application {id}");
-            }
-        }
+        AppCommand::Link { id, items } => link(core, id, items, true).await?,
+        AppCommand::Unlink { id, items } => link(core, id, items, false).await?,
+    }
+    Ok(())
+}
+
+async fn link(core: &Core, id: i64, items: LinkItems, linked: bool) -> CliResult {
+    let all: Vec<(ItemKind, String)> = items
+        .info
+        .into_iter()
+        .map(|k| (ItemKind::Info, k))
+        .chain(items.credential.into_iter().map(|k| (ItemKind::Credential, k)))
+        .chain(items.device.into_iter().map(|k| (ItemKind::Device, k)))
+        .collect();
+    if all.is_empty() {
+        return Err(format!("name at least one item for application {id} (--info, --credential or --device)").into());
+    }
+    for (kind, key) in all {
+        let item = apps::set_link(core, id, kind, &key, linked).await?;
+        let verb = if linked { "linked" } else { "unlinked" };
+        println!("{verb} {} {item} for application {id}", kind.as_str());
     }
     Ok(())
 }
@@ -272,6 +285,75 @@ async fn token(core: &Core, cmd: TokenCommand) -> CliResult {
         TokenCommand::Delete { token } => {
             tokens::delete(core, &token).await?;
             println!("token {token} deleted");
+        }
+    }
+    Ok(())
+}
+
+async fn domain(core: &Core, cmd: DomainCommand) -> CliResult {
+    match cmd {
+        DomainCommand::Create { name } => {
+            devices::create_domain(core, &name).await?;
+            println!("domain {} registered", name.trim());
+        }
+        DomainCommand::List => {
+            for name in core.store.domains().await? {
+                println!("{name}");
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn policy(core: &Core, cmd: PolicyCommand) -> CliResult {
+    match cmd {
+        PolicyCommand::Create {
+            name,
+            length,
+            lowercase,
+            uppercase,
+            digits,
+            symbols,
+            exclude,
+            key_algorithm,
+            rotation_interval,
+            rotate_after_custody,
+        } => {
+            let created = policies::create(
+                core,
+                Policy {
+                    id: 0,
+                    name,
+                    length,
+                    lowercase,
+                    uppercase,
+                    digits,
+                    symbols,
+                    exclude,
+                    key_algorithm,
+                    rotation_interval,
+                    rotate_after_custody,
+                },
+            )
+            .await?;
+            println!("policy {} created (id {})", created.name, created.id);
+        }
+        PolicyCommand::List => {
+            for p in policies::list(core).await? {
+                let every = p.rotation_interval.map_or_else(|| "no schedule".to_owned(), |i| format!("every {i} s"));
+                println!("{}\t{}\tlength {}\t{}\t{}", p.id, p.name, p.length, p.key_algorithm, every);
+            }
+        }
+        PolicyCommand::Assign { policy, none, credential, device, tag } => {
+            let chosen = if none { None } else { Some(policy.ok_or("name a policy, or --none")?) };
+            let (kind, target) = match (credential, device, tag) {
+                (Some(c), None, None) => ("credential", c),
+                (None, Some(d), None) => ("device", d),
+                (None, None, Some(t)) => ("tag", t),
+                _ => return Err("give exactly one of --credential, --device, --tag".into()),
+            };
+            policies::assign(core, chosen.as_deref(), kind, &target).await?;
+            println!("policy assignment for {kind} {target} updated");
         }
     }
     Ok(())

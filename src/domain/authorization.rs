@@ -148,12 +148,16 @@ fn parse_scope(s: &str) -> Result<(Resource, Access), String> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ItemKind {
     Info,
+    Credential,
+    Device,
 }
 
 impl ItemKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Info => "info",
+            Self::Credential => "credential",
+            Self::Device => "device",
         }
     }
 }

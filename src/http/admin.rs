@@ -3,6 +3,7 @@
 //! same service functions as the CLI. Secrets appear only in creation and regeneration answers.
 
 mod apps;
+mod pam;
 mod people;
 mod tokens;
 
@@ -25,7 +26,12 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/applications/{id}/enable", post(apps::enable))
         .route("/admin/applications/{id}/disable", post(apps::disable))
         .route("/admin/applications/{id}/links", post(apps::link))
-        .route("/admin/applications/{id}/links/info/{item}", axum::routing::delete(apps::unlink))
+        .route("/admin/applications/{id}/links/{kind}/{item}", axum::routing::delete(apps::unlink))
+        .route("/admin/domains", get(pam::list_domains).post(pam::create_domain))
+        .route("/admin/password-policies", get(pam::list_policies).post(pam::create_policy))
+        .route("/admin/password-policies/assign", post(pam::assign_policy))
+        .route("/admin/credentials/{key}/versions", get(pam::versions))
+        .route("/admin/credentials/{key}/versions/{version}/restore", post(pam::restore))
         .route("/admin/authorizations/{id}", put(apps::update_authorization))
         .route("/admin/authorizations/{id}/secret", post(apps::regenerate_secret))
         .route("/admin/users", get(people::list_users).post(people::create_user))
@@ -45,16 +51,6 @@ fn can_read(caller: &Caller) -> ApiResult<()> {
 
 fn can_write(caller: &Caller) -> ApiResult<()> {
     require_write(caller, Resource::Admin)
-}
-
-/// `true`/`false`/`1`/`0`/`yes`/`no`, or a JSON boolean.
-fn flag(params: &Params, name: &str) -> ApiResult<Option<bool>> {
-    match params.text(name)?.as_deref().map(str::trim) {
-        None => Ok(None),
-        Some("true" | "1" | "yes") => Ok(Some(true)),
-        Some("false" | "0" | "no" | "") => Ok(Some(false)),
-        Some(_) => Err(ApiError::bad_request(format!("Parameter '{name}' must be a boolean."))),
-    }
 }
 
 /// A comma list (string) or an array of strings.

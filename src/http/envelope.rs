@@ -16,12 +16,14 @@ pub struct AuditReason(pub &'static str);
 pub struct Reply {
     status: u16,
     message: String,
+    /// Extra keys inside `response` (e.g. `changed`, which Ansible reads).
+    response_extra: Vec<(&'static str, Value)>,
     entities: Vec<(&'static str, Value)>,
 }
 
 impl Reply {
     pub fn new(status: u16, message: impl Into<String>) -> Self {
-        Self { status, message: message.into(), entities: Vec::new() }
+        Self { status, message: message.into(), response_extra: Vec::new(), entities: Vec::new() }
     }
 
     pub fn ok(message: impl Into<String>) -> Self {
@@ -34,6 +36,11 @@ impl Reply {
 
     pub fn with(mut self, key: &'static str, entity: Value) -> Self {
         self.entities.push((key, entity));
+        self
+    }
+
+    pub fn with_response_field(mut self, key: &'static str, value: Value) -> Self {
+        self.response_extra.push((key, value));
         self
     }
 }
@@ -64,7 +71,11 @@ impl IntoResponse for Reply {
     fn into_response(self) -> Response {
         let mut body = Map::new();
         body.insert("code".into(), self.status.into());
-        body.insert("response".into(), response_block(self.status, &self.message, false));
+        let mut block = response_block(self.status, &self.message, false);
+        if let Some(map) = block.as_object_mut() {
+            map.extend(self.response_extra.into_iter().map(|(k, v)| (k.to_owned(), v)));
+        }
+        body.insert("response".into(), block);
         for (key, entity) in self.entities {
             body.insert(key.into(), entity);
         }

@@ -48,6 +48,43 @@ impl Params {
         }
     }
 
+    /// A JSON object parameter; form clients may send it as JSON text, and a one-element array
+    /// holding an object is accepted (one documented shape of `additional_settings`).
+    pub fn object(&self, name: &str) -> ApiResult<Option<Map<String, Value>>> {
+        let wrong = || ApiError::bad_request(format!("Parameter '{name}' must be a JSON object."));
+        match self.values.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Object(map)) => Ok(Some(map.clone())),
+            Some(Value::Array(items)) => match items.as_slice() {
+                [Value::Object(map)] => Ok(Some(map.clone())),
+                [] => Ok(None),
+                _ => Err(wrong()),
+            },
+            Some(Value::String(text)) if text.trim().is_empty() => Ok(None),
+            Some(Value::String(text)) => match serde_json::from_str::<Value>(text) {
+                Ok(Value::Object(map)) => Ok(Some(map)),
+                _ => Err(wrong()),
+            },
+            Some(_) => Err(wrong()),
+        }
+    }
+
+    /// A boolean: JSON `true`/`false`, or `true`/`false`/`1`/`0`/`yes`/`no` as text or number.
+    pub fn flag(&self, name: &str) -> ApiResult<Option<bool>> {
+        let text = match self.values.get(name) {
+            None | Some(Value::Null) => return Ok(None),
+            Some(Value::Bool(b)) => return Ok(Some(*b)),
+            Some(Value::Number(n)) => n.to_string(),
+            Some(Value::String(s)) => s.trim().to_ascii_lowercase(),
+            Some(_) => "not a boolean".to_owned(),
+        };
+        match text.as_str() {
+            "true" | "1" | "yes" => Ok(Some(true)),
+            "false" | "0" | "no" | "" => Ok(Some(false)),
+            _ => Err(ApiError::bad_request(format!("Parameter '{name}' must be a boolean."))),
+        }
+    }
+
     /// Takes a secret parameter out of the map, into memory that is wiped on drop.
     pub fn take_secret(&mut self, name: &str) -> ApiResult<Option<Zeroizing<String>>> {
         match self.values.get_mut(name) {
@@ -55,6 +92,11 @@ impl Params {
             Some(Value::String(s)) => Ok(Some(Zeroizing::new(std::mem::take(s)))),
             Some(_) => Err(ApiError::bad_request(format!("Parameter '{name}' must be a string."))),
         }
+    }
+
+    /// The value as sent, for parameters with a structure of their own.
+    pub fn raw(&self, name: &str) -> Option<&Value> {
+        self.values.get(name)
     }
 
     pub fn contains(&self, name: &str) -> bool {

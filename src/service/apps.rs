@@ -8,6 +8,7 @@ use super::{Core, users};
 use crate::crypto::random_hex;
 use crate::domain::authorization::{Authorization, ItemKind, Resources};
 use crate::domain::network::IpAllowList;
+use crate::domain::pam::CredentialKey;
 use crate::error::{ApiError, ApiResult};
 use crate::store::StoreError;
 use crate::store::apps::{ApplicationSummary, AwsRow, NewAuthorizationRow, OAuth1Row};
@@ -257,24 +258,31 @@ pub async fn regenerate_secret(core: &Core, authorization_id: i64) -> ApiResult<
     Ok(secret)
 }
 
-/// Links a protected-information item (by id or identifier) to every authorization of an app.
-pub async fn link_info(core: &Core, application_id: i64, info: &str) -> ApiResult<i64> {
-    let item_id = info_id(core, info).await?;
+/// Links (or unlinks) an item — protected information, credential or device, by id or
+/// identifier — to every authorization of an application.
+pub async fn set_link(core: &Core, application_id: i64, kind: ItemKind, key: &str, linked: bool) -> ApiResult<i64> {
+    let missing = |what: &str| ApiError::not_found(format!("{what} {key:?} not found."));
+    let item_id = match kind {
+        ItemKind::Info => core.store.info_id(key).await.map_err(|e| match e {
+            StoreError::NotFound => missing("Protected information"),
+            other => other.into(),
+        })?,
+        ItemKind::Credential => match core.store.find_credential(0, &CredentialKey::parse(key)).await {
+            Ok(found) => found.credential.id,
+            Err(StoreError::NotFound) => return Err(missing("Credential")),
+            Err(e) => return Err(e.into()),
+        },
+        ItemKind::Device => match core.store.device_by_key(key).await {
+            Ok(device) => device.id,
+            Err(StoreError::NotFound) => return Err(missing("Device")),
+            Err(e) => return Err(e.into()),
+        },
+    };
     application(core, application_id).await?;
-    core.store.link_item(application_id, ItemKind::Info, item_id, core.now()).await?;
+    if linked {
+        core.store.link_item(application_id, kind, item_id, core.now()).await?;
+    } else {
+        core.store.unlink_item(application_id, kind, item_id).await?;
+    }
     Ok(item_id)
-}
-
-pub async fn unlink_info(core: &Core, application_id: i64, info: &str) -> ApiResult<i64> {
-    let item_id = info_id(core, info).await?;
-    application(core, application_id).await?;
-    core.store.unlink_item(application_id, ItemKind::Info, item_id).await?;
-    Ok(item_id)
-}
-
-async fn info_id(core: &Core, info: &str) -> ApiResult<i64> {
-    core.store.info_id(info).await.map_err(|e| match e {
-        StoreError::NotFound => ApiError::not_found(format!("Protected information {info:?} not found.")),
-        other => other.into(),
-    })
 }

@@ -3,8 +3,8 @@
 use axum::extract::{Path, State};
 use serde_json::{Value, json};
 
-use super::{can_read, can_write, expiry, flag, list_param, number, time_text};
-use crate::domain::authorization::{Authorization, Caller, Resource, Resources};
+use super::{can_read, can_write, expiry, list_param, number, time_text};
+use crate::domain::authorization::{Authorization, Caller, ItemKind, Resource, Resources};
 use crate::domain::network::IpAllowList;
 use crate::error::{ApiError, ApiResult};
 use crate::http::envelope::Reply;
@@ -84,12 +84,12 @@ pub async fn create(State(state): State<AppState>, caller: Caller, params: Param
     let new = NewApplication {
         name,
         resources: resources(&params, "resources")?.unwrap_or_default(),
-        read_only: flag(&params, "read_only")?.unwrap_or(false),
+        read_only: params.flag("read_only")?.unwrap_or(false),
         allowed_ips: ips(&params)?.unwrap_or_default(),
         allowed_referers: list_param(&params, "allowed_referers")?.unwrap_or_default(),
         expires_at: expiry(&params, "expires_at")?.flatten(),
         methods,
-        oauth1_unsigned: flag(&params, "oauth1_unsigned")?.unwrap_or(false),
+        oauth1_unsigned: params.flag("oauth1_unsigned")?.unwrap_or(false),
         owner: params.text("owner")?,
     };
     let created = apps::create_application(&state.core, new).await?;
@@ -112,6 +112,7 @@ pub async fn disable(State(state): State<AppState>, caller: Caller, Path(id): Pa
     set_enabled(&state, &caller, &id, false).await
 }
 
+/// Links the items named by `info`, `credential` and `device` (ids or identifiers).
 pub async fn link(
     State(state): State<AppState>,
     caller: Caller,
@@ -119,19 +120,34 @@ pub async fn link(
     params: Params,
 ) -> ApiResult<Reply> {
     can_write(&caller)?;
-    let info = params.text("info")?.ok_or_else(|| ApiError::bad_request("Parameter 'info' was not informed."))?;
-    let item = apps::link_info(&state.core, number(&id, "Application")?, &info).await?;
-    Ok(Reply::ok(format!("Information {item} linked")))
+    let app_id = number(&id, "Application")?;
+    let mut linked = 0;
+    for (name, kind) in [("info", ItemKind::Info), ("credential", ItemKind::Credential), ("device", ItemKind::Device)] {
+        for key in list_param(&params, name)?.unwrap_or_default() {
+            apps::set_link(&state.core, app_id, kind, &key, true).await?;
+            linked += 1;
+        }
+    }
+    if linked == 0 {
+        return Err(ApiError::bad_request("Name an item to link: 'info', 'credential' or 'device'."));
+    }
+    Ok(Reply::ok(format!("{linked} items linked")))
 }
 
 pub async fn unlink(
     State(state): State<AppState>,
     caller: Caller,
-    Path((id, item)): Path<(String, String)>,
+    Path((id, kind, item)): Path<(String, String, String)>,
 ) -> ApiResult<Reply> {
     can_write(&caller)?;
-    let item = apps::unlink_info(&state.core, number(&id, "Application")?, &item).await?;
-    Ok(Reply::ok(format!("Information {item} unlinked")))
+    let kind = match kind.as_str() {
+        "info" => ItemKind::Info,
+        "credential" => ItemKind::Credential,
+        "device" => ItemKind::Device,
+        _ => return Err(ApiError::not_found(format!("No item kind {kind:?}."))),
+    };
+    let item = apps::set_link(&state.core, number(&id, "Application")?, kind, &item, false).await?;
+    Ok(Reply::ok(format!("Item {item} unlinked")))
 }
 
 pub async fn update_authorization(
@@ -143,11 +159,11 @@ pub async fn update_authorization(
     can_write(&caller)?;
     let changes = AuthorizationChanges {
         resources: resources(&params, "resources")?,
-        read_only: flag(&params, "read_only")?,
+        read_only: params.flag("read_only")?,
         allowed_ips: ips(&params)?,
         allowed_referers: list_param(&params, "allowed_referers")?,
         expires_at: expiry(&params, "expires_at")?,
-        enabled: flag(&params, "enabled")?,
+        enabled: params.flag("enabled")?,
     };
     let updated = apps::update_authorization(&state.core, number(&id, "Authorization")?, changes).await?;
     Ok(Reply::ok("Authorization successfully updated").with("authorization", authorization_json(&updated)))

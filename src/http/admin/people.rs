@@ -3,7 +3,7 @@
 use axum::extract::{Path, State};
 use serde_json::{Value, json};
 
-use super::{can_read, can_write, flag, list_param};
+use super::{can_read, can_write, list_param};
 use crate::domain::authorization::Caller;
 use crate::domain::user::{Group, User};
 use crate::error::{ApiError, ApiResult};
@@ -69,7 +69,7 @@ pub async fn update_user(
         display_name: params.text("name")?,
         email: params.text("email")?,
         password: params.take_secret("password")?,
-        enabled: flag(&params, "enabled")?,
+        enabled: params.flag("enabled")?,
     };
     let user = users::update_user(&state.core, &username, changes).await?;
     Ok(Reply::ok("User successfully updated!").with("user", user_json(&user)))

@@ -1,0 +1,491 @@
+//! PAM credentials (§3): upsert with the contract's rules, read with custody, enable, disable,
+//! release. Every change of a secret keeps the previous one as a sealed version.
+
+use serde_json::Value;
+use zeroize::Zeroizing;
+
+use super::Core;
+use super::access::{require_resource, require_write};
+use super::devices::{check_domains, device_not_found, invalid_identifier, unknown_domain};
+use super::rotation;
+use crate::crypto::cipher::Aad;
+use crate::domain::authorization::{Caller, Resource};
+use crate::domain::identifier::{generate_identifier, parse_identifier};
+use crate::domain::pam::{Credential, CredentialKey, CredentialKind, CredentialSettings, Device};
+use crate::error::{ApiError, ApiResult};
+use crate::store::StoreError;
+use crate::store::credentials::{Found, Version};
+
+pub const DEFAULT_TYPE: &str = "Local User";
+pub const MAX_ADDITIONAL_BYTES: usize = 64 * 1024;
+
+pub fn not_found() -> ApiError {
+    ApiError::business(1007, "Credential not found")
+}
+pub fn inactive() -> ApiError {
+    ApiError::business(1008, "Credential inactive")
+}
+pub fn no_access() -> ApiError {
+    ApiError::business(1009, "No access to credential").with_reason("credential not linked")
+}
+pub fn not_a_credential() -> ApiError {
+    ApiError::business(1010, "The item is not a credential")
+}
+
+pub fn aad<'a>(uid: &'a str, field: &'a str) -> Aad<'a> {
+    Aad::new("credentials", uid, field)
+}
+
+/// Versions are bound to their credential and number: `<uid>:<version>`.
+pub fn version_row(uid: &str, version: i64) -> String {
+    format!("{uid}:{version}")
+}
+
+#[derive(Default)]
+pub struct CredentialInput {
+    pub identifier: Option<String>,
+    /// `None` when the `username` key was absent (1042); an empty value becomes "usr".
+    pub username: Option<String>,
+    pub hostname: Option<String>,
+    pub ip: Option<String>,
+    pub content: Option<Zeroizing<String>>,
+    pub additional: Option<String>,
+    pub tags: Option<String>,
+    pub credential_type: Option<String>,
+    pub domain: Option<String>,
+    pub parent_password: Option<String>,
+    pub device_domain: Option<String>,
+    pub expiration_time: Option<String>,
+    /// Only the settings objects the request carried.
+    pub settings: CredentialSettings,
+}
+
+pub struct Upserted {
+    pub credential: Credential,
+    pub created: bool,
+    pub changed: bool,
+}
+
+fn required(value: Option<String>, code: u16, what: &str) -> ApiResult<String> {
+    value
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ApiError::business(code, &format!("The device's {what} was not informed")))
+}
+
+/// Checks the settings objects' fields that the contract constrains.
+pub fn validate_settings(settings: &CredentialSettings) -> ApiResult<()> {
+    let truthy = |map: &serde_json::Map<String, Value>, key: &str| {
+        map.get(key).is_some_and(|v| {
+            matches!(v, Value::Bool(true)) || matches!(v.as_str(), Some("1" | "true")) || v.as_i64() == Some(1)
+        })
+    };
+    let present = |map: &serde_json::Map<String, Value>, key: &str| {
+        map.get(key).and_then(Value::as_str).is_some_and(|s| !s.trim().is_empty())
+    };
+    if let Some(jit) = &settings.jit {
+        if truthy(jit, "jit") {
+            let mut operations = Vec::new();
+            if truthy(jit, "credential_creation_and_deletion") {
+                operations.extend(["creation", "deletion"]);
+            }
+            if truthy(jit, "enable_disable_credential") {
+                operations.extend(["enable", "disable"]);
+            }
+            for op in operations {
+                if !present(jit, &format!("credential_{op}_plugin")) {
+                    return Err(ApiError::business(1046, "Plugin not informed"));
+                }
+                if !present(jit, &format!("credential_{op}_template")) {
+                    return Err(ApiError::business(1047, "Template plugin not informed"));
+                }
+            }
+        }
+    }
+    for (name, map) in [("execution_settings", &settings.execution), ("session_settings", &settings.session)] {
+        if let Some(map) = map {
+            if map.contains_key("use_own_credential_to_connect") && !truthy(map, "use_own_credential_to_connect") {
+                for field in ["authentication_credential", "authentication_hostname", "authentication_ip"] {
+                    if !present(map, field) {
+                        return Err(ApiError::bad_request(format!(
+                            "{name}.{field} is required when use_own_credential_to_connect is false."
+                        )));
+                    }
+                }
+            }
+        }
+    }
+    if let Some(criticality) = settings.additional.as_ref().and_then(|a| a.get("criticality")) {
+        if !matches!(criticality.as_str(), Some("Low" | "Medium" | "High")) {
+            return Err(ApiError::bad_request("additional_settings.criticality must be Low, Medium or High."));
+        }
+    }
+    Ok(())
+}
+
+/// Opens the stored settings (they may hold secrets such as a TOTP seed).
+pub async fn open_settings(core: &Core, c: &Credential) -> ApiResult<CredentialSettings> {
+    match &c.settings {
+        Some(blob) => {
+            let bytes = core.unseal(&aad(&c.uid, "settings"), blob).await?;
+            let value: Value = serde_json::from_slice(&bytes).map_err(|e| ApiError::internal(&e))?;
+            Ok(CredentialSettings::from_value(&value))
+        }
+        None => Ok(CredentialSettings::default()),
+    }
+}
+
+pub fn seal_settings(core: &Core, uid: &str, settings: &CredentialSettings) -> Vec<u8> {
+    let json = Zeroizing::new(settings.to_value().to_string());
+    core.seal(&aad(uid, "settings"), json.as_bytes())
+}
+
+/// The device a request names: it must exist and be visible (1011 otherwise).
+pub async fn device_for(core: &Core, caller: &Caller, hostname: &str) -> ApiResult<Device> {
+    core.store.visible_device(caller.authorization.id, hostname).await.map_err(|e| match e {
+        StoreError::NotFound => device_not_found(),
+        other => other.into(),
+    })
+}
+
+/// Upsert (§3.3): an existing identifier updates that credential; otherwise the credential for
+/// this username on this device is updated, or a new one created.
+pub async fn upsert(core: &Core, caller: &Caller, mut input: CredentialInput) -> ApiResult<Upserted> {
+    require_write(caller, Resource::Pam)?;
+    let username = input.username.take().ok_or_else(|| ApiError::business(1042, "Invalid username"))?;
+    let username = if username.trim().is_empty() { "usr".to_owned() } else { username.trim().to_owned() };
+    let hostname = required(input.hostname.take(), 1004, "hostname")?;
+    required(input.ip.take(), 1005, "IP")?;
+    let identifier = parse_identifier(input.identifier.as_deref()).map_err(|_| invalid_identifier())?;
+    if username.chars().count() > 255 || input.additional.as_ref().is_some_and(|a| a.len() > MAX_ADDITIONAL_BYTES) {
+        return Err(ApiError::bad_request(format!(
+            "Parameter 'username' is limited to 255 characters and 'additional' to {MAX_ADDITIONAL_BYTES} bytes."
+        )));
+    }
+    let device = device_for(core, caller, &hostname).await?;
+    if let Some(domain) = input.domain.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+        if !core.store.unknown_domains(&[domain]).await?.is_empty() {
+            return Err(unknown_domain());
+        }
+    }
+    if let Some(list) = &input.device_domain {
+        check_domains(core, list).await?;
+    }
+    validate_settings(&input.settings)?;
+    let parent_id = match input.parent_password.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+        Some(raw) => {
+            let id: i64 = raw
+                .parse()
+                .map_err(|_| ApiError::bad_request("Parameter 'parent_password' must be a credential id."))?;
+            let parent = find(core, caller, &CredentialKey::Id(id)).await?;
+            if parent.credential.kind != CredentialKind::Password {
+                return Err(not_a_credential());
+            }
+            Some(id)
+        }
+        None => None,
+    };
+
+    let existing = match &identifier {
+        Some(identifier) => match core
+            .store
+            .find_credential(caller.authorization.id, &CredentialKey::Identifier(identifier.clone()))
+            .await
+        {
+            Ok(found) => Some(found),
+            Err(StoreError::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        },
+        None => None,
+    };
+    let existing = match existing {
+        Some(found) => Some(found),
+        None => match core
+            .store
+            .credential_on_device(caller.authorization.id, device.id, &username, CredentialKind::Password)
+            .await
+        {
+            Ok(found) => Some(found),
+            Err(StoreError::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        },
+    };
+    let now = core.now();
+    match existing {
+        Some(found) => {
+            if !found.visible {
+                return Err(no_access());
+            }
+            if found.credential.kind != CredentialKind::Password {
+                return Err(not_a_credential());
+            }
+            update(core, caller, found.credential, &device, username, input_rest(input, parent_id), now).await
+        }
+        None => {
+            let uid = uuid::Uuid::new_v4().to_string();
+            let mut settings = CredentialSettings::default();
+            merge_settings(&mut settings, input.settings);
+            let credential = Credential {
+                id: 0,
+                identifier: identifier.unwrap_or_else(generate_identifier),
+                kind: CredentialKind::Password,
+                device_id: device.id,
+                username,
+                secret: input.content.as_ref().map(|c| core.seal(&aad(&uid, "secret"), c.as_bytes())),
+                public_key: String::new(),
+                key_passphrase: None,
+                key_name: String::new(),
+                additional: input.additional.unwrap_or_default(),
+                tags: input.tags.unwrap_or_default(),
+                credential_type: input
+                    .credential_type
+                    .filter(|t| !t.trim().is_empty())
+                    .unwrap_or_else(|| DEFAULT_TYPE.to_owned()),
+                domain: input.domain.unwrap_or_default(),
+                parent_id,
+                automatic_change: settings.automatic_change(),
+                settings: Some(seal_settings(core, &uid, &settings)),
+                expiration_time: input.expiration_time.unwrap_or_default(),
+                version: 1,
+                enabled: true,
+                custody_by: None,
+                viewed_at: None,
+                changed_at: now,
+                next_rotation_at: None,
+                created_by: caller.authorization.id,
+                uid,
+            };
+            let mut credential = credential;
+            credential.next_rotation_at = rotation::next_rotation(core, &credential, &device, now).await?;
+            credential.id = core.store.insert_credential(&credential, now).await.map_err(|e| match e {
+                StoreError::Conflict => {
+                    no_access().with_reason("identifier held by a credential this caller cannot see")
+                }
+                other => other.into(),
+            })?;
+            Ok(Upserted { credential, created: true, changed: true })
+        }
+    }
+}
+
+/// The fields of an update, besides the device and username that located the credential.
+struct Changes {
+    content: Option<Zeroizing<String>>,
+    additional: Option<String>,
+    tags: Option<String>,
+    credential_type: Option<String>,
+    domain: Option<String>,
+    parent_id: Option<i64>,
+    expiration_time: Option<String>,
+    settings: CredentialSettings,
+}
+
+fn input_rest(input: CredentialInput, parent_id: Option<i64>) -> Changes {
+    Changes {
+        content: input.content,
+        additional: input.additional,
+        tags: input.tags,
+        credential_type: input.credential_type.filter(|t| !t.trim().is_empty()),
+        domain: input.domain,
+        parent_id,
+        expiration_time: input.expiration_time,
+        settings: input.settings,
+    }
+}
+
+fn merge_settings(stored: &mut CredentialSettings, given: CredentialSettings) {
+    for key in crate::domain::pam::SETTINGS_KEYS {
+        if let (Some(slot), Some(map)) = (stored.slot(key), given.get(key)) {
+            *slot = Some(map.clone());
+        }
+    }
+}
+
+async fn update(
+    core: &Core,
+    caller: &Caller,
+    mut c: Credential,
+    device: &Device,
+    username: String,
+    changes: Changes,
+    now: i64,
+) -> ApiResult<Upserted> {
+    let before = (
+        c.username.clone(),
+        c.device_id,
+        c.additional.clone(),
+        c.tags.clone(),
+        c.credential_type.clone(),
+        c.domain.clone(),
+        c.parent_id,
+        c.expiration_time.clone(),
+    );
+    let old_settings = open_settings(core, &c).await?;
+    let mut settings = old_settings.clone();
+    merge_settings(&mut settings, changes.settings);
+    c.username = username;
+    c.device_id = device.id;
+    for (slot, given) in [
+        (&mut c.additional, changes.additional),
+        (&mut c.tags, changes.tags),
+        (&mut c.credential_type, changes.credential_type),
+        (&mut c.domain, changes.domain),
+        (&mut c.expiration_time, changes.expiration_time),
+    ] {
+        if let Some(value) = given {
+            *slot = value;
+        }
+    }
+    if changes.parent_id.is_some() {
+        c.parent_id = changes.parent_id;
+    }
+    let mut previous = None;
+    if let Some(content) = &changes.content {
+        let same = match &c.secret {
+            Some(blob) => core.unseal(&aad(&c.uid, "secret"), blob).await?.as_slice() == content.as_bytes(),
+            None => false,
+        };
+        if !same {
+            previous = Some(
+                archive(core, &c, &format!("authorization {}", caller.authorization.id), "updated through the API")
+                    .await?,
+            );
+            c.secret = Some(core.seal(&aad(&c.uid, "secret"), content.as_bytes()));
+            c.version += 1;
+            c.changed_at = now;
+        }
+    }
+    let settings_changed = settings != old_settings;
+    c.automatic_change = settings.automatic_change();
+    c.settings = Some(seal_settings(core, &c.uid, &settings));
+    let after = (
+        c.username.clone(),
+        c.device_id,
+        c.additional.clone(),
+        c.tags.clone(),
+        c.credential_type.clone(),
+        c.domain.clone(),
+        c.parent_id,
+        c.expiration_time.clone(),
+    );
+    let changed = previous.is_some() || settings_changed || before != after;
+    if previous.is_some() || c.next_rotation_at.is_none() {
+        c.next_rotation_at = rotation::next_rotation(core, &c, device, now).await?;
+    }
+    core.store.save_credential(&c, previous.as_ref(), now).await?;
+    Ok(Upserted { credential: c, created: false, changed })
+}
+
+/// The current secret of `c` re-sealed as version `c.version`, ready to be stored as history.
+pub async fn archive(core: &Core, c: &Credential, by: &str, reason: &str) -> ApiResult<Version> {
+    let row = version_row(&c.uid, c.version);
+    let mut resealed = [None, None];
+    for (slot, (field, blob)) in resealed.iter_mut().zip([("secret", &c.secret), ("key_passphrase", &c.key_passphrase)])
+    {
+        if let Some(b) = blob {
+            let plain = core.unseal(&aad(&c.uid, field), b).await?;
+            *slot = Some(core.seal(&Aad::new("credential_versions", &row, field), &plain));
+        }
+    }
+    let [secret, key_passphrase] = resealed;
+    Ok(Version {
+        version: c.version,
+        secret,
+        key_passphrase,
+        public_key: c.public_key.clone(),
+        replaced_by: by.to_owned(),
+        reason: reason.to_owned(),
+        created_at: core.now(),
+    })
+}
+
+/// A credential the caller names: 1007 when missing, 1009 when not theirs to see.
+pub async fn find(core: &Core, caller: &Caller, key: &CredentialKey) -> ApiResult<Found> {
+    let found = core.store.find_credential(caller.authorization.id, key).await.map_err(|e| match e {
+        StoreError::NotFound => not_found(),
+        other => other.into(),
+    })?;
+    if !found.visible {
+        return Err(no_access());
+    }
+    Ok(found)
+}
+
+/// A read with the password: checks, opens, and starts custody.
+pub struct Revealed {
+    pub found: Found,
+    pub password: Zeroizing<String>,
+    pub settings: CredentialSettings,
+}
+
+pub async fn reveal(core: &Core, caller: &Caller, key: &str) -> ApiResult<Revealed> {
+    require_resource(caller, Resource::Pam)?;
+    let found = find(core, caller, &CredentialKey::parse(key)).await?;
+    let c = &found.credential;
+    if c.kind != CredentialKind::Password {
+        return Err(not_a_credential());
+    }
+    if !c.enabled {
+        return Err(inactive());
+    }
+    let password = current_password(core, c).await?;
+    let settings = open_settings(core, c).await?;
+    core.store.start_custody(c.id, caller.authorization.id, core.now()).await?;
+    Ok(Revealed { found, password, settings })
+}
+
+/// The credential's own password, or its parent's when it inherits one.
+async fn current_password(core: &Core, c: &Credential) -> ApiResult<Zeroizing<String>> {
+    let (uid, blob) = match c.parent_id {
+        Some(parent) => match core.store.find_credential(c.created_by, &CredentialKey::Id(parent)).await {
+            Ok(p) => (p.credential.uid, p.credential.secret),
+            Err(StoreError::NotFound) => (c.uid.clone(), c.secret.clone()),
+            Err(e) => return Err(e.into()),
+        },
+        None => (c.uid.clone(), c.secret.clone()),
+    };
+    match blob {
+        Some(blob) => {
+            let bytes = core.unseal(&aad(&uid, "secret"), &blob).await?;
+            Ok(Zeroizing::new(String::from_utf8(bytes.to_vec()).map_err(|e| ApiError::internal(&e))?))
+        }
+        None => Ok(Zeroizing::new(String::new())),
+    }
+}
+
+pub async fn list(core: &Core, caller: &Caller) -> ApiResult<Vec<Found>> {
+    require_resource(caller, Resource::Pam)?;
+    Ok(core.store.visible_credentials(caller.authorization.id).await?)
+}
+
+/// PUT (enable, 1043 when active) and DELETE (disable, 1008 when inactive).
+pub async fn set_enabled(core: &Core, caller: &Caller, key: &str, enabled: bool) -> ApiResult<Credential> {
+    require_write(caller, Resource::Pam)?;
+    let found = find(core, caller, &CredentialKey::parse(key)).await?;
+    let c = found.credential;
+    if c.kind != CredentialKind::Password {
+        return Err(not_a_credential());
+    }
+    match (enabled, c.enabled) {
+        (true, true) => return Err(ApiError::business(1043, "Credential is already activated!")),
+        (false, false) => return Err(inactive()),
+        _ => {}
+    }
+    core.store.set_credential_enabled(c.id, enabled, core.now()).await?;
+    Ok(c)
+}
+
+/// Check-in (1018 when the caller does not hold it); schedules a rotation when the policy says.
+pub async fn release(core: &Core, caller: &Caller, key: &str) -> ApiResult<Credential> {
+    require_write(caller, Resource::Pam)?;
+    let found = find(core, caller, &CredentialKey::parse(key)).await?;
+    let c = found.credential;
+    if !c.enabled {
+        return Err(inactive());
+    }
+    let rotate_at = rotation::after_custody(core, &c, &found.device).await?.then(|| core.now());
+    if !core.store.release_custody(c.id, caller.authorization.id, rotate_at).await? {
+        return Err(ApiError::business(1018, "The credential is not in the user custody"));
+    }
+    Ok(c)
+}

@@ -1,0 +1,63 @@
+//! Version history of credential secrets: list (metadata only) and restore.
+
+use super::Core;
+use super::credentials::{aad, archive};
+use crate::crypto::cipher::Aad;
+use crate::domain::pam::CredentialKey;
+use crate::error::{ApiError, ApiResult};
+use crate::store::StoreError;
+use crate::store::credentials::Version;
+
+/// Who replaced which version, when and why; never the secrets.
+pub async fn versions(core: &Core, credential: &str) -> ApiResult<(i64, Vec<Version>)> {
+    let found = find(core, credential).await?;
+    let mut versions = core.store.credential_versions(found.credential.id).await?;
+    for v in &mut versions {
+        v.secret = None;
+        v.key_passphrase = None;
+    }
+    Ok((found.credential.version, versions))
+}
+
+/// Makes an earlier secret current again; the secret it replaces becomes a version too.
+pub async fn restore(core: &Core, credential: &str, version: i64, by: &str) -> ApiResult<i64> {
+    let found = find(core, credential).await?;
+    let mut c = found.credential;
+    let old = core
+        .store
+        .credential_versions(c.id)
+        .await?
+        .into_iter()
+        .find(|v| v.version == version)
+        .ok_or_else(|| ApiError::not_found(format!("Version {version} of credential {} not found.", c.id)))?;
+    let row = super::credentials::version_row(&c.uid, version);
+    let previous = archive(core, &c, by, &format!("restore of version {version}")).await?;
+    let now = core.now();
+    c.secret = match &old.secret {
+        Some(b) => Some(
+            core.seal(&aad(&c.uid, "secret"), &core.unseal(&Aad::new("credential_versions", &row, "secret"), b).await?),
+        ),
+        None => None,
+    };
+    c.key_passphrase = match &old.key_passphrase {
+        Some(b) => Some(core.seal(
+            &aad(&c.uid, "key_passphrase"),
+            &core.unseal(&Aad::new("credential_versions", &row, "key_passphrase"), b).await?,
+        )),
+        None => None,
+    };
+    if !old.public_key.is_empty() {
+        c.public_key = old.public_key;
+    }
+    c.version += 1;
+    c.changed_at = now;
+    core.store.save_credential(&c, Some(&previous), now).await?;
+    Ok(c.version)
+}
+
+async fn find(core: &Core, key: &str) -> ApiResult<crate::store::credentials::Found> {
+    core.store.find_credential(0, &CredentialKey::parse(key)).await.map_err(|e| match e {
+        StoreError::NotFound => ApiError::not_found(format!("Credential '{key}' not found.")),
+        other => other.into(),
+    })
+}

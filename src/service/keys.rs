@@ -1,0 +1,256 @@
+//! SSH keys (§5): create or update, read, enable, disable. Private key and passphrase are
+//! sealed; when both halves are given the public key must match the private key.
+
+use zeroize::Zeroizing;
+
+use super::Core;
+use super::access::{require_resource, require_write};
+use super::credentials::{aad, archive, device_for, seal_settings};
+use super::devices::invalid_identifier;
+use super::rotation;
+use crate::domain::authorization::{Caller, Resource};
+use crate::domain::identifier::{generate_identifier, parse_identifier};
+use crate::domain::pam::{Credential, CredentialKey, CredentialKind, CredentialSettings};
+use crate::error::{ApiError, ApiResult};
+use crate::store::StoreError;
+use crate::store::credentials::Found;
+
+fn not_found() -> ApiError {
+    ApiError::business(1015, "SSH key not found")
+}
+fn not_a_key() -> ApiError {
+    ApiError::business(1016, "The item is not a ssh key")
+}
+fn inactive() -> ApiError {
+    ApiError::business(1017, "Key inactive")
+}
+
+#[derive(Default)]
+pub struct KeyInput {
+    pub identifier: Option<String>,
+    pub hostname: Option<String>,
+    pub ip: Option<String>,
+    pub private_key: Option<Zeroizing<String>>,
+    pub public_key: Option<String>,
+    pub username: Option<String>,
+    pub enabled: Option<bool>,
+    pub devices: Vec<String>,
+    pub tags: Option<String>,
+    pub key_name: Option<String>,
+    pub passphrase: Option<Zeroizing<String>>,
+    pub expiration_time: Option<String>,
+}
+
+pub struct SavedKey {
+    pub credential: Credential,
+    pub devices: Vec<(String, String)>,
+    pub devices_error: Vec<String>,
+}
+
+/// Checks that `public` is the public half of `private` (OpenSSH formats; comments ignored).
+pub fn check_pair(private: &str, public: &str) -> ApiResult<()> {
+    let private = ssh_key::PrivateKey::from_openssh(private.trim()).map_err(|_| {
+        ApiError::bad_request("The private_key is not an OpenSSH private key (-----BEGIN OPENSSH PRIVATE KEY-----).")
+    })?;
+    let public = ssh_key::PublicKey::from_openssh(public.trim())
+        .map_err(|_| ApiError::bad_request("The public_key is not an OpenSSH public key (e.g. ssh-ed25519 AAAA…)."))?;
+    if private.public_key().key_data() != public.key_data() {
+        return Err(ApiError::bad_request("The public_key does not match the private_key."));
+    }
+    Ok(())
+}
+
+fn missing(code: u16, what: &str) -> ApiError {
+    ApiError::business(code, &format!("The {what} was not informed"))
+}
+
+pub async fn upsert(core: &Core, caller: &Caller, input: KeyInput) -> ApiResult<SavedKey> {
+    require_write(caller, Resource::Pam)?;
+    let ip = input.ip.filter(|v| !v.trim().is_empty());
+    if ip.is_none() {
+        return Err(missing(1005, "device's IP"));
+    }
+    let hostname = input
+        .hostname
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| missing(1004, "device's hostname"))?;
+    let private_key = input.private_key.filter(|k| !k.trim().is_empty()).ok_or_else(|| missing(1014, "private key"))?;
+    let public_key = input
+        .public_key
+        .map(|k| k.trim().to_owned())
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| missing(1013, "public key"))?;
+    check_pair(&private_key, &public_key)?;
+    let identifier = parse_identifier(input.identifier.as_deref()).map_err(|_| invalid_identifier())?;
+    let username =
+        input.username.map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()).unwrap_or_else(|| "usr".to_owned());
+    let device = device_for(core, caller, &hostname).await?;
+    let mut extra = Vec::new();
+    let mut devices_error = Vec::new();
+    for host in input.devices.iter().map(|h| h.trim()).filter(|h| !h.is_empty() && *h != hostname) {
+        match core.store.visible_device(caller.authorization.id, host).await {
+            Ok(d) => extra.push(d.id),
+            Err(StoreError::NotFound) => devices_error.push(host.to_owned()),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let existing = match &identifier {
+        Some(id) => lookup(core, caller, &CredentialKey::Identifier(id.clone())).await?,
+        None => None,
+    };
+    let existing = match existing {
+        Some(found) => Some(found),
+        None => match core
+            .store
+            .credential_on_device(caller.authorization.id, device.id, &username, CredentialKind::SshKey)
+            .await
+        {
+            Ok(found) => Some(found),
+            Err(StoreError::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        },
+    };
+    let now = core.now();
+    let mut credential = match existing {
+        Some(found) if !found.visible => return Err(super::credentials::no_access()),
+        Some(found) if found.credential.kind != CredentialKind::SshKey => return Err(not_a_key()),
+        Some(found) => {
+            let mut c = found.credential;
+            let previous =
+                archive(core, &c, &format!("authorization {}", caller.authorization.id), "updated through the API")
+                    .await?;
+            c.version += 1;
+            c.changed_at = now;
+            c.username = username;
+            c.device_id = device.id;
+            c.secret = Some(core.seal(&aad(&c.uid, "secret"), private_key.as_bytes()));
+            c.public_key = public_key;
+            c.key_passphrase =
+                input.passphrase.as_ref().map(|p| core.seal(&aad(&c.uid, "key_passphrase"), p.as_bytes()));
+            for (slot, given) in [
+                (&mut c.tags, input.tags),
+                (&mut c.key_name, input.key_name),
+                (&mut c.expiration_time, input.expiration_time),
+            ] {
+                if let Some(value) = given {
+                    *slot = value;
+                }
+            }
+            c.enabled = input.enabled.unwrap_or(c.enabled);
+            c.next_rotation_at = rotation::next_rotation(core, &c, &device, now).await?;
+            core.store.save_credential(&c, Some(&previous), now).await?;
+            c
+        }
+        None => {
+            let uid = uuid::Uuid::new_v4().to_string();
+            let mut c = Credential {
+                id: 0,
+                identifier: identifier.unwrap_or_else(generate_identifier),
+                kind: CredentialKind::SshKey,
+                device_id: device.id,
+                username,
+                secret: Some(core.seal(&aad(&uid, "secret"), private_key.as_bytes())),
+                public_key,
+                key_passphrase: input
+                    .passphrase
+                    .as_ref()
+                    .map(|p| core.seal(&aad(&uid, "key_passphrase"), p.as_bytes())),
+                key_name: input.key_name.unwrap_or_default(),
+                additional: String::new(),
+                tags: input.tags.unwrap_or_default(),
+                credential_type: "SSH Key".to_owned(),
+                domain: String::new(),
+                parent_id: None,
+                settings: Some(seal_settings(core, &uid, &CredentialSettings::default())),
+                automatic_change: false,
+                expiration_time: input.expiration_time.unwrap_or_default(),
+                version: 1,
+                enabled: input.enabled.unwrap_or(true),
+                custody_by: None,
+                viewed_at: None,
+                changed_at: now,
+                next_rotation_at: None,
+                created_by: caller.authorization.id,
+                uid,
+            };
+            c.next_rotation_at = rotation::next_rotation(core, &c, &device, now).await?;
+            c.id = core.store.insert_credential(&c, now).await.map_err(|e| match e {
+                StoreError::Conflict => {
+                    super::credentials::no_access().with_reason("identifier held by an item this caller cannot see")
+                }
+                other => other.into(),
+            })?;
+            c
+        }
+    };
+    credential.device_id = device.id;
+    core.store.set_key_devices(credential.id, &extra).await?;
+    let mut devices = vec![(device.hostname.clone(), device.ip.clone())];
+    devices.extend(core.store.key_devices(credential.id).await?);
+    Ok(SavedKey { credential, devices, devices_error })
+}
+
+async fn lookup(core: &Core, caller: &Caller, key: &CredentialKey) -> ApiResult<Option<Found>> {
+    match core.store.find_credential(caller.authorization.id, key).await {
+        Ok(found) => Ok(Some(found)),
+        Err(StoreError::NotFound) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub struct RevealedKey {
+    pub found: Found,
+    pub private_key: Zeroizing<String>,
+    pub passphrase: Zeroizing<String>,
+    pub devices: Vec<(String, String)>,
+}
+
+/// A key with its private half and passphrase (1015/1016/1017).
+pub async fn reveal(core: &Core, caller: &Caller, key: &str) -> ApiResult<RevealedKey> {
+    require_resource(caller, Resource::Pam)?;
+    let found = lookup(core, caller, &CredentialKey::parse(key)).await?.filter(|f| f.visible).ok_or_else(not_found)?;
+    let c = &found.credential;
+    if c.kind != CredentialKind::SshKey {
+        return Err(not_a_key());
+    }
+    if !c.enabled {
+        return Err(inactive());
+    }
+    let open = |field: &'static str, blob: Option<Vec<u8>>| async move {
+        match blob {
+            Some(b) => {
+                let bytes = core.unseal(&aad(&c.uid, field), &b).await?;
+                Ok::<_, ApiError>(Zeroizing::new(
+                    String::from_utf8(bytes.to_vec()).map_err(|e| ApiError::internal(&e))?,
+                ))
+            }
+            None => Ok(Zeroizing::new(String::new())),
+        }
+    };
+    let private_key = open("secret", c.secret.clone()).await?;
+    let passphrase = open("key_passphrase", c.key_passphrase.clone()).await?;
+    let mut devices = vec![(found.device.hostname.clone(), found.device.ip.clone())];
+    devices.extend(core.store.key_devices(c.id).await?);
+    Ok(RevealedKey { found, private_key, passphrase, devices })
+}
+
+/// PUT enables (1045 when active), DELETE disables (1017 when inactive).
+pub async fn set_enabled(core: &Core, caller: &Caller, key: &str, enabled: bool) -> ApiResult<i64> {
+    require_write(caller, Resource::Pam)?;
+    let found = lookup(core, caller, &CredentialKey::parse(key)).await?.ok_or_else(not_found)?;
+    if !found.visible {
+        return Err(super::credentials::no_access());
+    }
+    let c = found.credential;
+    if c.kind != CredentialKind::SshKey {
+        return Err(not_a_key());
+    }
+    match (enabled, c.enabled) {
+        (true, true) => return Err(ApiError::business(1045, "Ssh key is already activated")),
+        (false, false) => return Err(inactive()),
+        _ => {}
+    }
+    core.store.set_credential_enabled(c.id, enabled, core.now()).await?;
+    Ok(c.id)
+}

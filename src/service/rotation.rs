@@ -1,0 +1,338 @@
+//! Automatic rotation: password policies, the schedule, and the job that rotates what is due.
+//!
+//! A run claims due credentials with a lease in the store (PostgreSQL: `FOR UPDATE SKIP
+//! LOCKED`), so several cofre processes never rotate the same credential twice. The new secret
+//! reaches the target through a `SecretChanger`; only when it succeeds does cofre make the new
+//! secret current (keeping the old one as a version). A failure keeps the old secret, records
+//! the error, schedules a retry, and is audited.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use zeroize::Zeroizing;
+
+use super::Core;
+use super::credentials::{aad, archive};
+use crate::crypto::fill_random;
+use crate::domain::pam::{Credential, CredentialKey, CredentialKind, Device};
+use crate::error::{ApiError, ApiResult};
+use crate::store::StoreError;
+use crate::store::audit::AuditRecord;
+use crate::store::policies::Policy;
+
+const LEASE_SECS: i64 = 300;
+const BATCH: i64 = 20;
+
+/// What a changer is told about the target; never the old or new secret.
+pub struct ChangeTarget {
+    pub credential_id: i64,
+    pub identifier: String,
+    pub kind: CredentialKind,
+    pub username: String,
+    pub hostname: String,
+    pub ip: String,
+    /// For SSH keys: the new public key.
+    pub public_key: String,
+}
+
+/// Sets a new secret on the target system.
+pub trait SecretChanger: Send + Sync {
+    fn change<'a>(
+        &'a self,
+        target: &'a ChangeTarget,
+        new_secret: &'a [u8],
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+}
+
+/// The first changer: runs a configured command with the new secret on stdin (never on the
+/// command line, never logged) and the target in `COFRE_*` environment variables.
+pub struct CommandChanger {
+    pub program: String,
+    pub args: Vec<String>,
+}
+
+impl CommandChanger {
+    /// `command` is split on whitespace: a program and its arguments.
+    pub fn from_config(command: &str) -> Option<Self> {
+        let mut words = command.split_whitespace().map(str::to_owned);
+        let program = words.next()?;
+        Some(Self { program, args: words.collect() })
+    }
+}
+
+impl SecretChanger for CommandChanger {
+    fn change<'a>(
+        &'a self,
+        target: &'a ChangeTarget,
+        new_secret: &'a [u8],
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            use tokio::io::AsyncWriteExt;
+            let mut child = tokio::process::Command::new(&self.program)
+                .args(&self.args)
+                .env("COFRE_CREDENTIAL_ID", target.credential_id.to_string())
+                .env("COFRE_CREDENTIAL_IDENTIFIER", &target.identifier)
+                .env("COFRE_CREDENTIAL_KIND", target.kind.as_str())
+                .env("COFRE_USERNAME", &target.username)
+                .env("COFRE_HOSTNAME", &target.hostname)
+                .env("COFRE_IP", &target.ip)
+                .env("COFRE_PUBLIC_KEY", &target.public_key)
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .map_err(|e| format!("cannot run the rotation command: {e}"))?;
+            if let Some(mut stdin) = child.stdin.take() {
+                stdin.write_all(new_secret).await.map_err(|e| format!("cannot pass the secret: {e}"))?;
+            }
+            match tokio::time::timeout(Duration::from_secs(60), child.wait()).await {
+                Ok(Ok(status)) if status.success() => Ok(()),
+                Ok(Ok(status)) => Err(format!("the rotation command failed ({status})")),
+                Ok(Err(e)) => Err(format!("the rotation command failed: {e}")),
+                Err(_) => Err("the rotation command timed out after 60 s".into()),
+            }
+        })
+    }
+}
+
+fn tags(c: &Credential) -> Vec<&str> {
+    c.tags.split(',').map(str::trim).filter(|t| !t.is_empty()).collect()
+}
+
+pub async fn policy_for(core: &Core, c: &Credential, device: &Device) -> ApiResult<Option<Policy>> {
+    Ok(core.store.effective_policy(c.id, device.id, &tags(c)).await?)
+}
+
+/// When the credential is next due, from its effective policy and last change.
+pub async fn next_rotation(core: &Core, c: &Credential, device: &Device, now: i64) -> ApiResult<Option<i64>> {
+    let policy = policy_for(core, c, device).await?;
+    Ok(policy.and_then(|p| p.rotation_interval).map(|interval| c.changed_at.min(now) + interval))
+}
+
+/// Whether releasing custody should rotate the credential.
+pub async fn after_custody(core: &Core, c: &Credential, device: &Device) -> ApiResult<bool> {
+    Ok(policy_for(core, c, device).await?.is_some_and(|p| p.rotate_after_custody))
+}
+
+/// Recomputes every credential's next rotation after policies or assignments change.
+pub async fn reschedule_all(core: &Core) -> ApiResult<()> {
+    for (id, device_id, tag_list, current, changed_at) in core.store.rotation_targets().await? {
+        let tag_refs: Vec<&str> = tag_list.split(',').map(str::trim).filter(|t| !t.is_empty()).collect();
+        let policy = core.store.effective_policy(id, device_id, &tag_refs).await?;
+        let next = policy.and_then(|p| p.rotation_interval).map(|interval| changed_at + interval);
+        if next != current {
+            core.store.set_next_rotation(id, next).await?;
+        }
+    }
+    Ok(())
+}
+
+/// A password drawn from the OS CSPRNG that meets the policy's minimum counts per class.
+pub fn generate_password(policy: &Policy) -> Zeroizing<String> {
+    const LOWER: &str = "abcdefghijklmnopqrstuvwxyz";
+    const UPPER: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    const DIGITS: &str = "0123456789";
+    const SYMBOLS: &str = "!#$%&()*+,-./:;<=>?@[]^_{|}~";
+    let allowed = |set: &str| set.chars().filter(|c| !policy.exclude.contains(*c)).collect::<Vec<char>>();
+    let classes: Vec<(Vec<char>, i64)> =
+        [(LOWER, policy.lowercase), (UPPER, policy.uppercase), (DIGITS, policy.digits), (SYMBOLS, policy.symbols)]
+            .into_iter()
+            .map(|(set, min)| (allowed(set), min))
+            .filter(|(set, _)| !set.is_empty())
+            .collect();
+    let all: Vec<char> = classes.iter().filter(|(_, min)| *min >= 0).flat_map(|(set, _)| set.iter().copied()).collect();
+    let pick = |set: &[char]| -> char {
+        // Rejection sampling keeps the choice uniform.
+        let bound = u32::try_from(set.len()).unwrap_or(1);
+        let zone = u32::MAX - (u32::MAX % bound);
+        loop {
+            let mut b = [0u8; 4];
+            fill_random(&mut b);
+            let v = u32::from_le_bytes(b);
+            if v < zone {
+                return set[(v % bound) as usize];
+            }
+        }
+    };
+    let length = usize::try_from(policy.length.max(1)).unwrap_or(24);
+    let mut chars: Vec<char> = Vec::with_capacity(length);
+    for (set, min) in &classes {
+        for _ in 0..usize::try_from(*min).unwrap_or(0) {
+            chars.push(pick(set));
+        }
+    }
+    while chars.len() < length {
+        chars.push(pick(&all));
+    }
+    // Fisher-Yates, so the required characters are not all at the front.
+    for i in (1..chars.len()).rev() {
+        let j = {
+            let mut b = [0u8; 4];
+            fill_random(&mut b);
+            (u32::from_le_bytes(b) as usize) % (i + 1)
+        };
+        chars.swap(i, j);
+    }
+    let password = Zeroizing::new(chars.iter().collect::<String>());
+    chars.iter_mut().for_each(|c| *c = '\0');
+    password
+}
+
+/// A new SSH key pair per the policy (`ed25519`, or `rsa-<bits>`): (OpenSSH private, public).
+pub fn generate_key(algorithm: &str) -> Result<(Zeroizing<String>, String), String> {
+    use ssh_key::{Algorithm, LineEnding, PrivateKey};
+    let mut rng = rand_core::OsRng;
+    let key = match algorithm.strip_prefix("rsa-") {
+        Some(bits) => {
+            let bits: usize = bits.parse().map_err(|_| format!("bad RSA size in {algorithm:?}"))?;
+            let pair = ssh_key::private::RsaKeypair::random(&mut rng, bits).map_err(|e| e.to_string())?;
+            PrivateKey::from(pair)
+        }
+        None => PrivateKey::random(&mut rng, Algorithm::Ed25519).map_err(|e| e.to_string())?,
+    };
+    let private = key.to_openssh(LineEnding::LF).map_err(|e| e.to_string())?;
+    let public = key.public_key().to_openssh().map_err(|e| e.to_string())?;
+    Ok((Zeroizing::new(private.to_string()), public))
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct RotationReport {
+    pub rotated: Vec<i64>,
+    pub failed: Vec<i64>,
+}
+
+/// Rotates every credential due now (by the core's clock), through `changer`.
+pub async fn run_due(core: &Core, changer: &dyn SecretChanger) -> ApiResult<RotationReport> {
+    let mut report = RotationReport::default();
+    loop {
+        let now = core.now();
+        let claimed = core.store.claim_due_rotations(now, now + LEASE_SECS, BATCH).await?;
+        if claimed.is_empty() {
+            return Ok(report);
+        }
+        for id in claimed {
+            match rotate_one(core, changer, id).await {
+                Ok(true) => report.rotated.push(id),
+                Ok(false) => report.failed.push(id),
+                Err(e) => {
+                    report.failed.push(id);
+                    core.store.fail_rotation(id, &e.message, core.now() + retry_secs(core)).await?;
+                }
+            }
+        }
+    }
+}
+
+fn retry_secs(core: &Core) -> i64 {
+    i64::try_from(core.config.rotation_retry).unwrap_or(3600)
+}
+
+async fn rotate_one(core: &Core, changer: &dyn SecretChanger, id: i64) -> ApiResult<bool> {
+    let found = match core.store.find_credential(0, &CredentialKey::Id(id)).await {
+        Ok(found) => found,
+        Err(StoreError::NotFound) => return Ok(false),
+        Err(e) => return Err(e.into()),
+    };
+    let (mut c, device) = (found.credential, found.device);
+    let policy =
+        policy_for(core, &c, &device).await?.ok_or_else(|| ApiError::bad_request("no policy applies any more"))?;
+    let (new_secret, public_key) = match c.kind {
+        CredentialKind::Password => (generate_password(&policy), String::new()),
+        CredentialKind::SshKey => generate_key(&policy.key_algorithm).map_err(|e| ApiError::internal(&e))?,
+    };
+    let target = ChangeTarget {
+        credential_id: c.id,
+        identifier: c.identifier.clone(),
+        kind: c.kind,
+        username: c.username.clone(),
+        hostname: device.hostname.clone(),
+        ip: device.ip.clone(),
+        public_key: public_key.clone(),
+    };
+    let outcome = changer.change(&target, new_secret.as_bytes()).await;
+    let now = core.now();
+    let (status, result) = match outcome {
+        Ok(()) => {
+            let previous = archive(core, &c, "rotation", "scheduled rotation").await?;
+            c.secret = Some(core.seal(&aad(&c.uid, "secret"), new_secret.as_bytes()));
+            if c.kind == CredentialKind::SshKey {
+                c.public_key = public_key;
+                c.key_passphrase = None;
+            }
+            c.version += 1;
+            c.changed_at = now;
+            c.next_rotation_at = policy.rotation_interval.map(|i| now + i);
+            core.store.save_credential(&c, Some(&previous), now).await?;
+            (200, true)
+        }
+        Err(reason) => {
+            tracing::warn!(credential.id = c.id, %reason, "rotation failed; the old secret stays current");
+            core.store.fail_rotation(c.id, &reason, now + retry_secs(core)).await?;
+            (500, false)
+        }
+    };
+    audit_rotation(core, c.id, status).await?;
+    Ok(result)
+}
+
+/// Rotations are not requests, but they are audited like them.
+async fn audit_rotation(core: &Core, credential_id: i64, status: i64) -> ApiResult<()> {
+    let record = AuditRecord {
+        at_ms: core.clock.now_ms(),
+        request_id: uuid::Uuid::now_v7().to_string(),
+        client_ip: "-".into(),
+        application_id: None,
+        authorization_id: None,
+        method: "ROTATE".into(),
+        route: format!("/pam/credential/{credential_id}"),
+        status,
+        outcome: if status < 400 { "success" } else { "error" }.into(),
+        detail: serde_json::json!({"job": "rotation"}).to_string(),
+    };
+    Ok(core.store.append_audit(&[record]).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(length: i64, mins: [i64; 4], exclude: &str) -> Policy {
+        Policy {
+            id: 1,
+            name: "p".into(),
+            length,
+            lowercase: mins[0],
+            uppercase: mins[1],
+            digits: mins[2],
+            symbols: mins[3],
+            exclude: exclude.into(),
+            key_algorithm: "ed25519".into(),
+            rotation_interval: Some(60),
+            rotate_after_custody: false,
+        }
+    }
+
+    #[test]
+    fn passwords_meet_the_policy() {
+        for _ in 0..200 {
+            let p = generate_password(&policy(16, [2, 2, 2, 2], "0O1lI"));
+            assert_eq!(p.chars().count(), 16);
+            assert!(p.chars().filter(char::is_ascii_lowercase).count() >= 2);
+            assert!(p.chars().filter(char::is_ascii_uppercase).count() >= 2);
+            assert!(p.chars().filter(char::is_ascii_digit).count() >= 2);
+            assert!(p.chars().filter(|c| !c.is_ascii_alphanumeric()).count() >= 2);
+            assert!(!p.contains(['0', 'O', '1', 'l', 'I']));
+        }
+        let digits_only = generate_password(&policy(8, [-1, -1, 8, -1], ""));
+        assert!(digits_only.chars().all(|c| c.is_ascii_digit()), "{}", digits_only.as_str());
+    }
+
+    #[test]
+    fn keys_are_generated_as_openssh() {
+        let (private, public) = generate_key("ed25519").expect("ed25519");
+        assert!(private.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"));
+        assert!(public.starts_with("ssh-ed25519 "));
+    }
+}

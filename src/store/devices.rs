@@ -1,0 +1,155 @@
+//! Devices and domains. Reads are scoped like every item: created by, or linked to, the caller.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Store, StoreResult, exactly_one, flag};
+use crate::domain::pam::Device;
+
+fn device(row: &AnyRow) -> StoreResult<Device> {
+    Ok(Device {
+        id: row.try_get("id")?,
+        identifier: row.try_get("identifier")?,
+        hostname: row.try_get("hostname")?,
+        ip: row.try_get("ip")?,
+        model: row.try_get("model")?,
+        device_type: row.try_get("device_type")?,
+        vendor: row.try_get("vendor")?,
+        site: row.try_get("site")?,
+        device_domain: row.try_get("device_domain")?,
+        connectivities: row.try_get("connectivities")?,
+        session_remote_config: row.try_get("session_remote_config")?,
+        device_tags: row.try_get("device_tags")?,
+        enabled: flag(row, "enabled")?,
+        created_by: row.try_get("created_by")?,
+    })
+}
+
+/// `$1` is the authorization id.
+pub(super) const DEVICE_VISIBLE: &str = "(d.created_by = $1 OR EXISTS (SELECT 1 FROM authorization_links l \
+     WHERE l.authorization_id = $1 AND l.item_kind = 'device' AND l.item_id = d.id))";
+
+impl Store {
+    pub async fn insert_domain(&self, name: &str, now: i64) -> StoreResult<i64> {
+        let row = sqlx::query("INSERT INTO domains (name, created_at) VALUES ($1, $2) RETURNING id")
+            .bind(name)
+            .bind(now)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("id")?)
+    }
+
+    /// The names among `names` that are not registered domains.
+    pub async fn unknown_domains(&self, names: &[&str]) -> StoreResult<Vec<String>> {
+        let known: Vec<String> = sqlx::query("SELECT name FROM domains")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| r.try_get("name"))
+            .collect::<Result<_, _>>()?;
+        Ok(names.iter().filter(|n| !known.iter().any(|k| k == *n)).map(|n| (*n).to_owned()).collect())
+    }
+
+    pub async fn domains(&self) -> StoreResult<Vec<String>> {
+        let rows = sqlx::query("SELECT name FROM domains ORDER BY name").fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(|r| r.try_get("name")).collect::<Result<_, _>>()?)
+    }
+
+    /// Any device by hostname, visible or not (hostnames are unique).
+    pub async fn device_by_hostname(&self, hostname: &str) -> StoreResult<Device> {
+        device(&sqlx::query("SELECT * FROM devices WHERE hostname = $1").bind(hostname).fetch_one(&self.pool).await?)
+    }
+
+    pub async fn device(&self, id: i64) -> StoreResult<Device> {
+        device(&sqlx::query("SELECT * FROM devices WHERE id = $1").bind(id).fetch_one(&self.pool).await?)
+    }
+
+    /// Any device by id, identifier or hostname (for operators linking items).
+    pub async fn device_by_key(&self, key: &str) -> StoreResult<Device> {
+        let id = key.parse::<i64>().unwrap_or(-1);
+        let sql = "SELECT * FROM devices WHERE id = $1 OR identifier = $2 OR hostname = $2 \
+                   ORDER BY CASE WHEN id = $1 THEN 0 ELSE 1 END LIMIT 1";
+        device(&sqlx::query(sql).bind(id).bind(key).fetch_one(&self.pool).await?)
+    }
+
+    /// A visible device by id, identifier or hostname.
+    pub async fn visible_device(&self, authorization_id: i64, key: &str) -> StoreResult<Device> {
+        let id = key.parse::<i64>().unwrap_or(-1);
+        let sql = format!(
+            "SELECT d.* FROM devices d WHERE (d.id = $2 OR d.identifier = $3 OR d.hostname = $3) AND {DEVICE_VISIBLE} \
+             ORDER BY CASE WHEN d.id = $2 THEN 0 ELSE 1 END LIMIT 1"
+        );
+        device(&sqlx::query(&sql).bind(authorization_id).bind(id).bind(key).fetch_one(&self.pool).await?)
+    }
+
+    pub async fn visible_devices(&self, authorization_id: i64) -> StoreResult<Vec<Device>> {
+        let sql = format!("SELECT d.* FROM devices d WHERE {DEVICE_VISIBLE} ORDER BY d.id");
+        sqlx::query(&sql).bind(authorization_id).fetch_all(&self.pool).await?.iter().map(device).collect()
+    }
+
+    pub async fn insert_device(&self, d: &Device, now: i64) -> StoreResult<i64> {
+        let row = sqlx::query(
+            "INSERT INTO devices (identifier, hostname, ip, model, device_type, vendor, site, device_domain, connectivities, \
+             session_remote_config, device_tags, enabled, created_by, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12, $13, $13) RETURNING id",
+        )
+        .bind(d.identifier.as_str())
+        .bind(d.hostname.as_str())
+        .bind(d.ip.as_str())
+        .bind(d.model.as_str())
+        .bind(d.device_type.as_str())
+        .bind(d.vendor.as_str())
+        .bind(d.site.as_str())
+        .bind(d.device_domain.as_str())
+        .bind(d.connectivities.as_str())
+        .bind(d.session_remote_config.as_str())
+        .bind(d.device_tags.as_str())
+        .bind(d.created_by)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get("id")?)
+    }
+
+    pub async fn update_device(&self, d: &Device, now: i64) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE devices SET ip = $1, model = $2, device_type = $3, vendor = $4, site = $5, device_domain = $6, \
+             connectivities = $7, session_remote_config = $8, device_tags = $9, updated_at = $10 WHERE id = $11",
+        )
+        .bind(d.ip.as_str())
+        .bind(d.model.as_str())
+        .bind(d.device_type.as_str())
+        .bind(d.vendor.as_str())
+        .bind(d.site.as_str())
+        .bind(d.device_domain.as_str())
+        .bind(d.connectivities.as_str())
+        .bind(d.session_remote_config.as_str())
+        .bind(d.device_tags.as_str())
+        .bind(now)
+        .bind(d.id)
+        .execute(&self.pool)
+        .await?;
+        exactly_one(&done)
+    }
+
+    /// Enables or disables a device; disabling also suspends all its credentials, in one
+    /// transaction. Enabling does not re-enable them.
+    pub async fn set_device_enabled(&self, id: i64, enabled: bool, now: i64) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE devices SET enabled = $1, updated_at = $2 WHERE id = $3")
+            .bind(i64::from(enabled))
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if !enabled {
+            sqlx::query("UPDATE credentials SET enabled = 0, updated_at = $1 WHERE device_id = $2")
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
