@@ -8,7 +8,11 @@ use serde_json::{Value, json};
 use crate::helpers::{Backend, Client, TestApp};
 use crate::on_both_stores;
 
-on_both_stores!(cli_creates_links_disables_and_tails_while_the_server_runs, cli_manages_users_groups_and_tokens);
+on_both_stores!(
+    cli_creates_links_disables_and_tails_while_the_server_runs,
+    cli_manages_users_groups_and_tokens,
+    cli_manages_domains_policies_and_pam_links,
+);
 
 fn cofre(app: &TestApp, args: &[&str]) -> String {
     cofre_with_stdin(app, args, "")
@@ -164,4 +168,57 @@ async fn cli_manages_users_groups_and_tokens(backend: Backend) {
     for key in ["consumer_key", "consumer_secret", "token", "token_secret", "access_key_id", "secret_access_key"] {
         assert!(oauth1[key].as_str().is_some_and(|v| !v.is_empty()), "{key}");
     }
+}
+
+async fn cli_manages_domains_policies_and_pam_links(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    cofre(&app, &["domain", "create", "--name", "corp.local"]);
+    assert_eq!(cofre(&app, &["domain", "list"]).trim(), "corp.local");
+    let owner = app.client(&[cofre::domain::authorization::Resource::Pam]).await;
+    let device = app
+        .post_json(&owner, "/iso/pam/device", json!({"hostname": "db01", "ip": "10.0.0.5", "model": "m", "type": "t", "vendor": "v", "site": "s", "device_domain": "corp.local"}))
+        .await;
+    assert_eq!(device.status, StatusCode::CREATED, "{}", device.body);
+    app.post_json(
+        &owner,
+        "/iso/pam/credential",
+        json!({"identifier": "db01-sa", "username": "sa", "hostname": "db01", "ip": "10.0.0.5", "content": "pw"}),
+    )
+    .await;
+
+    let scanner: Value = serde_json::from_str(
+        cofre(&app, &["app", "create", "--name", "scanner", "--resource", "pam", "--json"]).trim(),
+    )
+    .expect("json");
+    let id = scanner["application_id"].as_str().expect("id");
+    cofre(&app, &["app", "link", id, "--credential", "db01-sa", "--device", "db01"]);
+    let token = app
+        .send(app.client.post(app.url("/iso/oauth2/token")).form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", scanner["client_id"].as_str().expect("id")),
+            ("client_secret", scanner["client_secret"].as_str().expect("secret")),
+        ]))
+        .await
+        .body["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let read = app.send(app.client.get(app.url("/iso/pam/credential/db01-sa")).bearer_auth(&token)).await;
+    assert_eq!(read.body["credential"]["password"], "pw");
+    cofre(&app, &["app", "unlink", id, "--credential", "db01-sa"]);
+    let refused = app.send(app.client.get(app.url("/iso/pam/credential/db01-sa")).bearer_auth(&token)).await;
+    assert_eq!(refused.body["exception"]["code"], 1009);
+
+    cofre(
+        &app,
+        &["policy", "create", "--name", "strict", "--length", "32", "--symbols", "-1", "--rotation-interval", "86400"],
+    );
+    assert!(cofre(&app, &["policy", "list"]).contains("strict"));
+    cofre(&app, &["policy", "assign", "strict", "--device", "db01"]);
+    let due: Option<i64> = sqlx::query_scalar("SELECT next_rotation_at FROM credentials WHERE identifier = 'db01-sa'")
+        .fetch_one(app.state.core.store.pool())
+        .await
+        .expect("row");
+    assert!(due.is_some(), "assigning a policy schedules the device's credentials");
+    cofre(&app, &["policy", "assign", "--none", "--device", "db01"]);
 }

@@ -55,6 +55,41 @@ async fn no_plaintext_secret_reaches_the_store(backend: Backend) {
     }
     let read = app.call(&client, Method::GET, "/iso/pam/info/c0").await;
     assert_eq!(read.body["info"]["content"], secret.as_str());
+    // PAM secrets: a password, a TOTP seed in the settings, an SSH key and its passphrase.
+    let pam = app.client(&[Resource::Pam]).await;
+    crate::pam::device(&app, &pam, "canary01").await;
+    let seeded = json!({"username": "c", "hostname": "canary01", "ip": "10.0.0.5", "content": secret,
+                        "additional_settings": {"secret_key": secret}});
+    assert_eq!(app.post_json(&pam, "/iso/pam/credential", seeded).await.status, StatusCode::CREATED);
+    let (private, public) = cofre::service::rotation::generate_key("ed25519").expect("key");
+    let key = json!({"hostname": "canary01", "ip": "10.0.0.5", "private_key": private.as_str(), "public_key": public, "password": secret});
+    assert_eq!(app.post_json(&pam, "/iso/pam/key", key).await.status, StatusCode::CREATED);
+    let private_body: String = private.lines().filter(|l| !l.starts_with("-----")).collect();
+    // OAuth 1 and SigV4 secrets, and an API token value.
+    let signed = app
+        .create_app_with(cofre::service::apps::NewApplication {
+            methods: cofre::service::apps::AuthMethods { oauth1: true, aws: true, oauth2: true },
+            ..cofre::service::apps::NewApplication::oauth2("signers", [Resource::Info].into_iter().collect())
+        })
+        .await;
+    let oauth1 = signed.oauth1.as_ref().expect("oauth1");
+    let aws = signed.aws.as_ref().expect("aws");
+    let api_token = cofre::service::tokens::create(
+        &app.state.core,
+        cofre::service::tokens::NewToken {
+            name: "canary".into(),
+            description: String::new(),
+            kind: cofre::service::tokens::TokenKind::Static,
+            scopes: cofre::domain::authorization::Scopes::parse_list("info:read").expect("scope"),
+            allowed_ips: cofre::domain::network::IpAllowList::Any,
+            expires_at: None,
+            user: None,
+        },
+    )
+    .await
+    .expect("token")
+    .token
+    .expect("value");
     // The client secret and the bearer token are credentials too.
     let forms = [
         secret.clone(),
@@ -62,6 +97,11 @@ async fn no_plaintext_secret_reaches_the_store(backend: Backend) {
         base64::engine::general_purpose::STANDARD.encode(&secret),
         client.app.client_secret.to_string(),
         client.token.clone(),
+        private_body[private_body.len() - 60..private_body.len() - 20].to_owned(),
+        oauth1.consumer_secret.to_string(),
+        oauth1.token_secret.to_string(),
+        aws.secret_access_key.to_string(),
+        api_token.to_string(),
     ];
 
     if is_sqlite {
