@@ -74,6 +74,8 @@ pub struct Config {
     pub rotation_retry: u64,
     /// The `tenant` name put in PAM responses.
     pub tenant: String,
+    /// Largest MySafe file, in bytes.
+    pub mysafe_file_limit: usize,
 }
 
 impl Default for Config {
@@ -106,6 +108,7 @@ impl Default for Config {
             rotation_check_interval: 60,
             rotation_retry: 3600,
             tenant: "cofre".to_owned(),
+            mysafe_file_limit: 10 * 1024 * 1024,
         }
     }
 }
@@ -267,6 +270,7 @@ const OPTIONS: &[&str] = &[
     "rotation_check_interval",
     "rotation_retry",
     "tenant",
+    "mysafe_file_limit",
 ];
 
 /// Env values are strings; give numbers, booleans and comma lists their TOML type.
@@ -287,7 +291,8 @@ fn env_value(option: &str, value: &str) -> toml::Value {
         | "auth_lockout"
         | "password_hash_concurrency"
         | "rotation_check_interval"
-        | "rotation_retry" => {
+        | "rotation_retry"
+        | "mysafe_file_limit" => {
             value.trim().parse::<i64>().map_or_else(|_| toml::Value::String(value.into()), toml::Value::Integer)
         }
         "allow_insecure_http" => match value.trim() {

@@ -7,6 +7,7 @@ pub mod oauth1;
 pub mod password;
 pub mod sigv4;
 pub mod token;
+pub mod totp;
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod envelope;
 pub mod health;
 pub mod middleware;
+pub mod mysafe;
 pub mod oauth2;
 pub mod pam;
 pub mod params;
@@ -16,7 +17,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::Request;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
@@ -46,12 +47,40 @@ fn families(state: &AppState) -> Router<AppState> {
         .route("/pam/key/{key}", get(pam::keys::show).put(pam::keys::enable).delete(pam::keys::disable))
         .route("/user/related", get(related::list).post(related::create).put(related::update_by_body))
         .route("/user/related/{id}", get(related::show).put(related::update).delete(related::deactivate))
+        .merge(mysafe_routes(state.core.config.mysafe_file_limit))
         .merge(admin::routes())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate));
     Router::new()
         .route("/oauth2/token", get(oauth2::token).post(oauth2::token))
         .route("/get_auth_token", get(api_tokens::get_auth_token).post(api_tokens::get_auth_token))
         .merge(protected)
+}
+
+/// MySafe: one set of routes per kind, as §11 prints them.
+fn mysafe_routes(file_limit: usize) -> Router<AppState> {
+    use mysafe::{api_secrets, files, notes, passwords};
+    let upload_limit = DefaultBodyLimit::max(file_limit + 1024 * 1024);
+    Router::new()
+        .route("/mysafe/password", get(passwords::list).post(passwords::create))
+        .route("/mysafe/password/{key}", get(passwords::show))
+        .route("/mysafe/password/update/{key}", put(passwords::update))
+        .route("/mysafe/password/active/{key}", post(mysafe::password_path_active))
+        .route("/mysafe/password/inactive/{key}", post(mysafe::password_path_inactive))
+        .route("/mysafe/note", get(notes::list).post(notes::create))
+        .route("/mysafe/note/{key}", get(notes::show))
+        .route("/mysafe/note/update/{key}", put(notes::update))
+        .route("/mysafe/note/active/{key}", post(notes::activate))
+        .route("/mysafe/note/inactive/{key}", post(notes::deactivate))
+        .route("/mysafe/secretapi", get(api_secrets::list).post(api_secrets::create))
+        .route("/mysafe/secretapi/{key}", get(api_secrets::show))
+        .route("/mysafe/secretapi/update/{key}", put(api_secrets::update))
+        .route("/mysafe/secretapi/active/{key}", post(api_secrets::activate))
+        .route("/mysafe/secretapi/inactive/{key}", post(api_secrets::deactivate))
+        .route("/mysafe/file", get(files::list).post(files::upload).layer(upload_limit))
+        .route("/mysafe/file/{key}", get(files::show))
+        .route("/mysafe/file/update/{key}", put(files::update).layer(upload_limit))
+        .route("/mysafe/file/active/{key}", post(files::activate))
+        .route("/mysafe/file/inactive/{key}", post(files::deactivate))
 }
 
 pub fn router(state: AppState) -> Router {

@@ -11,6 +11,7 @@ pub mod history;
 pub mod hosts;
 pub mod info;
 pub mod keys;
+pub mod mysafe;
 pub mod oauth1;
 pub mod policies;
 pub mod related;

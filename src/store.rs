@@ -12,6 +12,7 @@ pub mod devices;
 pub mod guard;
 pub mod info;
 pub mod keys;
+pub mod mysafe;
 pub mod policies;
 pub mod related;
 pub mod tokens;

@@ -181,6 +181,8 @@ pub struct Authorization {
     pub token_generation: i64,
     /// The user this authorization acts as, if any (MySafe keys, dynamic tokens).
     pub acting_user_id: Option<i64>,
+    /// False when the acting user is disabled: their keys stop working with them.
+    pub acting_user_enabled: bool,
     /// A token's scope; `None` for applications, which the resources and read-only flag govern.
     pub scopes: Option<Scopes>,
 }
@@ -198,7 +200,7 @@ impl Authorization {
     /// Status, expiry and referrer: checked at token issue and on every request. The source IP
     /// is checked separately, because host-name rules need a lookup.
     pub fn admits(&self, now: i64, referer: Option<&str>) -> Result<(), Refusal> {
-        if !self.enabled || !self.application_enabled {
+        if !self.enabled || !self.application_enabled || !self.acting_user_enabled {
             return Err(Refusal::Disabled);
         }
         if self.expires_at.is_some_and(|t| t <= now) {

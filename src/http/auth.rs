@@ -28,6 +28,9 @@ pub async fn authenticate(State(state): State<AppState>, req: Request, next: Nex
             if let Some(context) = req.extensions().get::<RequestContext>() {
                 context.note_caller(caller.authorization.application_id, caller.authorization.id);
                 context.note("scheme", format!("{:?}", caller.scheme));
+                if let Some(user) = caller.acting_user_id {
+                    context.note("acting_user_id", user.to_string());
+                }
             }
             req.extensions_mut().insert(caller);
             next.run(req).await

@@ -22,6 +22,15 @@ pub struct Params {
 }
 
 impl Params {
+    /// Parameters from text pairs (multipart text fields read by a handler itself).
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+        let mut params = Self::default();
+        for (name, value) in pairs {
+            params.insert(name, Value::String(value));
+        }
+        params
+    }
+
     /// A parameter as text; numbers and booleans are accepted in their text form.
     pub fn text(&self, name: &str) -> ApiResult<Option<String>> {
         match self.values.get(name) {

@@ -49,7 +49,8 @@ pub struct ApplicationSummary {
 
 const AUTHORIZATION_COLUMNS: &str = "z.id, z.application_id, a.name AS application_name, z.client_id, z.enabled, \
      a.enabled AS application_enabled, z.expires_at, z.resources, z.read_only, z.allowed_ips, z.allowed_referers, \
-     z.token_generation, z.acting_user_id, z.scopes";
+     z.token_generation, z.acting_user_id, z.scopes, \
+     (SELECT u.enabled FROM users u WHERE u.id = z.acting_user_id) AS acting_user_enabled";
 
 fn authorization(row: &AnyRow) -> StoreResult<Authorization> {
     let stored = |e: String| StoreError::Other(sqlx::Error::Decode(e.into()));
@@ -69,6 +70,7 @@ fn authorization(row: &AnyRow) -> StoreResult<Authorization> {
         allowed_referers: referers.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
         token_generation: row.try_get("token_generation")?,
         acting_user_id: row.try_get("acting_user_id")?,
+        acting_user_enabled: row.try_get::<Option<i64>, _>("acting_user_enabled")?.is_none_or(|e| e != 0),
         scopes: match row.try_get::<Option<String>, _>("scopes")? {
             Some(list) => Some(Scopes::parse_list(&list).map_err(stored)?),
             None => None,

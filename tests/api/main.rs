@@ -9,6 +9,7 @@ mod audit;
 mod bad_input;
 mod cli;
 mod info;
+mod mysafe;
 mod oauth1;
 mod oauth2;
 mod pam;
