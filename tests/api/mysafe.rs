@@ -357,6 +357,17 @@ async fn files_round_trip_sealed(backend: Backend) {
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     assert_eq!(created.body["file_entity"]["size"], content.len());
     let id = created.body["file_entity"]["identifier"].as_str().expect("id").to_owned();
+    // The content is in the store only sealed.
+    if !is_sqlite {
+        let hex: String = marker.bytes().map(|b| format!("{b:02x}")).collect();
+        for table in ["mysafe_file_chunks", "mysafe_items"] {
+            let rows: Vec<String> = sqlx::query_scalar(&format!("SELECT t::text FROM {table} t"))
+                .fetch_all(app.state.core.store.pool())
+                .await
+                .expect("rows");
+            assert!(rows.iter().all(|r| !r.contains(&marker) && !r.contains(&hex)), "{table} holds file plaintext");
+        }
+    }
 
     let read = app.call(&ana, Method::GET, &format!("/api/mysafe/file/{id}")).await;
     let back = base64::engine::general_purpose::STANDARD
@@ -394,16 +405,6 @@ async fn files_round_trip_sealed(backend: Backend) {
     );
 
     // The first content never reached the store in plaintext.
-    if !is_sqlite {
-        let hex: String = marker.bytes().map(|b| format!("{b:02x}")).collect();
-        for table in ["mysafe_file_chunks", "mysafe_items"] {
-            let rows: Vec<String> = sqlx::query_scalar(&format!("SELECT t::text FROM {table} t"))
-                .fetch_all(app.state.core.store.pool())
-                .await
-                .expect("rows");
-            assert!(rows.iter().all(|r| !r.contains(&marker) && !r.contains(&hex)), "{table} holds file plaintext");
-        }
-    }
     if is_sqlite {
         for file in app.sqlite_files().iter().filter(|f| f.exists()) {
             let bytes = std::fs::read(file).expect("read");
