@@ -70,6 +70,7 @@ impl App {
     /// Serves until the handle is told to shut down, then flushes the audit trail.
     pub async fn run(self) -> Result<(), AppError> {
         let scheduler = spawn_rotation(self.state.clone());
+        let renewals = spawn_renewals(self.state.clone());
         let router = crate::http::router(self.state.clone());
         // Path normalisation must run before the router matches.
         let service = MapRequestLayer::new(normalize_path::<hyper::body::Incoming>).layer(router);
@@ -87,7 +88,7 @@ impl App {
                 server.handle(self.handle).serve(make_service).await
             }
         };
-        if let Some(task) = scheduler {
+        for task in scheduler.into_iter().chain([renewals]) {
             task.abort();
         }
         self.state.audit.shutdown().await;
@@ -121,6 +122,20 @@ fn spawn_rotation(state: AppState) -> Option<tokio::task::JoinHandle<()>> {
             }
         }
     }))
+}
+
+/// Re-issues renewable DSM secrets when due, with the local issuer.
+fn spawn_renewals(state: AppState) -> tokio::task::JoinHandle<()> {
+    let every = Duration::from_secs(state.core.config.rotation_check_interval);
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(every);
+        loop {
+            ticker.tick().await;
+            if let Err(e) = crate::service::dsm::renew_due(&state.core, &crate::service::dsm::LocalIssuer).await {
+                tracing::warn!(error = %e, "secret renewal run failed");
+            }
+        }
+    })
 }
 
 /// Idle connections that never finish their headers are closed (slowloris).

@@ -2,13 +2,14 @@
 //! server's configuration and call the same service functions as the admin API, so they work
 //! while the server runs.
 
+mod dsm;
 mod run;
 
 use clap::{Args, Parser, Subcommand};
 
 use crate::domain::authorization::Resource;
 
-pub use run::run_operator_command;
+pub use run::{run_dsm, run_operator_command};
 
 #[derive(Parser)]
 #[command(name = "cofre", version, about = "A self-hosted secrets vault, API-compatible with senhasegura")]
@@ -44,6 +45,29 @@ pub enum Command {
     /// Password policies and automatic rotation.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// The DevOps Secret Manager pipeline flow, as a client of a cofre server.
+    #[command(subcommand)]
+    Dsm(DsmCommand),
+}
+
+#[derive(Subcommand)]
+pub enum DsmCommand {
+    /// Register, fetch the secrets and write them in a CI tool's syntax.
+    Run {
+        #[command(flatten)]
+        connection: dsm::Connection,
+        #[arg(long, value_enum, default_value = "linux")]
+        tool: dsm::Tool,
+        #[arg(long, default_value = ".runb.vars")]
+        output: std::path::PathBuf,
+    },
+    /// Register, fetch the secrets and run a command with them in its environment.
+    Exec {
+        #[command(flatten)]
+        connection: dsm::Connection,
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]

@@ -1,6 +1,7 @@
 //! Domain values shared by the service and store layers; nothing here knows HTTP or SQL.
 
 pub mod authorization;
+pub mod dsm;
 pub mod identifier;
 pub mod info;
 pub mod network;

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod api_tokens;
 pub mod auth;
+pub mod dsm;
 pub mod envelope;
 pub mod health;
 pub mod middleware;
@@ -48,6 +49,14 @@ fn families(state: &AppState) -> Router<AppState> {
         .route("/user/related", get(related::list).post(related::create).put(related::update_by_body))
         .route("/user/related/{id}", get(related::show).put(related::update).delete(related::deactivate))
         .merge(mysafe_routes(state.core.config.mysafe_file_limit))
+        .route("/dapp/application", get(dsm::show).post(dsm::register))
+        .route("/dapp/application/authorization", delete(dsm::revoke))
+        .route("/sctm/secret", get(dsm::list_secrets).post(dsm::put_secret))
+        .route("/sctm/secret/{*identity}", get(dsm::show_secret))
+        .route("/cicd/variables", post(dsm::variables))
+        .route("/coe/dapp/provision", post(dsm::provision))
+        .route("/coe/dapp/deprovision", post(dsm::deprovision))
+        .route("/dapp/deprovision", post(dsm::deprovision))
         .merge(admin::routes())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate));
     Router::new()

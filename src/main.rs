@@ -10,6 +10,16 @@ use cofre::{App, Config, clock::SystemClock, telemetry};
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The pipeline client needs no server configuration.
+    if let Some(Command::Dsm(command)) = cli.command {
+        return match cofre::cli::run_dsm(command).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("cofre: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let config = match Config::load() {
         Ok(config) => config,
         Err(e) => {

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod credentials;
 pub mod devices;
+pub mod dsm;
 pub mod history;
 pub mod hosts;
 pub mod info;

@@ -9,6 +9,7 @@ pub mod apps;
 pub mod audit;
 pub mod credentials;
 pub mod devices;
+pub mod dsm;
 pub mod guard;
 pub mod info;
 pub mod keys;

@@ -25,6 +25,14 @@ use crate::store::policies::Policy;
 
 pub type CliResult = Result<(), Box<dyn std::error::Error>>;
 
+/// `cofre dsm …`: a client of a cofre server, so no store is opened.
+pub async fn run_dsm(command: super::DsmCommand) -> CliResult {
+    match command {
+        super::DsmCommand::Run { connection, tool, output } => super::dsm::run(connection, tool, output).await,
+        super::DsmCommand::Exec { connection, command } => super::dsm::exec(connection, command).await,
+    }
+}
+
 pub async fn run_operator_command(config: Config, command: Command) -> CliResult {
     let core = Core::open(config, Arc::new(SystemClock)).await?;
     let result = match command {
@@ -40,6 +48,7 @@ pub async fn run_operator_command(config: Config, command: Command) -> CliResult
         Command::Audit(AuditCommand::Tail { lines, json }) => audit_tail(&core, lines, json).await,
         Command::Domain(cmd) => domain(&core, cmd).await,
         Command::Policy(cmd) => policy(&core, cmd).await,
+        Command::Dsm(_) => Err("cofre dsm runs without a server configuration".into()),
     };
     core.store.close().await;
     result

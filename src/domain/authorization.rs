@@ -183,6 +183,8 @@ pub struct Authorization {
     pub acting_user_id: Option<i64>,
     /// False when the acting user is disabled: their keys stop working with them.
     pub acting_user_enabled: bool,
+    /// The DSM application a pipeline's authorization was registered for.
+    pub dsm_application_id: Option<i64>,
     /// A token's scope; `None` for applications, which the resources and read-only flag govern.
     pub scopes: Option<Scopes>,
 }

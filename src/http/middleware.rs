@@ -148,12 +148,26 @@ pub fn normalize_path<B>(mut req: axum::http::Request<B>) -> axum::http::Request
     let raw = RawPath(req.uri().path().to_owned());
     req.extensions_mut().insert(raw);
     let path = req.uri().path();
-    if path.len() > 1 && path.ends_with('/') {
-        let trimmed = path.trim_end_matches('/');
-        let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
+    let mut normal = if path.len() > 1 { path.trim_end_matches('/').to_owned() } else { path.to_owned() };
+    if normal.is_empty() {
+        normal.push('/');
+    }
+    // dsmcli sends /iso/dapp/Application: match that family's fixed segments in any case.
+    let segments: Vec<&str> = normal.split('/').collect();
+    if segments.len() >= 4
+        && segments[2].eq_ignore_ascii_case("dapp")
+        && segments[3].eq_ignore_ascii_case("application")
+    {
+        normal = format!(
+            "/{}/dapp/application{}",
+            segments[1],
+            segments[4..].iter().map(|s| format!("/{}", s.to_ascii_lowercase())).collect::<String>()
+        );
+    }
+    if normal != path {
         let rebuilt = match req.uri().query() {
-            Some(q) => format!("{trimmed}?{q}"),
-            None => trimmed.to_owned(),
+            Some(q) => format!("{normal}?{q}"),
+            None => normal,
         };
         if let Ok(uri) = rebuilt.parse::<Uri>() {
             *req.uri_mut() = uri;

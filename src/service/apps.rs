@@ -172,6 +172,7 @@ pub async fn create_application(core: &Core, new: NewApplication) -> ApiResult<C
             token_secret: core.seal(&secret_aad(&client_id, "oauth1_token_secret"), o.token_secret.as_bytes()),
             unsigned: new.oauth1_unsigned,
         }),
+        dsm_application_id: None,
         aws: aws.as_ref().map(|a| AwsRow {
             access_key_id: a.access_key_id.clone(),
             secret_access_key: core

@@ -107,6 +107,7 @@ pub async fn create(core: &Core, new: NewToken) -> ApiResult<CreatedToken> {
         scopes: Some(new.scopes.to_stored()),
         oauth1: None,
         aws: None,
+        dsm_application_id: None,
         client_id: &client_id,
         secret_hash: &unusable_secret,
         expires_at: new.expires_at,

@@ -7,6 +7,7 @@ use super::{Store, StoreError, StoreResult, exactly_one, flag};
 use crate::domain::authorization::{Authorization, ItemKind, Resources, Scopes};
 use crate::domain::network::IpAllowList;
 
+#[derive(Clone)]
 pub struct NewAuthorizationRow<'a> {
     pub application_name: &'a str,
     /// Comma list of the schemes the application may use: oauth2, oauth1, aws, token.
@@ -15,6 +16,8 @@ pub struct NewAuthorizationRow<'a> {
     pub scopes: Option<String>,
     pub oauth1: Option<OAuth1Row>,
     pub aws: Option<AwsRow>,
+    /// The DSM application a pipeline's authorization belongs to.
+    pub dsm_application_id: Option<i64>,
     pub client_id: &'a str,
     pub secret_hash: &'a [u8],
     pub expires_at: Option<i64>,
@@ -25,6 +28,7 @@ pub struct NewAuthorizationRow<'a> {
 }
 
 /// OAuth 1.0a credentials; the secrets arrive sealed (AAD row: the client id).
+#[derive(Clone)]
 pub struct OAuth1Row {
     pub consumer_key: String,
     pub consumer_secret: Vec<u8>,
@@ -34,6 +38,7 @@ pub struct OAuth1Row {
 }
 
 /// An AWS-style access key; the secret arrives sealed (AAD row: the client id).
+#[derive(Clone)]
 pub struct AwsRow {
     pub access_key_id: String,
     pub secret_access_key: Vec<u8>,
@@ -50,7 +55,7 @@ pub struct ApplicationSummary {
 const AUTHORIZATION_COLUMNS: &str = "z.id, z.application_id, a.name AS application_name, z.client_id, z.enabled, \
      a.enabled AS application_enabled, z.expires_at, z.resources, z.read_only, z.allowed_ips, z.allowed_referers, \
      z.token_generation, z.acting_user_id, z.scopes, \
-     (SELECT u.enabled FROM users u WHERE u.id = z.acting_user_id) AS acting_user_enabled";
+     (SELECT u.enabled FROM users u WHERE u.id = z.acting_user_id) AS acting_user_enabled, z.dsm_application_id";
 
 fn authorization(row: &AnyRow) -> StoreResult<Authorization> {
     let stored = |e: String| StoreError::Other(sqlx::Error::Decode(e.into()));
@@ -71,11 +76,52 @@ fn authorization(row: &AnyRow) -> StoreResult<Authorization> {
         token_generation: row.try_get("token_generation")?,
         acting_user_id: row.try_get("acting_user_id")?,
         acting_user_enabled: row.try_get::<Option<i64>, _>("acting_user_enabled")?.is_none_or(|e| e != 0),
+        dsm_application_id: row.try_get("dsm_application_id")?,
         scopes: match row.try_get::<Option<String>, _>("scopes")? {
             Some(list) => Some(Scopes::parse_list(&list).map_err(stored)?),
             None => None,
         },
     })
+}
+
+/// Inserts an authorization inside a caller's transaction.
+pub(super) async fn insert_authorization(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    application_id: i64,
+    row: &NewAuthorizationRow<'_>,
+    now: i64,
+) -> StoreResult<i64> {
+    let (oauth1, aws) = (row.oauth1.as_ref(), row.aws.as_ref());
+    let id = sqlx::query(
+        "INSERT INTO authorizations (application_id, client_id, secret_hash, enabled, expires_at, resources, read_only, \
+         allowed_ips, allowed_referers, token_generation, acting_user_id, scopes, oauth1_consumer_key, \
+         oauth1_consumer_secret, oauth1_token, oauth1_token_secret, oauth1_unsigned, aws_access_key_id, \
+         aws_secret_access_key, dsm_application_id, created_at, updated_at) \
+         VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, 0, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19) RETURNING id",
+    )
+    .bind(application_id)
+    .bind(row.client_id)
+    .bind(row.secret_hash.to_vec())
+    .bind(row.expires_at)
+    .bind(row.resources.as_str())
+    .bind(i64::from(row.read_only))
+    .bind(row.allowed_ips.as_str())
+    .bind(row.allowed_referers.as_str())
+    .bind(row.acting_user_id)
+    .bind(row.scopes.as_deref())
+    .bind(oauth1.map(|o| o.consumer_key.as_str()))
+    .bind(oauth1.map(|o| o.consumer_secret.clone()))
+    .bind(oauth1.map(|o| o.token.as_str()))
+    .bind(oauth1.map(|o| o.token_secret.clone()))
+    .bind(i64::from(oauth1.is_some_and(|o| o.unsigned)))
+    .bind(aws.map(|a| a.access_key_id.as_str()))
+    .bind(aws.map(|a| a.secret_access_key.clone()))
+    .bind(row.dsm_application_id)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?
+    .try_get("id")?;
+    Ok(id)
 }
 
 impl Store {
@@ -92,35 +138,7 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?
         .try_get("id")?;
-        let (oauth1, aws) = (row.oauth1.as_ref(), row.aws.as_ref());
-        let authorization_id: i64 = sqlx::query(
-            "INSERT INTO authorizations (application_id, client_id, secret_hash, enabled, expires_at, resources, read_only, \
-             allowed_ips, allowed_referers, token_generation, acting_user_id, scopes, oauth1_consumer_key, \
-             oauth1_consumer_secret, oauth1_token, oauth1_token_secret, oauth1_unsigned, aws_access_key_id, \
-             aws_secret_access_key, created_at, updated_at) \
-             VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, 0, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18) RETURNING id",
-        )
-        .bind(application_id)
-        .bind(row.client_id)
-        .bind(row.secret_hash.to_vec())
-        .bind(row.expires_at)
-        .bind(row.resources.as_str())
-        .bind(i64::from(row.read_only))
-        .bind(row.allowed_ips.as_str())
-        .bind(row.allowed_referers.as_str())
-        .bind(row.acting_user_id)
-        .bind(row.scopes.as_deref())
-        .bind(oauth1.map(|o| o.consumer_key.as_str()))
-        .bind(oauth1.map(|o| o.consumer_secret.clone()))
-        .bind(oauth1.map(|o| o.token.as_str()))
-        .bind(oauth1.map(|o| o.token_secret.clone()))
-        .bind(i64::from(oauth1.is_some_and(|o| o.unsigned)))
-        .bind(aws.map(|a| a.access_key_id.as_str()))
-        .bind(aws.map(|a| a.secret_access_key.clone()))
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("id")?;
+        let authorization_id = insert_authorization(&mut tx, application_id, row, now).await?;
         tx.commit().await?;
         Ok((application_id, authorization_id))
     }

@@ -8,6 +8,7 @@ mod admin;
 mod audit;
 mod bad_input;
 mod cli;
+mod dsm;
 mod info;
 mod mysafe;
 mod oauth1;
