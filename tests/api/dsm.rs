@@ -290,3 +290,29 @@ async fn pipeline_cli_writes_every_tool(backend: Backend) {
     );
     assert_eq!(std::fs::read_to_string(&target).expect("written"), "pipeline-secret-value");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipeline_cli_verifies_tls_and_trusts_a_given_ca() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.tls = cofre::config::TlsMode::SelfSigned).await;
+    let bootstrap = Client { app: app.create_app(&[Resource::Dsm], false, &["*"]).await, token: String::new() };
+    let url = format!("https://localhost:{}", app.addr.port());
+    let cert = app.data_dir.path().join("tls/cert.pem");
+    let out = app.data_dir.path().join("vars");
+    let run = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_cofre"))
+            .args(["dsm", "run", "--output", out.to_str().expect("utf-8")])
+            .args(extra)
+            .env("SENHASEGURA_URL", &url)
+            .env("SENHASEGURA_CLIENT_ID", &bootstrap.app.client_id)
+            .env("SENHASEGURA_CLIENT_SECRET", bootstrap.app.client_secret.as_str())
+            .env("SENHASEGURA_APPLICATION", "a")
+            .env("SENHASEGURA_SYSTEM", "s")
+            .env("SENHASEGURA_ENVIRONMENT", "e")
+            .output()
+            .expect("cofre runs")
+    };
+    let untrusted = run(&[]);
+    assert!(!untrusted.status.success(), "an unknown certificate is refused");
+    let trusted = run(&["--ca-file", cert.to_str().expect("utf-8")]);
+    assert!(trusted.status.success(), "{}", String::from_utf8_lossy(&trusted.stderr));
+}
