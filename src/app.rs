@@ -131,7 +131,8 @@ fn spawn_renewals(state: AppState) -> tokio::task::JoinHandle<()> {
         let mut ticker = tokio::time::interval(every);
         loop {
             ticker.tick().await;
-            if let Err(e) = crate::service::dsm::renew_due(&state.core, &crate::service::dsm::LocalIssuer).await {
+            if let Err(e) = crate::service::renewal::renew_due(&state.core, &crate::service::renewal::LocalIssuer).await
+            {
                 tracing::warn!(error = %e, "secret renewal run failed");
             }
         }

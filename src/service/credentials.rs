@@ -1,12 +1,13 @@
 //! PAM credentials (§3): upsert with the contract's rules, read with custody, enable, disable,
 //! release. Every change of a secret keeps the previous one as a sealed version.
 
-use serde_json::Value;
 use zeroize::Zeroizing;
 
 use super::Core;
 use super::access::{require_resource, require_write};
+use super::credential_settings::{merge_settings, open_settings, seal_settings, validate_settings};
 use super::devices::{check_domains, device_not_found, invalid_identifier, unknown_domain};
+use super::history::archive;
 use super::rotation;
 use crate::crypto::cipher::Aad;
 use crate::domain::authorization::{Caller, Resource};
@@ -14,7 +15,7 @@ use crate::domain::identifier::{generate_identifier, parse_identifier};
 use crate::domain::pam::{Credential, CredentialKey, CredentialKind, CredentialSettings, Device};
 use crate::error::{ApiError, ApiResult};
 use crate::store::StoreError;
-use crate::store::credentials::{Found, Version};
+use crate::store::credentials::Found;
 
 pub const DEFAULT_TYPE: &str = "Local User";
 pub const MAX_ADDITIONAL_BYTES: usize = 64 * 1024;
@@ -34,11 +35,6 @@ pub fn not_a_credential() -> ApiError {
 
 pub fn aad<'a>(uid: &'a str, field: &'a str) -> Aad<'a> {
     Aad::new("credentials", uid, field)
-}
-
-/// Versions are bound to their credential and number: `<uid>:<version>`.
-pub fn version_row(uid: &str, version: i64) -> String {
-    format!("{uid}:{version}")
 }
 
 #[derive(Default)]
@@ -71,73 +67,6 @@ fn required(value: Option<String>, code: u16, what: &str) -> ApiResult<String> {
         .map(|v| v.trim().to_owned())
         .filter(|v| !v.is_empty())
         .ok_or_else(|| ApiError::business(code, &format!("The device's {what} was not informed")))
-}
-
-/// Checks the settings objects' fields that the contract constrains.
-pub fn validate_settings(settings: &CredentialSettings) -> ApiResult<()> {
-    let truthy = |map: &serde_json::Map<String, Value>, key: &str| {
-        map.get(key).is_some_and(|v| {
-            matches!(v, Value::Bool(true)) || matches!(v.as_str(), Some("1" | "true")) || v.as_i64() == Some(1)
-        })
-    };
-    let present = |map: &serde_json::Map<String, Value>, key: &str| {
-        map.get(key).and_then(Value::as_str).is_some_and(|s| !s.trim().is_empty())
-    };
-    if let Some(jit) = &settings.jit {
-        if truthy(jit, "jit") {
-            let mut operations = Vec::new();
-            if truthy(jit, "credential_creation_and_deletion") {
-                operations.extend(["creation", "deletion"]);
-            }
-            if truthy(jit, "enable_disable_credential") {
-                operations.extend(["enable", "disable"]);
-            }
-            for op in operations {
-                if !present(jit, &format!("credential_{op}_plugin")) {
-                    return Err(ApiError::business(1046, "Plugin not informed"));
-                }
-                if !present(jit, &format!("credential_{op}_template")) {
-                    return Err(ApiError::business(1047, "Template plugin not informed"));
-                }
-            }
-        }
-    }
-    for (name, map) in [("execution_settings", &settings.execution), ("session_settings", &settings.session)] {
-        if let Some(map) = map {
-            if map.contains_key("use_own_credential_to_connect") && !truthy(map, "use_own_credential_to_connect") {
-                for field in ["authentication_credential", "authentication_hostname", "authentication_ip"] {
-                    if !present(map, field) {
-                        return Err(ApiError::bad_request(format!(
-                            "{name}.{field} is required when use_own_credential_to_connect is false."
-                        )));
-                    }
-                }
-            }
-        }
-    }
-    if let Some(criticality) = settings.additional.as_ref().and_then(|a| a.get("criticality")) {
-        if !matches!(criticality.as_str(), Some("Low" | "Medium" | "High")) {
-            return Err(ApiError::bad_request("additional_settings.criticality must be Low, Medium or High."));
-        }
-    }
-    Ok(())
-}
-
-/// Opens the stored settings (they may hold secrets such as a TOTP seed).
-pub async fn open_settings(core: &Core, c: &Credential) -> ApiResult<CredentialSettings> {
-    match &c.settings {
-        Some(blob) => {
-            let bytes = core.unseal(&aad(&c.uid, "settings"), blob).await?;
-            let value: Value = serde_json::from_slice(&bytes).map_err(|e| ApiError::internal(&e))?;
-            Ok(CredentialSettings::from_value(&value))
-        }
-        None => Ok(CredentialSettings::default()),
-    }
-}
-
-pub fn seal_settings(core: &Core, uid: &str, settings: &CredentialSettings) -> Vec<u8> {
-    let json = Zeroizing::new(settings.to_value().to_string());
-    core.seal(&aad(uid, "settings"), json.as_bytes())
 }
 
 /// The device a request names: it must exist and be visible (1011 otherwise).
@@ -186,30 +115,9 @@ pub async fn upsert(core: &Core, caller: &Caller, mut input: CredentialInput) ->
         None => None,
     };
 
-    let existing = match &identifier {
-        Some(identifier) => match core
-            .store
-            .find_credential(caller.authorization.id, &CredentialKey::Identifier(identifier.clone()))
-            .await
-        {
-            Ok(found) => Some(found),
-            Err(StoreError::NotFound) => None,
-            Err(e) => return Err(e.into()),
-        },
-        None => None,
-    };
-    let existing = match existing {
-        Some(found) => Some(found),
-        None => match core
-            .store
-            .credential_on_device(caller.authorization.id, device.id, &username, CredentialKind::Password)
-            .await
-        {
-            Ok(found) => Some(found),
-            Err(StoreError::NotFound) => None,
-            Err(e) => return Err(e.into()),
-        },
-    };
+    let existing =
+        existing_for_upsert(core, caller, identifier.as_deref(), device.id, &username, CredentialKind::Password)
+            .await?;
     let now = core.now();
     match existing {
         Some(found) => {
@@ -268,6 +176,35 @@ pub async fn upsert(core: &Core, caller: &Caller, mut input: CredentialInput) ->
     }
 }
 
+/// The upsert rule shared by passwords and SSH keys (§3.3): an existing identifier names the
+/// item; otherwise the item of this kind for this username on this device, if any.
+pub async fn existing_for_upsert(
+    core: &Core,
+    caller: &Caller,
+    identifier: Option<&str>,
+    device_id: i64,
+    username: &str,
+    kind: CredentialKind,
+) -> ApiResult<Option<Found>> {
+    let by_identifier = match identifier {
+        Some(identifier) => {
+            core.store.find_credential(caller.authorization.id, &CredentialKey::Identifier(identifier.to_owned())).await
+        }
+        None => Err(StoreError::NotFound),
+    };
+    let found = match by_identifier {
+        Err(StoreError::NotFound) => {
+            core.store.credential_on_device(caller.authorization.id, device_id, username, kind).await
+        }
+        other => other,
+    };
+    match found {
+        Ok(found) => Ok(Some(found)),
+        Err(StoreError::NotFound) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// The fields of an update, besides the device and username that located the credential.
 struct Changes {
     content: Option<Zeroizing<String>>,
@@ -290,14 +227,6 @@ fn input_rest(input: CredentialInput, parent_id: Option<i64>) -> Changes {
         parent_id,
         expiration_time: input.expiration_time,
         settings: input.settings,
-    }
-}
-
-fn merge_settings(stored: &mut CredentialSettings, given: CredentialSettings) {
-    for key in crate::domain::pam::SETTINGS_KEYS {
-        if let (Some(slot), Some(map)) = (stored.slot(key), given.get(key)) {
-            *slot = Some(map.clone());
-        }
     }
 }
 
@@ -374,29 +303,6 @@ async fn update(
     }
     core.store.save_credential(&c, previous.as_ref(), now).await?;
     Ok(Upserted { credential: c, created: false, changed })
-}
-
-/// The current secret of `c` re-sealed as version `c.version`, ready to be stored as history.
-pub async fn archive(core: &Core, c: &Credential, by: &str, reason: &str) -> ApiResult<Version> {
-    let row = version_row(&c.uid, c.version);
-    let mut resealed = [None, None];
-    for (slot, (field, blob)) in resealed.iter_mut().zip([("secret", &c.secret), ("key_passphrase", &c.key_passphrase)])
-    {
-        if let Some(b) = blob {
-            let plain = core.unseal(&aad(&c.uid, field), b).await?;
-            *slot = Some(core.seal(&Aad::new("credential_versions", &row, field), &plain));
-        }
-    }
-    let [secret, key_passphrase] = resealed;
-    Ok(Version {
-        version: c.version,
-        secret,
-        key_passphrase,
-        public_key: c.public_key.clone(),
-        replaced_by: by.to_owned(),
-        reason: reason.to_owned(),
-        created_at: core.now(),
-    })
 }
 
 /// A credential the caller names: 1007 when missing, 1009 when not theirs to see.

@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 use super::Core;
 use super::access::{require_resource, require_write};
 use crate::crypto::cipher::Aad;
-use crate::crypto::{fill_random, random_hex};
+use crate::crypto::random_hex;
 use crate::domain::authorization::{Caller, Resource};
 use crate::domain::dsm::{Entry, EntryKind};
 use crate::domain::network::IpAllowList;
@@ -18,17 +18,16 @@ use crate::store::apps::NewAuthorizationRow;
 use crate::store::dsm::{DsmApp, DsmSecret};
 
 const MIN_RENEW_MINUTES: i64 = 10;
-const LEASE_SECS: i64 = 300;
 
 pub fn not_informed(name: &str) -> ApiError {
     ApiError::business(1001, &format!("Parameter '{name}' was not informed!"))
 }
 
-fn data_aad(uid: &str) -> Aad<'_> {
+pub(super) fn data_aad(uid: &str) -> Aad<'_> {
     Aad::new("dsm_secrets", uid, "data")
 }
 
-fn version_aad(row: &str) -> Aad<'_> {
+pub(super) fn version_aad(row: &str) -> Aad<'_> {
     Aad::new("dsm_secret_versions", row, "data")
 }
 
@@ -151,12 +150,12 @@ async fn open(core: &Core, secret: DsmSecret) -> ApiResult<SecretView> {
     Ok(SecretView { secret, data })
 }
 
-async fn open_entries(core: &Core, secret: &DsmSecret) -> ApiResult<Vec<Entry>> {
+pub(super) async fn open_entries(core: &Core, secret: &DsmSecret) -> ApiResult<Vec<Entry>> {
     let bytes = core.unseal(&data_aad(&secret.uid), &secret.data).await?;
     serde_json::from_slice(&bytes).map_err(|e| ApiError::internal(&e))
 }
 
-fn seal_entries(core: &Core, uid: &str, entries: &[Entry]) -> ApiResult<Vec<u8>> {
+pub(super) fn seal_entries(core: &Core, uid: &str, entries: &[Entry]) -> ApiResult<Vec<u8>> {
     let json = Zeroizing::new(serde_json::to_string(entries).map_err(|e| ApiError::internal(&e))?);
     Ok(core.seal(&data_aad(uid), json.as_bytes()))
 }
@@ -338,66 +337,4 @@ pub async fn revoke_own_authorization(core: &Core, caller: &Caller) -> ApiResult
     require_resource(caller, Resource::Dsm)?;
     core.store.set_authorization_enabled(caller.authorization.id, false, core.now()).await?;
     Ok(())
-}
-
-/// Re-issues the renewable values of a secret (access keys, passwords).
-pub trait SecretIssuer: Send + Sync {
-    fn issue(&self, kind: &EntryKind, provider: Option<&str>, field: &str) -> Option<String>;
-}
-
-/// The first issuer: fresh random values, generated locally.
-pub struct LocalIssuer;
-
-fn random_from(alphabet: &[u8], len: usize) -> String {
-    let mut bytes = vec![0u8; len];
-    fill_random(&mut bytes);
-    bytes.iter().map(|b| alphabet[usize::from(*b) % alphabet.len()] as char).collect()
-}
-
-impl SecretIssuer for LocalIssuer {
-    fn issue(&self, kind: &EntryKind, provider: Option<&str>, field: &str) -> Option<String> {
-        const UPPER: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-        const BASE62: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-        match (kind, field) {
-            (EntryKind::AccessKey, "access_key_id") => {
-                let prefix = if provider == Some("aws") { "AKIA" } else { "" };
-                Some(format!("{prefix}{}", random_from(UPPER, 16)))
-            }
-            (EntryKind::AccessKey, "secret_access_key") => Some(random_from(BASE62, 40)),
-            (EntryKind::Credential, "password") => Some(random_from(BASE62, 24)),
-            _ => None,
-        }
-    }
-}
-
-/// Renews every secret due now (by the core's clock); claims keep processes from doubling up.
-pub async fn renew_due(core: &Core, issuer: &dyn SecretIssuer) -> ApiResult<Vec<i64>> {
-    let mut renewed = Vec::new();
-    loop {
-        let now = core.now();
-        let claimed = core.store.claim_due_renewals(now, now + LEASE_SECS, 20).await?;
-        if claimed.is_empty() {
-            return Ok(renewed);
-        }
-        for id in claimed {
-            let mut secret = core.store.dsm_secret_by_id(id).await?;
-            let mut entries = open_entries(core, &secret).await?;
-            for entry in &mut entries {
-                let fields = entry.fields.clone();
-                for (key, field) in fields {
-                    if let Some(value) = issuer.issue(&entry.kind, entry.provider.as_deref(), &field) {
-                        entry.values.insert(key, Some(value));
-                    }
-                }
-            }
-            let row = format!("{}:{}", secret.uid, secret.version);
-            let old = core.unseal(&data_aad(&secret.uid), &secret.data).await?;
-            let previous = (secret.version, core.seal(&version_aad(&row), &old));
-            secret.version += 1;
-            secret.data = seal_entries(core, &secret.uid, &entries)?;
-            secret.next_renewal_at = secret.renew_minutes.map(|m| now + m * 60);
-            core.store.update_dsm_secret(&secret, previous, now).await?;
-            renewed.push(id);
-        }
-    }
 }

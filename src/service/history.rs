@@ -1,8 +1,9 @@
-//! Version history of credential secrets: list (metadata only) and restore.
+//! Version history of credential secrets: archive on change, list (metadata only), restore.
 
 use super::Core;
-use super::credentials::{aad, archive};
+use super::credentials::aad;
 use crate::crypto::cipher::Aad;
+use crate::domain::pam::Credential;
 use crate::domain::pam::CredentialKey;
 use crate::error::{ApiError, ApiResult};
 use crate::store::StoreError;
@@ -30,7 +31,7 @@ pub async fn restore(core: &Core, credential: &str, version: i64, by: &str) -> A
         .into_iter()
         .find(|v| v.version == version)
         .ok_or_else(|| ApiError::not_found(format!("Version {version} of credential {} not found.", c.id)))?;
-    let row = super::credentials::version_row(&c.uid, version);
+    let row = version_row(&c.uid, version);
     let previous = archive(core, &c, by, &format!("restore of version {version}")).await?;
     let now = core.now();
     c.secret = match &old.secret {
@@ -59,5 +60,33 @@ async fn find(core: &Core, key: &str) -> ApiResult<crate::store::credentials::Fo
     core.store.find_credential(0, &CredentialKey::parse(key)).await.map_err(|e| match e {
         StoreError::NotFound => ApiError::not_found(format!("Credential '{key}' not found.")),
         other => other.into(),
+    })
+}
+
+/// Versions are bound to their credential and number: `<uid>:<version>`.
+pub fn version_row(uid: &str, version: i64) -> String {
+    format!("{uid}:{version}")
+}
+
+/// The current secret of `c` re-sealed as version `c.version`, ready to be stored as history.
+pub async fn archive(core: &Core, c: &Credential, by: &str, reason: &str) -> ApiResult<Version> {
+    let row = version_row(&c.uid, c.version);
+    let mut resealed = [None, None];
+    for (slot, (field, blob)) in resealed.iter_mut().zip([("secret", &c.secret), ("key_passphrase", &c.key_passphrase)])
+    {
+        if let Some(b) = blob {
+            let plain = core.unseal(&aad(&c.uid, field), b).await?;
+            *slot = Some(core.seal(&Aad::new("credential_versions", &row, field), &plain));
+        }
+    }
+    let [secret, key_passphrase] = resealed;
+    Ok(Version {
+        version: c.version,
+        secret,
+        key_passphrase,
+        public_key: c.public_key.clone(),
+        replaced_by: by.to_owned(),
+        reason: reason.to_owned(),
+        created_at: core.now(),
     })
 }

@@ -5,8 +5,10 @@ use zeroize::Zeroizing;
 
 use super::Core;
 use super::access::{require_resource, require_write};
-use super::credentials::{aad, archive, device_for, seal_settings};
+use super::credential_settings::seal_settings;
+use super::credentials::{aad, device_for, existing_for_upsert};
 use super::devices::invalid_identifier;
+use super::history::archive;
 use super::rotation;
 use crate::domain::authorization::{Caller, Resource};
 use crate::domain::identifier::{generate_identifier, parse_identifier};
@@ -95,22 +97,8 @@ pub async fn upsert(core: &Core, caller: &Caller, input: KeyInput) -> ApiResult<
             Err(e) => return Err(e.into()),
         }
     }
-    let existing = match &identifier {
-        Some(id) => lookup(core, caller, &CredentialKey::Identifier(id.clone())).await?,
-        None => None,
-    };
-    let existing = match existing {
-        Some(found) => Some(found),
-        None => match core
-            .store
-            .credential_on_device(caller.authorization.id, device.id, &username, CredentialKind::SshKey)
-            .await
-        {
-            Ok(found) => Some(found),
-            Err(StoreError::NotFound) => None,
-            Err(e) => return Err(e.into()),
-        },
-    };
+    let existing =
+        existing_for_upsert(core, caller, identifier.as_deref(), device.id, &username, CredentialKind::SshKey).await?;
     let now = core.now();
     let mut credential = match existing {
         Some(found) if !found.visible => return Err(super::credentials::no_access()),

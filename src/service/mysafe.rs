@@ -9,9 +9,10 @@ use zeroize::Zeroizing;
 
 use super::Core;
 use super::access::{require_resource, require_write};
+pub use super::sharing::ShareInput;
+use super::sharing::resolve_shares;
 use crate::crypto::cipher::Aad;
 use crate::domain::authorization::{Caller, Resource};
-use crate::domain::user::canonical_login;
 use crate::error::{ApiError, ApiResult};
 use crate::store::StoreError;
 use crate::store::mysafe::{Access, ItemRow, Share, ShareRows};
@@ -69,13 +70,6 @@ fn not_found(kind: Kind) -> ApiError {
 
 fn no_access() -> ApiError {
     ApiError::business(1006, "User does not have access").with_reason("no access to the MySafe item")
-}
-
-/// One entry of `users_allowed` (a username) or `groups_allowed` (a group name).
-#[derive(Clone, Debug)]
-pub struct ShareInput {
-    pub name: String,
-    pub can_edit: bool,
 }
 
 /// What a create or update carries. `None` leaves a field (or a kind of sharing) as it is.
@@ -173,50 +167,6 @@ fn check_lengths(input: &ItemInput) -> ApiResult<()> {
         return Err(ApiError::bad_request(format!("Secret fields are limited to {MAX_SECRET_BYTES} bytes.")));
     }
     Ok(())
-}
-
-/// Resolves share names to ids; unknown names go to `shared_error` instead of failing.
-async fn resolve_shares(
-    core: &Core,
-    owner: i64,
-    users: Option<&[ShareInput]>,
-    groups: Option<&[ShareInput]>,
-) -> ApiResult<(Option<ShareRows>, Option<ShareRows>, Vec<Value>)> {
-    let mut errors = Vec::new();
-    let users = match users {
-        Some(list) => {
-            let mut rows = ShareRows::new();
-            for share in list {
-                match core.store.user_id(&canonical_login(&share.name)).await {
-                    Ok(id) if id == owner => {}
-                    Ok(id) => rows.push(("user", id, share.can_edit)),
-                    Err(StoreError::NotFound) => {
-                        errors.push(serde_json::json!({"username": share.name, "error": "User not found"}))
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            Some(rows)
-        }
-        None => None,
-    };
-    let groups = match groups {
-        Some(list) => {
-            let mut rows = ShareRows::new();
-            for share in list {
-                match core.store.group_id(share.name.trim()).await {
-                    Ok(id) => rows.push(("group", id, share.can_edit)),
-                    Err(StoreError::NotFound) => {
-                        errors.push(serde_json::json!({"name": share.name, "error": "Group not found"}))
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            Some(rows)
-        }
-        None => None,
-    };
-    Ok((users, groups, errors))
 }
 
 fn duplicate_code() -> ApiError {

@@ -13,7 +13,8 @@ use std::time::Duration;
 use zeroize::Zeroizing;
 
 use super::Core;
-use super::credentials::{aad, archive};
+use super::credentials::aad;
+use super::history::archive;
 use crate::crypto::fill_random;
 use crate::domain::pam::{Credential, CredentialKey, CredentialKind, Device};
 use crate::error::{ApiError, ApiResult};

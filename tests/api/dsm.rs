@@ -5,7 +5,7 @@ use std::process::Command;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use cofre::domain::authorization::Resource;
-use cofre::service::dsm::{LocalIssuer, renew_due};
+use cofre::service::renewal::{LocalIssuer, renew_due};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 

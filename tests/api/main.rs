@@ -11,6 +11,7 @@ mod cli;
 mod dsm;
 mod info;
 mod mysafe;
+mod mysafe_files;
 mod oauth1;
 mod oauth2;
 mod pam;
