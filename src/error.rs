@@ -32,6 +32,8 @@ pub struct ApiError {
     pub error_id: Option<String>,
     /// Why a request was refused, for the audit record (never sent to the client).
     pub audit_reason: Option<&'static str>,
+    /// The (application, authorization) a refused request identified, for the audit record.
+    pub audit_caller: Option<Box<(i64, i64)>>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -55,6 +57,7 @@ impl ApiError {
             retry_after: None,
             error_id: None,
             audit_reason: None,
+            audit_caller: None,
         }
     }
 
@@ -168,6 +171,12 @@ impl ApiError {
         }
     }
 
+    /// Names the authorization a refused request identified, so the audit record carries it.
+    pub fn with_caller(mut self, application_id: i64, authorization_id: i64) -> Self {
+        self.audit_caller = Some(Box::new((application_id, authorization_id)));
+        self
+    }
+
     pub fn with_reason(mut self, reason: &'static str) -> Self {
         self.audit_reason = Some(reason);
         self
@@ -177,6 +186,8 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
+            StoreError::Conflict => Self::conflict("The item changed concurrently; read it again and retry.")
+                .with_reason("concurrent change"),
             StoreError::Unavailable(cause) => {
                 tracing::warn!(error.cause = %cause, "store unavailable");
                 Self::unavailable()

@@ -12,6 +12,10 @@ use crate::error::{ApiError, ErrorShape};
 #[derive(Clone, Copy, Debug)]
 pub struct AuditReason(pub &'static str);
 
+/// Put on responses so the audit middleware can record whom it refused: (application, authorization).
+#[derive(Clone, Copy, Debug)]
+pub struct AuditCaller(pub i64, pub i64);
+
 /// A successful answer: status, message and the entities under their contract keys.
 pub struct Reply {
     status: u16,
@@ -117,6 +121,9 @@ impl IntoResponse for ApiError {
         }
         if let Some(reason) = self.audit_reason {
             response.extensions_mut().insert(AuditReason(reason));
+        }
+        if let Some(caller) = self.audit_caller {
+            response.extensions_mut().insert(AuditCaller(caller.0, caller.1));
         }
         response
     }

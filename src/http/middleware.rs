@@ -12,7 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
-use super::envelope::AuditReason;
+use super::envelope::{AuditCaller, AuditReason};
 use crate::config::TlsMode;
 use crate::domain::network::resolve_client_ip;
 use crate::error::ApiError;
@@ -101,10 +101,13 @@ pub async fn audited(
 
     let status = response.status().as_u16();
     let reason = response.extensions().get::<AuditReason>().map(|r| r.0);
-    let (application_id, authorization_id, mut detail) = match context.facts.lock() {
+    let (mut application_id, mut authorization_id, mut detail) = match context.facts.lock() {
         Ok(mut f) => (f.application_id, f.authorization_id, std::mem::take(&mut f.detail)),
         Err(_) => (None, None, Map::new()),
     };
+    if let (None, Some(refused)) = (authorization_id, response.extensions().get::<AuditCaller>()) {
+        (application_id, authorization_id) = (Some(refused.0), Some(refused.1));
+    }
     if let Some(reason) = reason {
         detail.insert("reason".into(), reason.into());
     }

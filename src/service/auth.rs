@@ -51,19 +51,16 @@ pub async fn admit(
     scheme: Scheme,
     origin: Origin<'_>,
 ) -> ApiResult<Caller> {
-    match gate(core, &authorization, origin).await {
-        Ok(()) => Ok(Caller {
-            acting_user_id: acting_user_id.or(authorization.acting_user_id),
-            authorization,
-            client_ip: origin.ip,
-            scheme,
-        }),
-        Err(r @ (Refusal::Disabled | Refusal::Expired)) => Err(ApiError::invalid_token().with_reason(reason(r))),
-        Err(Refusal::IpNotAllowed) => Err(ApiError::forbidden("Access denied: this client IP is not authorized.")),
-        Err(Refusal::RefererNotAllowed) => {
-            Err(ApiError::forbidden("Access denied: this HTTP referer is not authorized."))
+    let refusal = match gate(core, &authorization, origin).await {
+        Ok(()) => {
+            let acting_user_id = acting_user_id.or(authorization.acting_user_id);
+            return Ok(Caller { acting_user_id, authorization, client_ip: origin.ip, scheme });
         }
-    }
+        Err(r @ (Refusal::Disabled | Refusal::Expired)) => ApiError::invalid_token().with_reason(reason(r)),
+        Err(Refusal::IpNotAllowed) => ApiError::forbidden("Access denied: this client IP is not authorized."),
+        Err(Refusal::RefererNotAllowed) => ApiError::forbidden("Access denied: this HTTP referer is not authorized."),
+    };
+    Err(refusal.with_caller(authorization.application_id, authorization.id))
 }
 
 /// Checks the client, then the gate, and signs a token. Every failure answers `invalid_client`
@@ -86,7 +83,9 @@ pub async fn issue_token(core: &Core, credentials: &ClientCredentials, origin: O
             return Err(ApiError::invalid_client().with_reason(why));
         }
     };
-    gate(core, &authorization, origin).await.map_err(|r| ApiError::invalid_client().with_reason(reason(r)))?;
+    gate(core, &authorization, origin).await.map_err(|r| {
+        ApiError::invalid_client().with_reason(reason(r)).with_caller(authorization.application_id, authorization.id)
+    })?;
     throttle::record_success(core, &subject).await?;
     let now = core.now();
     let ttl = core.config.token_ttl;

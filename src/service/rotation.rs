@@ -265,8 +265,22 @@ async fn rotate_one(core: &Core, changer: &dyn SecretChanger, id: i64) -> ApiRes
             c.version += 1;
             c.changed_at = now;
             c.next_rotation_at = policy.rotation_interval.map(|i| now + i);
-            core.store.save_credential(&c, Some(&previous), now).await?;
-            (200, true)
+            match core.store.save_credential(&c, Some(&previous), now).await {
+                Ok(()) => (200, true),
+                // Someone changed the credential while the target was being changed: keep theirs,
+                // and report that the target may now hold the rotated secret.
+                Err(crate::store::StoreError::Conflict) => {
+                    tracing::warn!(
+                        credential.id = c.id,
+                        "rotation lost a race with an update; the target may hold the rotated secret"
+                    );
+                    core.store
+                        .fail_rotation(c.id, "changed during rotation; verify the target", now + retry_secs(core))
+                        .await?;
+                    (409, false)
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         Err(reason) => {
             tracing::warn!(credential.id = c.id, %reason, "rotation failed; the old secret stays current");

@@ -3,7 +3,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Store, StoreResult, exactly_one, flag};
+use super::{Store, StoreError, StoreResult, exactly_one, flag};
 use crate::domain::pam::{Credential, CredentialKey, CredentialKind, Device};
 
 /// A credential with its device, and whether the asking authorization may see it.
@@ -162,7 +162,8 @@ impl Store {
     }
 
     /// Writes a credential back; when `previous` is given (the secret changed), the old secret
-    /// is kept as a version in the same transaction.
+    /// is kept as a version in the same transaction. The write applies only if nobody changed
+    /// the credential since it was read (its version is unchanged): otherwise `Conflict`.
     pub async fn save_credential(&self, c: &Credential, previous: Option<&Version>, now: i64) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         if let Some(v) = previous {
@@ -185,7 +186,7 @@ impl Store {
             "UPDATE credentials SET device_id = $1, username = $2, secret = $3, public_key = $4, key_passphrase = $5, \
              key_name = $6, additional = $7, tags = $8, credential_type = $9, domain = $10, parent_id = $11, settings = $12, \
              automatic_change = $13, expiration_time = $14, version = $15, enabled = $16, changed_at = $17, \
-             next_rotation_at = $18, rotation_error = '', rotation_lease = 0, updated_at = $19 WHERE id = $20",
+             next_rotation_at = $18, rotation_error = '', rotation_lease = 0, updated_at = $19 WHERE id = $20 AND version = $21",
         )
         .bind(c.device_id)
         .bind(c.username.as_str())
@@ -207,9 +208,12 @@ impl Store {
         .bind(c.next_rotation_at)
         .bind(now)
         .bind(c.id)
+        .bind(previous.map_or(c.version, |v| v.version))
         .execute(&mut *tx)
         .await?;
-        exactly_one(&done)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict);
+        }
         tx.commit().await?;
         Ok(())
     }

@@ -216,7 +216,7 @@ async fn client_ip_outside_the_allow_list_is_refused_and_audited(backend: Backen
     let records = app.state.core.store.recent_audit(50).await.expect("audit");
     let record = records.iter().find(|r| r.request_id == request_id).expect("the refusal is audited");
     assert_eq!((record.client_ip.as_str(), record.status, record.outcome.as_str()), ("127.0.0.3", 403, "denied"));
-    assert_eq!(record.authorization_id, None, "a refused caller is not recorded as acting");
+    assert_eq!(record.authorization_id, Some(created.authorization_id), "the refused caller is named in the audit");
 }
 
 async fn requests_without_credentials_or_route_get_the_gateway_answer(backend: Backend) {
