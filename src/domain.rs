@@ -6,4 +6,5 @@ pub mod identifier;
 pub mod info;
 pub mod network;
 pub mod pam;
+pub mod scim;
 pub mod user;

@@ -13,6 +13,7 @@ pub mod pam;
 pub mod params;
 pub mod path;
 pub mod related;
+pub mod scim;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -58,6 +59,7 @@ fn families(state: &AppState) -> Router<AppState> {
         .route("/coe/dapp/deprovision", post(dsm::deprovision))
         .route("/dapp/deprovision", post(dsm::deprovision))
         .merge(admin::routes())
+        .nest("/scim/v2", scim::routes())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate));
     Router::new()
         .route("/oauth2/token", get(oauth2::token).post(oauth2::token))
@@ -97,6 +99,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/iso", families(&state))
         .nest("/api", families(&state))
+        .nest(
+            "/scim/v2",
+            scim::routes().route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate)),
+        )
         .fallback(|| async { ApiError::no_route(404) })
         .method_not_allowed_fallback(|| async { ApiError::no_route(405) })
         // Innermost first: a panic becomes a 500 envelope that is still audited.

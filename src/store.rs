@@ -16,6 +16,7 @@ pub mod keys;
 pub mod mysafe;
 pub mod policies;
 pub mod related;
+pub mod scim;
 pub mod tokens;
 pub mod users;
 

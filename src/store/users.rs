@@ -56,7 +56,7 @@ impl Store {
     /// Users with the names of their groups, by username; all when `only` is `None`.
     pub async fn users(&self, only: Option<&str>) -> StoreResult<Vec<User>> {
         let rows = sqlx::query(
-            "SELECT id, username, display_name, email, enabled FROM users WHERE $1 IS NULL OR username = $1 ORDER BY id",
+            "SELECT id, username, display_name, email, enabled FROM users WHERE deleted_at IS NULL AND ($1 IS NULL OR username = $1) ORDER BY id",
         )
         .bind(only)
         .fetch_all(&self.pool)

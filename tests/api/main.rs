@@ -17,6 +17,7 @@ mod oauth2;
 mod pam;
 mod pam_keys;
 mod rotation;
+mod scim;
 mod sealing;
 mod sigv4;
 mod throttle;

@@ -1,0 +1,386 @@
+//! SCIM 2.0 users and groups (RFC 7644) over cofre's users and groups: what an identity
+//! governance system provisions here is what MySafe sharing and logins use, at once.
+
+use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use zeroize::Zeroizing;
+
+use super::Core;
+use super::scim_schema::{
+    ENTERPRISE, ENTERPRISE_ATTRS, GROUP, GROUP_ATTRS, Invalid, MAX_RESULTS, USER, USER_ATTRS, case_exact, clean,
+};
+use crate::domain::scim::eval::{self, get_ci};
+use crate::domain::scim::filter;
+use crate::domain::scim::patch::{self, PatchOp};
+use crate::domain::user::{canonical_login, valid_login};
+use crate::store::StoreError;
+use crate::store::scim::{ScimGroupRow, ScimUserRow, ScimUserWrite};
+
+/// An error in the SCIM error schema.
+#[derive(Debug)]
+pub struct ScimError {
+    pub status: u16,
+    pub scim_type: Option<&'static str>,
+    pub detail: String,
+}
+
+pub type ScimResult<T> = Result<T, ScimError>;
+
+pub fn error(status: u16, scim_type: Option<&'static str>, detail: impl Into<String>) -> ScimError {
+    ScimError { status, scim_type, detail: detail.into() }
+}
+
+fn bad(scim_type: &'static str, detail: impl Into<String>) -> ScimError {
+    error(400, Some(scim_type), detail)
+}
+
+impl From<Invalid> for ScimError {
+    fn from(i: Invalid) -> Self {
+        bad(i.0, i.1)
+    }
+}
+
+impl From<StoreError> for ScimError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => error(404, None, "Resource not found"),
+            StoreError::Conflict => error(409, Some("uniqueness"), "A resource with this name already exists"),
+            StoreError::Unavailable(_) => error(503, None, "Service temporarily unavailable"),
+            other => {
+                let id = uuid::Uuid::now_v7();
+                tracing::error!(error.id = %id, error.cause = %other, "SCIM store error");
+                error(500, None, format!("Unexpected error (error id {id})"))
+            }
+        }
+    }
+}
+
+/// A resource kind: what differs between users and groups.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    User,
+    Group,
+}
+
+impl Kind {
+    pub fn endpoint(self) -> &'static str {
+        if self == Self::User { "Users" } else { "Groups" }
+    }
+}
+
+fn time_text(unix: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(unix).ok().and_then(|t| t.format(&Rfc3339).ok()).unwrap_or_default()
+}
+
+pub fn etag(version: i64) -> String {
+    format!("W/\"{version}\"")
+}
+
+fn meta(kind: Kind, base: &str, id: i64, created: i64, modified: i64, version: i64) -> Value {
+    json!({"resourceType": if kind == Kind::User { "User" } else { "Group" }, "created": time_text(created),
+           "lastModified": time_text(modified), "location": format!("{base}/{}/{id}", kind.endpoint()), "version": etag(version)})
+}
+
+pub fn user_json(base: &str, row: &ScimUserRow) -> Value {
+    let doc: Map<String, Value> = serde_json::from_str(&row.scim).unwrap_or_default();
+    let mut out = Map::new();
+    let mut schemas = vec![Value::String(USER.into())];
+    if doc.contains_key(ENTERPRISE) {
+        schemas.push(Value::String(ENTERPRISE.into()));
+    }
+    out.insert("schemas".into(), Value::Array(schemas));
+    out.insert("id".into(), Value::String(row.id.to_string()));
+    if let Some(external) = &row.external_id {
+        out.insert("externalId".into(), Value::String(external.clone()));
+    }
+    out.insert("userName".into(), doc.get("userName").cloned().unwrap_or_else(|| Value::String(row.username.clone())));
+    for (k, v) in &doc {
+        if k != "userName" && k != "active" {
+            out.insert(k.clone(), v.clone());
+        }
+    }
+    // A provisioned user shows `active` only when it was given; others show the column.
+    if doc.contains_key("active") || !doc.contains_key("userName") {
+        out.insert("active".into(), Value::Bool(row.enabled));
+    }
+    if !row.groups.is_empty() {
+        let groups: Vec<Value> = row
+            .groups
+            .iter()
+            .map(|(id, name)| json!({"value": id.to_string(), "display": name, "$ref": format!("{base}/Groups/{id}")}))
+            .collect();
+        out.insert("groups".into(), Value::Array(groups));
+    }
+    out.insert("meta".into(), meta(Kind::User, base, row.id, row.created_at, row.updated_at, row.version));
+    Value::Object(out)
+}
+
+pub fn group_json(base: &str, row: &ScimGroupRow) -> Value {
+    let mut out = Map::new();
+    out.insert("schemas".into(), json!([GROUP]));
+    out.insert("id".into(), Value::String(row.id.to_string()));
+    if let Some(external) = &row.external_id {
+        out.insert("externalId".into(), Value::String(external.clone()));
+    }
+    out.insert("displayName".into(), Value::String(row.name.clone()));
+    let members: Vec<Value> = row
+        .members
+        .iter()
+        .map(|(id, _)| json!({"value": id.to_string(), "$ref": format!("{base}/Users/{id}")}))
+        .collect();
+    out.insert("members".into(), Value::Array(members));
+    out.insert("meta".into(), meta(Kind::Group, base, row.id, row.created_at, row.updated_at, row.version));
+    Value::Object(out)
+}
+
+fn parse_id(id: &str) -> ScimResult<i64> {
+    id.parse().map_err(|_| error(404, None, format!("Resource {id} not found")))
+}
+
+pub async fn user_row(core: &Core, id: &str) -> ScimResult<ScimUserRow> {
+    core.store
+        .scim_users(Some(parse_id(id)?))
+        .await?
+        .pop()
+        .ok_or_else(|| error(404, None, format!("User {id} not found")))
+}
+
+pub async fn group_row(core: &Core, id: &str) -> ScimResult<ScimGroupRow> {
+    core.store
+        .scim_groups(Some(parse_id(id)?))
+        .await?
+        .pop()
+        .ok_or_else(|| error(404, None, format!("Group {id} not found")))
+}
+
+/// `If-Match` (when given and not `*`) must name the current version.
+pub fn check_version(if_match: Option<&str>, version: i64) -> ScimResult<()> {
+    match if_match.map(str::trim) {
+        Some(tag) if tag != "*" && tag != etag(version) && tag.trim_matches('"') != version.to_string() => {
+            Err(error(412, None, "The resource changed: its version no longer matches If-Match"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Writes a user from a full document (create when `current` is `None`).
+pub async fn write_user(
+    core: &Core,
+    current: Option<&ScimUserRow>,
+    doc: &Map<String, Value>,
+) -> ScimResult<ScimUserRow> {
+    let mut attrs = clean(doc, USER_ATTRS)?;
+    let user_name = attrs.get("userName").and_then(Value::as_str).map(str::trim).unwrap_or_default().to_owned();
+    let canonical = canonical_login(&user_name);
+    if !valid_login(&canonical) {
+        return Err(bad("invalidValue", "userName is required: 1 to 128 printable characters"));
+    }
+    let taken = core.store.user_id(&canonical).await;
+    match (taken, current) {
+        (Ok(id), Some(cur)) if id != cur.id => {
+            return Err(error(409, Some("uniqueness"), format!("userName {user_name} is taken")));
+        }
+        (Ok(_), None) => return Err(error(409, Some("uniqueness"), format!("userName {user_name} is taken"))),
+        (Err(StoreError::NotFound), _) | (Ok(_), Some(_)) => {}
+        (Err(e), _) => return Err(e.into()),
+    }
+    if let Some(Value::Object(ext)) = get_ci(&Value::Object(doc.clone()), ENTERPRISE) {
+        attrs.insert(ENTERPRISE.into(), Value::Object(clean(ext, ENTERPRISE_ATTRS)?));
+    }
+    // New users are active unless told otherwise, and say so.
+    if current.is_none() && !attrs.contains_key("active") {
+        attrs.insert("active".into(), Value::Bool(true));
+    }
+    let active = attrs.get("active").and_then(Value::as_bool).unwrap_or(true);
+    let password = attrs.remove("password").and_then(|v| v.as_str().map(|p| Zeroizing::new(p.to_owned())));
+    let hash = match password.filter(|p| !p.is_empty()) {
+        Some(p) => Some(core.passwords.hash(p).await.map_err(|_| error(500, None, "password hashing failed"))?),
+        None => None,
+    };
+    let external_id = get_ci(&Value::Object(doc.clone()), "externalId").and_then(Value::as_str).map(str::to_owned);
+    attrs.remove("groups");
+    let scim = Value::Object(attrs).to_string();
+    let write = ScimUserWrite {
+        username: &canonical,
+        password_hash: hash.as_deref(),
+        enabled: active,
+        external_id: external_id.as_deref(),
+        scim: &scim,
+    };
+    let now = core.now();
+    let id = match current {
+        Some(cur) => {
+            core.store.update_scim_user(cur.id, &write, cur.version, now).await.map_err(|e| match e {
+                StoreError::Conflict => error(412, None, "The resource changed concurrently"),
+                other => other.into(),
+            })?;
+            cur.id
+        }
+        None => core.store.insert_scim_user(&write, now).await?,
+    };
+    core.store.scim_users(Some(id)).await?.pop().ok_or_else(|| error(404, None, "User vanished"))
+}
+
+/// Writes a group from a full document (create when `current` is `None`).
+pub async fn write_group(
+    core: &Core,
+    current: Option<&ScimGroupRow>,
+    doc: &Map<String, Value>,
+) -> ScimResult<ScimGroupRow> {
+    let attrs = clean(doc, GROUP_ATTRS)?;
+    let name = attrs.get("displayName").and_then(Value::as_str).map(str::trim).unwrap_or_default().to_owned();
+    if name.is_empty() || name.chars().count() > 255 {
+        return Err(bad("invalidValue", "displayName is required (at most 255 characters)"));
+    }
+    let mut members = Vec::new();
+    for member in attrs.get("members").and_then(Value::as_array).into_iter().flatten() {
+        let value = member.get("value").and_then(Value::as_str).and_then(|v| v.parse::<i64>().ok());
+        members.push(value.ok_or_else(|| bad("invalidValue", "each member needs the id of a user as its value"))?);
+    }
+    members.sort_unstable();
+    members.dedup();
+    if core.store.live_user_ids(&members).await?.len() != members.len() {
+        return Err(bad("invalidValue", "a member is not a known user"));
+    }
+    let external_id = get_ci(&Value::Object(doc.clone()), "externalId").and_then(Value::as_str).map(str::to_owned);
+    match core.store.group_id(&name).await {
+        Ok(existing) if current.is_none_or(|g| g.id != existing) => {
+            return Err(error(409, Some("uniqueness"), format!("displayName {name} is taken")));
+        }
+        Ok(_) | Err(StoreError::NotFound) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let (id, version) = current.map_or((0, 0), |g| (g.id, g.version));
+    let id =
+        core.store.save_scim_group(id, &name, external_id.as_deref(), &members, version, core.now()).await.map_err(
+            |e| match e {
+                StoreError::Conflict if current.is_some() => error(412, None, "The resource changed concurrently"),
+                other => other.into(),
+            },
+        )?;
+    core.store.scim_groups(Some(id)).await?.pop().ok_or_else(|| error(404, None, "Group vanished"))
+}
+
+/// The attributes a PATCH may not touch.
+const READ_ONLY: [&str; 4] = ["id", "meta", "groups", "schemas"];
+
+/// Applies a PatchOp request to a resource document (RFC 7644 §3.5.2).
+pub fn apply_patch(resource: &Value, request: &Value, kind: Kind) -> ScimResult<Map<String, Value>> {
+    let schemas = request.get("schemas").and_then(Value::as_array);
+    if !schemas.is_some_and(|s| s.iter().any(|v| v == "urn:ietf:params:scim:api:messages:2.0:PatchOp")) {
+        return Err(bad("invalidSyntax", "a PATCH body must name the PatchOp schema"));
+    }
+    let ops = request
+        .get("Operations")
+        .or(request.get("operations"))
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad("invalidSyntax", "Operations must be a list"))?;
+    let mut doc = resource.as_object().cloned().unwrap_or_default();
+    for key in ["meta", "schemas"] {
+        doc.remove(key);
+    }
+    let core_schema = if kind == Kind::User { USER } else { GROUP };
+    for op in ops {
+        let name = op.get("op").and_then(Value::as_str).unwrap_or_default().to_ascii_lowercase();
+        let operation = match name.as_str() {
+            "add" => PatchOp::Add,
+            "replace" => PatchOp::Replace,
+            "remove" => PatchOp::Remove,
+            _ => return Err(bad("invalidSyntax", format!("unknown op {name:?}"))),
+        };
+        let path = op.get("path").and_then(Value::as_str);
+        if let Some(p) = path {
+            let target = patch::parse_path(p).map_err(|e| bad(e.scim_type, e.detail))?;
+            if READ_ONLY.iter().any(|r| target.attr.name.eq_ignore_ascii_case(r))
+                || (kind == Kind::User && target.attr.name.eq_ignore_ascii_case("groups"))
+            {
+                return Err(bad("mutability", format!("{} cannot be changed", target.attr.name)));
+            }
+            if kind == Kind::Group && target.attr.name.eq_ignore_ascii_case("members") && target.sub.is_some() {
+                return Err(bad("mutability", "member values are immutable"));
+            }
+        }
+        patch::apply(&mut doc, operation, path, op.get("value").cloned(), core_schema, case_exact)
+            .map_err(|e| bad(e.scim_type, e.detail))?;
+    }
+    Ok(doc)
+}
+
+pub struct ListQuery {
+    pub filter: Option<String>,
+    pub sort_by: Option<String>,
+    pub descending: bool,
+    pub start_index: i64,
+    pub count: Option<i64>,
+    pub attributes: Vec<String>,
+    pub excluded: Vec<String>,
+}
+
+/// Filters, sorts, pages and projects resources into a ListResponse.
+pub fn list_response(resources: Vec<Value>, q: &ListQuery) -> ScimResult<Value> {
+    let parsed = match q.filter.as_deref().filter(|f| !f.trim().is_empty()) {
+        Some(text) => {
+            let f = filter::parse(text).map_err(|e| bad("invalidFilter", e))?;
+            if eval::mentions(&f, "password") {
+                return Err(bad("invalidFilter", "password cannot be filtered on"));
+            }
+            Some(f)
+        }
+        None => None,
+    };
+    let mut hits: Vec<Value> =
+        resources.into_iter().filter(|r| parsed.as_ref().is_none_or(|f| eval::matches(f, r, case_exact))).collect();
+    if let Some(sort_by) = &q.sort_by {
+        let path = filter::parse_attr_path(sort_by).map_err(|e| bad("invalidPath", e))?;
+        let key = |r: &Value| -> String {
+            let v = get_ci(r, &path.name).map(|v| match (&path.sub, v) {
+                (Some(sub), Value::Array(items)) => {
+                    items.first().and_then(|i| get_ci(i, sub)).cloned().unwrap_or(Value::Null)
+                }
+                (Some(sub), other) => get_ci(other, sub).cloned().unwrap_or(Value::Null),
+                (None, other) => other.clone(),
+            });
+            v.map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_lowercase)).unwrap_or_default()
+        };
+        hits.sort_by_key(key);
+        if q.descending {
+            hits.reverse();
+        }
+    }
+    let total = hits.len();
+    let start = q.start_index.max(1);
+    let count = q.count.unwrap_or(MAX_RESULTS).clamp(0, MAX_RESULTS);
+    let page: Vec<Value> = hits
+        .into_iter()
+        .skip(usize::try_from(start - 1).unwrap_or(0))
+        .take(usize::try_from(count).unwrap_or(0))
+        .map(|r| project(r, &q.attributes, &q.excluded))
+        .collect();
+    Ok(json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+        "totalResults": total, "itemsPerPage": page.len(), "startIndex": start, "Resources": page,
+    }))
+}
+
+/// `attributes` keeps only the named attributes (with `id` and `schemas`); `excludedAttributes`
+/// drops the named ones.
+pub fn project(resource: Value, attributes: &[String], excluded: &[String]) -> Value {
+    let Value::Object(map) = resource else { return resource };
+    let top = |name: &str| -> String {
+        let name =
+            name.rsplit_once(':').filter(|_| name.to_ascii_lowercase().starts_with("urn:")).map_or(name, |(_, n)| n);
+        name.split('.').next().unwrap_or(name).to_ascii_lowercase()
+    };
+    let keep: Vec<String> = attributes.iter().map(|a| top(a)).collect();
+    let drop: Vec<String> = excluded.iter().map(|a| top(a)).collect();
+    Value::Object(
+        map.into_iter()
+            .filter(|(k, _)| {
+                let k = k.to_ascii_lowercase();
+                let always = k == "id" || k == "schemas";
+                always || ((keep.is_empty() || keep.contains(&k)) && !drop.contains(&k))
+            })
+            .collect(),
+    )
+}
