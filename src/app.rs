@@ -133,7 +133,7 @@ fn spawn_renewals(state: AppState) -> tokio::task::JoinHandle<()> {
             ticker.tick().await;
             if let Err(e) = crate::service::renewal::renew_due(&state.core, &crate::service::renewal::LocalIssuer).await
             {
-                tracing::warn!(error = %e, "secret renewal run failed");
+                tracing::warn!(error = %e, "DSM renewal run failed");
             }
         }
     })

@@ -21,6 +21,7 @@ pub mod renewal;
 pub mod rotation;
 pub mod scim;
 pub mod scim_bulk;
+pub mod scim_query;
 pub mod scim_schema;
 pub mod sharing;
 pub mod sigv4;

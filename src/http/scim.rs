@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use super::middleware::RawPath;
 use crate::domain::authorization::{Caller, Resource};
-use crate::service::scim::{self, Kind, ListQuery, ScimError, ScimResult, error};
+use crate::service::scim::{self, Change, Kind, ListQuery, ScimError, ScimResult, error};
 use crate::state::AppState;
 
 mod discovery;
@@ -29,10 +29,10 @@ pub fn routes() -> Router<AppState> {
         .route("/ResourceTypes/{name}", get(resource_type))
         .route("/Schemas", get(schemas))
         .route("/Schemas/{id}", get(schema))
-        .route("/Users", get(list_users).post(create_user))
-        .route("/Users/{id}", get(show_user).put(replace_user).patch(patch_user).delete(delete_user))
-        .route("/Groups", get(list_groups).post(create_group))
-        .route("/Groups/{id}", get(show_group).put(replace_group).patch(patch_group).delete(delete_group))
+        .route("/Users", get(list::<false>).post(create::<false>))
+        .route("/Users/{id}", get(show::<false>).put(replace::<false>).patch(patch::<false>).delete(remove::<false>))
+        .route("/Groups", get(list::<true>).post(create::<true>))
+        .route("/Groups/{id}", get(show::<true>).put(replace::<true>).patch(patch::<true>).delete(remove::<true>))
         .route("/Bulk", post(bulk))
         .route("/.search", post(search_all))
         .route("/Users/.search", post(search_users))
@@ -132,13 +132,16 @@ pub(crate) fn list_query(q: &HashMap<String, String>) -> ScimResult<ListQuery> {
     })
 }
 
-macro_rules! base_of {
-    ($state:expr, $headers:expr, $raw:expr) => {
-        base(&$headers, $raw.as_ref().map(|e| &e.0), &$state)
-    };
+const fn kind(group: bool) -> Kind {
+    if group { Kind::Group } else { Kind::User }
 }
 
-pub(crate) async fn list_users(
+pub(crate) fn base_url(state: &AppState, headers: &HeaderMap, raw: Option<&axum::Extension<RawPath>>) -> String {
+    base(headers, raw.map(|e| &e.0), state)
+}
+
+/// `GET /Users` (`G` = false) or `/Groups` (`G` = true).
+pub(crate) async fn list<const G: bool>(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
@@ -146,21 +149,7 @@ pub(crate) async fn list_users(
     Query(q): Query<HashMap<String, String>>,
 ) -> ScimResult<Response> {
     access(&caller, false)?;
-    let b = base_of!(state, headers, raw);
-    let all = state.core.store.scim_users(None).await?.iter().map(|u| scim::user_json(&b, u)).collect();
-    Ok(scim_json(StatusCode::OK, &scim::list_response(all, &list_query(&q)?)?))
-}
-
-pub(crate) async fn list_groups(
-    State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-    raw: Option<axum::Extension<RawPath>>,
-    Query(q): Query<HashMap<String, String>>,
-) -> ScimResult<Response> {
-    access(&caller, false)?;
-    let b = base_of!(state, headers, raw);
-    let all = state.core.store.scim_groups(None).await?.iter().map(|g| scim::group_json(&b, g)).collect();
+    let all = scim::all(&state.core, kind(G), &base_url(&state, &headers, raw.as_ref())).await?;
     Ok(scim_json(StatusCode::OK, &scim::list_response(all, &list_query(&q)?)?))
 }
 
@@ -170,7 +159,7 @@ fn shaped(resource: Value, q: &HashMap<String, String>) -> ScimResult<Value> {
     Ok(scim::project(resource, &lq.attributes, &lq.excluded))
 }
 
-async fn show_user(
+async fn show<const G: bool>(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
@@ -179,24 +168,11 @@ async fn show_user(
     Query(q): Query<HashMap<String, String>>,
 ) -> ScimResult<Response> {
     access(&caller, false)?;
-    let row = scim::user_row(&state.core, &id).await?;
-    Ok(resource_response(StatusCode::OK, &shaped(scim::user_json(&base_of!(state, headers, raw), &row), &q)?, false))
+    let (resource, _) = scim::get(&state.core, kind(G), &base_url(&state, &headers, raw.as_ref()), &id).await?;
+    Ok(resource_response(StatusCode::OK, &shaped(resource, &q)?, false))
 }
 
-async fn show_group(
-    State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-    raw: Option<axum::Extension<RawPath>>,
-    Path(id): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-) -> ScimResult<Response> {
-    access(&caller, false)?;
-    let row = scim::group_row(&state.core, &id).await?;
-    Ok(resource_response(StatusCode::OK, &shaped(scim::group_json(&base_of!(state, headers, raw), &row), &q)?, false))
-}
-
-async fn create_user(
+async fn create<const G: bool>(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
@@ -204,23 +180,13 @@ async fn create_user(
     body: Bytes,
 ) -> ScimResult<Response> {
     access(&caller, true)?;
-    let row = scim::write_user(&state.core, None, &object(&body_json(&body)?)).await?;
-    Ok(resource_response(StatusCode::CREATED, &scim::user_json(&base_of!(state, headers, raw), &row), true))
+    let created =
+        scim::create(&state.core, kind(G), &base_url(&state, &headers, raw.as_ref()), &object(&body_json(&body)?))
+            .await?;
+    Ok(resource_response(StatusCode::CREATED, &created, true))
 }
 
-async fn create_group(
-    State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-    raw: Option<axum::Extension<RawPath>>,
-    body: Bytes,
-) -> ScimResult<Response> {
-    access(&caller, true)?;
-    let row = scim::write_group(&state.core, None, &object(&body_json(&body)?)).await?;
-    Ok(resource_response(StatusCode::CREATED, &scim::group_json(&base_of!(state, headers, raw), &row), true))
-}
-
-async fn replace_user(
+async fn replace<const G: bool>(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
@@ -229,13 +195,13 @@ async fn replace_user(
     body: Bytes,
 ) -> ScimResult<Response> {
     access(&caller, true)?;
-    let current = scim::user_row(&state.core, &id).await?;
-    scim::check_version(if_match(&headers), current.version)?;
-    let row = scim::write_user(&state.core, Some(&current), &object(&body_json(&body)?)).await?;
-    Ok(resource_response(StatusCode::OK, &scim::user_json(&base_of!(state, headers, raw), &row), false))
+    let doc = object(&body_json(&body)?);
+    let b = base_url(&state, &headers, raw.as_ref());
+    let updated = scim::update(&state.core, kind(G), &b, &id, if_match(&headers), Change::Replace(&doc)).await?;
+    Ok(resource_response(StatusCode::OK, &updated, false))
 }
 
-async fn replace_group(
+async fn patch<const G: bool>(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
@@ -244,69 +210,21 @@ async fn replace_group(
     body: Bytes,
 ) -> ScimResult<Response> {
     access(&caller, true)?;
-    let current = scim::group_row(&state.core, &id).await?;
-    scim::check_version(if_match(&headers), current.version)?;
-    let row = scim::write_group(&state.core, Some(&current), &object(&body_json(&body)?)).await?;
-    Ok(resource_response(StatusCode::OK, &scim::group_json(&base_of!(state, headers, raw), &row), false))
+    let request = body_json(&body)?;
+    let b = base_url(&state, &headers, raw.as_ref());
+    let updated = scim::update(&state.core, kind(G), &b, &id, if_match(&headers), Change::Patch(&request)).await?;
+    Ok(resource_response(StatusCode::OK, &updated, false))
 }
 
-async fn patch_user(
+async fn remove<const G: bool>(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
     raw: Option<axum::Extension<RawPath>>,
     Path(id): Path<String>,
-    body: Bytes,
 ) -> ScimResult<Response> {
     access(&caller, true)?;
-    let b = base_of!(state, headers, raw);
-    let current = scim::user_row(&state.core, &id).await?;
-    scim::check_version(if_match(&headers), current.version)?;
-    let doc = scim::apply_patch(&scim::user_json(&b, &current), &body_json(&body)?, Kind::User)?;
-    let row = scim::write_user(&state.core, Some(&current), &doc).await?;
-    Ok(resource_response(StatusCode::OK, &scim::user_json(&b, &row), false))
-}
-
-async fn patch_group(
-    State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-    raw: Option<axum::Extension<RawPath>>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> ScimResult<Response> {
-    access(&caller, true)?;
-    let b = base_of!(state, headers, raw);
-    let current = scim::group_row(&state.core, &id).await?;
-    scim::check_version(if_match(&headers), current.version)?;
-    let doc = scim::apply_patch(&scim::group_json(&b, &current), &body_json(&body)?, Kind::Group)?;
-    let row = scim::write_group(&state.core, Some(&current), &doc).await?;
-    Ok(resource_response(StatusCode::OK, &scim::group_json(&b, &row), false))
-}
-
-async fn delete_user(
-    State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> ScimResult<Response> {
-    access(&caller, true)?;
-    let current = scim::user_row(&state.core, &id).await?;
-    scim::check_version(if_match(&headers), current.version)?;
-    state.core.store.delete_scim_user(current.id, state.core.now()).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-async fn delete_group(
-    State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> ScimResult<Response> {
-    access(&caller, true)?;
-    let current = scim::group_row(&state.core, &id).await?;
-    scim::check_version(if_match(&headers), current.version)?;
-    state.core.store.delete_group(current.id).await?;
+    scim::delete(&state.core, kind(G), &base_url(&state, &headers, raw.as_ref()), &id, if_match(&headers)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -318,7 +236,7 @@ async fn bulk(
     body: Bytes,
 ) -> ScimResult<Response> {
     access(&caller, true)?;
-    let b = base_of!(state, headers, raw);
+    let b = base_url(&state, &headers, raw.as_ref());
     let response = crate::service::scim_bulk::run(&state.core, &b, &body_json(&body)?, body.len()).await?;
     Ok(scim_json(StatusCode::OK, &response))
 }

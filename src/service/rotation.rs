@@ -283,7 +283,7 @@ async fn rotate_one(core: &Core, changer: &dyn SecretChanger, id: i64) -> ApiRes
             }
         }
         Err(reason) => {
-            tracing::warn!(credential.id = c.id, %reason, "rotation failed; the old secret stays current");
+            tracing::warn!(credential.id = c.id, %reason, "rotation failed; the old value stays current");
             core.store.fail_rotation(c.id, &reason, now + retry_secs(core)).await?;
             (500, false)
         }

@@ -7,11 +7,11 @@ use time::format_description::well_known::Rfc3339;
 use zeroize::Zeroizing;
 
 use super::Core;
+pub use super::scim_query::{ListQuery, list_response, project};
 use super::scim_schema::{
-    ENTERPRISE, ENTERPRISE_ATTRS, GROUP, GROUP_ATTRS, Invalid, MAX_RESULTS, USER, USER_ATTRS, case_exact, clean,
+    ENTERPRISE, ENTERPRISE_ATTRS, GROUP, GROUP_ATTRS, Invalid, USER, USER_ATTRS, case_exact, clean,
 };
-use crate::domain::scim::eval::{self, get_ci};
-use crate::domain::scim::filter;
+use crate::domain::scim::eval::get_ci;
 use crate::domain::scim::patch::{self, PatchOp};
 use crate::domain::user::{canonical_login, valid_login};
 use crate::store::StoreError;
@@ -31,7 +31,7 @@ pub fn error(status: u16, scim_type: Option<&'static str>, detail: impl Into<Str
     ScimError { status, scim_type, detail: detail.into() }
 }
 
-fn bad(scim_type: &'static str, detail: impl Into<String>) -> ScimError {
+pub(super) fn bad(scim_type: &'static str, detail: impl Into<String>) -> ScimError {
     error(400, Some(scim_type), detail)
 }
 
@@ -307,80 +307,69 @@ pub fn apply_patch(resource: &Value, request: &Value, kind: Kind) -> ScimResult<
     Ok(doc)
 }
 
-pub struct ListQuery {
-    pub filter: Option<String>,
-    pub sort_by: Option<String>,
-    pub descending: bool,
-    pub start_index: i64,
-    pub count: Option<i64>,
-    pub attributes: Vec<String>,
-    pub excluded: Vec<String>,
+/// Every resource of a kind, as JSON.
+pub async fn all(core: &Core, kind: Kind, base: &str) -> ScimResult<Vec<Value>> {
+    Ok(match kind {
+        Kind::User => core.store.scim_users(None).await?.iter().map(|u| user_json(base, u)).collect(),
+        Kind::Group => core.store.scim_groups(None).await?.iter().map(|g| group_json(base, g)).collect(),
+    })
 }
 
-/// Filters, sorts, pages and projects resources into a ListResponse.
-pub fn list_response(resources: Vec<Value>, q: &ListQuery) -> ScimResult<Value> {
-    let parsed = match q.filter.as_deref().filter(|f| !f.trim().is_empty()) {
-        Some(text) => {
-            let f = filter::parse(text).map_err(|e| bad("invalidFilter", e))?;
-            if eval::mentions(&f, "password") {
-                return Err(bad("invalidFilter", "password cannot be filtered on"));
-            }
-            Some(f)
+/// One resource as JSON, with its version.
+pub async fn get(core: &Core, kind: Kind, base: &str, id: &str) -> ScimResult<(Value, i64)> {
+    Ok(match kind {
+        Kind::User => {
+            let row = user_row(core, id).await?;
+            (user_json(base, &row), row.version)
         }
-        None => None,
+        Kind::Group => {
+            let row = group_row(core, id).await?;
+            (group_json(base, &row), row.version)
+        }
+    })
+}
+
+/// How a write builds the new document from the current resource.
+pub enum Change<'a> {
+    Replace(&'a Map<String, Value>),
+    Patch(&'a Value),
+}
+
+pub async fn create(core: &Core, kind: Kind, base: &str, doc: &Map<String, Value>) -> ScimResult<Value> {
+    Ok(match kind {
+        Kind::User => user_json(base, &write_user(core, None, doc).await?),
+        Kind::Group => group_json(base, &write_group(core, None, doc).await?),
+    })
+}
+
+/// PUT or PATCH, after the `If-Match` check.
+pub async fn update(
+    core: &Core,
+    kind: Kind,
+    base: &str,
+    id: &str,
+    if_match: Option<&str>,
+    change: Change<'_>,
+) -> ScimResult<Value> {
+    let (current, version) = get(core, kind, base, id).await?;
+    check_version(if_match, version)?;
+    let doc = match change {
+        Change::Replace(doc) => doc.clone(),
+        Change::Patch(request) => apply_patch(&current, request, kind)?,
     };
-    let mut hits: Vec<Value> =
-        resources.into_iter().filter(|r| parsed.as_ref().is_none_or(|f| eval::matches(f, r, case_exact))).collect();
-    if let Some(sort_by) = &q.sort_by {
-        let path = filter::parse_attr_path(sort_by).map_err(|e| bad("invalidPath", e))?;
-        let key = |r: &Value| -> String {
-            let v = get_ci(r, &path.name).map(|v| match (&path.sub, v) {
-                (Some(sub), Value::Array(items)) => {
-                    items.first().and_then(|i| get_ci(i, sub)).cloned().unwrap_or(Value::Null)
-                }
-                (Some(sub), other) => get_ci(other, sub).cloned().unwrap_or(Value::Null),
-                (None, other) => other.clone(),
-            });
-            v.map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_lowercase)).unwrap_or_default()
-        };
-        hits.sort_by_key(key);
-        if q.descending {
-            hits.reverse();
-        }
+    Ok(match kind {
+        Kind::User => user_json(base, &write_user(core, Some(&user_row(core, id).await?), &doc).await?),
+        Kind::Group => group_json(base, &write_group(core, Some(&group_row(core, id).await?), &doc).await?),
+    })
+}
+
+pub async fn delete(core: &Core, kind: Kind, base: &str, id: &str, if_match: Option<&str>) -> ScimResult<()> {
+    let (_, version) = get(core, kind, base, id).await?;
+    check_version(if_match, version)?;
+    let id = parse_id(id)?;
+    match kind {
+        Kind::User => core.store.delete_scim_user(id, core.now()).await?,
+        Kind::Group => core.store.delete_group(id).await?,
     }
-    let total = hits.len();
-    let start = q.start_index.max(1);
-    let count = q.count.unwrap_or(MAX_RESULTS).clamp(0, MAX_RESULTS);
-    let page: Vec<Value> = hits
-        .into_iter()
-        .skip(usize::try_from(start - 1).unwrap_or(0))
-        .take(usize::try_from(count).unwrap_or(0))
-        .map(|r| project(r, &q.attributes, &q.excluded))
-        .collect();
-    Ok(json!({
-        "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
-        "totalResults": total, "itemsPerPage": page.len(), "startIndex": start, "Resources": page,
-    }))
-}
-
-/// `attributes` keeps only the named attributes (with `id` and `schemas`); `excludedAttributes`
-/// drops the named ones.
-pub fn project(resource: Value, attributes: &[String], excluded: &[String]) -> Value {
-    let Value::Object(map) = resource else { return resource };
-    let top = |name: &str| -> String {
-        let name =
-            name.rsplit_once(':').filter(|_| name.to_ascii_lowercase().starts_with("urn:")).map_or(name, |(_, n)| n);
-        name.split('.').next().unwrap_or(name).to_ascii_lowercase()
-    };
-    let keep: Vec<String> = attributes.iter().map(|a| top(a)).collect();
-    let drop: Vec<String> = excluded.iter().map(|a| top(a)).collect();
-    Value::Object(
-        map.into_iter()
-            .filter(|(k, _)| {
-                let k = k.to_ascii_lowercase();
-                let always = k == "id" || k == "schemas";
-                always || ((keep.is_empty() || keep.contains(&k)) && !drop.contains(&k))
-            })
-            .collect(),
-    )
+    Ok(())
 }

@@ -110,52 +110,21 @@ async fn run_one(
     let data_map =
         || data.as_object().cloned().ok_or_else(|| error(400, Some("invalidSyntax"), "data must be an object"));
     let id = target.as_ref().and_then(Value::as_str).unwrap_or_default().to_owned();
-    let resource = match (method, kind) {
-        ("POST", Kind::User) => {
+    match method {
+        "POST" => {
             let bulk_id = bulk_id.ok_or_else(|| error(400, Some("invalidSyntax"), "POST operations need a bulkId"))?;
-            let row = scim::write_user(core, None, &data_map()?).await?;
-            ids.insert(bulk_id.to_owned(), row.id.to_string());
-            return Ok((201, Some(scim::user_json(base, &row))));
+            let resource = scim::create(core, kind, base, &data_map()?).await?;
+            ids.insert(bulk_id.to_owned(), resource["id"].as_str().unwrap_or_default().to_owned());
+            Ok((201, Some(resource)))
         }
-        ("POST", Kind::Group) => {
-            let bulk_id = bulk_id.ok_or_else(|| error(400, Some("invalidSyntax"), "POST operations need a bulkId"))?;
-            let row = scim::write_group(core, None, &data_map()?).await?;
-            ids.insert(bulk_id.to_owned(), row.id.to_string());
-            return Ok((201, Some(scim::group_json(base, &row))));
+        "PUT" => {
+            Ok((200, Some(scim::update(core, kind, base, &id, version, scim::Change::Replace(&data_map()?)).await?)))
         }
-        ("PUT" | "PATCH", Kind::User) => {
-            let current = scim::user_row(core, &id).await?;
-            scim::check_version(version, current.version)?;
-            let doc = if method == "PUT" {
-                data_map()?
-            } else {
-                scim::apply_patch(&scim::user_json(base, &current), &data, Kind::User)?
-            };
-            scim::user_json(base, &scim::write_user(core, Some(&current), &doc).await?)
+        "PATCH" => Ok((200, Some(scim::update(core, kind, base, &id, version, scim::Change::Patch(&data)).await?))),
+        "DELETE" => {
+            scim::delete(core, kind, base, &id, version).await?;
+            Ok((204, None))
         }
-        ("PUT" | "PATCH", Kind::Group) => {
-            let current = scim::group_row(core, &id).await?;
-            scim::check_version(version, current.version)?;
-            let doc = if method == "PUT" {
-                data_map()?
-            } else {
-                scim::apply_patch(&scim::group_json(base, &current), &data, Kind::Group)?
-            };
-            scim::group_json(base, &scim::write_group(core, Some(&current), &doc).await?)
-        }
-        ("DELETE", Kind::User) => {
-            let current = scim::user_row(core, &id).await?;
-            scim::check_version(version, current.version)?;
-            core.store.delete_scim_user(current.id, core.now()).await?;
-            return Ok((204, None));
-        }
-        ("DELETE", Kind::Group) => {
-            let current = scim::group_row(core, &id).await?;
-            scim::check_version(version, current.version)?;
-            core.store.delete_group(current.id).await?;
-            return Ok((204, None));
-        }
-        _ => return Err(error(400, Some("invalidSyntax"), format!("unknown bulk method {method:?}"))),
-    };
-    Ok((200, Some(resource)))
+        _ => Err(error(400, Some("invalidSyntax"), format!("unknown bulk method {method:?}"))),
+    }
 }

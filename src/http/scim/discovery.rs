@@ -9,16 +9,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::{access, base, body_json, list_groups, list_query, list_users, scim_json};
+use super::{access, base_url, body_json, list, list_query, scim_json};
 use crate::domain::authorization::Caller;
 use crate::http::middleware::RawPath;
 use crate::service::scim::{self, ScimError, ScimResult, error};
 use crate::service::scim_schema::{ENTERPRISE, GROUP, USER, resource_types_json, schema_json, service_provider_config};
 use crate::state::AppState;
-
-fn base_url(state: &AppState, headers: &HeaderMap, raw: Option<&axum::Extension<RawPath>>) -> String {
-    base(headers, raw.map(|e| &e.0), state)
-}
 
 pub(super) async fn unknown() -> ScimError {
     error(404, None, "No such SCIM endpoint")
@@ -53,7 +49,7 @@ pub(super) async fn search_users(
     body: Bytes,
 ) -> ScimResult<Response> {
     let q = search_query(&body_json(&body)?)?;
-    list_users(state, caller, headers, raw, Query(q)).await
+    list::<false>(state, caller, headers, raw, Query(q)).await
 }
 
 /// A search at the root covers every resource type.
@@ -67,8 +63,8 @@ pub(super) async fn search_all(
     access(&caller, false)?;
     let q = search_query(&body_json(&body)?)?;
     let b = base_url(&state, &headers, raw.as_ref());
-    let mut all: Vec<Value> = state.core.store.scim_users(None).await?.iter().map(|u| scim::user_json(&b, u)).collect();
-    all.extend(state.core.store.scim_groups(None).await?.iter().map(|g| scim::group_json(&b, g)));
+    let mut all = scim::all(&state.core, scim::Kind::User, &b).await?;
+    all.extend(scim::all(&state.core, scim::Kind::Group, &b).await?);
     Ok(scim_json(StatusCode::OK, &scim::list_response(all, &list_query(&q)?)?))
 }
 
@@ -80,7 +76,7 @@ pub(super) async fn search_groups(
     body: Bytes,
 ) -> ScimResult<Response> {
     let q = search_query(&body_json(&body)?)?;
-    list_groups(state, caller, headers, raw, Query(q)).await
+    list::<true>(state, caller, headers, raw, Query(q)).await
 }
 
 pub(super) async fn provider_config(
