@@ -67,7 +67,7 @@ pub async fn admit(
 /// alike; the audit record keeps the reason. Failures count towards the lockout.
 pub async fn issue_token(core: &Core, credentials: &ClientCredentials, origin: Origin<'_>) -> ApiResult<IssuedToken> {
     let subject = credentials.client_id.trim().to_ascii_lowercase();
-    throttle::ensure_not_locked(core, Some(&subject), origin.ip).await?;
+    let had_failures = throttle::ensure_not_locked(core, Some(&subject), origin.ip).await?;
     let found = match core.store.authorization_by_client_id(&credentials.client_id).await {
         Ok(found) => Some(found),
         Err(StoreError::NotFound) => None,
@@ -86,7 +86,7 @@ pub async fn issue_token(core: &Core, credentials: &ClientCredentials, origin: O
     gate(core, &authorization, origin).await.map_err(|r| {
         ApiError::invalid_client().with_reason(reason(r)).with_caller(authorization.application_id, authorization.id)
     })?;
-    throttle::record_success(core, &subject).await?;
+    throttle::record_success(core, &subject, had_failures).await?;
     let now = core.now();
     let ttl = core.config.token_ttl;
     let claims = AccessClaims {

@@ -40,7 +40,7 @@ pub async fn verify_request(core: &Core, request: SignedRequest<'_>, origin: Ori
         return Err(ApiError::invalid_signature("no consumer key"));
     }
     let subject = format!("oauth1:{consumer_key}");
-    throttle::ensure_not_locked(core, Some(&subject), origin.ip).await?;
+    let had_failures = throttle::ensure_not_locked(core, Some(&subject), origin.ip).await?;
     let fail = |reason: &'static str| async move {
         throttle::record_failure(core, Some(&format!("oauth1:{consumer_key}")), origin.ip).await?;
         Err::<Caller, ApiError>(ApiError::invalid_signature(reason))
@@ -57,7 +57,7 @@ pub async fn verify_request(core: &Core, request: SignedRequest<'_>, origin: Ori
     // The contract's "without signature" mode: key and token in the URL, for apps set up for it.
     if !protocol.contains_key("oauth_signature_method") && signature.is_none_or(|s| s == "-") {
         if secrets.unsigned && token_matches {
-            throttle::record_success(core, &subject).await?;
+            throttle::record_success(core, &subject, had_failures).await?;
             return admit(core, authorization, None, Scheme::OAuth1, origin).await;
         }
         return fail("unsigned request refused").await;
@@ -110,7 +110,7 @@ pub async fn verify_request(core: &Core, request: SignedRequest<'_>, origin: Ori
             return fail("nonce replayed").await;
         }
     }
-    throttle::record_success(core, &subject).await?;
+    throttle::record_success(core, &subject, had_failures).await?;
     admit(core, authorization, None, Scheme::OAuth1, origin).await
 }
 

@@ -31,7 +31,7 @@ pub async fn verify_request(
     origin: Origin<'_>,
 ) -> ApiResult<Caller> {
     let subject = format!("aws:{}", auth.access_key_id);
-    throttle::ensure_not_locked(core, Some(&subject), origin.ip).await?;
+    let had_failures = throttle::ensure_not_locked(core, Some(&subject), origin.ip).await?;
     let fail = |reason: &'static str| {
         let subject = subject.clone();
         async move {
@@ -85,7 +85,7 @@ pub async fn verify_request(
     if !core.store.consume_once(&format!("sigv4:{}", auth.signature), now + 2 * MAX_SKEW_SECS, now).await? {
         return fail("signature replayed").await;
     }
-    throttle::record_success(core, &subject).await?;
+    throttle::record_success(core, &subject, had_failures).await?;
     admit(core, authorization, None, Scheme::SigV4, origin).await
 }
 

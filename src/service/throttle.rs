@@ -16,16 +16,18 @@ fn ip_key(ip: IpAddr) -> String {
     format!("ip:{ip}")
 }
 
-/// Refuses the attempt if the subject or the source IP is locked out.
-pub async fn ensure_not_locked(core: &Core, subject: Option<&str>, ip: IpAddr) -> ApiResult<()> {
+/// Refuses the attempt if the subject or the source IP is locked out. Returns whether the
+/// subject has failures on record, so that a success clears them only when there are some.
+pub async fn ensure_not_locked(core: &Core, subject: Option<&str>, ip: IpAddr) -> ApiResult<bool> {
+    let subject_key = subject.map(subject_key);
     let mut keys = vec![ip_key(ip)];
-    keys.extend(subject.map(subject_key));
-    let until = core.store.locked_until(&keys).await?;
+    keys.extend(subject_key.clone());
+    let (until, any) = core.store.failure_state(&keys).await?;
     let now = core.now();
     if until > now {
         return Err(ApiError::too_many_attempts(u32::try_from(until - now).unwrap_or(u32::MAX)));
     }
-    Ok(())
+    Ok(any)
 }
 
 pub async fn record_failure(core: &Core, subject: Option<&str>, ip: IpAddr) -> ApiResult<()> {
@@ -39,8 +41,11 @@ pub async fn record_failure(core: &Core, subject: Option<&str>, ip: IpAddr) -> A
 }
 
 /// A success clears the subject's count (not the IP's: one good login must not hide a spray).
-pub async fn record_success(core: &Core, subject: &str) -> ApiResult<()> {
-    core.store.clear_failures(&subject_key(subject)).await?;
+/// `had_failures` comes from `ensure_not_locked`: without failures there is nothing to write.
+pub async fn record_success(core: &Core, subject: &str, had_failures: bool) -> ApiResult<()> {
+    if had_failures {
+        core.store.clear_failures(&subject_key(subject)).await?;
+    }
     Ok(())
 }
 

@@ -165,7 +165,7 @@ pub async fn set_membership(core: &Core, group: &str, raw_username: &str, member
 /// canonical login and per IP.
 pub async fn login(core: &Core, login_name: &str, password: Zeroizing<String>, origin: Origin<'_>) -> ApiResult<i64> {
     let login = canonical_login(login_name);
-    throttle::ensure_not_locked(core, Some(&format!("login:{login}")), origin.ip).await?;
+    let had_failures = throttle::ensure_not_locked(core, Some(&format!("login:{login}")), origin.ip).await?;
     let found = match core.store.user_credentials(&login).await {
         Ok(found) => Some(found),
         Err(StoreError::NotFound) => None,
@@ -175,7 +175,7 @@ pub async fn login(core: &Core, login_name: &str, password: Zeroizing<String>, o
     let matched = core.passwords.verify(password, stored).await;
     match found {
         Some(credentials) if matched && credentials.enabled => {
-            throttle::record_success(core, &format!("login:{login}")).await?;
+            throttle::record_success(core, &format!("login:{login}"), had_failures).await?;
             Ok(credentials.user_id)
         }
         _ => {

@@ -33,19 +33,24 @@ impl Store {
         Ok(done.rows_affected())
     }
 
-    /// The latest lock expiry among `keys` (0 when none is locked).
-    pub async fn locked_until(&self, keys: &[String]) -> StoreResult<i64> {
-        let mut latest = 0;
+    /// For `keys`: the latest lock expiry (0 when none is locked) and whether any of them has
+    /// failures on record. One read.
+    pub async fn failure_state(&self, keys: &[String]) -> StoreResult<(i64, bool)> {
+        let placeholders: Vec<String> = (1..=keys.len()).map(|i| format!("${i}")).collect();
+        let sql = format!("SELECT locked_until FROM auth_failures WHERE key IN ({})", placeholders.join(", "));
+        let mut query = sqlx::query(&sql);
         for key in keys {
-            let row = sqlx::query("SELECT locked_until FROM auth_failures WHERE key = $1")
-                .bind(key.as_str())
-                .fetch_optional(&self.pool)
-                .await?;
-            if let Some(row) = row {
-                latest = latest.max(row.try_get::<i64, _>("locked_until")?);
-            }
+            query = query.bind(key.as_str());
         }
-        Ok(latest)
+        let rows = query.fetch_all(&self.pool).await?;
+        let latest = rows
+            .iter()
+            .map(|r| r.try_get::<i64, _>("locked_until"))
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .max()
+            .unwrap_or(0);
+        Ok((latest, !rows.is_empty()))
     }
 
     /// Counts a failure against `key` within a sliding `window`; at `limit` failures the key is
