@@ -30,9 +30,15 @@ pub fn routes() -> Router<AppState> {
         .route("/Schemas", get(schemas))
         .route("/Schemas/{id}", get(schema))
         .route("/Users", get(list::<false>).post(create::<false>))
-        .route("/Users/{id}", get(show::<false>).put(replace::<false>).patch(patch::<false>).delete(remove::<false>))
+        .route(
+            "/Users/{id}",
+            get(show::<false>).put(change::<false, false>).patch(change::<false, true>).delete(remove::<false>),
+        )
         .route("/Groups", get(list::<true>).post(create::<true>))
-        .route("/Groups/{id}", get(show::<true>).put(replace::<true>).patch(patch::<true>).delete(remove::<true>))
+        .route(
+            "/Groups/{id}",
+            get(show::<true>).put(change::<true, false>).patch(change::<true, true>).delete(remove::<true>),
+        )
         .route("/Bulk", post(bulk))
         .route("/.search", post(search_all))
         .route("/Users/.search", post(search_users))
@@ -186,22 +192,8 @@ async fn create<const G: bool>(
     Ok(resource_response(StatusCode::CREATED, &created, true))
 }
 
-async fn replace<const G: bool>(
-    State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-    raw: Option<axum::Extension<RawPath>>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> ScimResult<Response> {
-    access(&caller, true)?;
-    let doc = object(&body_json(&body)?);
-    let b = base_url(&state, &headers, raw.as_ref());
-    let updated = scim::update(&state.core, kind(G), &b, &id, if_match(&headers), Change::Replace(&doc)).await?;
-    Ok(resource_response(StatusCode::OK, &updated, false))
-}
-
-async fn patch<const G: bool>(
+/// PUT (`PATCH` = false) or PATCH (`PATCH` = true) of a user or group.
+async fn change<const G: bool, const PATCH: bool>(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
@@ -211,8 +203,10 @@ async fn patch<const G: bool>(
 ) -> ScimResult<Response> {
     access(&caller, true)?;
     let request = body_json(&body)?;
+    let doc = object(&request);
+    let change = if PATCH { Change::Patch(&request) } else { Change::Replace(&doc) };
     let b = base_url(&state, &headers, raw.as_ref());
-    let updated = scim::update(&state.core, kind(G), &b, &id, if_match(&headers), Change::Patch(&request)).await?;
+    let updated = scim::update(&state.core, kind(G), &b, &id, if_match(&headers), change).await?;
     Ok(resource_response(StatusCode::OK, &updated, false))
 }
 
@@ -220,11 +214,10 @@ async fn remove<const G: bool>(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    raw: Option<axum::Extension<RawPath>>,
     Path(id): Path<String>,
 ) -> ScimResult<Response> {
     access(&caller, true)?;
-    scim::delete(&state.core, kind(G), &base_url(&state, &headers, raw.as_ref()), &id, if_match(&headers)).await?;
+    scim::delete(&state.core, kind(G), &id, if_match(&headers)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -351,25 +351,45 @@ pub async fn update(
     if_match: Option<&str>,
     change: Change<'_>,
 ) -> ScimResult<Value> {
-    let (current, version) = get(core, kind, base, id).await?;
-    check_version(if_match, version)?;
-    let doc = match change {
-        Change::Replace(doc) => doc.clone(),
-        Change::Patch(request) => apply_patch(&current, request, kind)?,
+    // One read of the current row serves the If-Match check, the PATCH base and the write.
+    let doc = |current: &Value| -> ScimResult<Map<String, Value>> {
+        match &change {
+            Change::Replace(doc) => Ok((*doc).clone()),
+            Change::Patch(request) => apply_patch(current, request, kind),
+        }
     };
     Ok(match kind {
-        Kind::User => user_json(base, &write_user(core, Some(&user_row(core, id).await?), &doc).await?),
-        Kind::Group => group_json(base, &write_group(core, Some(&group_row(core, id).await?), &doc).await?),
+        Kind::User => {
+            let row = user_row(core, id).await?;
+            check_version(if_match, row.version)?;
+            user_json(base, &write_user(core, Some(&row), &doc(&user_json(base, &row))?).await?)
+        }
+        Kind::Group => {
+            let row = group_row(core, id).await?;
+            check_version(if_match, row.version)?;
+            group_json(base, &write_group(core, Some(&row), &doc(&group_json(base, &row))?).await?)
+        }
     })
 }
 
-pub async fn delete(core: &Core, kind: Kind, base: &str, id: &str, if_match: Option<&str>) -> ScimResult<()> {
-    let (_, version) = get(core, kind, base, id).await?;
-    check_version(if_match, version)?;
-    let id = parse_id(id)?;
+pub async fn delete(core: &Core, kind: Kind, id: &str, if_match: Option<&str>) -> ScimResult<()> {
     match kind {
-        Kind::User => core.store.delete_scim_user(id, core.now()).await?,
-        Kind::Group => core.store.delete_group(id).await?,
+        Kind::User => {
+            let row = user_row(core, id).await?;
+            check_version(if_match, row.version)?;
+            core.store.delete_scim_user(row.id, core.now()).await?;
+        }
+        Kind::Group => {
+            let row = group_row(core, id).await?;
+            check_version(if_match, row.version)?;
+            core.store.delete_group(row.id).await?;
+        }
     }
     Ok(())
+}
+
+/// A ListResponse holding every item (discovery endpoints do not page).
+pub fn list_of(items: Vec<Value>) -> Value {
+    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"], "totalResults": items.len(),
+           "itemsPerPage": items.len(), "startIndex": 1, "Resources": items})
 }

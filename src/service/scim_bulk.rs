@@ -122,7 +122,7 @@ async fn run_one(
         }
         "PATCH" => Ok((200, Some(scim::update(core, kind, base, &id, version, scim::Change::Patch(&data)).await?))),
         "DELETE" => {
-            scim::delete(core, kind, base, &id, version).await?;
+            scim::delete(core, kind, &id, version).await?;
             Ok((204, None))
         }
         _ => Err(error(400, Some("invalidSyntax"), format!("unknown bulk method {method:?}"))),

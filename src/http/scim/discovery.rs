@@ -7,7 +7,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{access, base_url, body_json, list, list_query, scim_json};
 use crate::domain::authorization::Caller;
@@ -97,7 +97,7 @@ pub(super) async fn resource_types(
 ) -> ScimResult<Response> {
     access(&caller, false)?;
     let all = resource_types_json(&base_url(&state, &headers, raw.as_ref()));
-    let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"], "totalResults": all.len(), "itemsPerPage": all.len(), "startIndex": 1, "Resources": all});
+    let body = scim::list_of(all);
     Ok(scim_json(StatusCode::OK, &body))
 }
 
@@ -124,7 +124,7 @@ pub(super) async fn schemas(
     access(&caller, false)?;
     let b = base_url(&state, &headers, raw.as_ref());
     let all: Vec<Value> = [USER, GROUP, ENTERPRISE].iter().filter_map(|id| schema_json(id, &b)).collect();
-    let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"], "totalResults": all.len(), "itemsPerPage": all.len(), "startIndex": 1, "Resources": all});
+    let body = scim::list_of(all);
     Ok(scim_json(StatusCode::OK, &body))
 }
 
