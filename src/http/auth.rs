@@ -54,34 +54,46 @@ enum Presented {
     SigV4(sigv4::AuthHeader),
 }
 
+/// The schemes that sign the request itself, and so may need its parameters and body.
+enum Signed {
+    OAuth1(Vec<(String, String)>),
+    SigV4(sigv4::AuthHeader),
+}
+
 async fn resolve(state: &AppState, req: Request) -> ApiResult<(Caller, Request)> {
     let context =
         req.extensions().get::<RequestContext>().cloned().ok_or_else(|| {
             ApiError::internal(&"request context missing: the audit middleware must wrap every route")
         })?;
     let core = &state.core;
-    let headers = req.headers().clone();
-    let referer = headers.get(header::REFERER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let referer = req.headers().get(header::REFERER).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let origin = Origin { ip: context.client_ip, referer: referer.as_deref() };
-    if let Some(value) = headers.get(header::AUTHORIZATION).or_else(|| headers.get("authtoken")) {
+    if let Some(value) = req.headers().get(header::AUTHORIZATION).or_else(|| req.headers().get("authtoken")) {
         context.note("credential", core.audit_mask(value.as_bytes()));
     }
+    let presented = presented(req.headers())?;
 
+    // Tokens need neither the body nor the parameters: the common case stays cheap.
+    let signed = match presented {
+        Some(Presented::Bearer(token)) => return Ok((resolve_bearer(core, &token, origin).await?, req)),
+        Some(Presented::ApiToken(token)) => return Ok((tokens::resolve(core, &token, origin).await?, req)),
+        Some(Presented::OAuth1Header(params)) => Some(Signed::OAuth1(params)),
+        Some(Presented::SigV4(auth)) => Some(Signed::SigV4(auth)),
+        None => None,
+    };
+    let headers = req.headers().clone();
     let is_form = content_type(&headers) == "application/x-www-form-urlencoded";
-    let presented = presented(&headers)?;
-    let needs_body = is_form || matches!(presented, Some(Presented::SigV4(_)));
+    let needs_body = is_form || matches!(signed, Some(Signed::SigV4(_)));
     let (req, body) = if needs_body { buffer(req, core.config.body_limit).await? } else { (req, Vec::new()) };
     let query = parse_urlencoded(req.uri().query().unwrap_or_default().as_bytes())?;
     let form = if is_form { parse_urlencoded(&body)? } else { Vec::new() };
     let param = |name: &str| query.iter().chain(form.iter()).find(|(n, _)| n == name).map(|(_, v)| v.clone());
 
-    let caller = match presented {
-        Some(Presented::Bearer(token)) => resolve_bearer(core, &token, origin).await?,
-        Some(Presented::ApiToken(token)) => tokens::resolve(core, &token, origin).await?,
-        Some(Presented::OAuth1Header(header_params)) => {
+    let caller = match signed {
+        Some(Signed::OAuth1(header_params)) => {
             oauth1::verify_request(core, oauth1_request(&req, &context, header_params, &query, &form), origin).await?
         }
-        Some(Presented::SigV4(auth)) => {
+        Some(Signed::SigV4(auth)) => {
             let raw_path =
                 req.extensions().get::<RawPath>().map_or_else(|| req.uri().path().to_owned(), |p| p.0.clone());
             let signed = sigv4_service::SignedRequest {
