@@ -192,11 +192,11 @@ pub async fn create_application(core: &Core, new: NewApplication) -> ApiResult<C
 }
 
 pub async fn list_applications(core: &Core) -> ApiResult<Vec<ApplicationSummary>> {
-    Ok(core.store.applications().await?)
+    Ok(core.store.applications(None).await?)
 }
 
 pub async fn application(core: &Core, id: i64) -> ApiResult<ApplicationSummary> {
-    list_applications(core).await?.into_iter().find(|a| a.id == id).ok_or_else(|| not_found(id))
+    core.store.applications(Some(id)).await?.pop().ok_or_else(|| not_found(id))
 }
 
 fn not_found(id: i64) -> ApiError {

@@ -189,14 +189,20 @@ impl Store {
         Ok((authorization(&row)?, row.try_get("secret_hash")?))
     }
 
-    pub async fn applications(&self) -> StoreResult<Vec<ApplicationSummary>> {
-        let apps = sqlx::query("SELECT id, name, enabled, auth_methods FROM applications ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?;
+    /// Every application, or only `only`, with its authorizations.
+    pub async fn applications(&self, only: Option<i64>) -> StoreResult<Vec<ApplicationSummary>> {
+        let apps = sqlx::query(
+            "SELECT id, name, enabled, auth_methods FROM applications WHERE $1 IS NULL OR id = $1 ORDER BY id",
+        )
+        .bind(only)
+        .fetch_all(&self.pool)
+        .await?;
         let sql = format!(
-            "SELECT {AUTHORIZATION_COLUMNS} FROM authorizations z JOIN applications a ON a.id = z.application_id ORDER BY z.id"
+            "SELECT {AUTHORIZATION_COLUMNS} FROM authorizations z JOIN applications a ON a.id = z.application_id \
+             WHERE $1 IS NULL OR z.application_id = $1 ORDER BY z.id"
         );
         let auths = sqlx::query(&sql)
+            .bind(only)
             .fetch_all(&self.pool)
             .await?
             .iter()
