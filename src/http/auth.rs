@@ -100,10 +100,7 @@ async fn resolve(state: &AppState, req: Request) -> ApiResult<(Caller, Request)>
                 method: req.method().as_str(),
                 raw_path: &raw_path,
                 raw_query: req.uri().query().unwrap_or_default(),
-                headers: headers
-                    .iter()
-                    .map(|(n, v)| (n.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-                    .collect(),
+                headers: signed_headers(&req, &headers),
                 body: &body,
             };
             sigv4_service::verify_request(core, auth, signed, origin).await?
@@ -168,6 +165,28 @@ async fn buffer(req: Request, limit: usize) -> ApiResult<(Request, Vec<u8>)> {
     Ok((Request::from_parts(parts, Body::from(bytes.clone())), bytes.to_vec()))
 }
 
+/// The host the client addressed: the `Host` header over HTTP/1.1, `:authority` over HTTP/2
+/// (which carries no `Host` header). Signatures cover it, so both versions must agree.
+fn authority(req: &Request) -> Option<String> {
+    req.headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| req.uri().authority().map(|a| a.as_str().to_owned()))
+}
+
+/// Every header, lower-case, with `host` present whichever HTTP version carried the request.
+fn signed_headers(req: &Request, headers: &HeaderMap) -> Vec<(String, String)> {
+    let mut all: Vec<(String, String)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect();
+    if !headers.contains_key(header::HOST) {
+        all.extend(authority(req).map(|a| ("host".to_owned(), a)));
+    }
+    all
+}
+
 fn oauth1_request<'a>(
     req: &'a Request,
     context: &RequestContext,
@@ -175,7 +194,7 @@ fn oauth1_request<'a>(
     query: &[(String, String)],
     form: &[(String, String)],
 ) -> oauth1::SignedRequest<'a> {
-    let host = req.headers().get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let host = authority(req).unwrap_or_default();
     let path = req.extensions().get::<RawPath>().map_or_else(|| req.uri().path().to_owned(), |p| p.0.clone());
     let scheme = if context.secure { "https" } else { "http" };
     let mut params = header_params;
@@ -183,7 +202,7 @@ fn oauth1_request<'a>(
     params.extend(form.iter().cloned());
     oauth1::SignedRequest {
         method: req.method().as_str(),
-        base_uri: base_uri(scheme, host, &path),
+        base_uri: base_uri(scheme, &host, &path),
         params,
         secure: context.secure,
     }

@@ -7,7 +7,8 @@ use std::net::IpAddr;
 
 use zeroize::Zeroizing;
 
-use super::{Core, throttle};
+use super::Core;
+use super::throttle::{self, Proof};
 use crate::crypto::random_hex;
 use crate::crypto::token::{AccessClaims, ISSUER};
 use crate::domain::authorization::{Authorization, Caller, Refusal, Scheme};
@@ -67,26 +68,10 @@ pub async fn admit(
 /// alike; the audit record keeps the reason. Failures count towards the lockout.
 pub async fn issue_token(core: &Core, credentials: &ClientCredentials, origin: Origin<'_>) -> ApiResult<IssuedToken> {
     let subject = credentials.client_id.trim().to_ascii_lowercase();
-    let had_failures = throttle::ensure_not_locked(core, Some(&subject), origin.ip).await?;
-    let found = match core.store.authorization_by_client_id(&credentials.client_id).await {
-        Ok(found) => Some(found),
-        Err(StoreError::NotFound) => None,
-        Err(e) => return Err(e.into()),
-    };
-    let stored_hash = found.as_ref().map_or(&DUMMY_HASH[..], |(_, hash)| hash.as_slice());
-    let secret_ok = core.client_secret_matches(&credentials.client_secret, stored_hash);
-    let authorization = match found {
-        Some((authorization, _)) if secret_ok => authorization,
-        found => {
-            throttle::record_failure(core, Some(&subject), origin.ip).await?;
-            let why = if found.is_some() { "wrong client_secret" } else { "unknown client_id" };
-            return Err(ApiError::invalid_client().with_reason(why));
-        }
-    };
+    let authorization = throttle::guard(core, Some(&subject), origin.ip, check_client(core, credentials)).await?;
     gate(core, &authorization, origin).await.map_err(|r| {
         ApiError::invalid_client().with_reason(reason(r)).with_caller(authorization.application_id, authorization.id)
     })?;
-    throttle::record_success(core, &subject, had_failures).await?;
     let now = core.now();
     let ttl = core.config.token_ttl;
     let claims = AccessClaims {
@@ -101,6 +86,24 @@ pub async fn issue_token(core: &Core, credentials: &ClientCredentials, origin: O
         scopes: Vec::new(),
     };
     Ok(IssuedToken { access_token: Zeroizing::new(core.tokens.sign(&claims)), expires_in: ttl, authorization })
+}
+
+/// The client id and secret, compared in constant time whether or not the client exists.
+async fn check_client(core: &Core, credentials: &ClientCredentials) -> ApiResult<Proof<Authorization>> {
+    let found = match core.store.authorization_by_client_id(&credentials.client_id).await {
+        Ok(found) => Some(found),
+        Err(StoreError::NotFound) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let stored_hash = found.as_ref().map_or(&DUMMY_HASH[..], |(_, hash)| hash.as_slice());
+    let secret_ok = core.client_secret_matches(&credentials.client_secret, stored_hash);
+    Ok(match found {
+        Some((authorization, _)) if secret_ok => Proof::Valid(authorization),
+        found => {
+            let why = if found.is_some() { "wrong client_secret" } else { "unknown client_id" };
+            Proof::Invalid(ApiError::invalid_client().with_reason(why))
+        }
+    })
 }
 
 /// Verifies an OAuth 2.0 access token and re-reads its authorization.

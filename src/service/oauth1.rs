@@ -4,11 +4,14 @@
 //! consumed — in the store, so a replay is caught across restarts and across processes.
 
 use super::auth::{Origin, admit};
-use super::{Core, throttle};
+use std::collections::BTreeMap;
+
+use super::Core;
+use super::throttle::{self, Proof};
 use crate::crypto::cipher::Aad;
 use crate::crypto::ct_eq;
 use crate::crypto::oauth1::{SignatureMethod, base_string, verify};
-use crate::domain::authorization::{Caller, Scheme};
+use crate::domain::authorization::{Authorization, Caller, Scheme};
 use crate::error::{ApiError, ApiResult};
 use crate::store::StoreError;
 
@@ -28,7 +31,7 @@ pub fn secret_aad<'a>(client_id: &'a str, field: &'a str) -> Aad<'a> {
 }
 
 pub async fn verify_request(core: &Core, request: SignedRequest<'_>, origin: Origin<'_>) -> ApiResult<Caller> {
-    let mut protocol = std::collections::BTreeMap::new();
+    let mut protocol = BTreeMap::new();
     for (name, value) in request.params.iter().filter(|(n, _)| n.starts_with("oauth_")) {
         if protocol.insert(name.as_str(), value.as_str()).is_some() {
             return Err(ApiError::bad_request(format!("Duplicate OAuth parameter '{name}'."))
@@ -40,14 +43,21 @@ pub async fn verify_request(core: &Core, request: SignedRequest<'_>, origin: Ori
         return Err(ApiError::invalid_signature("no consumer key"));
     }
     let subject = format!("oauth1:{consumer_key}");
-    let had_failures = throttle::ensure_not_locked(core, Some(&subject), origin.ip).await?;
-    let fail = |reason: &'static str| async move {
-        throttle::record_failure(core, Some(&format!("oauth1:{consumer_key}")), origin.ip).await?;
-        Err::<Caller, ApiError>(ApiError::invalid_signature(reason))
-    };
+    let authorization = throttle::guard(core, Some(&subject), origin.ip, check(core, &request, &protocol)).await?;
+    admit(core, authorization, None, Scheme::OAuth1, origin).await
+}
+
+/// Checks the signature (or the unsigned mode), then consumes the nonce.
+async fn check(
+    core: &Core,
+    request: &SignedRequest<'_>,
+    protocol: &BTreeMap<&str, &str>,
+) -> ApiResult<Proof<Authorization>> {
+    let fail = |reason: &'static str| Ok(Proof::Invalid(ApiError::invalid_signature(reason)));
+    let consumer_key = protocol.get("oauth_consumer_key").copied().unwrap_or_default();
     let (authorization, secrets) = match core.store.authorization_by_consumer_key(consumer_key).await {
         Ok(found) => found,
-        Err(StoreError::NotFound) => return fail("unknown consumer key").await,
+        Err(StoreError::NotFound) => return fail("unknown consumer key"),
         Err(e) => return Err(e.into()),
     };
     let token = protocol.get("oauth_token").copied().unwrap_or_default();
@@ -57,10 +67,9 @@ pub async fn verify_request(core: &Core, request: SignedRequest<'_>, origin: Ori
     // The contract's "without signature" mode: key and token in the URL, for apps set up for it.
     if !protocol.contains_key("oauth_signature_method") && signature.is_none_or(|s| s == "-") {
         if secrets.unsigned && token_matches {
-            throttle::record_success(core, &subject, had_failures).await?;
-            return admit(core, authorization, None, Scheme::OAuth1, origin).await;
+            return Ok(Proof::Valid(authorization));
         }
-        return fail("unsigned request refused").await;
+        return fail("unsigned request refused");
     }
 
     let method = protocol.get("oauth_signature_method").copied().unwrap_or_default();
@@ -79,19 +88,20 @@ pub async fn verify_request(core: &Core, request: SignedRequest<'_>, origin: Ori
         None => None,
     };
     let nonce = protocol.get("oauth_nonce").copied();
-    let window = i64::try_from(core.config.oauth1_timestamp_window).unwrap_or(300);
+    let window = core.config.oauth1_timestamp_window;
     let now = core.now();
     let (timestamp, nonce) = match (timestamp, nonce) {
         (Some(t), Some(n)) if !n.is_empty() => (Some(t), Some(n)),
         // PLAINTEXT may omit both (§3.1); the signatures that can be replayed may not.
         (None, None) if method == SignatureMethod::Plaintext => (None, None),
-        _ => return fail("timestamp or nonce missing").await,
+        _ => return fail("timestamp or nonce missing"),
     };
-    if timestamp.is_some_and(|t| (now - t).abs() > window) {
-        return fail("timestamp outside the window").await;
+    // abs_diff cannot overflow, whatever timestamp the client sends.
+    if timestamp.is_some_and(|t| now.abs_diff(t) > window) {
+        return fail("timestamp outside the window");
     }
     if !token_matches {
-        return fail("wrong token").await;
+        return fail("wrong token");
     }
     let consumer_secret =
         core.unseal(&secret_aad(&authorization.client_id, "oauth1_consumer_secret"), &secrets.consumer_secret).await?;
@@ -102,16 +112,16 @@ pub async fn verify_request(core: &Core, request: SignedRequest<'_>, origin: Ori
         request.params.iter().filter(|(n, _)| n != "oauth_signature" && n != "realm").cloned().collect();
     let base = base_string(request.method, &request.base_uri, &signed);
     if !verify(method, &base, consumer_secret, token_secret, signature.unwrap_or_default()) {
-        return fail("signature mismatch").await;
+        return fail("signature mismatch");
     }
     if let (Some(t), Some(n)) = (timestamp, nonce) {
         let key = format!("oauth1:{consumer_key}:{token}:{t}:{n}");
-        if !core.store.consume_once(&key, now + 2 * window, now).await? {
-            return fail("nonce replayed").await;
+        let keep_until = now.saturating_add(i64::try_from(window).unwrap_or(i64::MAX).saturating_mul(2));
+        if !core.store.consume_once(&key, keep_until, now).await? {
+            return Ok(Proof::Replayed(ApiError::invalid_signature("nonce replayed")));
         }
     }
-    throttle::record_success(core, &subject, had_failures).await?;
-    admit(core, authorization, None, Scheme::OAuth1, origin).await
+    Ok(Proof::Valid(authorization))
 }
 
 fn utf8(bytes: &[u8]) -> ApiResult<&str> {

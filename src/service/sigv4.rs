@@ -1,14 +1,15 @@
 //! Request signing, AWS Signature Version 4, over an application's access key (service
 //! `cofre`, region from the configuration). The date must be within 15 minutes of the server's,
 //! the scope must match, `host` must be signed, the payload hash must match the body, and a
-//! signature is accepted once.
+//! write's signature is accepted once (a repeated read within the window is let through).
 
+use super::Core;
 use super::auth::{Origin, admit};
 use super::oauth1::secret_aad;
-use super::{Core, throttle};
+use super::throttle::{self, Proof};
 use crate::crypto::ct_eq;
 use crate::crypto::sigv4::{self, AuthHeader};
-use crate::domain::authorization::{Caller, Scheme};
+use crate::domain::authorization::{Authorization, Caller, Scheme};
 use crate::error::{ApiError, ApiResult};
 use crate::store::StoreError;
 
@@ -31,34 +32,32 @@ pub async fn verify_request(
     origin: Origin<'_>,
 ) -> ApiResult<Caller> {
     let subject = format!("aws:{}", auth.access_key_id);
-    let had_failures = throttle::ensure_not_locked(core, Some(&subject), origin.ip).await?;
-    let fail = |reason: &'static str| {
-        let subject = subject.clone();
-        async move {
-            throttle::record_failure(core, Some(&subject), origin.ip).await?;
-            Err::<Caller, ApiError>(ApiError::authentication_failed(reason))
-        }
-    };
+    let authorization = throttle::guard(core, Some(&subject), origin.ip, check(core, &auth, &request)).await?;
+    admit(core, authorization, None, Scheme::SigV4, origin).await
+}
+
+async fn check(core: &Core, auth: &AuthHeader, request: &SignedRequest<'_>) -> ApiResult<Proof<Authorization>> {
+    let fail = |reason: &'static str| Ok(Proof::Invalid(ApiError::authentication_failed(reason)));
     let header = |name: &str| request.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
-    let Some(amz_date) = header("x-amz-date") else { return fail("x-amz-date missing").await };
-    let Some(signed_at) = parse_amz_date(amz_date) else { return fail("x-amz-date malformed").await };
+    let Some(amz_date) = header("x-amz-date") else { return fail("x-amz-date missing") };
+    let Some(signed_at) = parse_amz_date(amz_date) else { return fail("x-amz-date malformed") };
     let now = core.now();
-    if (now - signed_at).abs() > MAX_SKEW_SECS {
-        return fail("RequestTimeTooSkewed").await;
+    if now.abs_diff(signed_at) > MAX_SKEW_SECS.unsigned_abs() {
+        return fail("RequestTimeTooSkewed");
     }
     if !amz_date.starts_with(&auth.date) || auth.region != core.config.sigv4_region || auth.service != SERVICE {
-        return fail("credential scope mismatch").await;
+        return fail("credential scope mismatch");
     }
     if !auth.signed_headers.iter().any(|h| h == "host") || !auth.signed_headers.iter().any(|h| h == "x-amz-date") {
-        return fail("host and x-amz-date must be signed").await;
+        return fail("host and x-amz-date must be signed");
     }
     let payload_hash = sigv4::sha256_hex(request.body);
     if header("x-amz-content-sha256").is_some_and(|claimed| claimed != payload_hash) {
-        return fail("payload hash mismatch").await;
+        return fail("payload hash mismatch");
     }
     let (authorization, sealed_secret) = match core.store.authorization_by_access_key(&auth.access_key_id).await {
         Ok(found) => found,
-        Err(StoreError::NotFound) => return fail("unknown access key").await,
+        Err(StoreError::NotFound) => return fail("unknown access key"),
         Err(e) => return Err(e.into()),
     };
     let secret = core.unseal(&secret_aad(&authorization.client_id, "aws_secret_access_key"), &sealed_secret).await?;
@@ -80,13 +79,20 @@ pub async fn verify_request(
         &sigv4::string_to_sign(amz_date, &scope, &canonical),
     );
     if !ct_eq(expected.as_bytes(), auth.signature.as_bytes()) {
-        return fail("signature mismatch").await;
+        return fail("signature mismatch");
     }
-    if !core.store.consume_once(&format!("sigv4:{}", auth.signature), now + 2 * MAX_SKEW_SECS, now).await? {
-        return fail("signature replayed").await;
+    // Identical reads signed within the same second carry the same signature, and repeating a
+    // read changes nothing (AWS lets it through too); a repeated write is a replay.
+    if !is_read(request.method)
+        && !core.store.consume_once(&format!("sigv4:{}", auth.signature), now + 2 * MAX_SKEW_SECS, now).await?
+    {
+        return Ok(Proof::Replayed(ApiError::authentication_failed("signature replayed")));
     }
-    throttle::record_success(core, &subject, had_failures).await?;
-    admit(core, authorization, None, Scheme::SigV4, origin).await
+    Ok(Proof::Valid(authorization))
+}
+
+fn is_read(method: &str) -> bool {
+    matches!(method, "GET" | "HEAD" | "OPTIONS")
 }
 
 /// `YYYYMMDDTHHMMSSZ` → unix seconds.

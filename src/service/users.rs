@@ -2,8 +2,9 @@
 
 use zeroize::Zeroizing;
 
+use super::Core;
 use super::auth::Origin;
-use super::{Core, throttle};
+use super::throttle::{self, Proof};
 use crate::domain::user::{Group, User, canonical_login, valid_login};
 use crate::error::{ApiError, ApiResult};
 use crate::store::StoreError;
@@ -29,7 +30,7 @@ pub const MIN_PASSWORD_CHARS: usize = 8;
 const MAX_PASSWORD_BYTES: usize = 1024;
 const MAX_FIELD_CHARS: usize = 255;
 
-fn check_password(password: &str) -> ApiResult<()> {
+pub fn check_password(password: &str) -> ApiResult<()> {
     if password.chars().count() < MIN_PASSWORD_CHARS || password.len() > MAX_PASSWORD_BYTES {
         return Err(ApiError::bad_request(format!(
             "The password must have at least {MIN_PASSWORD_CHARS} characters and at most {MAX_PASSWORD_BYTES} bytes."
@@ -165,22 +166,18 @@ pub async fn set_membership(core: &Core, group: &str, raw_username: &str, member
 /// canonical login and per IP.
 pub async fn login(core: &Core, login_name: &str, password: Zeroizing<String>, origin: Origin<'_>) -> ApiResult<i64> {
     let login = canonical_login(login_name);
-    let had_failures = throttle::ensure_not_locked(core, Some(&format!("login:{login}")), origin.ip).await?;
-    let found = match core.store.user_credentials(&login).await {
-        Ok(found) => Some(found),
-        Err(StoreError::NotFound) => None,
-        Err(e) => return Err(e.into()),
+    let check = async {
+        let found = match core.store.user_credentials(&login).await {
+            Ok(found) => Some(found),
+            Err(StoreError::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        };
+        let stored = found.as_ref().and_then(|c| c.password_hash.clone());
+        let matched = core.passwords.verify(password, stored).await;
+        Ok(match found {
+            Some(credentials) if matched && credentials.enabled => Proof::Valid(credentials.user_id),
+            _ => Proof::Invalid(ApiError::authentication_failed("wrong login or password")),
+        })
     };
-    let stored = found.as_ref().and_then(|c| c.password_hash.clone());
-    let matched = core.passwords.verify(password, stored).await;
-    match found {
-        Some(credentials) if matched && credentials.enabled => {
-            throttle::record_success(core, &format!("login:{login}"), had_failures).await?;
-            Ok(credentials.user_id)
-        }
-        _ => {
-            throttle::record_failure(core, Some(&format!("login:{login}")), origin.ip).await?;
-            Err(ApiError::authentication_failed("wrong login or password"))
-        }
-    }
+    throttle::guard(core, Some(&format!("login:{login}")), origin.ip, check).await
 }

@@ -9,6 +9,7 @@ mod audit;
 mod bad_input;
 mod cli;
 mod dsm;
+mod http2;
 mod info;
 mod mysafe;
 mod mysafe_files;

@@ -10,7 +10,11 @@ use crate::helpers::{Backend, TestApp};
 use crate::on_both_stores;
 use crate::signing::{assert_status, python, send_signed, sign};
 
-on_both_stores!(oauthlib_signatures_are_accepted_on_every_carrier, replays_stale_and_malformed_requests_are_refused);
+on_both_stores!(
+    oauthlib_signatures_are_accepted_on_every_carrier,
+    replays_stale_and_malformed_requests_are_refused,
+    extreme_timestamps_are_refused_not_overflowed
+);
 
 async fn oauth1_app(app: &TestApp, unsigned: bool) -> CreatedApplication {
     app.create_app_with(NewApplication {
@@ -161,5 +165,21 @@ async fn replays_stale_and_malformed_requests_are_refused(backend: Backend) {
         same["timestamp"] = ts.into();
         let replay = send_signed(&second, Method::GET, &sign(&py, same)).await;
         assert_eq!(replay.status, StatusCode::UNAUTHORIZED, "the replay reached another process");
+    }
+}
+
+/// A timestamp at the ends of the integer range is outside the window, not an overflow (a
+/// panic in a debug build, a wrapped comparison in a release build).
+async fn extreme_timestamps_are_refused_not_overflowed(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let created = oauth1_app(&app, false).await;
+    let key = &created.oauth1.as_ref().expect("oauth1").consumer_key;
+    for timestamp in ["-9223372036854775808", "9223372036854775807"] {
+        let header = format!(
+            "OAuth oauth_consumer_key=\"{key}\", oauth_nonce=\"n-{timestamp}\", oauth_timestamp=\"{timestamp}\", \
+             oauth_signature_method=\"HMAC-SHA1\", oauth_version=\"1.0\", oauth_signature=\"x\""
+        );
+        let reply = app.send(app.client.get(app.url("/iso/pam/info/x")).header("authorization", header)).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{timestamp}: {}", reply.body);
     }
 }

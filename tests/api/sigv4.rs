@@ -1,5 +1,5 @@
-//! AWS SigV4 request signing, produced by botocore: accepted, replay refused, skew and tampering
-//! refused.
+//! AWS SigV4 request signing, produced by botocore: accepted, a repeated write refused (a
+//! repeated read let through), skew and tampering refused.
 
 use cofre::domain::authorization::Resource;
 use cofre::service::apps::{AuthMethods, CreatedApplication, NewApplication};
@@ -10,7 +10,7 @@ use crate::helpers::{Backend, TestApp};
 use crate::on_both_stores;
 use crate::signing::{assert_status, python, send_signed, sign};
 
-on_both_stores!(botocore_signed_requests_are_accepted_once);
+on_both_stores!(botocore_signed_requests_are_accepted_once, repeated_reads_pass_and_replays_never_lock_out);
 
 fn job(app: &TestApp, created: &CreatedApplication, method: &str, path: &str, body: Option<&str>) -> Value {
     let aws = created.aws.as_ref().expect("aws credentials");
@@ -69,4 +69,31 @@ async fn botocore_signed_requests_are_accepted_once(backend: Backend) {
     let mut elsewhere = job(&app, &created, "GET", "/iso/pam/info/aws-1", None);
     elsewhere["region"] = "eu-west-1".into();
     assert_eq!(send_signed(&app, Method::GET, &sign(&py, elsewhere)).await.status, StatusCode::UNAUTHORIZED);
+}
+
+/// Identical GETs signed within one second carry the same signature: a client repeating a read
+/// is let through (as AWS does), and a replayed write is refused without counting as a failed
+/// login, so a correct client never locks itself out.
+async fn repeated_reads_pass_and_replays_never_lock_out(backend: Backend) {
+    let Some(py) = python() else { return };
+    let app = TestApp::spawn(backend).await;
+    let created = app
+        .create_app_with(NewApplication {
+            methods: AuthMethods { aws: true, ..AuthMethods::default() },
+            ..NewApplication::oauth2("poller", [Resource::Info].into_iter().collect())
+        })
+        .await;
+    let body = r#"{"identifier":"polled","content":"v1"}"#;
+    let post = sign(&py, job(&app, &created, "POST", "/iso/pam/info", Some(body)));
+    assert_status(&send_signed(&app, Method::POST, &post).await, StatusCode::CREATED, "first POST");
+    let get = sign(&py, job(&app, &created, "GET", "/iso/pam/info/polled", None));
+    for round in 0..8 {
+        assert_status(&send_signed(&app, Method::GET, &get).await, StatusCode::OK, &format!("read {round}"));
+    }
+    for round in 0..8 {
+        let replay = send_signed(&app, Method::POST, &post).await;
+        assert_eq!(replay.status, StatusCode::UNAUTHORIZED, "replayed write {round}: {}", replay.body);
+    }
+    let fresh = sign(&py, job(&app, &created, "GET", "/iso/pam/info/polled", None));
+    assert_status(&send_signed(&app, Method::GET, &fresh).await, StatusCode::OK, "not locked out by replays");
 }
