@@ -215,6 +215,12 @@ impl Authorization {
     }
 }
 
+impl Authorization {
+    pub fn admits_referer(&self, referer: Option<&str>) -> bool {
+        referer_allowed(&self.allowed_referers, referer)
+    }
+}
+
 /// An empty list allows any referrer; otherwise the `Referer` must start with an allowed entry,
 /// compared without regard to case (scheme and host are case-insensitive).
 fn referer_allowed(allowed: &[String], referer: Option<&str>) -> bool {

@@ -86,6 +86,27 @@ impl FromStr for AllowEntry {
     }
 }
 
+impl AllowEntry {
+    /// The first and last address an address entry covers; `None` for a host name.
+    fn span(&self) -> Option<(IpAddr, IpAddr)> {
+        match self {
+            Self::Net(rule) => Some((rule.0.network(), rule.0.broadcast())),
+            Self::Range(from, to) => Some((*from, *to)),
+            Self::Host(_) => None,
+        }
+    }
+
+    fn is_within(&self, outer: &AllowEntry) -> bool {
+        match (self, outer) {
+            (Self::Host(a), Self::Host(b)) => a == b,
+            _ => match (self.span(), outer.span()) {
+                (Some((a, b)), Some((c, d))) => a.is_ipv4() == c.is_ipv4() && c <= a && b <= d,
+                _ => false,
+            },
+        }
+    }
+}
+
 impl fmt::Display for AllowEntry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -141,6 +162,15 @@ impl IpAllowList {
         }
     }
 
+    /// Whether every address this list allows is also allowed by `outer`: a list handed to a
+    /// new authorization must never be broader than its issuer's. Host names are within only
+    /// the same host name, since their addresses change.
+    pub fn is_within(&self, outer: &IpAllowList) -> bool {
+        let Self::Only(outer) = outer else { return true };
+        let Self::Only(inner) = self else { return false };
+        inner.iter().all(|entry| outer.iter().any(|o| entry.is_within(o)))
+    }
+
     /// The stored form: `*` or a comma list.
     pub fn to_stored(&self) -> String {
         match self {
@@ -194,6 +224,22 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_allow_list_is_within_only_a_list_that_covers_it() {
+        let list = |s: &str| IpAllowList::parse([s]).expect("valid");
+        let outer = list("10.0.0.0/24, 192.168.1.5, 172.16.0.1-172.16.0.9, ci.example.com");
+        assert!(list("10.0.0.7").is_within(&outer));
+        assert!(list("10.0.0.128/25, 172.16.0.2-172.16.0.3, 192.168.1.5").is_within(&outer));
+        assert!(list("ci.example.com").is_within(&outer));
+        assert!(list("anything.example.com").is_within(&IpAllowList::Any));
+        assert!(!IpAllowList::Any.is_within(&outer), "* is broader than any list");
+        assert!(!list("10.0.0.0/23").is_within(&outer));
+        assert!(!list("172.16.0.5-172.16.0.10").is_within(&outer));
+        assert!(!list("10.0.1.1").is_within(&outer));
+        assert!(!list("other.example.com").is_within(&outer));
+        assert!(!list("::ffff:10.0.1.1").is_within(&outer));
+    }
 
     fn rules(s: &[&str]) -> Vec<IpRule> {
         s.iter().map(|r| r.parse().expect("rule")).collect()

@@ -9,7 +9,7 @@ use super::Core;
 use super::access::{require_resource, require_write};
 use crate::crypto::cipher::Aad;
 use crate::crypto::random_hex;
-use crate::domain::authorization::{Caller, Resource};
+use crate::domain::authorization::{Authorization, Caller, Resource};
 use crate::domain::dsm::{Entry, EntryKind};
 use crate::domain::network::IpAllowList;
 use crate::error::{ApiError, ApiResult};
@@ -18,6 +18,13 @@ use crate::store::apps::NewAuthorizationRow;
 use crate::store::dsm::{DsmApp, DsmSecret};
 
 const MIN_RENEW_MINUTES: i64 = 10;
+/// A year: longer intervals are refused, so `now + minutes * 60` can never overflow.
+const MAX_RENEW_MINUTES: i64 = 366 * 24 * 60;
+
+/// When a secret renewed every `minutes` is next due.
+pub(super) fn next_renewal(now: i64, minutes: Option<i64>) -> Option<i64> {
+    minutes.map(|m| now.saturating_add(m.clamp(MIN_RENEW_MINUTES, MAX_RENEW_MINUTES) * 60))
+}
 
 pub fn not_informed(name: &str) -> ApiError {
     ApiError::business(1001, &format!("Parameter '{name}' was not informed!"))
@@ -53,13 +60,37 @@ pub struct Registered {
 
 /// Registers (or updates) the DSM application and issues a new authorization for it: its client
 /// id and secret ("id" and "signature") can get a token at once.
+///
+/// Registering is a registrar's right: an authorization with DSM write access that was not itself
+/// issued by a registration (a pipeline's own credentials cannot mint more), or an admin. A
+/// registrar reaches only the DSM applications its own application registered, and the new
+/// authorization is never broader than the registrar's: its addresses, referrers and expiry lie
+/// within the registrar's, and it reaches DSM only.
 pub async fn register(core: &Core, caller: &Caller, r: Registration) -> ApiResult<Registered> {
     require_write(caller, Resource::Dsm)?;
+    let registrar = &caller.authorization;
+    let is_admin = registrar.resources.contains(Resource::Admin) && !registrar.read_only;
+    if registrar.dsm_application_id.is_some() && !is_admin {
+        return Err(ApiError::forbidden(
+            "This authorization was issued by a DSM registration and cannot register applications.",
+        ));
+    }
+    let limits = narrowed_gate(registrar, &r)?;
     let found = core.store.find_dsm_app(r.unique_key.as_deref(), &r.application, &r.system, &r.environment).await?;
+    if let Some(app) = &found {
+        if !is_admin && app.registrar_application_id != Some(registrar.application_id) {
+            return Err(ApiError::conflict(format!(
+                "Application '{}' ({}/{}) was registered by another application.",
+                app.name, app.system, app.environment
+            ))
+            .with_reason("DSM application of another registrar"));
+        }
+    }
     let created = found.is_none();
     let mut app = found.unwrap_or(DsmApp {
         id: 0,
         application_id: 0,
+        registrar_application_id: Some(registrar.application_id),
         name: r.application.clone(),
         system: r.system.clone(),
         environment: r.environment.clone(),
@@ -92,11 +123,11 @@ pub async fn register(core: &Core, caller: &Caller, r: Registration) -> ApiResul
         dsm_application_id: None,
         client_id: &client_id,
         secret_hash: &hash,
-        expires_at: r.expires_at,
+        expires_at: limits.expires_at,
         resources: Resource::Dsm.as_str().to_owned(),
         read_only: false,
-        allowed_ips: r.allowed_ips.unwrap_or_else(|| caller.authorization.allowed_ips.clone()).to_stored(),
-        allowed_referers: r.allowed_referers.unwrap_or_default().join(" "),
+        allowed_ips: limits.allowed_ips.to_stored(),
+        allowed_referers: limits.allowed_referers.join(" "),
     };
     let (dsm_id, authorization_id) = core.store.register_dsm(&app, &row, core.now()).await?;
     let verb = if created { "registered" } else { "updated" };
@@ -105,6 +136,48 @@ pub async fn register(core: &Core, caller: &Caller, r: Registration) -> ApiResul
         client_id,
         client_secret,
     })
+}
+
+/// The gate of a registered authorization.
+struct GateLimits {
+    allowed_ips: IpAllowList,
+    allowed_referers: Vec<String>,
+    expires_at: Option<i64>,
+}
+
+/// What the registration asked for, refused where it is broader than the registrar's own gate;
+/// what it left out is inherited from the registrar.
+fn narrowed_gate(registrar: &Authorization, r: &Registration) -> ApiResult<GateLimits> {
+    let allowed_ips = match &r.allowed_ips {
+        Some(ips) if !ips.is_within(&registrar.allowed_ips) => {
+            return Err(ApiError::bad_request(
+                "Parameter 'allowed_ips' must lie within the registering authorization's own allowed IPs.",
+            ));
+        }
+        Some(ips) => ips.clone(),
+        None => registrar.allowed_ips.clone(),
+    };
+    let allowed_referers = match &r.allowed_referers {
+        Some(referers)
+            if !registrar.allowed_referers.is_empty()
+                && (referers.is_empty() || !referers.iter().all(|x| registrar.admits_referer(Some(x)))) =>
+        {
+            return Err(ApiError::bad_request(
+                "Parameter 'allowed_http_referers' must lie within the registering authorization's own referrers.",
+            ));
+        }
+        Some(referers) => referers.clone(),
+        None => registrar.allowed_referers.clone(),
+    };
+    let expires_at = match (r.expires_at, registrar.expires_at) {
+        (Some(asked), Some(limit)) if asked > limit => {
+            return Err(ApiError::bad_request(
+                "Parameter 'expiration_date' must not be later than the registering authorization's own expiry.",
+            ));
+        }
+        (asked, limit) => asked.or(limit),
+    };
+    Ok(GateLimits { allowed_ips, allowed_referers, expires_at })
 }
 
 /// The DSM application of the calling authorization.
@@ -237,8 +310,10 @@ async fn store_secret(core: &Core, app: &DsmApp, input: SecretInput) -> ApiResul
             return Err(ApiError::bad_request("Parameter 'expiration_date' must be YYYY-MM-DD HH:MM:SS."));
         }
     }
-    if input.renew_minutes.is_some_and(|m| m < MIN_RENEW_MINUTES) {
-        return Err(ApiError::bad_request(format!("renew_* times are at least {MIN_RENEW_MINUTES} minutes.")));
+    if input.renew_minutes.is_some_and(|m| !(MIN_RENEW_MINUTES..=MAX_RENEW_MINUTES).contains(&m)) {
+        return Err(ApiError::bad_request(format!(
+            "renew_* times are from {MIN_RENEW_MINUTES} to {MAX_RENEW_MINUTES} minutes (a year)."
+        )));
     }
     let now = core.now();
     match core.store.dsm_secret(app.id, &identity).await {
@@ -259,7 +334,7 @@ async fn store_secret(core: &Core, app: &DsmApp, input: SecretInput) -> ApiResul
             if input.renew_minutes.is_some() {
                 secret.renew_minutes = input.renew_minutes;
             }
-            secret.next_renewal_at = secret.renew_minutes.map(|m| now + m * 60);
+            secret.next_renewal_at = next_renewal(now, secret.renew_minutes);
             secret.version += 1;
             secret.data = seal_entries(core, &secret.uid, &input.entries)?;
             core.store.update_dsm_secret(&secret, previous, now).await?;
@@ -279,7 +354,7 @@ async fn store_secret(core: &Core, app: &DsmApp, input: SecretInput) -> ApiResul
                 expiration_date: input.expiration_date.unwrap_or_default(),
                 version: 1,
                 renew_minutes: input.renew_minutes,
-                next_renewal_at: input.renew_minutes.map(|m| now + m * 60),
+                next_renewal_at: next_renewal(now, input.renew_minutes),
             };
             core.store.insert_dsm_secret(&secret, now).await?;
             Ok(true)
@@ -316,7 +391,7 @@ pub async fn provision(
     deploy: &str,
     namespace: &str,
 ) -> ApiResult<(DsmApp, Vec<SecretView>)> {
-    require_resource(caller, Resource::Dsm)?;
+    require_write(caller, Resource::Dsm)?;
     let app = caller_app(core, caller).await?;
     core.store.upsert_provision(app.id, pod, deploy, namespace, core.now()).await?;
     let secrets = served_secrets(core, &app).await?;
@@ -324,7 +399,7 @@ pub async fn provision(
 }
 
 pub async fn deprovision(core: &Core, caller: &Caller, pod: &str, deploy: &str, namespace: &str) -> ApiResult<()> {
-    require_resource(caller, Resource::Dsm)?;
+    require_write(caller, Resource::Dsm)?;
     let app = caller_app(core, caller).await?;
     if core.store.delete_provision(app.id, pod, deploy, namespace).await? == 0 {
         return Err(ApiError::business(1005, "Provision not found"));

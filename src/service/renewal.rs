@@ -2,7 +2,7 @@
 //! renewable values re-issued by a pluggable issuer, as a new version.
 
 use super::Core;
-use super::dsm::{data_aad, open_entries, seal_entries, version_aad};
+use super::dsm::{data_aad, next_renewal, open_entries, seal_entries, version_aad};
 use crate::crypto::fill_random;
 use crate::domain::dsm::EntryKind;
 use crate::error::ApiResult;
@@ -40,15 +40,18 @@ impl SecretIssuer for LocalIssuer {
 }
 
 /// Renews every secret due now (by the core's clock); claims keep processes from doubling up.
+/// A pass renews each secret at most once, even if its next renewal were already due again.
 pub async fn renew_due(core: &Core, issuer: &dyn SecretIssuer) -> ApiResult<Vec<i64>> {
     let mut renewed = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     loop {
         let now = core.now();
         let claimed = core.store.claim_due_renewals(now, now + LEASE_SECS, 20).await?;
-        if claimed.is_empty() {
+        let fresh: Vec<i64> = claimed.into_iter().filter(|id| seen.insert(*id)).collect();
+        if fresh.is_empty() {
             return Ok(renewed);
         }
-        for id in claimed {
+        for id in fresh {
             let mut secret = core.store.dsm_secret_by_id(id).await?;
             let mut entries = open_entries(core, &secret).await?;
             for entry in &mut entries {
@@ -64,7 +67,7 @@ pub async fn renew_due(core: &Core, issuer: &dyn SecretIssuer) -> ApiResult<Vec<
             let previous = (secret.version, core.seal(&version_aad(&row), &old));
             secret.version += 1;
             secret.data = seal_entries(core, &secret.uid, &entries)?;
-            secret.next_renewal_at = secret.renew_minutes.map(|m| now + m * 60);
+            secret.next_renewal_at = next_renewal(now, secret.renew_minutes);
             core.store.update_dsm_secret(&secret, previous, now).await?;
             renewed.push(id);
         }

@@ -10,6 +10,8 @@ use super::{Backend, Store, StoreResult, exactly_one};
 pub struct DsmApp {
     pub id: i64,
     pub application_id: i64,
+    /// The application whose authorization registered it; only that registrar may register it again.
+    pub registrar_application_id: Option<i64>,
     pub name: String,
     pub system: String,
     pub environment: String,
@@ -41,6 +43,7 @@ fn app(row: &AnyRow) -> StoreResult<DsmApp> {
     Ok(DsmApp {
         id: row.try_get("id")?,
         application_id: row.try_get("application_id")?,
+        registrar_application_id: row.try_get("registrar_application_id")?,
         name: row.try_get("name")?,
         system: row.try_get("system")?,
         environment: row.try_get("environment")?,
@@ -120,7 +123,8 @@ impl Store {
                     .try_get("id")?;
             let dsm_id: i64 = sqlx::query(
                 "INSERT INTO dsm_applications (application_id, name, system, environment, unique_key, description, tags, \
-                 line_of_business, application_type, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING id",
+                 line_of_business, application_type, created_at, updated_at, registrar_application_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11) RETURNING id",
             )
             .bind(application_id)
             .bind(dsm.name.as_str())
@@ -132,6 +136,7 @@ impl Store {
             .bind(dsm.line_of_business.as_str())
             .bind(dsm.application_type.as_str())
             .bind(now)
+            .bind(dsm.registrar_application_id)
             .fetch_one(&mut *tx)
             .await?
             .try_get("id")?;

@@ -9,6 +9,7 @@ mod audit;
 mod bad_input;
 mod cli;
 mod dsm;
+mod dsm_security;
 mod http2;
 mod info;
 mod mysafe;
