@@ -136,11 +136,15 @@ pub enum AppCommand {
     Disable { id: i64 },
     /// Enable a disabled application.
     Enable { id: i64 },
-    /// Link items to an application's authorizations, so it may see them.
+    /// Link items to an application's authorizations, so it may see them (and, with --write,
+    /// change, enable and disable them).
     Link {
         id: i64,
         #[command(flatten)]
         items: LinkItems,
+        /// Also let the application change the items; without it a link grants reading only.
+        #[arg(long)]
+        write: bool,
     },
     /// Remove links made with `link`.
     Unlink {

@@ -14,7 +14,7 @@ use super::{
 };
 use crate::clock::SystemClock;
 use crate::config::Config;
-use crate::domain::authorization::{ItemKind, Resources, Scopes};
+use crate::domain::authorization::{Access, ItemKind, Resources, Scopes};
 use crate::domain::network::IpAllowList;
 use crate::service::Core;
 use crate::service::apps::{self, AuthMethods, NewApplication};
@@ -138,13 +138,15 @@ async fn app(core: &Core, cmd: AppCommand) -> CliResult {
             apps::set_application_enabled(core, id, true).await?;
             println!("application {id} enabled");
         }
-        AppCommand::Link { id, items } => link(core, id, items, true).await?,
-        AppCommand::Unlink { id, items } => link(core, id, items, false).await?,
+        AppCommand::Link { id, items, write } => {
+            link(core, id, items, Some(if write { Access::Write } else { Access::Read })).await?;
+        }
+        AppCommand::Unlink { id, items } => link(core, id, items, None).await?,
     }
     Ok(())
 }
 
-async fn link(core: &Core, id: i64, items: LinkItems, linked: bool) -> CliResult {
+async fn link(core: &Core, id: i64, items: LinkItems, access: Option<Access>) -> CliResult {
     let all: Vec<(ItemKind, String)> = items
         .info
         .into_iter()
@@ -156,8 +158,12 @@ async fn link(core: &Core, id: i64, items: LinkItems, linked: bool) -> CliResult
         return Err(format!("name at least one item for application {id} (--info, --credential or --device)").into());
     }
     for (kind, key) in all {
-        let item = apps::set_link(core, id, kind, &key, linked).await?;
-        let verb = if linked { "linked" } else { "unlinked" };
+        let item = apps::set_link(core, id, kind, &key, access).await?;
+        let verb = match access {
+            Some(Access::Read) => "linked (read)",
+            Some(Access::Write) => "linked (read and write)",
+            None => "unlinked",
+        };
         println!("{verb} {} {item} for application {id}", kind.as_str());
     }
     Ok(())

@@ -6,7 +6,7 @@ use zeroize::Zeroizing;
 use super::oauth1::secret_aad;
 use super::{Core, users};
 use crate::crypto::random_hex;
-use crate::domain::authorization::{Authorization, ItemKind, Resources};
+use crate::domain::authorization::{Access, Authorization, ItemKind, Resources};
 use crate::domain::network::IpAllowList;
 use crate::domain::pam::CredentialKey;
 use crate::error::{ApiError, ApiResult};
@@ -259,9 +259,15 @@ pub async fn regenerate_secret(core: &Core, authorization_id: i64) -> ApiResult<
     Ok(secret)
 }
 
-/// Links (or unlinks) an item — protected information, credential or device, by id or
-/// identifier — to every authorization of an application.
-pub async fn set_link(core: &Core, application_id: i64, kind: ItemKind, key: &str, linked: bool) -> ApiResult<i64> {
+/// Links an item — protected information, credential or device, by id or identifier — to every
+/// authorization of an application, for reading or also for writing; `None` unlinks it.
+pub async fn set_link(
+    core: &Core,
+    application_id: i64,
+    kind: ItemKind,
+    key: &str,
+    link: Option<Access>,
+) -> ApiResult<i64> {
     let missing = |what: &str| ApiError::not_found(format!("{what} {key:?} not found."));
     let item_id = match kind {
         ItemKind::Info => core.store.info_id(key).await.map_err(|e| match e {
@@ -280,10 +286,9 @@ pub async fn set_link(core: &Core, application_id: i64, kind: ItemKind, key: &st
         },
     };
     application(core, application_id).await?;
-    if linked {
-        core.store.link_item(application_id, kind, item_id, core.now()).await?;
-    } else {
-        core.store.unlink_item(application_id, kind, item_id).await?;
-    }
+    match link {
+        Some(access) => core.store.link_item(application_id, kind, item_id, access, core.now()).await?,
+        None => core.store.unlink_item(application_id, kind, item_id).await?,
+    };
     Ok(item_id)
 }

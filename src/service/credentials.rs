@@ -10,7 +10,7 @@ use super::devices::{check_domains, device_not_found, invalid_identifier, unknow
 use super::history::archive;
 use super::rotation;
 use crate::crypto::cipher::Aad;
-use crate::domain::authorization::{Caller, Resource};
+use crate::domain::authorization::{Access, Caller, Resource};
 use crate::domain::identifier::{generate_identifier, parse_identifier};
 use crate::domain::pam::{Credential, CredentialKey, CredentialKind, CredentialSettings, Device};
 use crate::error::{ApiError, ApiResult};
@@ -71,7 +71,7 @@ fn required(value: Option<String>, code: u16, what: &str) -> ApiResult<String> {
 
 /// The device a request names: it must exist and be visible (1011 otherwise).
 pub async fn device_for(core: &Core, caller: &Caller, hostname: &str) -> ApiResult<Device> {
-    core.store.visible_device(caller.authorization.id, hostname).await.map_err(|e| match e {
+    core.store.visible_device(caller.authorization.id, hostname, Access::Read).await.map_err(|e| match e {
         StoreError::NotFound => device_not_found(),
         other => other.into(),
     })
@@ -121,7 +121,7 @@ pub async fn upsert(core: &Core, caller: &Caller, mut input: CredentialInput) ->
     let now = core.now();
     match existing {
         Some(found) => {
-            if !found.visible {
+            if !found.writable {
                 return Err(no_access());
             }
             if found.credential.kind != CredentialKind::Password {
@@ -334,20 +334,30 @@ pub async fn reveal(core: &Core, caller: &Caller, key: &str) -> ApiResult<Reveal
     if !c.enabled {
         return Err(inactive());
     }
-    let password = current_password(core, c).await?;
+    let password = current_password(core, caller, c).await?;
     let settings = open_settings(core, c).await?;
     core.store.start_custody(c.id, caller.authorization.id, core.now()).await?;
     Ok(Revealed { found, password, settings })
 }
 
-/// The credential's own password, or its parent's when it inherits one.
-async fn current_password(core: &Core, c: &Credential) -> ApiResult<Zeroizing<String>> {
+/// The credential's own password, or its parent's when it inherits one. The parent is read as
+/// this reader sees it, every time: a parent the reader can no longer see (unlinked, or never
+/// theirs) answers 1009, and a disabled parent 1008, as reading the parent itself would.
+async fn current_password(core: &Core, caller: &Caller, c: &Credential) -> ApiResult<Zeroizing<String>> {
     let (uid, blob) = match c.parent_id {
-        Some(parent) => match core.store.find_credential(c.created_by, &CredentialKey::Id(parent)).await {
-            Ok(p) => (p.credential.uid, p.credential.secret),
-            Err(StoreError::NotFound) => (c.uid.clone(), c.secret.clone()),
-            Err(e) => return Err(e.into()),
-        },
+        Some(parent) => {
+            let parent = match core.store.find_credential(caller.authorization.id, &CredentialKey::Id(parent)).await {
+                Ok(found) if found.visible => found.credential,
+                Ok(_) | Err(StoreError::NotFound) => {
+                    return Err(no_access().with_reason("parent credential not reachable"));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if !parent.enabled {
+                return Err(inactive());
+            }
+            (parent.uid, parent.secret)
+        }
         None => (c.uid.clone(), c.secret.clone()),
     };
     match blob {
@@ -368,6 +378,9 @@ pub async fn list(core: &Core, caller: &Caller) -> ApiResult<Vec<Found>> {
 pub async fn set_enabled(core: &Core, caller: &Caller, key: &str, enabled: bool) -> ApiResult<Credential> {
     require_write(caller, Resource::Pam)?;
     let found = find(core, caller, &CredentialKey::parse(key)).await?;
+    if !found.writable {
+        return Err(no_access().with_reason("credential linked for reading only"));
+    }
     let c = found.credential;
     if c.kind != CredentialKind::Password {
         return Err(not_a_credential());

@@ -3,7 +3,7 @@
 
 use super::Core;
 use super::access::{require_resource, require_write};
-use crate::domain::authorization::{Caller, Resource};
+use crate::domain::authorization::{Access, Caller, Resource};
 use crate::domain::identifier::{generate_identifier, parse_identifier};
 use crate::domain::pam::Device;
 use crate::error::{ApiError, ApiResult};
@@ -92,7 +92,7 @@ pub async fn upsert(core: &Core, caller: &Caller, input: DeviceInput) -> ApiResu
     let mut device = match existing {
         Some(d)
             if d.created_by == caller.authorization.id
-                || core.store.visible_device(caller.authorization.id, &d.hostname).await.is_ok() =>
+                || core.store.visible_device(caller.authorization.id, &d.hostname, Access::Write).await.is_ok() =>
         {
             d
         }
@@ -143,7 +143,7 @@ pub async fn upsert(core: &Core, caller: &Caller, input: DeviceInput) -> ApiResu
 
 pub async fn get(core: &Core, caller: &Caller, key: &str) -> ApiResult<Device> {
     require_resource(caller, Resource::Pam)?;
-    visible(core, caller, key).await
+    reachable(core, caller, key, Access::Read).await
 }
 
 pub async fn list(core: &Core, caller: &Caller) -> ApiResult<Vec<Device>> {
@@ -154,13 +154,13 @@ pub async fn list(core: &Core, caller: &Caller) -> ApiResult<Vec<Device>> {
 /// Disabling suspends every credential of the device; enabling leaves them suspended.
 pub async fn set_enabled(core: &Core, caller: &Caller, key: &str, enabled: bool) -> ApiResult<Device> {
     require_write(caller, Resource::Pam)?;
-    let device = visible(core, caller, key).await?;
+    let device = reachable(core, caller, key, Access::Write).await?;
     core.store.set_device_enabled(device.id, enabled, core.now()).await?;
     Ok(device)
 }
 
-async fn visible(core: &Core, caller: &Caller, key: &str) -> ApiResult<Device> {
-    core.store.visible_device(caller.authorization.id, key.trim()).await.map_err(|e| match e {
+async fn reachable(core: &Core, caller: &Caller, key: &str, access: Access) -> ApiResult<Device> {
+    core.store.visible_device(caller.authorization.id, key.trim(), access).await.map_err(|e| match e {
         StoreError::NotFound => device_not_found(),
         other => other.into(),
     })

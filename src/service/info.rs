@@ -5,7 +5,7 @@ use zeroize::Zeroizing;
 use super::Core;
 use super::access::{require_resource, require_write};
 use crate::crypto::cipher::Aad;
-use crate::domain::authorization::{Caller, Resource};
+use crate::domain::authorization::{Access, Caller, Resource};
 use crate::domain::identifier::{generate_identifier, parse_identifier};
 use crate::domain::info::{DEFAULT_INFO_TYPE, InfoInput, InfoRecord, InfoView};
 use crate::error::{ApiError, ApiResult};
@@ -53,7 +53,7 @@ pub async fn register(core: &Core, caller: &Caller, input: InfoInput) -> ApiResu
     let identifier = parse_identifier(input.identifier.as_deref())
         .map_err(|_| ApiError::business(1053, "The identifier can only contain letters, numbers, \"_\" and \"-\"."))?;
     let existing = match &identifier {
-        Some(identifier) => match core.store.visible_info(caller.authorization.id, identifier).await {
+        Some(identifier) => match core.store.visible_info(caller.authorization.id, identifier, Access::Write).await {
             Ok(found) if found.identifier == *identifier => Some(found),
             Ok(_) | Err(StoreError::NotFound) => None,
             Err(e) => return Err(e.into()),
@@ -118,7 +118,7 @@ fn merge(record: &mut InfoRecord, input: &InfoInput) {
 /// Reads a visible, active item with its content opened.
 pub async fn get(core: &Core, caller: &Caller, key: &str) -> ApiResult<InfoView> {
     require_resource(caller, Resource::Info)?;
-    let record = visible(core, caller, key).await?;
+    let record = reachable(core, caller, key, Access::Read).await?;
     if !record.enabled {
         return Err(inactive());
     }
@@ -130,7 +130,7 @@ pub async fn get(core: &Core, caller: &Caller, key: &str) -> ApiResult<InfoView>
 /// Disables a visible, active item; returns its id.
 pub async fn disable(core: &Core, caller: &Caller, key: &str) -> ApiResult<i64> {
     require_write(caller, Resource::Info)?;
-    let record = visible(core, caller, key).await?;
+    let record = reachable(core, caller, key, Access::Write).await?;
     if !record.enabled {
         return Err(inactive());
     }
@@ -138,8 +138,9 @@ pub async fn disable(core: &Core, caller: &Caller, key: &str) -> ApiResult<i64> 
     Ok(record.id)
 }
 
-async fn visible(core: &Core, caller: &Caller, key: &str) -> ApiResult<InfoRecord> {
-    match core.store.visible_info(caller.authorization.id, key).await {
+/// An item the caller may reach for `access`; anything else answers like a missing item.
+async fn reachable(core: &Core, caller: &Caller, key: &str, access: Access) -> ApiResult<InfoRecord> {
+    match core.store.visible_info(caller.authorization.id, key, access).await {
         Ok(record) => Ok(record),
         Err(StoreError::NotFound) => Err(not_found()),
         Err(e) => Err(e.into()),

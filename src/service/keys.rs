@@ -10,7 +10,7 @@ use super::credentials::{aad, device_for, existing_for_upsert};
 use super::devices::invalid_identifier;
 use super::history::archive;
 use super::rotation;
-use crate::domain::authorization::{Caller, Resource};
+use crate::domain::authorization::{Access, Caller, Resource};
 use crate::domain::identifier::{generate_identifier, parse_identifier};
 use crate::domain::pam::{Credential, CredentialKey, CredentialKind, CredentialSettings};
 use crate::error::{ApiError, ApiResult};
@@ -91,7 +91,7 @@ pub async fn upsert(core: &Core, caller: &Caller, input: KeyInput) -> ApiResult<
     let mut extra = Vec::new();
     let mut devices_error = Vec::new();
     for host in input.devices.iter().map(|h| h.trim()).filter(|h| !h.is_empty() && *h != hostname) {
-        match core.store.visible_device(caller.authorization.id, host).await {
+        match core.store.visible_device(caller.authorization.id, host, Access::Read).await {
             Ok(d) => extra.push(d.id),
             Err(StoreError::NotFound) => devices_error.push(host.to_owned()),
             Err(e) => return Err(e.into()),
@@ -101,7 +101,7 @@ pub async fn upsert(core: &Core, caller: &Caller, input: KeyInput) -> ApiResult<
         existing_for_upsert(core, caller, identifier.as_deref(), device.id, &username, CredentialKind::SshKey).await?;
     let now = core.now();
     let mut credential = match existing {
-        Some(found) if !found.visible => return Err(super::credentials::no_access()),
+        Some(found) if !found.writable => return Err(super::credentials::no_access()),
         Some(found) if found.credential.kind != CredentialKind::SshKey => return Err(not_a_key()),
         Some(found) => {
             let mut c = found.credential;
@@ -227,7 +227,7 @@ pub async fn reveal(core: &Core, caller: &Caller, key: &str) -> ApiResult<Reveal
 pub async fn set_enabled(core: &Core, caller: &Caller, key: &str, enabled: bool) -> ApiResult<i64> {
     require_write(caller, Resource::Pam)?;
     let found = lookup(core, caller, &CredentialKey::parse(key)).await?.ok_or_else(not_found)?;
-    if !found.visible {
+    if !found.writable {
         return Err(super::credentials::no_access());
     }
     let c = found.credential;

@@ -4,7 +4,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Store, StoreError, StoreResult, exactly_one, flag};
-use crate::domain::authorization::{Authorization, ItemKind, Resources, Scopes};
+use crate::domain::authorization::{Access, Authorization, ItemKind, Resources, Scopes};
 use crate::domain::network::IpAllowList;
 
 #[derive(Clone)]
@@ -232,21 +232,42 @@ impl Store {
         exactly_one(&done)
     }
 
-    /// Links an item to every authorization of an application; linking twice is harmless.
-    pub async fn link_item(&self, application_id: i64, kind: ItemKind, item_id: i64, now: i64) -> StoreResult<u64> {
+    /// Links an item to every authorization of an application, for reading or also for writing;
+    /// linking again sets the access level anew.
+    pub async fn link_item(
+        &self,
+        application_id: i64,
+        kind: ItemKind,
+        item_id: i64,
+        access: Access,
+        now: i64,
+    ) -> StoreResult<u64> {
         let done = sqlx::query(
-            "INSERT INTO authorization_links (authorization_id, item_kind, item_id, created_at) \
-             SELECT id, $1, $2, $3 FROM authorizations WHERE application_id = $4 \
-             ON CONFLICT (authorization_id, item_kind, item_id) DO NOTHING",
+            "INSERT INTO authorization_links (authorization_id, item_kind, item_id, created_at, can_write) \
+             SELECT id, $1, $2, $3, $5 FROM authorizations WHERE application_id = $4 \
+             ON CONFLICT (authorization_id, item_kind, item_id) DO UPDATE SET can_write = excluded.can_write",
         )
         .bind(kind.as_str())
         .bind(item_id)
         .bind(now)
         .bind(application_id)
+        .bind(i64::from(access == Access::Write))
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())
     }
+}
+
+/// SQL true when authorization `$1` may reach the item aliased `alias`: it created the item, or
+/// a link grants it — for writes, a link made with write access. Links are read access unless
+/// they say otherwise.
+pub(super) fn reachable(alias: &str, kind: ItemKind, access: Access) -> String {
+    let write = if access == Access::Write { " AND l.can_write = 1" } else { "" };
+    format!(
+        "({alias}.created_by = $1 OR EXISTS (SELECT 1 FROM authorization_links l WHERE l.authorization_id = $1 \
+         AND l.item_kind = '{}' AND l.item_id = {alias}.id{write}))",
+        kind.as_str()
+    )
 }
 
 impl Store {

@@ -1,16 +1,21 @@
 //! Credentials (passwords and SSH keys), their history and custody. Secrets arrive sealed.
 
+use std::sync::LazyLock;
+
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::apps::reachable;
 use super::{Store, StoreError, StoreResult, exactly_one, flag};
+use crate::domain::authorization::{Access, ItemKind};
 use crate::domain::pam::{Credential, CredentialKey, CredentialKind, Device};
 
-/// A credential with its device, and whether the asking authorization may see it.
+/// A credential with its device, and whether the asking authorization may see it and change it.
 pub struct Found {
     pub credential: Credential,
     pub device: Device,
     pub visible: bool,
+    pub writable: bool,
 }
 
 /// An earlier secret, sealed.
@@ -24,13 +29,19 @@ pub struct Version {
     pub created_at: i64,
 }
 
-const JOINED: &str = "SELECT c.*, d.identifier AS d_identifier, d.hostname AS d_hostname, d.ip AS d_ip, d.model AS d_model, \
-     d.device_type AS d_device_type, d.vendor AS d_vendor, d.site AS d_site, d.device_domain AS d_device_domain, \
-     d.connectivities AS d_connectivities, d.session_remote_config AS d_session_remote_config, \
-     d.device_tags AS d_device_tags, d.enabled AS d_enabled, d.created_by AS d_created_by, \
-     CASE WHEN c.created_by = $1 OR EXISTS (SELECT 1 FROM authorization_links l WHERE l.authorization_id = $1 \
-          AND l.item_kind = 'credential' AND l.item_id = c.id) THEN 1 ELSE 0 END AS visible \
-     FROM credentials c JOIN devices d ON d.id = c.device_id";
+/// Credentials joined with their device; `$1` is the asking authorization.
+static JOINED: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT c.*, d.identifier AS d_identifier, d.hostname AS d_hostname, d.ip AS d_ip, d.model AS d_model, \
+         d.device_type AS d_device_type, d.vendor AS d_vendor, d.site AS d_site, d.device_domain AS d_device_domain, \
+         d.connectivities AS d_connectivities, d.session_remote_config AS d_session_remote_config, \
+         d.device_tags AS d_device_tags, d.enabled AS d_enabled, d.created_by AS d_created_by, \
+         CASE WHEN {} THEN 1 ELSE 0 END AS visible, CASE WHEN {} THEN 1 ELSE 0 END AS writable \
+         FROM credentials c JOIN devices d ON d.id = c.device_id",
+        reachable("c", ItemKind::Credential, Access::Read),
+        reachable("c", ItemKind::Credential, Access::Write)
+    )
+});
 
 fn credential(row: &AnyRow) -> StoreResult<Credential> {
     Ok(Credential {
@@ -79,7 +90,7 @@ fn found(row: &AnyRow) -> StoreResult<Found> {
         enabled: flag(row, "d_enabled")?,
         created_by: row.try_get("d_created_by")?,
     };
-    Ok(Found { credential: credential(row)?, device, visible: flag(row, "visible")? })
+    Ok(Found { credential: credential(row)?, device, visible: flag(row, "visible")?, writable: flag(row, "writable")? })
 }
 
 impl Store {
@@ -87,11 +98,11 @@ impl Store {
     /// "not found" from "no access").
     pub async fn find_credential(&self, authorization_id: i64, key: &CredentialKey) -> StoreResult<Found> {
         let query = match key {
-            CredentialKey::Id(_) => format!("{JOINED} WHERE c.id = $2"),
+            CredentialKey::Id(_) => format!("{} WHERE c.id = $2", *JOINED),
             CredentialKey::UserAtHost { .. } => {
-                format!("{JOINED} WHERE c.username = $2 AND d.hostname = $3 ORDER BY c.kind")
+                format!("{} WHERE c.username = $2 AND d.hostname = $3 ORDER BY c.kind", *JOINED)
             }
-            CredentialKey::Identifier(_) => format!("{JOINED} WHERE c.identifier = $2"),
+            CredentialKey::Identifier(_) => format!("{} WHERE c.identifier = $2", *JOINED),
         };
         let mut q = sqlx::query(&query).bind(authorization_id);
         q = match key {
@@ -103,7 +114,7 @@ impl Store {
     }
 
     pub async fn visible_credentials(&self, authorization_id: i64) -> StoreResult<Vec<Found>> {
-        let sql = format!("SELECT * FROM ({JOINED}) v WHERE v.visible = 1 ORDER BY v.id");
+        let sql = format!("SELECT * FROM ({}) v WHERE v.visible = 1 ORDER BY v.id", *JOINED);
         sqlx::query(&sql).bind(authorization_id).fetch_all(&self.pool).await?.iter().map(found).collect()
     }
 
@@ -115,7 +126,7 @@ impl Store {
         username: &str,
         kind: CredentialKind,
     ) -> StoreResult<Found> {
-        let sql = format!("{JOINED} WHERE c.device_id = $2 AND c.username = $3 AND c.kind = $4");
+        let sql = format!("{} WHERE c.device_id = $2 AND c.username = $3 AND c.kind = $4", *JOINED);
         found(
             &sqlx::query(&sql)
                 .bind(authorization_id)

@@ -3,7 +3,9 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::apps::reachable;
 use super::{Store, StoreResult, exactly_one, flag};
+use crate::domain::authorization::{Access, ItemKind};
 use crate::domain::pam::Device;
 
 fn device(row: &AnyRow) -> StoreResult<Device> {
@@ -24,10 +26,6 @@ fn device(row: &AnyRow) -> StoreResult<Device> {
         created_by: row.try_get("created_by")?,
     })
 }
-
-/// `$1` is the authorization id.
-pub(super) const DEVICE_VISIBLE: &str = "(d.created_by = $1 OR EXISTS (SELECT 1 FROM authorization_links l \
-     WHERE l.authorization_id = $1 AND l.item_kind = 'device' AND l.item_id = d.id))";
 
 impl Store {
     pub async fn insert_domain(&self, name: &str, now: i64) -> StoreResult<i64> {
@@ -72,18 +70,20 @@ impl Store {
         device(&sqlx::query(sql).bind(id).bind(key).fetch_one(&self.pool).await?)
     }
 
-    /// A visible device by id, identifier or hostname.
-    pub async fn visible_device(&self, authorization_id: i64, key: &str) -> StoreResult<Device> {
+    /// A device the authorization may reach for `access`, by id, identifier or hostname.
+    pub async fn visible_device(&self, authorization_id: i64, key: &str, access: Access) -> StoreResult<Device> {
         let id = key.parse::<i64>().unwrap_or(-1);
         let sql = format!(
-            "SELECT d.* FROM devices d WHERE (d.id = $2 OR d.identifier = $3 OR d.hostname = $3) AND {DEVICE_VISIBLE} \
-             ORDER BY CASE WHEN d.id = $2 THEN 0 ELSE 1 END LIMIT 1"
+            "SELECT d.* FROM devices d WHERE (d.id = $2 OR d.identifier = $3 OR d.hostname = $3) AND {} \
+             ORDER BY CASE WHEN d.id = $2 THEN 0 ELSE 1 END LIMIT 1",
+            reachable("d", ItemKind::Device, access)
         );
         device(&sqlx::query(&sql).bind(authorization_id).bind(id).bind(key).fetch_one(&self.pool).await?)
     }
 
     pub async fn visible_devices(&self, authorization_id: i64) -> StoreResult<Vec<Device>> {
-        let sql = format!("SELECT d.* FROM devices d WHERE {DEVICE_VISIBLE} ORDER BY d.id");
+        let sql =
+            format!("SELECT d.* FROM devices d WHERE {} ORDER BY d.id", reachable("d", ItemKind::Device, Access::Read));
         sqlx::query(&sql).bind(authorization_id).fetch_all(&self.pool).await?.iter().map(device).collect()
     }
 

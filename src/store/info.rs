@@ -4,11 +4,10 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::apps::reachable;
 use super::{Store, StoreResult, exactly_one, flag};
+use crate::domain::authorization::{Access, ItemKind};
 use crate::domain::info::InfoRecord;
-
-const VISIBLE_TO: &str = "(i.created_by = $1 OR EXISTS (SELECT 1 FROM authorization_links l \
-     WHERE l.authorization_id = $1 AND l.item_kind = 'info' AND l.item_id = i.id))";
 
 fn record(row: &AnyRow) -> StoreResult<InfoRecord> {
     Ok(InfoRecord {
@@ -27,13 +26,14 @@ fn record(row: &AnyRow) -> StoreResult<InfoRecord> {
 }
 
 impl Store {
-    /// Finds a visible item by numeric id or by identifier; an id match wins over an identifier
-    /// that happens to look numeric.
-    pub async fn visible_info(&self, authorization_id: i64, key: &str) -> StoreResult<InfoRecord> {
+    /// Finds an item the authorization may reach for `access`, by numeric id or by identifier;
+    /// an id match wins over an identifier that happens to look numeric.
+    pub async fn visible_info(&self, authorization_id: i64, key: &str, access: Access) -> StoreResult<InfoRecord> {
         let id = key.parse::<i64>().unwrap_or(-1);
         let sql = format!(
-            "SELECT i.* FROM protected_info i WHERE (i.id = $2 OR i.identifier = $3) AND {VISIBLE_TO} \
-             ORDER BY CASE WHEN i.id = $2 THEN 0 ELSE 1 END LIMIT 1"
+            "SELECT i.* FROM protected_info i WHERE (i.id = $2 OR i.identifier = $3) AND {} \
+             ORDER BY CASE WHEN i.id = $2 THEN 0 ELSE 1 END LIMIT 1",
+            reachable("i", ItemKind::Info, access)
         );
         record(&sqlx::query(&sql).bind(authorization_id).bind(id).bind(key).fetch_one(&self.pool).await?)
     }

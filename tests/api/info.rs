@@ -1,7 +1,7 @@
 //! Protected information (contract §7) through HTTP: exact envelopes, errors and visibility.
 
-use cofre::domain::authorization::ItemKind;
 use cofre::domain::authorization::Resource;
+use cofre::domain::authorization::{Access, ItemKind};
 use cofre::service::apps::set_link;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -136,7 +136,9 @@ async fn items_are_visible_only_to_their_creator_or_linked_apps(backend: Backend
     let clash = app.post_json(&other, "/iso/pam/info", json!({"identifier": "shared", "content": "mine"})).await;
     assert_eq!(clash.body, hidden.body);
 
-    set_link(&app.state.core, other.app.application_id, ItemKind::Info, "shared", true).await.expect("link");
+    set_link(&app.state.core, other.app.application_id, ItemKind::Info, "shared", Some(Access::Read))
+        .await
+        .expect("link");
     let visible = app.call(&other, Method::GET, "/iso/pam/info/shared").await;
     assert_eq!(visible.body["info"]["content"], "s3");
 }

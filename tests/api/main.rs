@@ -12,6 +12,7 @@ mod dsm;
 mod dsm_security;
 mod http2;
 mod info;
+mod links;
 mod mysafe;
 mod mysafe_files;
 mod oauth1;

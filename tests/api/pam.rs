@@ -1,7 +1,7 @@
 //! PAM Core through HTTP (§3, §4): devices, the credential upsert matrix, custody, enable and
 //! disable, visibility, the legacy query, and bad input.
 
-use cofre::domain::authorization::{ItemKind, Resource};
+use cofre::domain::authorization::{Access, ItemKind, Resource};
 use cofre::service::apps::set_link;
 use cofre::service::devices::create_domain;
 use reqwest::{Method, StatusCode};
@@ -321,8 +321,12 @@ async fn items_not_created_or_linked_are_refused(backend: Backend) {
     assert_eq!(app.post_json(&reader, "/iso/pam/device", json!({})).await.body["exception"]["code"], 1039);
 
     // Linking the credential and the device lets the other application in.
-    set_link(&app.state.core, other.app.application_id, ItemKind::Credential, "app01-root", true).await.expect("link");
-    set_link(&app.state.core, other.app.application_id, ItemKind::Device, "app01", true).await.expect("link");
+    set_link(&app.state.core, other.app.application_id, ItemKind::Credential, "app01-root", Some(Access::Read))
+        .await
+        .expect("link");
+    set_link(&app.state.core, other.app.application_id, ItemKind::Device, "app01", Some(Access::Read))
+        .await
+        .expect("link");
     assert_eq!(
         app.call(&other, Method::GET, "/iso/pam/credential/app01-root").await.body["credential"]["password"],
         "pw"

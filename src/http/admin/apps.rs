@@ -4,7 +4,7 @@ use axum::extract::{Path, State};
 use serde_json::{Value, json};
 
 use super::{can_read, can_write, expiry, list_param, number, time_text};
-use crate::domain::authorization::{Authorization, Caller, ItemKind, Resource, Resources};
+use crate::domain::authorization::{Access, Authorization, Caller, ItemKind, Resource, Resources};
 use crate::domain::network::IpAllowList;
 use crate::error::{ApiError, ApiResult};
 use crate::http::envelope::Reply;
@@ -112,7 +112,8 @@ pub async fn disable(State(state): State<AppState>, caller: Caller, Path(id): Pa
     set_enabled(&state, &caller, &id, false).await
 }
 
-/// Links the items named by `info`, `credential` and `device` (ids or identifiers).
+/// Links the items named by `info`, `credential` and `device` (ids or identifiers), for reading,
+/// or for reading and writing with `write=true`.
 pub async fn link(
     State(state): State<AppState>,
     caller: Caller,
@@ -121,10 +122,11 @@ pub async fn link(
 ) -> ApiResult<Reply> {
     can_write(&caller)?;
     let app_id = number(&id, "Application")?;
+    let access = if params.flag("write")?.unwrap_or(false) { Access::Write } else { Access::Read };
     let mut linked = 0;
     for (name, kind) in [("info", ItemKind::Info), ("credential", ItemKind::Credential), ("device", ItemKind::Device)] {
         for key in list_param(&params, name)?.unwrap_or_default() {
-            apps::set_link(&state.core, app_id, kind, &key, true).await?;
+            apps::set_link(&state.core, app_id, kind, &key, Some(access)).await?;
             linked += 1;
         }
     }
@@ -146,7 +148,7 @@ pub async fn unlink(
         "device" => ItemKind::Device,
         _ => return Err(ApiError::not_found(format!("No item kind {kind:?}."))),
     };
-    let item = apps::set_link(&state.core, number(&id, "Application")?, kind, &item, false).await?;
+    let item = apps::set_link(&state.core, number(&id, "Application")?, kind, &item, None).await?;
     Ok(Reply::ok(format!("Item {item} unlinked")))
 }
 
