@@ -11,7 +11,8 @@ use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 
 use super::middleware::RawPath;
-use crate::domain::authorization::{Caller, Resource};
+use crate::domain::authorization::{Access, Caller, Resource};
+use crate::service::access::{Denied, check};
 use crate::service::scim::{self, Change, Kind, ListQuery, ScimError, ScimResult, error};
 use crate::state::AppState;
 
@@ -77,16 +78,21 @@ fn resource_response(status: StatusCode, body: &Value, location: bool) -> Respon
     response
 }
 
-/// SCIM needs the `scim` resource; changes need a read-write authorization.
+/// SCIM needs the `scim` resource; changes need a read-write authorization and, for a token,
+/// the `scim:write` scope: the same check as every family, worded as SCIM errors.
 pub(crate) fn access(caller: &Caller, write: bool) -> ScimResult<()> {
-    let z = &caller.authorization;
-    if !z.resources.contains(Resource::Scim) {
-        return Err(error(403, None, "This authorization may not use SCIM"));
-    }
-    if write && z.read_only {
-        return Err(error(403, None, "This authorization is read-only"));
-    }
-    Ok(())
+    let access = if write { Access::Write } else { Access::Read };
+    check(caller, Resource::Scim, access).map_err(|denied| {
+        error(
+            403,
+            None,
+            match denied {
+                Denied::Module => "This authorization may not use SCIM",
+                Denied::ReadOnly => "This authorization is read-only",
+                Denied::Scope => "The token's scope does not allow this operation",
+            },
+        )
+    })
 }
 
 /// `https://host/iso/scim/v2`: the base the client used, for `meta.location`.

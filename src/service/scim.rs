@@ -11,6 +11,7 @@ pub use super::scim_query::{ListQuery, list_response, project};
 use super::scim_schema::{
     ENTERPRISE, ENTERPRISE_ATTRS, GROUP, GROUP_ATTRS, Invalid, USER, USER_ATTRS, case_exact, clean,
 };
+use super::users::check_password;
 use crate::domain::scim::eval::get_ci;
 use crate::domain::scim::patch::{self, PatchOp};
 use crate::domain::user::{canonical_login, valid_login};
@@ -195,7 +196,11 @@ pub async fn write_user(
     let active = attrs.get("active").and_then(Value::as_bool).unwrap_or(true);
     let password = attrs.remove("password").and_then(|v| v.as_str().map(|p| Zeroizing::new(p.to_owned())));
     let hash = match password.filter(|p| !p.is_empty()) {
-        Some(p) => Some(core.passwords.hash(p).await.map_err(|_| error(500, None, "password hashing failed"))?),
+        Some(p) => {
+            // The same rules as the admin API and the CLI.
+            check_password(&p).map_err(|e| error(400, Some("invalidValue"), e.message))?;
+            Some(core.passwords.hash(p).await.map_err(|_| error(500, None, "password hashing failed"))?)
+        }
         None => None,
     };
     let external_id = get_ci(&Value::Object(doc.clone()), "externalId").and_then(Value::as_str).map(str::to_owned);

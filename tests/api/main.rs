@@ -21,6 +21,7 @@ mod pam;
 mod pam_keys;
 mod rotation;
 mod scim;
+mod scim_access;
 mod sealing;
 mod sigv4;
 mod throttle;
