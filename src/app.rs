@@ -111,29 +111,36 @@ impl App {
 /// With a rotation command configured, looks for due credentials every check interval. Claims
 /// in the store keep several processes from rotating the same credential.
 fn spawn_rotation(state: AppState) -> Option<tokio::task::JoinHandle<()>> {
-    let changer = crate::service::rotation::CommandChanger::from_config(&state.core.config.rotation_command)?;
-    let every = Duration::from_secs(state.core.config.rotation_check_interval);
-    Some(tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(every);
-        loop {
-            ticker.tick().await;
-            if let Err(e) = crate::service::rotation::run_due(&state.core, &changer).await {
-                tracing::warn!(error = %e, "rotation run failed");
-            }
-        }
+    let changer = Arc::new(crate::service::rotation::CommandChanger::from_config(&state.core.config.rotation_command)?);
+    Some(spawn_job("rotation", state, move |state| {
+        let changer = changer.clone();
+        async move { crate::service::rotation::run_due(&state.core, changer.as_ref()).await.map(drop) }
     }))
 }
 
 /// Re-issues renewable DSM secrets when due, with the local issuer.
 fn spawn_renewals(state: AppState) -> tokio::task::JoinHandle<()> {
+    spawn_job("DSM renewal", state, |state| async move {
+        crate::service::renewal::renew_due(&state.core, &crate::service::renewal::LocalIssuer).await.map(drop)
+    })
+}
+
+/// Runs `pass` every check interval, each in its own task: an error or even a panic in one pass
+/// is logged and the next pass runs as usual, so one bad row never stops a job.
+fn spawn_job<F, Fut>(name: &'static str, state: AppState, pass: F) -> tokio::task::JoinHandle<()>
+where
+    F: Fn(AppState) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = crate::error::ApiResult<()>> + Send + 'static,
+{
     let every = Duration::from_secs(state.core.config.rotation_check_interval);
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(every);
         loop {
             ticker.tick().await;
-            if let Err(e) = crate::service::renewal::renew_due(&state.core, &crate::service::renewal::LocalIssuer).await
-            {
-                tracing::warn!(error = %e, "DSM renewal run failed");
+            match tokio::spawn(pass(state.clone())).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(job = name, error = %e, "background job pass failed"),
+                Err(e) => tracing::error!(job = name, error = %e, "background job pass panicked"),
             }
         }
     })

@@ -2,7 +2,7 @@
 //! credentials with a tag). The CLI and the admin API call these.
 
 use super::Core;
-use super::rotation::reschedule_all;
+use super::rotation::{MAX_ROTATION_INTERVAL, policy_alphabet, reschedule_all};
 use crate::error::{ApiError, ApiResult};
 use crate::store::StoreError;
 use crate::store::policies::Policy;
@@ -17,15 +17,15 @@ pub async fn create(core: &Core, mut policy: Policy) -> ApiResult<Policy> {
     if !(8..=256).contains(&policy.length) {
         return Err(ApiError::bad_request("A policy's length is between 8 and 256."));
     }
-    let required: i64 =
-        [policy.lowercase, policy.uppercase, policy.digits, policy.symbols].iter().map(|m| (*m).max(0)).sum();
-    if required > policy.length
-        || [policy.lowercase, policy.uppercase, policy.digits, policy.symbols].iter().all(|m| *m < 0)
-    {
+    let mins = [policy.lowercase, policy.uppercase, policy.digits, policy.symbols];
+    // Each minimum is bounded first, so their sum cannot overflow.
+    let required: i64 = mins.iter().map(|m| (*m).clamp(0, 257)).sum();
+    if required > policy.length || mins.iter().all(|m| *m < 0) {
         return Err(ApiError::bad_request(
             "The policy's minimum counts exceed its length, or it allows no character class.",
         ));
     }
+    policy_alphabet(&policy).map_err(|e| ApiError::bad_request(format!("Policy refused: {e}.")))?;
     let algorithm_ok = policy.key_algorithm == "ed25519"
         || policy
             .key_algorithm
@@ -35,8 +35,10 @@ pub async fn create(core: &Core, mut policy: Policy) -> ApiResult<Policy> {
     if !algorithm_ok {
         return Err(ApiError::bad_request("key_algorithm is ed25519, rsa-2048, rsa-3072 or rsa-4096."));
     }
-    if policy.rotation_interval.is_some_and(|i| i < 60) {
-        return Err(ApiError::bad_request("rotation_interval is at least 60 seconds."));
+    if policy.rotation_interval.is_some_and(|i| !(60..=MAX_ROTATION_INTERVAL).contains(&i)) {
+        return Err(ApiError::bad_request(format!(
+            "rotation_interval is from 60 to {MAX_ROTATION_INTERVAL} seconds (ten years)."
+        )));
     }
     policy.id = core.store.insert_policy(&policy, core.now()).await.map_err(|e| match e {
         StoreError::Conflict => ApiError::conflict(format!("Policy '{}' already exists.", policy.name)),

@@ -22,8 +22,13 @@ use crate::store::StoreError;
 use crate::store::audit::AuditRecord;
 use crate::store::policies::Policy;
 
+/// A claim covers one credential for this long: well beyond what changing it may take (key
+/// generation plus the changer's own time limit), so no other process can start on it meanwhile.
 const LEASE_SECS: i64 = 300;
-const BATCH: i64 = 20;
+const CHANGE_TIMEOUT: Duration = Duration::from_secs(60);
+const _: () = assert!(CHANGE_TIMEOUT.as_secs() * 2 < LEASE_SECS as u64);
+/// The longest rotation interval a policy may set (ten years), so schedules never overflow.
+pub const MAX_ROTATION_INTERVAL: i64 = 10 * 366 * 24 * 3600;
 
 /// What a changer is told about the target; never the old or new secret.
 pub struct ChangeTarget {
@@ -88,7 +93,7 @@ impl SecretChanger for CommandChanger {
             if let Some(mut stdin) = child.stdin.take() {
                 stdin.write_all(new_secret).await.map_err(|e| format!("cannot pass the secret: {e}"))?;
             }
-            match tokio::time::timeout(Duration::from_secs(60), child.wait()).await {
+            match tokio::time::timeout(CHANGE_TIMEOUT, child.wait()).await {
                 Ok(Ok(status)) if status.success() => Ok(()),
                 Ok(Ok(status)) => Err(format!("the rotation command failed ({status})")),
                 Ok(Err(e)) => Err(format!("the rotation command failed: {e}")),
@@ -109,7 +114,7 @@ pub async fn policy_for(core: &Core, c: &Credential, device: &Device) -> ApiResu
 /// When the credential is next due, from its effective policy and last change.
 pub async fn next_rotation(core: &Core, c: &Credential, device: &Device, now: i64) -> ApiResult<Option<i64>> {
     let policy = policy_for(core, c, device).await?;
-    Ok(policy.and_then(|p| p.rotation_interval).map(|interval| c.changed_at.min(now) + interval))
+    Ok(policy.and_then(|p| p.rotation_interval).map(|interval| c.changed_at.min(now).saturating_add(interval)))
 }
 
 /// Whether releasing custody should rotate the credential.
@@ -122,7 +127,7 @@ pub async fn reschedule_all(core: &Core) -> ApiResult<()> {
     for (id, device_id, tag_list, current, changed_at) in core.store.rotation_targets().await? {
         let tag_refs: Vec<&str> = tag_list.split(',').map(str::trim).filter(|t| !t.is_empty()).collect();
         let policy = core.store.effective_policy(id, device_id, &tag_refs).await?;
-        let next = policy.and_then(|p| p.rotation_interval).map(|interval| changed_at + interval);
+        let next = policy.and_then(|p| p.rotation_interval).map(|interval| changed_at.saturating_add(interval));
         if next != current {
             core.store.set_next_rotation(id, next).await?;
         }
@@ -130,20 +135,36 @@ pub async fn reschedule_all(core: &Core) -> ApiResult<()> {
     Ok(())
 }
 
+/// The characters a policy leaves for each class it allows, with the class's minimum count;
+/// refused when a required class, or the policy as a whole, has no usable character left.
+pub fn policy_alphabet(policy: &Policy) -> Result<Vec<(Vec<char>, i64)>, String> {
+    const CLASSES: [(&str, &str); 4] = [
+        ("lowercase", "abcdefghijklmnopqrstuvwxyz"),
+        ("uppercase", "ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
+        ("digits", "0123456789"),
+        ("symbols", "!#$%&()*+,-./:;<=>?@[]^_{|}~"),
+    ];
+    let mins = [policy.lowercase, policy.uppercase, policy.digits, policy.symbols];
+    let mut classes = Vec::new();
+    for ((name, set), min) in CLASSES.into_iter().zip(mins) {
+        let usable: Vec<char> = set.chars().filter(|c| !policy.exclude.contains(*c)).collect();
+        if usable.is_empty() && min > 0 {
+            return Err(format!("the policy requires {name} but excludes every one of them"));
+        }
+        if !usable.is_empty() && min >= 0 {
+            classes.push((usable, min));
+        }
+    }
+    if classes.is_empty() {
+        return Err("the policy leaves no character to make a password from".into());
+    }
+    Ok(classes)
+}
+
 /// A password drawn from the OS CSPRNG that meets the policy's minimum counts per class.
-pub fn generate_password(policy: &Policy) -> Zeroizing<String> {
-    const LOWER: &str = "abcdefghijklmnopqrstuvwxyz";
-    const UPPER: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
-    const DIGITS: &str = "0123456789";
-    const SYMBOLS: &str = "!#$%&()*+,-./:;<=>?@[]^_{|}~";
-    let allowed = |set: &str| set.chars().filter(|c| !policy.exclude.contains(*c)).collect::<Vec<char>>();
-    let classes: Vec<(Vec<char>, i64)> =
-        [(LOWER, policy.lowercase), (UPPER, policy.uppercase), (DIGITS, policy.digits), (SYMBOLS, policy.symbols)]
-            .into_iter()
-            .map(|(set, min)| (allowed(set), min))
-            .filter(|(set, _)| !set.is_empty())
-            .collect();
-    let all: Vec<char> = classes.iter().filter(|(_, min)| *min >= 0).flat_map(|(set, _)| set.iter().copied()).collect();
+pub fn generate_password(policy: &Policy) -> Result<Zeroizing<String>, String> {
+    let classes = policy_alphabet(policy)?;
+    let all: Vec<char> = classes.iter().flat_map(|(set, _)| set.iter().copied()).collect();
     let pick = |set: &[char]| -> char {
         // Rejection sampling keeps the choice uniform.
         let bound = u32::try_from(set.len()).unwrap_or(1);
@@ -178,7 +199,7 @@ pub fn generate_password(policy: &Policy) -> Zeroizing<String> {
     }
     let password = Zeroizing::new(chars.iter().collect::<String>());
     chars.iter_mut().for_each(|c| *c = '\0');
-    password
+    Ok(password)
 }
 
 /// A new SSH key pair per the policy (`ed25519`, or `rsa-<bits>`): (OpenSSH private, public).
@@ -204,23 +225,25 @@ pub struct RotationReport {
     pub failed: Vec<i64>,
 }
 
-/// Rotates every credential due now (by the core's clock), through `changer`.
+/// Rotates every credential due now (by the core's clock), through `changer`. Each credential is
+/// claimed on its own, just before it is changed; a pass never takes the same one twice.
 pub async fn run_due(core: &Core, changer: &dyn SecretChanger) -> ApiResult<RotationReport> {
     let mut report = RotationReport::default();
+    let mut seen = std::collections::HashSet::new();
     loop {
         let now = core.now();
-        let claimed = core.store.claim_due_rotations(now, now + LEASE_SECS, BATCH).await?;
-        if claimed.is_empty() {
+        let Some(id) = core.store.claim_due_rotations(now, now + LEASE_SECS, 1).await?.pop() else {
+            return Ok(report);
+        };
+        if !seen.insert(id) {
             return Ok(report);
         }
-        for id in claimed {
-            match rotate_one(core, changer, id).await {
-                Ok(true) => report.rotated.push(id),
-                Ok(false) => report.failed.push(id),
-                Err(e) => {
-                    report.failed.push(id);
-                    core.store.fail_rotation(id, &e.message, core.now() + retry_secs(core)).await?;
-                }
+        match rotate_one(core, changer, id).await {
+            Ok(true) => report.rotated.push(id),
+            Ok(false) => report.failed.push(id),
+            Err(e) => {
+                report.failed.push(id);
+                core.store.fail_rotation(id, &e.message, core.now().saturating_add(retry_secs(core))).await?;
             }
         }
     }
@@ -240,8 +263,15 @@ async fn rotate_one(core: &Core, changer: &dyn SecretChanger, id: i64) -> ApiRes
     let policy =
         policy_for(core, &c, &device).await?.ok_or_else(|| ApiError::bad_request("no policy applies any more"))?;
     let (new_secret, public_key) = match c.kind {
-        CredentialKind::Password => (generate_password(&policy), String::new()),
-        CredentialKind::SshKey => generate_key(&policy.key_algorithm).map_err(|e| ApiError::internal(&e))?,
+        CredentialKind::Password => (generate_password(&policy).map_err(ApiError::bad_request)?, String::new()),
+        CredentialKind::SshKey => {
+            // RSA key generation takes seconds: keep it off the async workers.
+            let algorithm = policy.key_algorithm.clone();
+            tokio::task::spawn_blocking(move || generate_key(&algorithm))
+                .await
+                .map_err(|e| ApiError::internal(&e))?
+                .map_err(|e| ApiError::internal(&e))?
+        }
     };
     let target = ChangeTarget {
         credential_id: c.id,
@@ -264,7 +294,7 @@ async fn rotate_one(core: &Core, changer: &dyn SecretChanger, id: i64) -> ApiRes
             }
             c.version += 1;
             c.changed_at = now;
-            c.next_rotation_at = policy.rotation_interval.map(|i| now + i);
+            c.next_rotation_at = policy.rotation_interval.map(|i| now.saturating_add(i));
             match core.store.save_credential(&c, Some(&previous), now).await {
                 Ok(()) => (200, true),
                 // Someone changed the credential while the target was being changed: keep theirs,
@@ -332,7 +362,7 @@ mod tests {
     #[test]
     fn passwords_meet_the_policy() {
         for _ in 0..200 {
-            let p = generate_password(&policy(16, [2, 2, 2, 2], "0O1lI"));
+            let p = generate_password(&policy(16, [2, 2, 2, 2], "0O1lI")).expect("usable");
             assert_eq!(p.chars().count(), 16);
             assert!(p.chars().filter(char::is_ascii_lowercase).count() >= 2);
             assert!(p.chars().filter(char::is_ascii_uppercase).count() >= 2);
@@ -340,8 +370,15 @@ mod tests {
             assert!(p.chars().filter(|c| !c.is_ascii_alphanumeric()).count() >= 2);
             assert!(!p.contains(['0', 'O', '1', 'l', 'I']));
         }
-        let digits_only = generate_password(&policy(8, [-1, -1, 8, -1], ""));
+        let digits_only = generate_password(&policy(8, [-1, -1, 8, -1], "")).expect("usable");
         assert!(digits_only.chars().all(|c| c.is_ascii_digit()), "{}", digits_only.as_str());
+    }
+
+    #[test]
+    fn a_policy_without_usable_characters_is_refused_not_a_panic() {
+        assert!(generate_password(&policy(8, [-1, -1, 0, -1], "0123456789")).is_err());
+        assert!(generate_password(&policy(8, [0, 0, 2, 0], "0123456789")).is_err(), "digits required, all excluded");
+        assert!(generate_password(&policy(8, [0, -1, -1, -1], "0123456789")).is_ok());
     }
 
     #[test]

@@ -20,6 +20,7 @@ mod oauth2;
 mod pam;
 mod pam_keys;
 mod rotation;
+mod rotation_safety;
 mod scim;
 mod scim_access;
 mod sealing;
