@@ -79,6 +79,9 @@ impl Store {
     pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") { Backend::Sqlite } else { Backend::Postgres };
+        if backend == Backend::Sqlite {
+            restrict_sqlite_files(url).map_err(|e| StoreError::Unavailable(sqlx::Error::Io(e)))?;
+        }
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(5))
@@ -121,6 +124,31 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// The SQLite database holds password hashes and sealed secrets: its file is created readable by
+/// its owner only, whatever the directory's mode or the umask, and an existing one (with its WAL
+/// and shared-memory files, which SQLite creates with the database's own mode) is tightened.
+fn restrict_sqlite_files(url: &str) -> std::io::Result<()> {
+    let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Ok(());
+    }
+    let db = std::path::PathBuf::from(path);
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(&db)?;
+    #[cfg(unix)]
+    for suffix in ["", "-wal", "-shm"] {
+        let file = std::path::PathBuf::from(format!("{}{suffix}", db.display()));
+        if file.exists() {
+            std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+        }
+    }
+    Ok(())
 }
 
 /// An UPDATE that must have touched a row: none means the row does not exist.

@@ -8,6 +8,8 @@ use percent_encoding::percent_decode;
 use serde_json::{Map, Value};
 use zeroize::{Zeroize, Zeroizing};
 
+mod known_names;
+
 use super::middleware::RequestContext;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -127,7 +129,8 @@ impl Params {
         Ok(())
     }
 
-    /// Names of all parameters, with values masked unless they are plain identifiers.
+    /// All parameters, with values masked unless they are plain identifiers, and names masked
+    /// unless they are names cofre knows.
     fn audit_view(&self, mask: impl Fn(&[u8]) -> String) -> Value {
         let view = self
             .values
@@ -140,7 +143,8 @@ impl Params {
                     Value::String(s) => mask(s.as_bytes()),
                     other => mask(other.to_string().as_bytes()),
                 };
-                (name.chars().take(AUDIT_PLAIN_MAX).collect(), Value::String(shown))
+                let name = if known_names::is_known(name) { name.clone() } else { mask(name.as_bytes()) };
+                (name, Value::String(shown))
             })
             .collect();
         Value::Object(view)

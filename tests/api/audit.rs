@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::helpers::{Backend, TestApp, canary};
 use crate::on_both_stores;
 
-on_both_stores!(every_request_is_recorded_once_with_secrets_masked);
+on_both_stores!(every_request_is_recorded_once_with_secrets_masked, unknown_parameter_names_are_masked);
 
 async fn every_request_is_recorded_once_with_secrets_masked(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -83,4 +83,27 @@ async fn a_failing_audit_store_fails_requests_closed(backend: Backend) {
         .expect("restore");
     let recovered = app.call(&client, Method::GET, "/iso/pam/info/before").await;
     assert_eq!(recovered.status, StatusCode::OK, "recovers without a restart");
+}
+
+/// `curl -d "content=$SECRET"` with an `&` in the secret splits it: its tail arrives as a
+/// parameter *name*. Names cofre does not know are masked like values.
+async fn unknown_parameter_names_are_masked(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.client(&[Resource::Info]).await;
+    let tail = canary();
+    let body = format!("identifier=split&content=first-half&{tail}=rest");
+    let reply = app
+        .send(
+            app.authed(&client, Method::POST, "/iso/pam/info")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let records = app.state.core.store.recent_audit(10).await.expect("audit");
+    let request_id = reply.headers["x-request-id"].to_str().expect("ascii");
+    let record = records.iter().find(|r| r.request_id == request_id).expect("audited");
+    assert!(!record.detail.contains(&tail), "the secret's tail reached the audit trail: {}", record.detail);
+    assert!(record.detail.contains(&app.state.core.audit_mask(tail.as_bytes())), "{}", record.detail);
+    assert!(record.detail.contains("\"identifier\":\"split\""), "known names stay readable: {}", record.detail);
 }

@@ -141,3 +141,22 @@ fn hex(bytes: &[u8]) -> String {
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
+
+/// The SQLite files hold argon2 hashes and sealed secrets: readable by their owner only, the
+/// database and the WAL and shared-memory files SQLite creates beside it alike.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_files_are_private_to_their_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let dir = app.data_dir.path();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).expect("open the directory up");
+    let client = app.client(&[Resource::Info]).await;
+    app.post_json(&client, "/iso/pam/info", json!({"identifier": "m", "content": "x"})).await;
+    let files = app.sqlite_files();
+    assert!(files.iter().all(|f| f.exists()), "database, WAL and shared memory exist: {files:?}");
+    for file in files {
+        let mode = std::fs::metadata(&file).expect("metadata").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{} is {mode:o}", file.display());
+    }
+}
