@@ -15,8 +15,8 @@ use super::Core;
 use crate::error::{ApiError, ApiResult};
 use crate::store::guard::{AttemptOutcome, AttemptState};
 
-/// How long an attempt waits for room before it is refused, in steps.
-const ROOM_WAIT_STEPS: u64 = 40;
+/// How long an attempt waits for room before it is refused, in steps of 5 ms and more (about 2 s).
+const ROOM_WAIT_STEPS: u64 = 60;
 
 /// What checking a proof of identity found.
 pub enum Proof<T> {
