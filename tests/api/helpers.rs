@@ -8,7 +8,7 @@ use cofre::clock::ManualClock;
 use cofre::config::{Config, TlsMode};
 use cofre::domain::authorization::{Resource, Resources};
 use cofre::domain::network::IpAllowList;
-use cofre::service::apps::{CreatedApplication, NewApplication, create_application};
+use cofre::service::apps::{AuthMethods, CreatedApplication, NewApplication, create_application};
 use cofre::state::AppState;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
@@ -130,6 +130,15 @@ impl TestApp {
 
     pub async fn create_app_with(&self, new: NewApplication) -> CreatedApplication {
         create_application(&self.state.core, new).await.expect("application created")
+    }
+
+    /// An application (resource `info`) that signs its requests: OAuth 1.0a and SigV4 credentials.
+    pub async fn signing_app(&self, name: &str) -> CreatedApplication {
+        self.create_app_with(NewApplication {
+            methods: AuthMethods { oauth1: true, aws: true, ..AuthMethods::default() },
+            ..NewApplication::oauth2(name, [Resource::Info].into_iter().collect())
+        })
+        .await
     }
 
     /// An application with `resources` and a token for it.

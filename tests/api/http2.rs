@@ -1,8 +1,6 @@
 //! Request signatures over HTTP/2, where the host arrives as `:authority` and no `Host` header
 //! is sent: OAuth 1.0a and SigV4 must verify exactly as over HTTP/1.1.
 
-use cofre::domain::authorization::Resource;
-use cofre::service::apps::{AuthMethods, NewApplication};
 use reqwest::{Method, StatusCode, Version};
 use serde_json::{Value, json};
 
@@ -35,12 +33,7 @@ async fn send_h2(method: Method, signed: &Value) -> Reply {
 async fn signed_requests_verify_over_http2(backend: Backend) {
     let Some(py) = python() else { return };
     let app = TestApp::spawn(backend).await;
-    let created = app
-        .create_app_with(NewApplication {
-            methods: AuthMethods { oauth1: true, aws: true, ..AuthMethods::default() },
-            ..NewApplication::oauth2("h2 client", [Resource::Info].into_iter().collect())
-        })
-        .await;
+    let created = app.signing_app("h2 client").await;
     let aws = created.aws.as_ref().expect("aws");
     let body = r#"{"identifier":"h2","content":"over h2"}"#;
     let sigv4 = sign(

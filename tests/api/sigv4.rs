@@ -77,12 +77,7 @@ async fn botocore_signed_requests_are_accepted_once(backend: Backend) {
 async fn repeated_reads_pass_and_replays_never_lock_out(backend: Backend) {
     let Some(py) = python() else { return };
     let app = TestApp::spawn(backend).await;
-    let created = app
-        .create_app_with(NewApplication {
-            methods: AuthMethods { aws: true, ..AuthMethods::default() },
-            ..NewApplication::oauth2("poller", [Resource::Info].into_iter().collect())
-        })
-        .await;
+    let created = app.signing_app("poller").await;
     let body = r#"{"identifier":"polled","content":"v1"}"#;
     let post = sign(&py, job(&app, &created, "POST", "/iso/pam/info", Some(body)));
     assert_status(&send_signed(&app, Method::POST, &post).await, StatusCode::CREATED, "first POST");

@@ -3,7 +3,6 @@
 
 use cofre::clock::Clock;
 use cofre::domain::authorization::Resource;
-use cofre::service::apps::{AuthMethods, NewApplication};
 use cofre::service::users::{self, NewUser};
 use reqwest::StatusCode;
 use zeroize::Zeroizing;
@@ -54,14 +53,7 @@ async fn failed_client_secrets_lock_the_client_id(backend: Backend) {
 
 async fn login_variants_share_one_counter(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let user = NewUser {
-        username: "alice".into(),
-        display_name: String::new(),
-        email: String::new(),
-        password: Some(Zeroizing::new("the right password".into())),
-        groups: vec![],
-    };
-    users::create_user(&app.state.core, user).await.expect("user");
+    user_with_password(&app, "alice", "the right password").await;
     let login = |name: &str, password: &str| {
         app.client.post(app.url("/api/get_auth_token")).form(&[("login_name", name), ("password", password)])
     };
@@ -72,6 +64,17 @@ async fn login_variants_share_one_counter(backend: Backend) {
     let locked = app.send(login("alice", "the right password")).await;
     assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(locked.headers.contains_key("retry-after"));
+}
+
+async fn user_with_password(app: &TestApp, username: &str, password: &str) {
+    let user = NewUser {
+        username: username.into(),
+        display_name: String::new(),
+        email: String::new(),
+        password: Some(Zeroizing::new(password.into())),
+        groups: vec![],
+    };
+    users::create_user(&app.state.core, user).await.expect("user");
 }
 
 /// How many of `replies` were let through to verification (anything but 429).
@@ -110,14 +113,7 @@ async fn parallel_guesses_get_no_more_tries_than_the_limit(backend: Backend) {
     assert_eq!(app.send(token(created.client_secret.to_string())).await.status, StatusCode::TOO_MANY_REQUESTS);
 
     // Password logins (get_auth_token) hold the same way.
-    let user = NewUser {
-        username: "bob".into(),
-        display_name: String::new(),
-        email: String::new(),
-        password: Some(Zeroizing::new("the right password".into())),
-        groups: vec![],
-    };
-    users::create_user(&app.state.core, user).await.expect("user");
+    user_with_password(&app, "bob", "the right password").await;
     let login = |password: String| {
         app.client
             .post(app.url("/api/get_auth_token"))
@@ -132,12 +128,7 @@ async fn parallel_guesses_get_no_more_tries_than_the_limit(backend: Backend) {
 /// checked no more often than the limit, then the subject is locked.
 async fn signed_schemes_hold_the_lock_in_parallel(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let created = app
-        .create_app_with(NewApplication {
-            methods: AuthMethods { oauth1: true, aws: true, ..AuthMethods::default() },
-            ..NewApplication::oauth2("signer", [Resource::Info].into_iter().collect())
-        })
-        .await;
+    let created = app.signing_app("signer").await;
     let consumer_key = created.oauth1.as_ref().expect("oauth1").consumer_key.clone();
     let now = app.clock.now();
     let oauth = |i: usize| {
