@@ -1,0 +1,65 @@
+//! Reading a credential's password (§3.2): checks, opens it (or its parent's), starts custody.
+
+use zeroize::Zeroizing;
+
+use super::{aad, find, inactive, no_access, not_a_credential};
+use crate::domain::authorization::{Caller, Resource};
+use crate::domain::pam::{Credential, CredentialKey, CredentialKind, CredentialSettings};
+use crate::error::{ApiError, ApiResult};
+use crate::service::Core;
+use crate::service::access::require_resource;
+use crate::service::credential_settings::open_settings;
+use crate::store::StoreError;
+use crate::store::credentials::Found;
+
+/// A read with the password: checks, opens, and starts custody.
+pub struct Revealed {
+    pub found: Found,
+    pub password: Zeroizing<String>,
+    pub settings: CredentialSettings,
+}
+
+pub async fn reveal(core: &Core, caller: &Caller, key: &str) -> ApiResult<Revealed> {
+    require_resource(caller, Resource::Pam)?;
+    let found = find(core, caller, &CredentialKey::parse(key)).await?;
+    let c = &found.credential;
+    if c.kind != CredentialKind::Password {
+        return Err(not_a_credential());
+    }
+    if !c.enabled {
+        return Err(inactive());
+    }
+    let password = current_password(core, caller, c).await?;
+    let settings = open_settings(core, c).await?;
+    core.store.start_custody(c.id, caller.authorization.id, core.now()).await?;
+    Ok(Revealed { found, password, settings })
+}
+
+/// The credential's own password, or its parent's when it inherits one. The parent is read as
+/// this reader sees it, every time: a parent the reader can no longer see (unlinked, or never
+/// theirs) answers 1009, and a disabled parent 1008, as reading the parent itself would.
+async fn current_password(core: &Core, caller: &Caller, c: &Credential) -> ApiResult<Zeroizing<String>> {
+    let (uid, blob) = match c.parent_id {
+        Some(parent) => {
+            let parent = match core.store.find_credential(caller.authorization.id, &CredentialKey::Id(parent)).await {
+                Ok(found) if found.visible => found.credential,
+                Ok(_) | Err(StoreError::NotFound) => {
+                    return Err(no_access().with_reason("parent credential not reachable"));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if !parent.enabled {
+                return Err(inactive());
+            }
+            (parent.uid, parent.secret)
+        }
+        None => (c.uid.clone(), c.secret.clone()),
+    };
+    match blob {
+        Some(blob) => {
+            let bytes = core.unseal(&aad(&uid, "secret"), &blob).await?;
+            Ok(Zeroizing::new(String::from_utf8(bytes.to_vec()).map_err(|e| ApiError::internal(&e))?))
+        }
+        None => Ok(Zeroizing::new(String::new())),
+    }
+}
