@@ -111,17 +111,18 @@ impl App {
 /// With a rotation command configured, looks for due credentials every check interval. Claims
 /// in the store keep several processes from rotating the same credential.
 fn spawn_rotation(state: AppState) -> Option<tokio::task::JoinHandle<()>> {
-    let changer = Arc::new(crate::service::rotation::CommandChanger::from_config(&state.core.config.rotation_command)?);
+    let changer =
+        Arc::new(crate::service::pam::rotation::CommandChanger::from_config(&state.core.config.rotation_command)?);
     Some(spawn_job("rotation", state, move |state| {
         let changer = changer.clone();
-        async move { crate::service::rotation::run_due(&state.core, changer.as_ref()).await.map(drop) }
+        async move { crate::service::pam::rotation::run_due(&state.core, changer.as_ref()).await.map(drop) }
     }))
 }
 
 /// Re-issues renewable DSM secrets when due, with the local issuer.
 fn spawn_renewals(state: AppState) -> tokio::task::JoinHandle<()> {
     spawn_job("DSM renewal", state, |state| async move {
-        crate::service::renewal::renew_due(&state.core, &crate::service::renewal::LocalIssuer).await.map(drop)
+        crate::service::dsm::renewal::renew_due(&state.core, &crate::service::dsm::renewal::LocalIssuer).await.map(drop)
     })
 }
 

@@ -2,32 +2,14 @@
 //! they seal and open secrets, apply authorization, and call the store. They never import axum.
 
 pub mod access;
-pub mod apps;
+pub mod admin;
 pub mod audit;
 pub mod auth;
-pub mod credential_settings;
-pub mod credentials;
-pub mod devices;
 pub mod dsm;
-pub mod history;
 pub mod hosts;
-pub mod info;
-pub mod keys;
 pub mod mysafe;
-pub mod oauth1;
-pub mod policies;
-pub mod related;
-pub mod renewal;
-pub mod rotation;
+pub mod pam;
 pub mod scim;
-pub mod scim_bulk;
-pub mod scim_query;
-pub mod scim_schema;
-pub mod sharing;
-pub mod sigv4;
-pub mod throttle;
-pub mod tokens;
-pub mod users;
 
 use std::sync::Arc;
 

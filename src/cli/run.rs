@@ -17,10 +17,11 @@ use crate::config::Config;
 use crate::domain::authorization::{Access, ItemKind, Resources, Scopes};
 use crate::domain::network::IpAllowList;
 use crate::service::Core;
-use crate::service::apps::{self, AuthMethods, NewApplication};
-use crate::service::tokens::{self, NewToken};
-use crate::service::users::{self, NewUser, UserChanges};
-use crate::service::{devices, policies};
+use crate::service::admin::apps::{self, AuthMethods, NewApplication};
+use crate::service::admin::users::{self, NewUser, UserChanges};
+use crate::service::auth::api_tokens::{self, NewToken};
+use crate::service::pam::devices;
+use crate::service::pam::policies;
 use crate::store::policies::Policy;
 
 pub type CliResult = Result<(), Box<dyn std::error::Error>>;
@@ -258,7 +259,7 @@ async fn token(core: &Core, cmd: TokenCommand) -> CliResult {
                 expires_at: expires.as_deref().map(|s| rfc3339("--expires", s)).transpose()?,
                 user,
             };
-            let created = tokens::create(core, new).await?;
+            let created = api_tokens::create(core, new).await?;
             let value = created.token.as_ref().map(|t| t.as_str());
             let out = json!({"token_id": created.token_id.to_string(), "token": value});
             print(json, &out, || match value {
@@ -267,7 +268,7 @@ async fn token(core: &Core, cmd: TokenCommand) -> CliResult {
             });
         }
         TokenCommand::List { json } => {
-            for t in tokens::list(core).await? {
+            for t in api_tokens::list(core).await? {
                 let line = json!({"token_id": t.row.id.to_string(), "name": t.row.name, "type": t.row.kind,
                                   "scope": t.scopes, "allowed_ips": t.allowed_ips,
                                   "expires_at": t.expires_at.map(format_time), "enabled": t.enabled});
@@ -289,16 +290,16 @@ async fn token(core: &Core, cmd: TokenCommand) -> CliResult {
                 (None, true) => None,
                 _ => return Err("give --expires RFC3339 or --never".into()),
             };
-            tokens::set_expiry(core, &token, expires_at).await?;
+            api_tokens::set_expiry(core, &token, expires_at).await?;
             println!("token {token} updated");
         }
         TokenCommand::Regenerate { token, json } => {
-            let value = tokens::regenerate(core, &token).await?;
+            let value = api_tokens::regenerate(core, &token).await?;
             let out = json!({"token": value.as_str()});
             print(json, &out, || format!("new value, shown only now:\n{}", value.as_str()));
         }
         TokenCommand::Delete { token } => {
-            tokens::delete(core, &token).await?;
+            api_tokens::delete(core, &token).await?;
             println!("token {token} deleted");
         }
     }

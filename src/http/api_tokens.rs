@@ -11,7 +11,7 @@ use super::middleware::RequestContext;
 use super::params::Params;
 use crate::error::{ApiError, ApiResult};
 use crate::service::auth::Origin;
-use crate::service::tokens::draw_dynamic;
+use crate::service::auth::api_tokens::draw_dynamic;
 use crate::state::AppState;
 
 pub async fn get_auth_token(

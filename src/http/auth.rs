@@ -17,9 +17,12 @@ use crate::crypto::oauth1::{base_uri, parse_authorization_header};
 use crate::crypto::sigv4;
 use crate::domain::authorization::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::service::auth::{Origin, resolve_bearer};
-use crate::service::tokens::{DYNAMIC_PREFIX, STATIC_PREFIX};
-use crate::service::{oauth1, sigv4 as sigv4_service, tokens};
+use crate::service::auth::Origin;
+use crate::service::auth::api_tokens as tokens;
+use crate::service::auth::api_tokens::{DYNAMIC_PREFIX, STATIC_PREFIX};
+use crate::service::auth::oauth1;
+use crate::service::auth::oauth2::resolve_bearer;
+use crate::service::auth::sigv4 as sigv4_service;
 use crate::state::AppState;
 
 pub async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -> Response {

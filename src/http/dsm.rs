@@ -10,7 +10,8 @@ use crate::domain::authorization::Caller;
 use crate::domain::dsm::{apply_mapping, decode_base64, parse_env, parse_secret_data};
 use crate::domain::network::IpAllowList;
 use crate::error::{ApiError, ApiResult};
-use crate::service::dsm::{self, Registration, SecretInput, SecretView, not_informed};
+use crate::service::dsm::registration::{self, Registration};
+use crate::service::dsm::secrets::{self, SecretInput, SecretView, not_informed};
 use crate::state::AppState;
 use crate::store::dsm::DsmApp;
 
@@ -88,19 +89,19 @@ pub async fn register(State(state): State<AppState>, caller: Caller, params: Par
             .map(|l| l.split(',').map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned).collect()),
         expires_at,
     };
-    let registered = dsm::register(&state.core, &caller, registration).await?;
+    let registered = registration::register(&state.core, &caller, registration).await?;
     Ok(Reply::ok(registered.message)
         .with("id", Value::String(registered.client_id.clone()))
         .with("signature", Value::String(registered.client_secret.to_string())))
 }
 
 pub async fn show(State(state): State<AppState>, caller: Caller) -> ApiResult<Reply> {
-    let (app, secrets) = dsm::application(&state.core, &caller).await?;
+    let (app, secrets) = secrets::application(&state.core, &caller).await?;
     Ok(Reply::ok(format!("Application {}", app.name)).with("application", application_json(&app, &secrets)))
 }
 
 pub async fn revoke(State(state): State<AppState>, caller: Caller) -> ApiResult<Reply> {
-    dsm::revoke_own_authorization(&state.core, &caller).await?;
+    secrets::revoke_own_authorization(&state.core, &caller).await?;
     Ok(Reply::ok("Authorization successfully inactivated"))
 }
 
@@ -151,7 +152,7 @@ pub async fn put_secret(State(state): State<AppState>, caller: Caller, params: P
         entries,
         renew_minutes: renew,
     };
-    let (created, app, secrets) = dsm::put_secret(&state.core, &caller, input).await?;
+    let (created, app, secrets) = secrets::put_secret(&state.core, &caller, input).await?;
     let reply = if created {
         Reply::created("Secret created successfully.")
     } else {
@@ -161,7 +162,7 @@ pub async fn put_secret(State(state): State<AppState>, caller: Caller, params: P
 }
 
 pub async fn list_secrets(State(state): State<AppState>, caller: Caller) -> ApiResult<Reply> {
-    let secrets = dsm::list_secrets(&state.core, &caller).await?;
+    let secrets = secrets::list_secrets(&state.core, &caller).await?;
     Ok(Reply::ok(format!("{} secrets found", secrets.len()))
         .with("secrets", Value::Array(secrets.iter().map(secret_json).collect())))
 }
@@ -172,7 +173,7 @@ pub async fn show_secret(
     caller: Caller,
     Path(identity): Path<String>,
 ) -> ApiResult<Reply> {
-    let view = dsm::get_secret(&state.core, &caller, &identity).await?;
+    let view = secrets::get_secret(&state.core, &caller, &identity).await?;
     Ok(Reply::ok(format!("Secret {}", view.secret.identity)).with("secret", secret_json(&view)))
 }
 
@@ -189,7 +190,7 @@ pub async fn variables(State(state): State<AppState>, caller: Caller, params: Pa
         .map_err(|_| ApiError::bad_request("Parameter 'map' must hold a JSON mapping file."))?;
     let mapped =
         apply_mapping(&map, &parse_env(&env)).map_err(|e| ApiError::bad_request(format!("Parameter 'map': {e}.")))?;
-    let count = dsm::post_variables(&state.core, &caller, mapped).await?;
+    let count = secrets::post_variables(&state.core, &caller, mapped).await?;
     Ok(Reply::ok(format!("Variables successfully registered ({count} secrets)")))
 }
 
@@ -199,12 +200,12 @@ fn pod(params: &Params) -> ApiResult<(String, String, String)> {
 
 pub async fn provision(State(state): State<AppState>, caller: Caller, params: Params) -> ApiResult<Reply> {
     let (pod_name, deploy, namespace) = pod(&params)?;
-    let (app, secrets) = dsm::provision(&state.core, &caller, &pod_name, &deploy, &namespace).await?;
+    let (app, secrets) = secrets::provision(&state.core, &caller, &pod_name, &deploy, &namespace).await?;
     Ok(Reply::ok("Pod successfully provisioned").with("application", application_json(&app, &secrets)))
 }
 
 pub async fn deprovision(State(state): State<AppState>, caller: Caller, params: Params) -> ApiResult<Reply> {
     let (pod_name, deploy, namespace) = pod(&params)?;
-    dsm::deprovision(&state.core, &caller, &pod_name, &deploy, &namespace).await?;
+    secrets::deprovision(&state.core, &caller, &pod_name, &deploy, &namespace).await?;
     Ok(Reply::ok("Pod successfully deprovisioned"))
 }

@@ -14,7 +14,7 @@ use super::path::ItemKey;
 use crate::crypto::totp;
 use crate::domain::authorization::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::service::mysafe::{self, ItemInput, ItemView, Kind, ListFilter, ShareInput};
+use crate::service::mysafe::items::{self, ItemInput, ItemView, Kind, ListFilter, ShareInput};
 use crate::state::AppState;
 use crate::store::mysafe::Access;
 
@@ -169,7 +169,7 @@ async fn create(
     mut params: Params,
 ) -> ApiResult<Reply> {
     let input = item_input(&mut params, shape.secrets)?;
-    let view = mysafe::create(&state.core, caller, shape.kind, input, None).await?;
+    let view = items::create(&state.core, caller, shape.kind, input, None).await?;
     note_sharing(context, &view);
     Ok(Reply::created(shape.created).with(shape.entity_key, entity(shape.kind, &view, false, state.core.now())))
 }
@@ -183,7 +183,7 @@ async fn update(
     mut params: Params,
 ) -> ApiResult<Reply> {
     let input = item_input(&mut params, shape.secrets)?;
-    let view = mysafe::update(&state.core, caller, shape.kind, key, input, None).await?;
+    let view = items::update(&state.core, caller, shape.kind, key, input, None).await?;
     note_sharing(context, &view);
     Ok(Reply::ok(shape.updated).with(shape.entity_key, entity(shape.kind, &view, false, state.core.now())))
 }
@@ -195,7 +195,7 @@ async fn show(
     shape: &Shape,
     key: &str,
 ) -> ApiResult<Reply> {
-    let view = mysafe::get(&state.core, caller, shape.kind, key).await?;
+    let view = items::get(&state.core, caller, shape.kind, key).await?;
     if let Some(user) = caller.acting_user_id {
         context.note("acting_user_id", user.to_string());
     }
@@ -208,7 +208,7 @@ async fn list(state: &AppState, caller: &Caller, shape: &Shape, params: &Params)
         name: params.text("name")?,
         identifier_code: params.text("identifier_code")?,
     };
-    let items = mysafe::list(&state.core, caller, shape.kind, &filter).await?;
+    let items = items::list(&state.core, caller, shape.kind, &filter).await?;
     let rows: Vec<Value> = items
         .iter()
         .map(|(r, access)| {
@@ -234,7 +234,7 @@ async fn list(state: &AppState, caller: &Caller, shape: &Shape, params: &Params)
 }
 
 async fn set_active(state: &AppState, caller: &Caller, kind: Kind, key: &str, active: bool) -> ApiResult<Reply> {
-    mysafe::set_active(&state.core, caller, kind, key, active).await?;
+    items::set_active(&state.core, caller, kind, key, active).await?;
     let word = if active { "activated" } else { "deactivated" };
     Ok(Reply::ok(format!("{} successfully {word}", kind.label())))
 }

@@ -14,7 +14,8 @@ use zeroize::Zeroizing;
 use super::middleware::RequestContext;
 use super::params::Params;
 use crate::error::{ApiError, ApiResult};
-use crate::service::auth::{ClientCredentials, Origin, issue_token};
+use crate::service::auth::Origin;
+use crate::service::auth::oauth2::{ClientCredentials, issue_token};
 use crate::state::AppState;
 
 pub async fn token(

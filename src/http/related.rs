@@ -9,7 +9,7 @@ use super::params::Params;
 use super::path::ItemKey;
 use crate::domain::authorization::Caller;
 use crate::error::ApiResult;
-use crate::service::related;
+use crate::service::pam::related;
 use crate::state::AppState;
 use crate::store::related::RelatedUser;
 

@@ -13,7 +13,9 @@ use std::collections::HashMap;
 use super::middleware::RawPath;
 use crate::domain::authorization::{Access, Caller, Resource};
 use crate::service::access::{Denied, check};
-use crate::service::scim::{self, Change, Kind, ListQuery, ScimError, ScimResult, error};
+use crate::service::scim::error::{ScimError, ScimResult, error};
+use crate::service::scim::query::{self, ListQuery};
+use crate::service::scim::resources::{self, Change, Kind};
 use crate::state::AppState;
 
 mod discovery;
@@ -161,14 +163,14 @@ pub(crate) async fn list<const G: bool>(
     Query(q): Query<HashMap<String, String>>,
 ) -> ScimResult<Response> {
     access(&caller, false)?;
-    let all = scim::all(&state.core, kind(G), &base_url(&state, &headers, raw.as_ref())).await?;
-    Ok(scim_json(StatusCode::OK, &scim::list_response(all, &list_query(&q)?)?))
+    let all = resources::all(&state.core, kind(G), &base_url(&state, &headers, raw.as_ref())).await?;
+    Ok(scim_json(StatusCode::OK, &query::list_response(all, &list_query(&q)?)?))
 }
 
 /// Applies `attributes`/`excludedAttributes` of a single-resource request.
 fn shaped(resource: Value, q: &HashMap<String, String>) -> ScimResult<Value> {
     let lq = list_query(q)?;
-    Ok(scim::project(resource, &lq.attributes, &lq.excluded))
+    Ok(query::project(resource, &lq.attributes, &lq.excluded))
 }
 
 async fn show<const G: bool>(
@@ -180,7 +182,7 @@ async fn show<const G: bool>(
     Query(q): Query<HashMap<String, String>>,
 ) -> ScimResult<Response> {
     access(&caller, false)?;
-    let (resource, _) = scim::get(&state.core, kind(G), &base_url(&state, &headers, raw.as_ref()), &id).await?;
+    let (resource, _) = resources::get(&state.core, kind(G), &base_url(&state, &headers, raw.as_ref()), &id).await?;
     Ok(resource_response(StatusCode::OK, &shaped(resource, &q)?, false))
 }
 
@@ -193,7 +195,7 @@ async fn create<const G: bool>(
 ) -> ScimResult<Response> {
     access(&caller, true)?;
     let created =
-        scim::create(&state.core, kind(G), &base_url(&state, &headers, raw.as_ref()), &object(&body_json(&body)?))
+        resources::create(&state.core, kind(G), &base_url(&state, &headers, raw.as_ref()), &object(&body_json(&body)?))
             .await?;
     Ok(resource_response(StatusCode::CREATED, &created, true))
 }
@@ -212,7 +214,7 @@ async fn change<const G: bool, const PATCH: bool>(
     let doc = object(&request);
     let change = if PATCH { Change::Patch(&request) } else { Change::Replace(&doc) };
     let b = base_url(&state, &headers, raw.as_ref());
-    let updated = scim::update(&state.core, kind(G), &b, &id, if_match(&headers), change).await?;
+    let updated = resources::update(&state.core, kind(G), &b, &id, if_match(&headers), change).await?;
     Ok(resource_response(StatusCode::OK, &updated, false))
 }
 
@@ -223,7 +225,7 @@ async fn remove<const G: bool>(
     Path(id): Path<String>,
 ) -> ScimResult<Response> {
     access(&caller, true)?;
-    scim::delete(&state.core, kind(G), &id, if_match(&headers)).await?;
+    resources::delete(&state.core, kind(G), &id, if_match(&headers)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -236,6 +238,6 @@ async fn bulk(
 ) -> ScimResult<Response> {
     access(&caller, true)?;
     let b = base_url(&state, &headers, raw.as_ref());
-    let response = crate::service::scim_bulk::run(&state.core, &b, &body_json(&body)?, body.len()).await?;
+    let response = crate::service::scim::bulk::run(&state.core, &b, &body_json(&body)?, body.len()).await?;
     Ok(scim_json(StatusCode::OK, &response))
 }

@@ -61,7 +61,7 @@ async fn cli_creates_links_disables_and_tails_while_the_server_runs(backend: Bac
     let app_id = created["application_id"].as_str().expect("id");
     cofre(&app, &["app", "link", app_id, "--info", "for-scanner"]);
     let scanner = Client {
-        app: cofre::service::apps::CreatedApplication {
+        app: cofre::service::admin::apps::CreatedApplication {
             application_id: app_id.parse().expect("int"),
             authorization_id: 0,
             client_id: String::new(),

@@ -5,7 +5,7 @@ use std::process::Command;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use cofre::domain::authorization::Resource;
-use cofre::service::renewal::{LocalIssuer, renew_due};
+use cofre::service::dsm::renewal::{LocalIssuer, renew_due};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -42,7 +42,7 @@ async fn register(app: &TestApp, bootstrap: &Client, path: &str) -> (Client, Val
         ]))
         .await;
     assert_eq!(token.status, StatusCode::OK, "the new credentials log in at once");
-    let created = cofre::service::apps::CreatedApplication {
+    let created = cofre::service::admin::apps::CreatedApplication {
         application_id: 0,
         authorization_id: 0,
         client_id: id.to_owned(),

@@ -5,8 +5,8 @@
 use cofre::clock::Clock;
 use cofre::domain::authorization::Resource;
 use cofre::domain::network::IpAllowList;
-use cofre::service::apps::NewApplication;
-use cofre::service::renewal::{LocalIssuer, renew_due};
+use cofre::service::admin::apps::NewApplication;
+use cofre::service::dsm::renewal::{LocalIssuer, renew_due};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -35,7 +35,7 @@ async fn register_with(
 /// The pipeline client a successful registration answered.
 async fn pipeline_of(app: &TestApp, registered: &crate::helpers::Reply) -> Client {
     assert_eq!(registered.status, StatusCode::OK, "{}", registered.body);
-    let created = cofre::service::apps::CreatedApplication {
+    let created = cofre::service::admin::apps::CreatedApplication {
         application_id: 0,
         authorization_id: 0,
         client_id: registered.body["id"].as_str().expect("id").to_owned(),

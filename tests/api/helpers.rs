@@ -8,7 +8,7 @@ use cofre::clock::ManualClock;
 use cofre::config::{Config, TlsMode};
 use cofre::domain::authorization::{Resource, Resources};
 use cofre::domain::network::IpAllowList;
-use cofre::service::apps::{AuthMethods, CreatedApplication, NewApplication, create_application};
+use cofre::service::admin::apps::{AuthMethods, CreatedApplication, NewApplication, create_application};
 use cofre::state::AppState;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;

@@ -2,7 +2,7 @@
 
 use cofre::domain::authorization::Resource;
 use cofre::domain::authorization::{Access, ItemKind};
-use cofre::service::apps::set_link;
+use cofre::service::admin::apps::set_link;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 

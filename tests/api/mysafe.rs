@@ -2,8 +2,8 @@
 //! the note limit, identifier codes, and files.
 
 use cofre::domain::authorization::Resource;
-use cofre::service::apps::NewApplication;
-use cofre::service::users::{self, NewUser, create_group, set_membership};
+use cofre::service::admin::apps::NewApplication;
+use cofre::service::admin::users::{self, NewUser, create_group, set_membership};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 

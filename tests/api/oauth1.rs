@@ -2,7 +2,7 @@
 //! timestamp window, bad input, and the unsigned mode.
 
 use cofre::domain::authorization::Resource;
-use cofre::service::apps::{AuthMethods, CreatedApplication, NewApplication};
+use cofre::service::admin::apps::{AuthMethods, CreatedApplication, NewApplication};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 

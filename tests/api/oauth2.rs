@@ -2,7 +2,7 @@
 
 use base64::Engine;
 use cofre::domain::authorization::Resource;
-use cofre::service::apps::{NewApplication, set_application_enabled};
+use cofre::service::admin::apps::{NewApplication, set_application_enabled};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 

@@ -2,8 +2,8 @@
 //! disable, visibility, the legacy query, and bad input.
 
 use cofre::domain::authorization::{Access, ItemKind, Resource};
-use cofre::service::apps::set_link;
-use cofre::service::devices::create_domain;
+use cofre::service::admin::apps::set_link;
+use cofre::service::pam::devices::create_domain;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 

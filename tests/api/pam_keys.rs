@@ -1,7 +1,7 @@
 //! SSH keys (§5) and related users (§9) through HTTP.
 
 use cofre::domain::authorization::Resource;
-use cofre::service::rotation::generate_key;
+use cofre::service::pam::rotation::generate_key;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 

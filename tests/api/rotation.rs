@@ -7,8 +7,8 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use cofre::domain::authorization::Resource;
-use cofre::service::policies;
-use cofre::service::rotation::{ChangeTarget, CommandChanger, SecretChanger, generate_key, run_due};
+use cofre::service::pam::policies;
+use cofre::service::pam::rotation::{ChangeTarget, CommandChanger, SecretChanger, generate_key, run_due};
 use cofre::store::policies::Policy;
 use reqwest::{Method, StatusCode};
 use serde_json::json;

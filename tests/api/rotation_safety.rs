@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use cofre::clock::Clock;
 use cofre::domain::authorization::Resource;
-use cofre::service::policies;
-use cofre::service::rotation::{ChangeTarget, SecretChanger, run_due};
+use cofre::service::pam::policies;
+use cofre::service::pam::rotation::{ChangeTarget, SecretChanger, run_due};
 use cofre::store::policies::Policy;
 use reqwest::StatusCode;
 use serde_json::json;

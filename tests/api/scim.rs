@@ -2,7 +2,7 @@
 //! third-party checker scim2-tester against the live server.
 
 use cofre::domain::authorization::Resource;
-use cofre::service::apps::NewApplication;
+use cofre::service::admin::apps::NewApplication;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 

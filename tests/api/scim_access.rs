@@ -3,7 +3,7 @@
 
 use cofre::domain::authorization::Scopes;
 use cofre::domain::network::IpAllowList;
-use cofre::service::tokens::{self, NewToken, TokenKind};
+use cofre::service::auth::api_tokens::{self, NewToken, TokenKind};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -22,7 +22,7 @@ async fn token(app: &TestApp, scope: &str) -> String {
         expires_at: None,
         user: None,
     };
-    tokens::create(&app.state.core, new).await.expect("token").token.expect("static value").to_string()
+    api_tokens::create(&app.state.core, new).await.expect("token").token.expect("static value").to_string()
 }
 
 async fn send(app: &TestApp, token: &str, method: Method, path: &str, body: Option<Value>) -> crate::helpers::Reply {

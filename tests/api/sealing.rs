@@ -61,25 +61,25 @@ async fn no_plaintext_secret_reaches_the_store(backend: Backend) {
     let seeded = json!({"username": "c", "hostname": "canary01", "ip": "10.0.0.5", "content": secret,
                         "additional_settings": {"secret_key": secret}});
     assert_eq!(app.post_json(&pam, "/iso/pam/credential", seeded).await.status, StatusCode::CREATED);
-    let (private, public) = cofre::service::rotation::generate_key("ed25519").expect("key");
+    let (private, public) = cofre::service::pam::rotation::generate_key("ed25519").expect("key");
     let key = json!({"hostname": "canary01", "ip": "10.0.0.5", "private_key": private.as_str(), "public_key": public, "password": secret});
     assert_eq!(app.post_json(&pam, "/iso/pam/key", key).await.status, StatusCode::CREATED);
     let private_body: String = private.lines().filter(|l| !l.starts_with("-----")).collect();
     // OAuth 1 and SigV4 secrets, and an API token value.
     let signed = app
-        .create_app_with(cofre::service::apps::NewApplication {
-            methods: cofre::service::apps::AuthMethods { oauth1: true, aws: true, oauth2: true },
-            ..cofre::service::apps::NewApplication::oauth2("signers", [Resource::Info].into_iter().collect())
+        .create_app_with(cofre::service::admin::apps::NewApplication {
+            methods: cofre::service::admin::apps::AuthMethods { oauth1: true, aws: true, oauth2: true },
+            ..cofre::service::admin::apps::NewApplication::oauth2("signers", [Resource::Info].into_iter().collect())
         })
         .await;
     let oauth1 = signed.oauth1.as_ref().expect("oauth1");
     let aws = signed.aws.as_ref().expect("aws");
-    let api_token = cofre::service::tokens::create(
+    let api_token = cofre::service::auth::api_tokens::create(
         &app.state.core,
-        cofre::service::tokens::NewToken {
+        cofre::service::auth::api_tokens::NewToken {
             name: "canary".into(),
             description: String::new(),
-            kind: cofre::service::tokens::TokenKind::Static,
+            kind: cofre::service::auth::api_tokens::TokenKind::Static,
             scopes: cofre::domain::authorization::Scopes::parse_list("info:read").expect("scope"),
             allowed_ips: cofre::domain::network::IpAllowList::Any,
             expires_at: None,

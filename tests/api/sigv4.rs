@@ -2,7 +2,7 @@
 //! repeated read let through), skew and tampering refused.
 
 use cofre::domain::authorization::Resource;
-use cofre::service::apps::{AuthMethods, CreatedApplication, NewApplication};
+use cofre::service::admin::apps::{AuthMethods, CreatedApplication, NewApplication};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 

@@ -3,7 +3,7 @@
 
 use cofre::clock::Clock;
 use cofre::domain::authorization::Resource;
-use cofre::service::users::{self, NewUser};
+use cofre::service::admin::users::{self, NewUser};
 use reqwest::StatusCode;
 use zeroize::Zeroizing;
 

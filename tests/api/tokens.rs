@@ -2,8 +2,8 @@
 
 use cofre::domain::authorization::Scopes;
 use cofre::domain::network::IpAllowList;
-use cofre::service::tokens::{self, NewToken, TokenKind};
-use cofre::service::users::{self, NewUser};
+use cofre::service::admin::users::{self, NewUser};
+use cofre::service::auth::api_tokens::{self, NewToken, TokenKind};
 use reqwest::StatusCode;
 use serde_json::json;
 use zeroize::Zeroizing;
@@ -30,7 +30,8 @@ fn new_token(name: &str, scope: &str, ips: &[&str]) -> NewToken {
 
 async fn static_tokens_follow_scope_ips_lifetime_and_regeneration(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let rw = tokens::create(&app.state.core, new_token("deploy", "info:read,info:write", &["*"])).await.expect("token");
+    let rw =
+        api_tokens::create(&app.state.core, new_token("deploy", "info:read,info:write", &["*"])).await.expect("token");
     let value = rw.token.expect("static value").to_string();
     assert!(value.starts_with("cft_") && value.len() > 60);
 
@@ -50,57 +51,57 @@ async fn static_tokens_follow_scope_ips_lifetime_and_regeneration(backend: Backe
     assert_eq!(by_param.status, StatusCode::OK);
 
     // A scope without write refuses writes, whatever the resource list says.
-    let reader = tokens::create(&app.state.core, new_token("reader", "info:read", &["*"])).await.expect("token");
+    let reader = api_tokens::create(&app.state.core, new_token("reader", "info:read", &["*"])).await.expect("token");
     let reader = reader.token.expect("value").to_string();
     let write =
         app.send(app.client.post(app.url("/iso/pam/info")).bearer_auth(&reader).json(&json!({"content": "x"}))).await;
     assert_eq!(write.status, StatusCode::FORBIDDEN);
     assert!(write.headers["www-authenticate"].to_str().expect("ascii").contains("insufficient_scope"));
-    let pam_only = tokens::create(&app.state.core, new_token("pam", "pam:read", &["*"])).await.expect("token");
+    let pam_only = api_tokens::create(&app.state.core, new_token("pam", "pam:read", &["*"])).await.expect("token");
     let pam_only = pam_only.token.expect("value").to_string();
     let other_module = app.send(app.client.get(app.url("/iso/pam/info/t1")).bearer_auth(&pam_only)).await;
     assert_eq!(other_module.status, StatusCode::INTERNAL_SERVER_ERROR, "module not authorized");
 
     // IP rules: a CIDR, a range and a host name that do not hold 127.0.0.1 refuse it.
     for (name, rule) in [("cidr", "10.0.0.0/8"), ("range", "127.0.0.2-127.0.0.9"), ("host", "example.invalid")] {
-        let t = tokens::create(&app.state.core, new_token(name, "info:read", &[rule])).await.expect("token");
+        let t = api_tokens::create(&app.state.core, new_token(name, "info:read", &[rule])).await.expect("token");
         let reply =
             app.send(app.client.get(app.url("/iso/pam/info/t1")).bearer_auth(t.token.expect("value").as_str())).await;
         assert_eq!(reply.status, StatusCode::FORBIDDEN, "{rule}");
     }
     let local =
-        tokens::create(&app.state.core, new_token("localhost", "info:read", &["localhost"])).await.expect("token");
+        api_tokens::create(&app.state.core, new_token("localhost", "info:read", &["localhost"])).await.expect("token");
     let reply =
         app.send(app.client.get(app.url("/iso/pam/info/none")).bearer_auth(local.token.expect("value").as_str())).await;
     assert_eq!(reply.body["exception"]["code"], 1023, "localhost resolves to the client's address");
 
     // Lifetime: valid until a date, then refused; extending it revives the token.
     let now = app.state.core.now();
-    tokens::set_expiry(&app.state.core, "deploy", Some(now + 60)).await.expect("expiry");
+    api_tokens::set_expiry(&app.state.core, "deploy", Some(now + 60)).await.expect("expiry");
     assert_eq!(app.send(app.client.get(app.url("/iso/pam/info/t1")).bearer_auth(&value)).await.status, StatusCode::OK);
     app.clock.advance_secs(61);
     assert_eq!(
         app.send(app.client.get(app.url("/iso/pam/info/t1")).bearer_auth(&value)).await.status,
         StatusCode::UNAUTHORIZED
     );
-    tokens::set_expiry(&app.state.core, "deploy", None).await.expect("never");
+    api_tokens::set_expiry(&app.state.core, "deploy", None).await.expect("never");
     assert_eq!(app.send(app.client.get(app.url("/iso/pam/info/t1")).bearer_auth(&value)).await.status, StatusCode::OK);
 
     // Regeneration kills the old value at once; deletion kills the new one.
-    let fresh = tokens::regenerate(&app.state.core, "deploy").await.expect("regenerate").to_string();
+    let fresh = api_tokens::regenerate(&app.state.core, "deploy").await.expect("regenerate").to_string();
     assert_eq!(
         app.send(app.client.get(app.url("/iso/pam/info/t1")).bearer_auth(&value)).await.status,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(app.send(app.client.get(app.url("/iso/pam/info/t1")).bearer_auth(&fresh)).await.status, StatusCode::OK);
-    tokens::delete(&app.state.core, "deploy").await.expect("delete");
+    api_tokens::delete(&app.state.core, "deploy").await.expect("delete");
     assert_eq!(
         app.send(app.client.get(app.url("/iso/pam/info/t1")).bearer_auth(&fresh)).await.status,
         StatusCode::UNAUTHORIZED
     );
 
     // Values are stored as hashes only.
-    let listed = tokens::list(&app.state.core).await.expect("list");
+    let listed = api_tokens::list(&app.state.core).await.expect("list");
     assert!(listed.iter().all(|t| t.row.name != "deploy"));
     let forged =
         app.send(app.client.get(app.url("/iso/pam/info/t1")).bearer_auth(format!("cft_{}", "0".repeat(64)))).await;
@@ -123,7 +124,7 @@ async fn dynamic_tokens_are_drawn_with_a_password_and_expire(backend: Backend) {
         user: Some("ana".into()),
         ..new_token("ana-ci", "info:read,info:write", &["*"])
     };
-    assert!(tokens::create(core, definition).await.expect("definition").token.is_none());
+    assert!(api_tokens::create(core, definition).await.expect("definition").token.is_none());
 
     let draw = |login: &'static str, password: &'static str| {
         app.client.get(app.url("/api/get_auth_token")).query(&[("login_name", login), ("password", password)])

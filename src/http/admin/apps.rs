@@ -9,7 +9,7 @@ use crate::domain::network::IpAllowList;
 use crate::error::{ApiError, ApiResult};
 use crate::http::envelope::Reply;
 use crate::http::params::Params;
-use crate::service::apps::{self, AuthMethods, AuthorizationChanges, NewApplication};
+use crate::service::admin::apps::{self, AuthMethods, AuthorizationChanges, NewApplication};
 use crate::state::AppState;
 use crate::store::apps::ApplicationSummary;
 

@@ -8,7 +8,9 @@ use crate::domain::authorization::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::http::envelope::Reply;
 use crate::http::params::Params;
-use crate::service::{devices, history, policies};
+use crate::service::pam::devices;
+use crate::service::pam::history;
+use crate::service::pam::policies;
 use crate::state::AppState;
 use crate::store::policies::Policy;
 

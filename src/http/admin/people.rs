@@ -9,7 +9,7 @@ use crate::domain::user::{Group, User};
 use crate::error::{ApiError, ApiResult};
 use crate::http::envelope::Reply;
 use crate::http::params::Params;
-use crate::service::users::{self, NewUser, UserChanges};
+use crate::service::admin::users::{self, NewUser, UserChanges};
 use crate::state::AppState;
 
 fn user_json(u: &User) -> Value {

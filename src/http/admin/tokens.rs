@@ -9,7 +9,7 @@ use crate::domain::network::IpAllowList;
 use crate::error::{ApiError, ApiResult};
 use crate::http::envelope::Reply;
 use crate::http::params::Params;
-use crate::service::tokens::{self, NewToken, TokenKind, TokenSummary};
+use crate::service::auth::api_tokens::{self, NewToken, TokenKind, TokenSummary};
 use crate::state::AppState;
 
 fn token_json(t: &TokenSummary) -> Value {
@@ -28,7 +28,7 @@ fn token_json(t: &TokenSummary) -> Value {
 
 pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Reply> {
     can_read(&caller)?;
-    let all = tokens::list(&state.core).await?;
+    let all = api_tokens::list(&state.core).await?;
     Ok(Reply::ok(format!("{} tokens found", all.len()))
         .with("tokens", Value::Array(all.iter().map(token_json).collect())))
 }
@@ -52,7 +52,7 @@ pub async fn create(State(state): State<AppState>, caller: Caller, params: Param
         expires_at: expiry(&params, "expires_at")?.flatten(),
         user: params.text("user")?,
     };
-    let created = tokens::create(&state.core, new).await?;
+    let created = api_tokens::create(&state.core, new).await?;
     Ok(Reply::created("Token successfully registered!").with(
         "token",
         json!({"token_id": created.token_id.to_string(), "token": created.token.as_ref().map(|t| t.as_str())}),
@@ -68,18 +68,18 @@ pub async fn update(
     can_write(&caller)?;
     let expires_at = expiry(&params, "expires_at")?
         .ok_or_else(|| ApiError::bad_request("Parameter 'expires_at' was not informed."))?;
-    tokens::set_expiry(&state.core, &key, expires_at).await?;
+    api_tokens::set_expiry(&state.core, &key, expires_at).await?;
     Ok(Reply::ok("Token successfully updated!"))
 }
 
 pub async fn regenerate(State(state): State<AppState>, caller: Caller, Path(key): Path<String>) -> ApiResult<Reply> {
     can_write(&caller)?;
-    let value = tokens::regenerate(&state.core, &key).await?;
+    let value = api_tokens::regenerate(&state.core, &key).await?;
     Ok(Reply::ok("Token regenerated").with("token", json!({"token": value.as_str()})))
 }
 
 pub async fn delete(State(state): State<AppState>, caller: Caller, Path(key): Path<String>) -> ApiResult<Reply> {
     can_write(&caller)?;
-    tokens::delete(&state.core, &key).await?;
+    api_tokens::delete(&state.core, &key).await?;
     Ok(Reply::ok("Token successfully deleted!"))
 }

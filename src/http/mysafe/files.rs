@@ -20,7 +20,7 @@ use crate::http::envelope::Reply;
 use crate::http::middleware::RequestContext;
 use crate::http::params::Params;
 use crate::http::path::ItemKey;
-use crate::service::mysafe::{self, ItemInput, ItemView, Kind, ListFilter, SealedFile, chunk_aad};
+use crate::service::mysafe::items::{self, ItemInput, ItemView, Kind, ListFilter, SealedFile, chunk_aad};
 use crate::state::AppState;
 use crate::store::mysafe::Access;
 
@@ -114,7 +114,7 @@ pub async fn upload(
     multipart: Multipart,
 ) -> ApiResult<Reply> {
     let (input, file) = read_upload(&state, &uuid::Uuid::new_v4().to_string(), multipart).await?;
-    let view = mysafe::create(&state.core, &caller, Kind::File, input, file).await?;
+    let view = items::create(&state.core, &caller, Kind::File, input, file).await?;
     note_sharing(&context, &view);
     Ok(Reply::created("File successfully registered").with("file_entity", file_json(&view, None)))
 }
@@ -127,19 +127,19 @@ pub async fn update(
     multipart: Multipart,
 ) -> ApiResult<Reply> {
     // New content is sealed to the item it replaces, so check access before reading it.
-    let uid = mysafe::editable_uid(&state.core, &caller, Kind::File, &key).await?;
+    let uid = items::editable_uid(&state.core, &caller, Kind::File, &key).await?;
     let (input, file) = read_upload(&state, &uid, multipart).await?;
-    let view = mysafe::update(&state.core, &caller, Kind::File, &key, input, file).await?;
+    let view = items::update(&state.core, &caller, Kind::File, &key, input, file).await?;
     note_sharing(&context, &view);
     Ok(Reply::ok("File successfully updated").with("file_entity", file_json(&view, None)))
 }
 
 /// The file with its content, base64, built chunk by chunk from the sealed store.
 pub async fn show(State(state): State<AppState>, caller: Caller, ItemKey(key): ItemKey) -> ApiResult<Reply> {
-    let view = mysafe::get(&state.core, &caller, Kind::File, &key).await?;
+    let view = items::get(&state.core, &caller, Kind::File, &key).await?;
     let mut encoder = EncoderStringWriter::new(&STANDARD);
     let mut failed = false;
-    mysafe::read_file(&state.core, &view, |plain| failed |= encoder.write_all(plain).is_err()).await?;
+    items::read_file(&state.core, &view, |plain| failed |= encoder.write_all(plain).is_err()).await?;
     if failed {
         return Err(ApiError::internal(&"base64 encoding failed"));
     }
@@ -148,7 +148,7 @@ pub async fn show(State(state): State<AppState>, caller: Caller, ItemKey(key): I
 
 pub async fn list(State(state): State<AppState>, caller: Caller, params: Params) -> ApiResult<Reply> {
     let filter = ListFilter { tag: params.text("tag")?, name: params.text("name")?, identifier_code: None };
-    let items = mysafe::list(&state.core, &caller, Kind::File, &filter).await?;
+    let items = items::list(&state.core, &caller, Kind::File, &filter).await?;
     let rows: Vec<Value> = items
         .iter()
         .map(|(r, access)| {
@@ -160,11 +160,11 @@ pub async fn list(State(state): State<AppState>, caller: Caller, params: Params)
 }
 
 pub async fn activate(State(state): State<AppState>, caller: Caller, ItemKey(key): ItemKey) -> ApiResult<Reply> {
-    mysafe::set_active(&state.core, &caller, Kind::File, &key, true).await?;
+    items::set_active(&state.core, &caller, Kind::File, &key, true).await?;
     Ok(Reply::ok("File successfully activated"))
 }
 
 pub async fn deactivate(State(state): State<AppState>, caller: Caller, ItemKey(key): ItemKey) -> ApiResult<Reply> {
-    mysafe::set_active(&state.core, &caller, Kind::File, &key, false).await?;
+    items::set_active(&state.core, &caller, Kind::File, &key, false).await?;
     Ok(Reply::ok("File successfully deactivated"))
 }

@@ -11,7 +11,8 @@ use crate::error::ApiResult;
 use crate::http::envelope::Reply;
 use crate::http::params::Params;
 use crate::http::path::ItemKey;
-use crate::service::credentials::{self, CredentialInput};
+use crate::service::pam::credentials::{self, CredentialInput};
+use crate::service::pam::reveal;
 use crate::state::AppState;
 use crate::store::credentials::Found;
 
@@ -113,7 +114,7 @@ pub async fn show(State(state): State<AppState>, caller: Caller, ItemKey(key): I
 
 /// One credential with its password; starts custody.
 async fn reveal(state: &AppState, caller: &Caller, key: &str) -> ApiResult<Reply> {
-    let r = credentials::reveal(&state.core, caller, key).await?;
+    let r = reveal::reveal(&state.core, caller, key).await?;
     let (c, d) = (&r.found.credential, &r.found.device);
     let (_, port) = first_connectivity(&d.connectivities);
     let mut entity = json!({

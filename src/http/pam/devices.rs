@@ -10,7 +10,7 @@ use crate::error::ApiResult;
 use crate::http::envelope::Reply;
 use crate::http::params::Params;
 use crate::http::path::ItemKey;
-use crate::service::devices::{self, DeviceInput};
+use crate::service::pam::devices::{self, DeviceInput};
 use crate::state::AppState;
 
 pub fn device_json(d: &Device) -> Value {

@@ -9,7 +9,7 @@ use super::super::path::ItemKey;
 use crate::domain::authorization::Caller;
 use crate::domain::info::InfoInput;
 use crate::error::ApiResult;
-use crate::service::info;
+use crate::service::pam::info;
 use crate::state::AppState;
 
 /// POST: register, or update the caller's item with the same identifier.

@@ -8,7 +8,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::envelope::Reply;
 use crate::http::params::Params;
 use crate::http::path::ItemKey;
-use crate::service::keys::{self, KeyInput};
+use crate::service::pam::keys::{self, KeyInput};
 use crate::state::AppState;
 
 fn devices_json(devices: &[(String, String)]) -> Value {

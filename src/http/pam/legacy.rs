@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::domain::authorization::Caller;
 use crate::error::ApiError;
 use crate::http::path::ItemKey;
-use crate::service::credentials;
+use crate::service::pam::reveal;
 use crate::state::AppState;
 
 fn legacy(status: u16, message: &str, error: bool, entity: Option<Value>) -> Response {
@@ -26,7 +26,7 @@ fn legacy(status: u16, message: &str, error: bool, entity: Option<Value>) -> Res
 }
 
 pub async fn show(State(state): State<AppState>, caller: Caller, ItemKey(key): ItemKey) -> Response {
-    match credentials::reveal(&state.core, &caller, &key).await {
+    match reveal::reveal(&state.core, &caller, &key).await {
         Ok(r) => {
             let (c, d) = (&r.found.credential, &r.found.device);
             let port = d

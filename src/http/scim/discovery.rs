@@ -12,8 +12,11 @@ use serde_json::Value;
 use super::{access, base_url, body_json, list, list_query, scim_json};
 use crate::domain::authorization::Caller;
 use crate::http::middleware::RawPath;
-use crate::service::scim::{self, ScimError, ScimResult, error};
-use crate::service::scim_schema::{ENTERPRISE, GROUP, USER, resource_types_json, schema_json, service_provider_config};
+use crate::service::scim::error::{ScimError, ScimResult, error};
+use crate::service::scim::schema::{
+    ENTERPRISE, GROUP, USER, resource_types_json, schema_json, service_provider_config,
+};
+use crate::service::scim::{query, resources};
 use crate::state::AppState;
 
 pub(super) async fn unknown() -> ScimError {
@@ -63,9 +66,9 @@ pub(super) async fn search_all(
     access(&caller, false)?;
     let q = search_query(&body_json(&body)?)?;
     let b = base_url(&state, &headers, raw.as_ref());
-    let mut all = scim::all(&state.core, scim::Kind::User, &b).await?;
-    all.extend(scim::all(&state.core, scim::Kind::Group, &b).await?);
-    Ok(scim_json(StatusCode::OK, &scim::list_response(all, &list_query(&q)?)?))
+    let mut all = resources::all(&state.core, resources::Kind::User, &b).await?;
+    all.extend(resources::all(&state.core, resources::Kind::Group, &b).await?);
+    Ok(scim_json(StatusCode::OK, &query::list_response(all, &list_query(&q)?)?))
 }
 
 pub(super) async fn search_groups(
@@ -97,7 +100,7 @@ pub(super) async fn resource_types(
 ) -> ScimResult<Response> {
     access(&caller, false)?;
     let all = resource_types_json(&base_url(&state, &headers, raw.as_ref()));
-    let body = scim::list_of(all);
+    let body = resources::list_of(all);
     Ok(scim_json(StatusCode::OK, &body))
 }
 
@@ -124,7 +127,7 @@ pub(super) async fn schemas(
     access(&caller, false)?;
     let b = base_url(&state, &headers, raw.as_ref());
     let all: Vec<Value> = [USER, GROUP, ENTERPRISE].iter().filter_map(|id| schema_json(id, &b)).collect();
-    let body = scim::list_of(all);
+    let body = resources::list_of(all);
     Ok(scim_json(StatusCode::OK, &body))
 }
 

@@ -12,12 +12,12 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
-use super::Core;
-use super::credentials::aad;
-use super::history::archive;
 use crate::crypto::fill_random;
 use crate::domain::pam::{Credential, CredentialKey, CredentialKind, Device};
 use crate::error::{ApiError, ApiResult};
+use crate::service::Core;
+use crate::service::pam::history::archive;
+use crate::service::pam::sealing::aad;
 use crate::store::StoreError;
 use crate::store::audit::AuditRecord;
 use crate::store::policies::Policy;

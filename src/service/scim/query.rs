@@ -2,10 +2,10 @@
 
 use serde_json::{Value, json};
 
-use super::scim::{ScimResult, bad};
-use super::scim_schema::{MAX_RESULTS, case_exact};
 use crate::domain::scim::eval::{self, get_ci};
 use crate::domain::scim::filter;
+use crate::service::scim::error::{ScimResult, bad};
+use crate::service::scim::schema::{MAX_RESULTS, case_exact};
 
 pub struct ListQuery {
     pub filter: Option<String>,

@@ -1,12 +1,12 @@
 //! PAM devices (§4): upsert by hostname, read, list, disable (suspending credentials), enable.
 //! And the domains a device or credential may name (`cofre domain create`).
 
-use super::Core;
-use super::access::{require_resource, require_write};
 use crate::domain::authorization::{Access, Caller, Resource};
 use crate::domain::identifier::{generate_identifier, parse_identifier};
 use crate::domain::pam::Device;
 use crate::error::{ApiError, ApiResult};
+use crate::service::Core;
+use crate::service::access::{require_resource, require_write};
 use crate::store::StoreError;
 
 pub fn device_not_found() -> ApiError {

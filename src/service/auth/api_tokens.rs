@@ -7,12 +7,14 @@
 
 use zeroize::Zeroizing;
 
-use super::auth::{Origin, admit};
-use super::{Core, users};
 use crate::crypto::random_hex;
 use crate::domain::authorization::{Caller, Scheme, Scopes};
 use crate::domain::network::IpAllowList;
 use crate::error::{ApiError, ApiResult};
+use crate::service::Core;
+use crate::service::admin::users;
+use crate::service::auth::login;
+use crate::service::auth::{Origin, admit};
 use crate::store::StoreError;
 use crate::store::apps::NewAuthorizationRow;
 use crate::store::tokens::{ApiTokenRow, NewApiTokenRow};
@@ -227,7 +229,7 @@ pub async fn draw_dynamic(
 ) -> ApiResult<DrawnToken> {
     // Only local accounts exist; another domain fails like a wrong password (after the same work).
     let local = domain_name.is_none_or(|d| d.trim().is_empty() || d.trim().eq_ignore_ascii_case("local"));
-    let user_id = users::login(core, login_name, password, origin).await?;
+    let user_id = login::login(core, login_name, password, origin).await?;
     if !local {
         return Err(ApiError::authentication_failed("unknown domain"));
     }
@@ -238,9 +240,9 @@ pub async fn draw_dynamic(
     }
     .ok_or_else(|| ApiError::authentication_failed("no dynamic token for this user"))?;
     let authorization = core.store.authorization(definition.authorization_id).await?;
-    super::auth::gate(core, &authorization, origin)
+    crate::service::auth::gate(core, &authorization, origin)
         .await
-        .map_err(|r| ApiError::authentication_failed(super::auth::reason(r)))?;
+        .map_err(|r| ApiError::authentication_failed(crate::service::auth::reason(r)))?;
     let minutes = definition.lifetime_minutes.unwrap_or(30);
     let now = core.now();
     let value = new_value(DYNAMIC_PREFIX);

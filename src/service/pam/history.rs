@@ -1,11 +1,11 @@
 //! Version history of credential secrets: archive on change, list (metadata only), restore.
 
-use super::Core;
-use super::credentials::aad;
 use crate::crypto::cipher::Aad;
 use crate::domain::pam::Credential;
 use crate::domain::pam::CredentialKey;
 use crate::error::{ApiError, ApiResult};
+use crate::service::Core;
+use crate::service::pam::sealing::aad;
 use crate::store::StoreError;
 use crate::store::credentials::Version;
 

@@ -2,11 +2,9 @@
 
 use zeroize::Zeroizing;
 
-use super::Core;
-use super::auth::Origin;
-use super::throttle::{self, Proof};
 use crate::domain::user::{Group, User, canonical_login, valid_login};
 use crate::error::{ApiError, ApiResult};
+use crate::service::Core;
 use crate::store::StoreError;
 use crate::store::users::NewUserRow;
 
@@ -159,25 +157,4 @@ pub async fn set_membership(core: &Core, group: &str, raw_username: &str, member
         .set_membership(group.trim(), &username, member, core.now())
         .await
         .map_err(|e| conflict_or(e, &format!("Group '{}' or user '{username}'", group.trim())))
-}
-
-/// Checks a login and password. Unknown logins, disabled users, users without a password and
-/// wrong passwords all cost one argon2 verification and answer alike; failures count per
-/// canonical login and per IP.
-pub async fn login(core: &Core, login_name: &str, password: Zeroizing<String>, origin: Origin<'_>) -> ApiResult<i64> {
-    let login = canonical_login(login_name);
-    let check = async {
-        let found = match core.store.user_credentials(&login).await {
-            Ok(found) => Some(found),
-            Err(StoreError::NotFound) => None,
-            Err(e) => return Err(e.into()),
-        };
-        let stored = found.as_ref().and_then(|c| c.password_hash.clone());
-        let matched = core.passwords.verify(password, stored).await;
-        Ok(match found {
-            Some(credentials) if matched && credentials.enabled => Proof::Valid(credentials.user_id),
-            _ => Proof::Invalid(ApiError::authentication_failed("wrong login or password")),
-        })
-    };
-    throttle::guard(core, Some(&format!("login:{login}")), origin.ip, check).await
 }

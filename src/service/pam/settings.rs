@@ -4,10 +4,10 @@
 use serde_json::Value;
 use zeroize::Zeroizing;
 
-use super::Core;
-use super::credentials::aad;
 use crate::domain::pam::{Credential, CredentialSettings, SETTINGS_KEYS};
 use crate::error::{ApiError, ApiResult};
+use crate::service::Core;
+use crate::service::pam::sealing::aad;
 
 /// Checks the settings objects' fields that the contract constrains.
 pub fn validate_settings(settings: &CredentialSettings) -> ApiResult<()> {

@@ -1,11 +1,11 @@
 //! Renewal of DSM secrets: due secrets are claimed with a lease (as rotations are) and their
 //! renewable values re-issued by a pluggable issuer, as a new version.
 
-use super::Core;
-use super::dsm::{data_aad, next_renewal, open_entries, seal_entries, version_aad};
 use crate::crypto::fill_random;
 use crate::domain::dsm::EntryKind;
 use crate::error::ApiResult;
+use crate::service::Core;
+use crate::service::dsm::secrets::{data_aad, next_renewal, open_entries, seal_entries, version_aad};
 
 const LEASE_SECS: i64 = 300;
 

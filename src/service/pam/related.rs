@@ -1,10 +1,10 @@
 //! Related users (§9, resource `users`): list, read, create, update, deactivate. Each
 //! authorization sees the related users it registered.
 
-use super::Core;
-use super::access::{require_resource, require_write};
 use crate::domain::authorization::{Caller, Resource};
 use crate::error::{ApiError, ApiResult};
+use crate::service::Core;
+use crate::service::access::{require_resource, require_write};
 use crate::store::StoreError;
 use crate::store::related::RelatedUser;
 

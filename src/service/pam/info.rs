@@ -2,13 +2,13 @@
 
 use zeroize::Zeroizing;
 
-use super::Core;
-use super::access::{require_resource, require_write};
 use crate::crypto::cipher::Aad;
 use crate::domain::authorization::{Access, Caller, Resource};
 use crate::domain::identifier::{generate_identifier, parse_identifier};
 use crate::domain::info::{DEFAULT_INFO_TYPE, InfoInput, InfoRecord, InfoView};
 use crate::error::{ApiError, ApiResult};
+use crate::service::Core;
+use crate::service::access::{require_resource, require_write};
 use crate::store::StoreError;
 
 /// Larger contents are refused: protected information is text, not files.

@@ -3,16 +3,16 @@
 //! Order matters: parameters are checked, the signature verified, and only then the nonce
 //! consumed — in the store, so a replay is caught across restarts and across processes.
 
-use super::auth::{Origin, admit};
+use crate::service::auth::{Origin, admit};
 use std::collections::BTreeMap;
 
-use super::Core;
-use super::throttle::{self, Proof};
 use crate::crypto::cipher::Aad;
 use crate::crypto::ct_eq;
 use crate::crypto::oauth1::{SignatureMethod, base_string, verify};
 use crate::domain::authorization::{Authorization, Caller, Scheme};
 use crate::error::{ApiError, ApiResult};
+use crate::service::Core;
+use crate::service::auth::throttle::{self, Proof};
 use crate::store::StoreError;
 
 /// A request as OAuth 1.0a sees it. `params` are every request parameter (query, form body and

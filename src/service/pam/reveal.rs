@@ -2,13 +2,14 @@
 
 use zeroize::Zeroizing;
 
-use super::{aad, find, inactive, no_access, not_a_credential};
 use crate::domain::authorization::{Caller, Resource};
 use crate::domain::pam::{Credential, CredentialKey, CredentialKind, CredentialSettings};
 use crate::error::{ApiError, ApiResult};
 use crate::service::Core;
 use crate::service::access::require_resource;
-use crate::service::credential_settings::open_settings;
+use crate::service::pam::credentials::{find, inactive, no_access, not_a_credential};
+use crate::service::pam::sealing::aad;
+use crate::service::pam::settings::open_settings;
 use crate::store::StoreError;
 use crate::store::credentials::Found;
 

@@ -3,9 +3,9 @@
 
 use serde_json::Value;
 
-use super::Core;
 use crate::domain::user::canonical_login;
 use crate::error::ApiResult;
+use crate::service::Core;
 use crate::store::StoreError;
 use crate::store::mysafe::ShareRows;
 

@@ -3,17 +3,18 @@
 
 use zeroize::Zeroizing;
 
-use super::Core;
-use super::access::{require_resource, require_write};
-use super::credential_settings::seal_settings;
-use super::credentials::{aad, device_for, existing_for_upsert};
-use super::devices::invalid_identifier;
-use super::history::archive;
-use super::rotation;
 use crate::domain::authorization::{Access, Caller, Resource};
 use crate::domain::identifier::{generate_identifier, parse_identifier};
 use crate::domain::pam::{Credential, CredentialKey, CredentialKind, CredentialSettings};
 use crate::error::{ApiError, ApiResult};
+use crate::service::Core;
+use crate::service::access::{require_resource, require_write};
+use crate::service::pam::credentials::{device_for, existing_for_upsert};
+use crate::service::pam::devices::invalid_identifier;
+use crate::service::pam::history::archive;
+use crate::service::pam::rotation;
+use crate::service::pam::sealing::aad;
+use crate::service::pam::settings::seal_settings;
 use crate::store::StoreError;
 use crate::store::credentials::Found;
 
@@ -101,7 +102,7 @@ pub async fn upsert(core: &Core, caller: &Caller, input: KeyInput) -> ApiResult<
         existing_for_upsert(core, caller, identifier.as_deref(), device.id, &username, CredentialKind::SshKey).await?;
     let now = core.now();
     let mut credential = match existing {
-        Some(found) if !found.writable => return Err(super::credentials::no_access()),
+        Some(found) if !found.writable => return Err(crate::service::pam::credentials::no_access()),
         Some(found) if found.credential.kind != CredentialKind::SshKey => return Err(not_a_key()),
         Some(found) => {
             let mut c = found.credential;
@@ -164,9 +165,8 @@ pub async fn upsert(core: &Core, caller: &Caller, input: KeyInput) -> ApiResult<
             };
             c.next_rotation_at = rotation::next_rotation(core, &c, &device, now).await?;
             c.id = core.store.insert_credential(&c, now).await.map_err(|e| match e {
-                StoreError::Conflict => {
-                    super::credentials::no_access().with_reason("identifier held by an item this caller cannot see")
-                }
+                StoreError::Conflict => crate::service::pam::credentials::no_access()
+                    .with_reason("identifier held by an item this caller cannot see"),
                 other => other.into(),
             })?;
             c
@@ -228,7 +228,7 @@ pub async fn set_enabled(core: &Core, caller: &Caller, key: &str, enabled: bool)
     require_write(caller, Resource::Pam)?;
     let found = lookup(core, caller, &CredentialKey::parse(key)).await?.ok_or_else(not_found)?;
     if !found.writable {
-        return Err(super::credentials::no_access());
+        return Err(crate::service::pam::credentials::no_access());
     }
     let c = found.credential;
     if c.kind != CredentialKind::SshKey {

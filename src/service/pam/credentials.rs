@@ -3,21 +3,17 @@
 
 use zeroize::Zeroizing;
 
-mod reveal;
-
-pub use reveal::{Revealed, reveal};
-
-use super::Core;
-use super::access::{require_resource, require_write};
-use super::credential_settings::{merge_settings, open_settings, seal_settings, validate_settings};
-use super::devices::{check_domains, device_not_found, invalid_identifier, unknown_domain};
-use super::history::archive;
-use super::rotation;
-use crate::crypto::cipher::Aad;
 use crate::domain::authorization::{Access, Caller, Resource};
 use crate::domain::identifier::{generate_identifier, parse_identifier};
 use crate::domain::pam::{Credential, CredentialKey, CredentialKind, CredentialSettings, Device};
 use crate::error::{ApiError, ApiResult};
+use crate::service::Core;
+use crate::service::access::{require_resource, require_write};
+use crate::service::pam::devices::{check_domains, device_not_found, invalid_identifier, unknown_domain};
+use crate::service::pam::history::archive;
+use crate::service::pam::rotation;
+use crate::service::pam::sealing::aad;
+use crate::service::pam::settings::{merge_settings, open_settings, seal_settings, validate_settings};
 use crate::store::StoreError;
 use crate::store::credentials::Found;
 
@@ -35,10 +31,6 @@ pub fn no_access() -> ApiError {
 }
 pub fn not_a_credential() -> ApiError {
     ApiError::business(1010, "The item is not a credential")
-}
-
-pub fn aad<'a>(uid: &'a str, field: &'a str) -> Aad<'a> {
-    Aad::new("credentials", uid, field)
 }
 
 #[derive(Default)]

@@ -5,9 +5,10 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
 
-use super::Core;
-use super::scim::{self, Kind, ScimError, ScimResult, error};
-use super::scim_schema::{MAX_BULK_OPERATIONS, MAX_BULK_PAYLOAD};
+use crate::service::Core;
+use crate::service::scim::error::{ScimError, ScimResult, error};
+use crate::service::scim::resources::{self, Kind};
+use crate::service::scim::schema::{MAX_BULK_OPERATIONS, MAX_BULK_PAYLOAD};
 
 /// Replaces `"bulkId:x"` strings with the ids created for them; an unknown one is an error.
 fn resolve(value: &mut Value, ids: &HashMap<String, String>) -> ScimResult<()> {
@@ -113,16 +114,19 @@ async fn run_one(
     match method {
         "POST" => {
             let bulk_id = bulk_id.ok_or_else(|| error(400, Some("invalidSyntax"), "POST operations need a bulkId"))?;
-            let resource = scim::create(core, kind, base, &data_map()?).await?;
+            let resource = resources::create(core, kind, base, &data_map()?).await?;
             ids.insert(bulk_id.to_owned(), resource["id"].as_str().unwrap_or_default().to_owned());
             Ok((201, Some(resource)))
         }
-        "PUT" => {
-            Ok((200, Some(scim::update(core, kind, base, &id, version, scim::Change::Replace(&data_map()?)).await?)))
+        "PUT" => Ok((
+            200,
+            Some(resources::update(core, kind, base, &id, version, resources::Change::Replace(&data_map()?)).await?),
+        )),
+        "PATCH" => {
+            Ok((200, Some(resources::update(core, kind, base, &id, version, resources::Change::Patch(&data)).await?)))
         }
-        "PATCH" => Ok((200, Some(scim::update(core, kind, base, &id, version, scim::Change::Patch(&data)).await?))),
         "DELETE" => {
-            scim::delete(core, kind, &id, version).await?;
+            resources::delete(core, kind, &id, version).await?;
             Ok((204, None))
         }
         _ => Err(error(400, Some("invalidSyntax"), format!("unknown bulk method {method:?}"))),

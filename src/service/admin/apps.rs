@@ -3,13 +3,14 @@
 
 use zeroize::Zeroizing;
 
-use super::oauth1::secret_aad;
-use super::{Core, users};
 use crate::crypto::random_hex;
 use crate::domain::authorization::{Access, Authorization, ItemKind, Resources};
 use crate::domain::network::IpAllowList;
 use crate::domain::pam::CredentialKey;
 use crate::error::{ApiError, ApiResult};
+use crate::service::Core;
+use crate::service::admin::users;
+use crate::service::auth::oauth1::secret_aad;
 use crate::store::StoreError;
 use crate::store::apps::{ApplicationSummary, AwsRow, NewAuthorizationRow, OAuth1Row};
 

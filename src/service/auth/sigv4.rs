@@ -3,14 +3,14 @@
 //! the scope must match, `host` must be signed, the payload hash must match the body, and a
 //! write's signature is accepted once (a repeated read within the window is let through).
 
-use super::Core;
-use super::auth::{Origin, admit};
-use super::oauth1::secret_aad;
-use super::throttle::{self, Proof};
 use crate::crypto::ct_eq;
 use crate::crypto::sigv4::{self, AuthHeader};
 use crate::domain::authorization::{Authorization, Caller, Scheme};
 use crate::error::{ApiError, ApiResult};
+use crate::service::Core;
+use crate::service::auth::oauth1::secret_aad;
+use crate::service::auth::throttle::{self, Proof};
+use crate::service::auth::{Origin, admit};
 use crate::store::StoreError;
 
 pub const SERVICE: &str = "cofre";

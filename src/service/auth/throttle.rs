@@ -11,8 +11,8 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use super::Core;
 use crate::error::{ApiError, ApiResult};
+use crate::service::Core;
 use crate::store::guard::{AttemptOutcome, AttemptState};
 
 /// How long an attempt waits for room before it is refused, in steps of 5 ms and more (about 2 s).
