@@ -5,20 +5,13 @@
 //! the dialects must differ, a query branches on `Store::backend`. The store takes and returns
 //! domain values and sealed bytes; it never sees a plaintext secret.
 
-pub mod apps;
+pub mod admin;
 pub mod audit;
-pub mod credentials;
-pub mod devices;
+pub mod auth;
 pub mod dsm;
-pub mod guard;
-pub mod info;
-pub mod keys;
 pub mod mysafe;
-pub mod policies;
-pub mod related;
+pub mod pam;
 pub mod scim;
-pub mod tokens;
-pub mod users;
 
 use std::time::Duration;
 

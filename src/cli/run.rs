@@ -22,7 +22,7 @@ use crate::service::admin::users::{self, NewUser, UserChanges};
 use crate::service::auth::api_tokens::{self, NewToken};
 use crate::service::pam::devices;
 use crate::service::pam::policies;
-use crate::store::policies::Policy;
+use crate::store::pam::policies::Policy;
 
 pub type CliResult = Result<(), Box<dyn std::error::Error>>;
 

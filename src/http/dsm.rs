@@ -13,7 +13,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::service::dsm::registration::{self, Registration};
 use crate::service::dsm::secrets::{self, SecretInput, SecretView, not_informed};
 use crate::state::AppState;
-use crate::store::dsm::DsmApp;
+use crate::store::dsm::secrets::DsmApp;
 
 /// A parameter under its documented name or a capitalised one (one user script sends `Name`).
 fn text(params: &Params, name: &str) -> ApiResult<Option<String>> {

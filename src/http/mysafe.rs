@@ -16,7 +16,7 @@ use crate::domain::authorization::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::service::mysafe::items::{self, ItemInput, ItemView, Kind, ListFilter, ShareInput};
 use crate::state::AppState;
-use crate::store::mysafe::Access;
+use crate::store::mysafe::items::Access;
 
 /// `users_allowed` / `groups_allowed`: a list of `{username|name, can_edit?}` (JSON, or JSON
 /// text from form clients). `can_edit` omitted means view only.

@@ -11,7 +11,7 @@ use crate::domain::authorization::Caller;
 use crate::error::ApiResult;
 use crate::service::pam::related;
 use crate::state::AppState;
-use crate::store::related::RelatedUser;
+use crate::store::pam::related::RelatedUser;
 
 fn user_json(u: &RelatedUser) -> Value {
     json!({"id": u.id.to_string(), "name": u.name, "username": u.username})

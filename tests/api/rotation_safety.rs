@@ -10,7 +10,7 @@ use cofre::clock::Clock;
 use cofre::domain::authorization::Resource;
 use cofre::service::pam::policies;
 use cofre::service::pam::rotation::{ChangeTarget, SecretChanger, run_due};
-use cofre::store::policies::Policy;
+use cofre::store::pam::policies::Policy;
 use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::Row;

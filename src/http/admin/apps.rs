@@ -11,7 +11,7 @@ use crate::http::envelope::Reply;
 use crate::http::params::Params;
 use crate::service::admin::apps::{self, AuthMethods, AuthorizationChanges, NewApplication};
 use crate::state::AppState;
-use crate::store::apps::ApplicationSummary;
+use crate::store::admin::apps::ApplicationSummary;
 
 pub fn authorization_json(z: &Authorization) -> Value {
     json!({

@@ -12,7 +12,7 @@ use crate::service::pam::devices;
 use crate::service::pam::history;
 use crate::service::pam::policies;
 use crate::state::AppState;
-use crate::store::policies::Policy;
+use crate::store::pam::policies::Policy;
 
 pub async fn list_domains(State(state): State<AppState>, caller: Caller) -> ApiResult<Reply> {
     can_read(&caller)?;

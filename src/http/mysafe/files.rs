@@ -22,7 +22,7 @@ use crate::http::params::Params;
 use crate::http::path::ItemKey;
 use crate::service::mysafe::items::{self, ItemInput, ItemView, Kind, ListFilter, SealedFile, chunk_aad};
 use crate::state::AppState;
-use crate::store::mysafe::Access;
+use crate::store::mysafe::items::Access;
 
 const CHUNK: usize = 64 * 1024;
 

@@ -14,7 +14,7 @@ use crate::http::path::ItemKey;
 use crate::service::pam::credentials::{self, CredentialInput};
 use crate::service::pam::reveal;
 use crate::state::AppState;
-use crate::store::credentials::Found;
+use crate::store::pam::credentials::Found;
 
 /// Stable codes for the usual credential types; other types report "0".
 fn type_code(name: &str) -> &'static str {

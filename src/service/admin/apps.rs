@@ -12,7 +12,7 @@ use crate::service::Core;
 use crate::service::admin::users;
 use crate::service::auth::oauth1::secret_aad;
 use crate::store::StoreError;
-use crate::store::apps::{ApplicationSummary, AwsRow, NewAuthorizationRow, OAuth1Row};
+use crate::store::admin::apps::{ApplicationSummary, AwsRow, NewAuthorizationRow, OAuth1Row};
 
 /// The schemes an application may authenticate with.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -6,7 +6,7 @@ use crate::domain::user::{Group, User, canonical_login, valid_login};
 use crate::error::{ApiError, ApiResult};
 use crate::service::Core;
 use crate::store::StoreError;
-use crate::store::users::NewUserRow;
+use crate::store::admin::users::NewUserRow;
 
 pub struct NewUser {
     pub username: String,

@@ -16,8 +16,8 @@ use crate::service::admin::users;
 use crate::service::auth::login;
 use crate::service::auth::{Origin, admit};
 use crate::store::StoreError;
-use crate::store::apps::NewAuthorizationRow;
-use crate::store::tokens::{ApiTokenRow, NewApiTokenRow};
+use crate::store::admin::apps::NewAuthorizationRow;
+use crate::store::auth::api_tokens::{ApiTokenRow, NewApiTokenRow};
 
 pub const STATIC_PREFIX: &str = "cft_";
 pub const DYNAMIC_PREFIX: &str = "cfd_";

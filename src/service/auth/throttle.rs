@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::error::{ApiError, ApiResult};
 use crate::service::Core;
-use crate::store::guard::{AttemptOutcome, AttemptState};
+use crate::store::auth::guard::{AttemptOutcome, AttemptState};
 
 /// How long an attempt waits for room before it is refused, in steps of 5 ms and more (about 2 s).
 const ROOM_WAIT_STEPS: u64 = 60;

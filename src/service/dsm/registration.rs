@@ -9,8 +9,8 @@ use crate::domain::network::IpAllowList;
 use crate::error::{ApiError, ApiResult};
 use crate::service::Core;
 use crate::service::access::require_write;
-use crate::store::apps::NewAuthorizationRow;
-use crate::store::dsm::DsmApp;
+use crate::store::admin::apps::NewAuthorizationRow;
+use crate::store::dsm::secrets::DsmApp;
 
 pub struct Registration {
     pub application: String,

@@ -12,7 +12,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::service::Core;
 use crate::service::access::{require_resource, require_write};
 use crate::store::StoreError;
-use crate::store::dsm::{DsmApp, DsmSecret};
+use crate::store::dsm::secrets::{DsmApp, DsmSecret};
 
 const MIN_RENEW_MINUTES: i64 = 10;
 /// A year: longer intervals are refused, so `now + minutes * 60` can never overflow.

@@ -15,7 +15,7 @@ use crate::service::access::{require_resource, require_write};
 pub use crate::service::mysafe::sharing::ShareInput;
 use crate::service::mysafe::sharing::resolve_shares;
 use crate::store::StoreError;
-use crate::store::mysafe::{Access, ItemRow, Share, ShareRows};
+use crate::store::mysafe::items::{Access, ItemRow, Share, ShareRows};
 
 pub const MAX_NOTE_CHARS: usize = 900;
 const MAX_FIELD_CHARS: usize = 255;

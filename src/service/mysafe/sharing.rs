@@ -7,7 +7,7 @@ use crate::domain::user::canonical_login;
 use crate::error::ApiResult;
 use crate::service::Core;
 use crate::store::StoreError;
-use crate::store::mysafe::ShareRows;
+use crate::store::mysafe::items::ShareRows;
 
 /// One entry of `users_allowed` (a username) or `groups_allowed` (a group name).
 #[derive(Clone, Debug)]

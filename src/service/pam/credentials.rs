@@ -15,7 +15,7 @@ use crate::service::pam::rotation;
 use crate::service::pam::sealing::aad;
 use crate::service::pam::settings::{merge_settings, open_settings, seal_settings, validate_settings};
 use crate::store::StoreError;
-use crate::store::credentials::Found;
+use crate::store::pam::credentials::Found;
 
 pub const DEFAULT_TYPE: &str = "Local User";
 pub const MAX_ADDITIONAL_BYTES: usize = 64 * 1024;

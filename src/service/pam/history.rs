@@ -7,7 +7,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::service::Core;
 use crate::service::pam::sealing::aad;
 use crate::store::StoreError;
-use crate::store::credentials::Version;
+use crate::store::pam::credentials::Version;
 
 /// Who replaced which version, when and why; never the secrets.
 pub async fn versions(core: &Core, credential: &str) -> ApiResult<(i64, Vec<Version>)> {
@@ -56,7 +56,7 @@ pub async fn restore(core: &Core, credential: &str, version: i64, by: &str) -> A
     Ok(c.version)
 }
 
-async fn find(core: &Core, key: &str) -> ApiResult<crate::store::credentials::Found> {
+async fn find(core: &Core, key: &str) -> ApiResult<crate::store::pam::credentials::Found> {
     core.store.find_credential(0, &CredentialKey::parse(key)).await.map_err(|e| match e {
         StoreError::NotFound => ApiError::not_found(format!("Credential '{key}' not found.")),
         other => other.into(),

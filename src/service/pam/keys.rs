@@ -16,7 +16,7 @@ use crate::service::pam::rotation;
 use crate::service::pam::sealing::aad;
 use crate::service::pam::settings::seal_settings;
 use crate::store::StoreError;
-use crate::store::credentials::Found;
+use crate::store::pam::credentials::Found;
 
 fn not_found() -> ApiError {
     ApiError::business(1015, "SSH key not found")

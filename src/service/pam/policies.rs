@@ -5,7 +5,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::service::Core;
 use crate::service::pam::rotation::{MAX_ROTATION_INTERVAL, policy_alphabet, reschedule_all};
 use crate::store::StoreError;
-use crate::store::policies::Policy;
+use crate::store::pam::policies::Policy;
 
 pub const TARGET_KINDS: [&str; 3] = ["credential", "device", "tag"];
 

@@ -6,7 +6,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::service::Core;
 use crate::service::access::{require_resource, require_write};
 use crate::store::StoreError;
-use crate::store::related::RelatedUser;
+use crate::store::pam::related::RelatedUser;
 
 fn does_not_exist() -> ApiError {
     ApiError::business(1005, "User does not exist")

@@ -11,7 +11,7 @@ use crate::service::pam::credentials::{find, inactive, no_access, not_a_credenti
 use crate::service::pam::sealing::aad;
 use crate::service::pam::settings::open_settings;
 use crate::store::StoreError;
-use crate::store::credentials::Found;
+use crate::store::pam::credentials::Found;
 
 /// A read with the password: checks, opens, and starts custody.
 pub struct Revealed {

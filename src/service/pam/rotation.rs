@@ -20,7 +20,7 @@ use crate::service::pam::history::archive;
 use crate::service::pam::sealing::aad;
 use crate::store::StoreError;
 use crate::store::audit::AuditRecord;
-use crate::store::policies::Policy;
+use crate::store::pam::policies::Policy;
 
 /// A claim covers one credential for this long: well beyond what changing it may take (key
 /// generation plus the changer's own time limit), so no other process can start on it meanwhile.

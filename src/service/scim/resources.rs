@@ -16,7 +16,7 @@ use crate::service::scim::schema::{
     ENTERPRISE, ENTERPRISE_ATTRS, GROUP, GROUP_ATTRS, USER, USER_ATTRS, case_exact, clean,
 };
 use crate::store::StoreError;
-use crate::store::scim::{ScimGroupRow, ScimUserRow, ScimUserWrite};
+use crate::store::scim::resources::{ScimGroupRow, ScimUserRow, ScimUserWrite};
 
 /// A resource kind: what differs between users and groups.
 #[derive(Clone, Copy, PartialEq, Eq)]

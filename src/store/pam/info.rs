@@ -4,10 +4,10 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::apps::reachable;
-use super::{Store, StoreResult, exactly_one, flag};
 use crate::domain::authorization::{Access, ItemKind};
 use crate::domain::info::InfoRecord;
+use crate::store::admin::apps::reachable;
+use crate::store::{Store, StoreResult, exactly_one, flag};
 
 fn record(row: &AnyRow) -> StoreResult<InfoRecord> {
     Ok(InfoRecord {

@@ -3,7 +3,7 @@
 
 use sqlx::Row;
 
-use super::{Backend, Store, StoreError, StoreResult};
+use crate::store::{Backend, Store, StoreError, StoreResult};
 
 /// A throttle key's counters: failures in the window, attempts in flight, and the lock.
 #[derive(Clone, Debug)]

@@ -3,9 +3,9 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Store, StoreError, StoreResult, exactly_one, flag};
 use crate::domain::authorization::{Access, Authorization, ItemKind, Resources, Scopes};
 use crate::domain::network::IpAllowList;
+use crate::store::{Store, StoreError, StoreResult, exactly_one, flag};
 
 #[derive(Clone)]
 pub struct NewAuthorizationRow<'a> {
@@ -85,7 +85,7 @@ fn authorization(row: &AnyRow) -> StoreResult<Authorization> {
 }
 
 /// Inserts an authorization inside a caller's transaction.
-pub(super) async fn insert_authorization(
+pub(in crate::store) async fn insert_authorization(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     application_id: i64,
     row: &NewAuthorizationRow<'_>,
@@ -261,7 +261,7 @@ impl Store {
 /// SQL true when authorization `$1` may reach the item aliased `alias`: it created the item, or
 /// a link grants it — for writes, a link made with write access. Links are read access unless
 /// they say otherwise.
-pub(super) fn reachable(alias: &str, kind: ItemKind, access: Access) -> String {
+pub(in crate::store) fn reachable(alias: &str, kind: ItemKind, access: Access) -> String {
     let write = if access == Access::Write { " AND l.can_write = 1" } else { "" };
     format!(
         "({alias}.created_by = $1 OR EXISTS (SELECT 1 FROM authorization_links l WHERE l.authorization_id = $1 \

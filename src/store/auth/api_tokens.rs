@@ -4,7 +4,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Store, StoreResult, exactly_one};
+use crate::store::{Store, StoreResult, exactly_one};
 
 #[derive(Clone, Debug)]
 pub struct ApiTokenRow {

@@ -2,8 +2,8 @@
 
 use sqlx::Row;
 
-use super::{Store, StoreResult, exactly_one, flag};
 use crate::domain::user::{Group, User};
+use crate::store::{Store, StoreResult, exactly_one, flag};
 
 pub struct NewUserRow<'a> {
     pub username: &'a str,

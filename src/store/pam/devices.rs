@@ -3,10 +3,10 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::apps::reachable;
-use super::{Store, StoreResult, exactly_one, flag};
 use crate::domain::authorization::{Access, ItemKind};
 use crate::domain::pam::Device;
+use crate::store::admin::apps::reachable;
+use crate::store::{Store, StoreResult, exactly_one, flag};
 
 fn device(row: &AnyRow) -> StoreResult<Device> {
     Ok(Device {

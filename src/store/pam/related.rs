@@ -3,7 +3,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Store, StoreResult, exactly_one, flag};
+use crate::store::{Store, StoreResult, exactly_one, flag};
 
 #[derive(Clone, Debug)]
 pub struct RelatedUser {

@@ -5,10 +5,10 @@ use std::sync::LazyLock;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::apps::reachable;
-use super::{Store, StoreError, StoreResult, exactly_one, flag};
 use crate::domain::authorization::{Access, ItemKind};
 use crate::domain::pam::{Credential, CredentialKey, CredentialKind, Device};
+use crate::store::admin::apps::reachable;
+use crate::store::{Store, StoreError, StoreResult, exactly_one, flag};
 
 /// A credential with its device, and whether the asking authorization may see it and change it.
 pub struct Found {

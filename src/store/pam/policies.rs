@@ -4,7 +4,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Backend, Store, StoreResult, flag};
+use crate::store::{Backend, Store, StoreResult, flag};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Policy {

@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::{Store, StoreResult};
+use crate::store::{Store, StoreResult};
 
 pub struct WrappedKey {
     pub id: i64,
