@@ -1,18 +1,15 @@
 //! The router: every family mounted from one table under both `/iso` and `/api`.
 
 pub mod admin;
-pub mod api_tokens;
 pub mod auth;
 pub mod dsm;
 pub mod envelope;
 pub mod health;
 pub mod middleware;
 pub mod mysafe;
-pub mod oauth2;
 pub mod pam;
 pub mod params;
 pub mod path;
-pub mod related;
 pub mod scim;
 
 use axum::Router;
@@ -47,36 +44,37 @@ fn families(state: &AppState) -> Router<AppState> {
         .route("/pam/device/{key}", get(pam::devices::show).put(pam::devices::enable).delete(pam::devices::disable))
         .route("/pam/key", post(pam::keys::upsert))
         .route("/pam/key/{key}", get(pam::keys::show).put(pam::keys::enable).delete(pam::keys::disable))
-        .route("/user/related", get(related::list).post(related::create).put(related::update_by_body))
-        .route("/user/related/{id}", get(related::show).put(related::update).delete(related::deactivate))
+        .route("/user/related", get(pam::related::list).post(pam::related::create).put(pam::related::update_by_body))
+        .route("/user/related/{id}", get(pam::related::show).put(pam::related::update).delete(pam::related::deactivate))
         .merge(mysafe_routes(state.core.config.mysafe_file_limit))
-        .route("/dapp/application", get(dsm::show).post(dsm::register))
-        .route("/dapp/application/authorization", delete(dsm::revoke))
-        .route("/sctm/secret", get(dsm::list_secrets).post(dsm::put_secret))
-        .route("/sctm/secret/{*identity}", get(dsm::show_secret))
-        .route("/cicd/variables", post(dsm::variables))
-        .route("/coe/dapp/provision", post(dsm::provision))
-        .route("/coe/dapp/deprovision", post(dsm::deprovision))
-        .route("/dapp/deprovision", post(dsm::deprovision))
+        .route("/dapp/application", get(dsm::registration::show).post(dsm::registration::register))
+        .route("/dapp/application/authorization", delete(dsm::registration::revoke))
+        .route("/sctm/secret", get(dsm::secrets::list_secrets).post(dsm::secrets::put_secret))
+        .route("/sctm/secret/{*identity}", get(dsm::secrets::show_secret))
+        .route("/cicd/variables", post(dsm::secrets::variables))
+        .route("/coe/dapp/provision", post(dsm::secrets::provision))
+        .route("/coe/dapp/deprovision", post(dsm::secrets::deprovision))
+        .route("/dapp/deprovision", post(dsm::secrets::deprovision))
         .merge(admin::routes())
         .nest("/scim/v2", scim::routes())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate));
     Router::new()
-        .route("/oauth2/token", get(oauth2::token).post(oauth2::token))
-        .route("/get_auth_token", get(api_tokens::get_auth_token).post(api_tokens::get_auth_token))
+        .route("/oauth2/token", get(auth::oauth2::token).post(auth::oauth2::token))
+        .route("/get_auth_token", get(auth::api_tokens::get_auth_token).post(auth::api_tokens::get_auth_token))
         .merge(protected)
 }
 
 /// MySafe: one set of routes per kind, as §11 prints them.
 fn mysafe_routes(file_limit: usize) -> Router<AppState> {
-    use mysafe::{api_secrets, files, notes, passwords};
+    use mysafe::files;
+    use mysafe::items::{self, api_secrets, notes, passwords};
     let upload_limit = DefaultBodyLimit::max(file_limit + 1024 * 1024);
     Router::new()
         .route("/mysafe/password", get(passwords::list).post(passwords::create))
         .route("/mysafe/password/{key}", get(passwords::show))
         .route("/mysafe/password/update/{key}", put(passwords::update))
-        .route("/mysafe/password/active/{key}", post(mysafe::password_path_active))
-        .route("/mysafe/password/inactive/{key}", post(mysafe::password_path_inactive))
+        .route("/mysafe/password/active/{key}", post(items::password_path_active))
+        .route("/mysafe/password/inactive/{key}", post(items::password_path_inactive))
         .route("/mysafe/note", get(notes::list).post(notes::create))
         .route("/mysafe/note/{key}", get(notes::show))
         .route("/mysafe/note/update/{key}", put(notes::update))

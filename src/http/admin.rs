@@ -4,8 +4,8 @@
 
 mod apps;
 mod pam;
-mod people;
 mod tokens;
+mod users;
 
 use axum::Router;
 use axum::routing::{get, post, put};
@@ -34,12 +34,12 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/credentials/{key}/versions/{version}/restore", post(pam::restore))
         .route("/admin/authorizations/{id}", put(apps::update_authorization))
         .route("/admin/authorizations/{id}/secret", post(apps::regenerate_secret))
-        .route("/admin/users", get(people::list_users).post(people::create_user))
-        .route("/admin/users/{username}", get(people::show_user).put(people::update_user))
-        .route("/admin/users/{username}/enable", post(people::enable_user))
-        .route("/admin/users/{username}/disable", post(people::disable_user))
-        .route("/admin/groups", get(people::list_groups).post(people::create_group))
-        .route("/admin/groups/{name}/members/{username}", put(people::add_member).delete(people::remove_member))
+        .route("/admin/users", get(users::list_users).post(users::create_user))
+        .route("/admin/users/{username}", get(users::show_user).put(users::update_user))
+        .route("/admin/users/{username}/enable", post(users::enable_user))
+        .route("/admin/users/{username}/disable", post(users::disable_user))
+        .route("/admin/groups", get(users::list_groups).post(users::create_group))
+        .route("/admin/groups/{name}/members/{username}", put(users::add_member).delete(users::remove_member))
         .route("/admin/tokens", get(tokens::list).post(tokens::create))
         .route("/admin/tokens/{key}", put(tokens::update).delete(tokens::delete))
         .route("/admin/tokens/{key}/regenerate", post(tokens::regenerate))

@@ -4,6 +4,9 @@
 //! route, before the handler, because OAuth 1.0a form carriers and SigV4 need the body; the
 //! body is put back for the handler's parameter extractor.
 
+pub mod api_tokens;
+pub mod oauth2;
+
 use axum::body::Body;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;

@@ -5,6 +5,7 @@ pub mod devices;
 pub mod info;
 pub mod keys;
 pub mod legacy;
+pub mod related;
 
 use serde_json::Value;
 use time::OffsetDateTime;

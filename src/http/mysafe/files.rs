@@ -13,11 +13,11 @@ use base64::write::EncoderStringWriter;
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
-use super::{note_sharing, shares, sharing_json};
 use crate::domain::authorization::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::http::envelope::Reply;
 use crate::http::middleware::RequestContext;
+use crate::http::mysafe::items::{note_sharing, shares, sharing_json};
 use crate::http::params::Params;
 use crate::http::path::ItemKey;
 use crate::service::mysafe::items::{self, ItemInput, ItemView, Kind, ListFilter, SealedFile, chunk_aad};

@@ -11,9 +11,9 @@ use percent_encoding::percent_decode_str;
 use serde_json::json;
 use zeroize::Zeroizing;
 
-use super::middleware::RequestContext;
-use super::params::Params;
 use crate::error::{ApiError, ApiResult};
+use crate::http::middleware::RequestContext;
+use crate::http::params::Params;
 use crate::service::auth::Origin;
 use crate::service::auth::oauth2::{ClientCredentials, issue_token};
 use crate::state::AppState;

@@ -7,9 +7,9 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::middleware::RequestContext;
-use super::params::Params;
 use crate::error::{ApiError, ApiResult};
+use crate::http::middleware::RequestContext;
+use crate::http::params::Params;
 use crate::service::auth::Origin;
 use crate::service::auth::api_tokens::draw_dynamic;
 use crate::state::AppState;

@@ -4,11 +4,11 @@
 use axum::extract::State;
 use serde_json::{Value, json};
 
-use super::envelope::Reply;
-use super::params::Params;
-use super::path::ItemKey;
 use crate::domain::authorization::Caller;
 use crate::error::ApiResult;
+use crate::http::envelope::Reply;
+use crate::http::params::Params;
+use crate::http::path::ItemKey;
 use crate::service::pam::related;
 use crate::state::AppState;
 use crate::store::pam::related::RelatedUser;

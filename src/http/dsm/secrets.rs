@@ -1,0 +1,158 @@
+//! DSM secret routes (§10): the application block, `/sctm/secret`, `/cicd/variables`, and
+//! provisioning.
+
+use axum::extract::{Path, State};
+use serde_json::{Value, json};
+
+use crate::domain::authorization::Caller;
+use crate::domain::dsm::{apply_mapping, decode_base64, parse_env, parse_secret_data};
+use crate::error::{ApiError, ApiResult};
+use crate::http::envelope::Reply;
+use crate::http::params::Params;
+use crate::service::dsm::secrets::{self, SecretInput, SecretView, not_informed};
+use crate::state::AppState;
+use crate::store::dsm::secrets::DsmApp;
+
+/// A parameter under its documented name or a capitalised one (one user script sends `Name`).
+pub(super) fn text(params: &Params, name: &str) -> ApiResult<Option<String>> {
+    let mut capitalised = name.to_owned();
+    if let Some(first) = capitalised.get_mut(0..1) {
+        first.make_ascii_uppercase();
+    }
+    Ok(params.text(name)?.or(params.text(&capitalised)?).filter(|v| !v.trim().is_empty()))
+}
+
+pub(super) fn required(params: &Params, name: &str) -> ApiResult<String> {
+    text(params, name)?.map(|v| v.trim().to_owned()).ok_or_else(|| not_informed(name))
+}
+
+pub fn secret_json(view: &SecretView) -> Value {
+    let s = &view.secret;
+    json!({
+        "secret_id": s.id.to_string(),
+        "secret_name": s.name,
+        "identity": s.identity,
+        "version": s.version.to_string(),
+        "description": s.description,
+        "expiration_date": s.expiration_date,
+        "engine": s.engine,
+        "data": view.data,
+    })
+}
+
+pub(super) fn application_json(app: &DsmApp, secrets: &[SecretView]) -> Value {
+    let tags: Vec<&str> = app.tags.split(',').map(str::trim).filter(|t| !t.is_empty()).collect();
+    json!({
+        "name": app.name,
+        "description": app.description,
+        "tags": tags,
+        "system": app.system,
+        "environment": app.environment,
+        "secrets": secrets.iter().map(secret_json).collect::<Vec<_>>(),
+    })
+}
+
+/// `data` as base64 of JSON (either base64 variant) or as a JSON object.
+fn secret_data(params: &Params) -> ApiResult<Value> {
+    let raw = params.raw("data").or(params.raw("Data")).ok_or_else(|| not_informed("data"))?;
+    let bad_json = || ApiError::bad_request("Parameter 'data' must be JSON, raw or base64-encoded.");
+    match raw {
+        Value::Object(_) => Ok(raw.clone()),
+        Value::String(text) if text.trim_start().starts_with('{') => serde_json::from_str(text).map_err(|_| bad_json()),
+        Value::String(text) => {
+            let bytes =
+                decode_base64(text).ok_or_else(|| ApiError::bad_request("Parameter 'data' is not valid base64."))?;
+            serde_json::from_slice(&bytes).map_err(|_| bad_json())
+        }
+        _ => Err(bad_json()),
+    }
+}
+
+fn minutes(params: &Params, name: &str) -> ApiResult<Option<i64>> {
+    match text(params, name)? {
+        Some(v) => v
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| ApiError::bad_request(format!("Parameter '{name}' must be a number of minutes."))),
+        None => Ok(None),
+    }
+}
+
+pub async fn put_secret(State(state): State<AppState>, caller: Caller, params: Params) -> ApiResult<Reply> {
+    let entries = parse_secret_data(&secret_data(&params)?)
+        .map_err(|e| ApiError::bad_request(format!("Parameter 'data': {e}.")))?;
+    let renew = [
+        minutes(&params, "renew_cloud_time")?,
+        minutes(&params, "renew_credential_time")?,
+        minutes(&params, "renew_ephemeral_credential_time")?,
+    ]
+    .into_iter()
+    .flatten()
+    .min();
+    let input = SecretInput {
+        identity: required(&params, "identity")?,
+        name: text(&params, "name")?,
+        engine: text(&params, "engine")?,
+        description: text(&params, "description")?,
+        expiration_date: params.text("expiration_date")?.or(params.text("Expiration_date")?),
+        entries,
+        renew_minutes: renew,
+    };
+    let (created, app, secrets) = secrets::put_secret(&state.core, &caller, input).await?;
+    let reply = if created {
+        Reply::created("Secret created successfully.")
+    } else {
+        Reply::ok("Secret updated successfully.")
+    };
+    Ok(reply.with("application", application_json(&app, &secrets)))
+}
+
+pub async fn list_secrets(State(state): State<AppState>, caller: Caller) -> ApiResult<Reply> {
+    let secrets = secrets::list_secrets(&state.core, &caller).await?;
+    Ok(Reply::ok(format!("{} secrets found", secrets.len()))
+        .with("secrets", Value::Array(secrets.iter().map(secret_json).collect())))
+}
+
+/// GET one secret; its identity may contain `/`.
+pub async fn show_secret(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(identity): Path<String>,
+) -> ApiResult<Reply> {
+    let view = secrets::get_secret(&state.core, &caller, &identity).await?;
+    Ok(Reply::ok(format!("Secret {}", view.secret.identity)).with("secret", secret_json(&view)))
+}
+
+/// `env` and `map`, base64 (either variant) of the environment and of the mapping file.
+pub async fn variables(State(state): State<AppState>, caller: Caller, params: Params) -> ApiResult<Reply> {
+    let decode = |name: &str| -> ApiResult<String> {
+        let text = required(&params, name)?;
+        let bytes = decode_base64(&text)
+            .ok_or_else(|| ApiError::bad_request(format!("Parameter '{name}' is not valid base64.")))?;
+        String::from_utf8(bytes).map_err(|_| ApiError::bad_request(format!("Parameter '{name}' is not UTF-8 text.")))
+    };
+    let env = zeroize::Zeroizing::new(decode("env")?);
+    let map: Value = serde_json::from_str(&decode("map")?)
+        .map_err(|_| ApiError::bad_request("Parameter 'map' must hold a JSON mapping file."))?;
+    let mapped =
+        apply_mapping(&map, &parse_env(&env)).map_err(|e| ApiError::bad_request(format!("Parameter 'map': {e}.")))?;
+    let count = secrets::post_variables(&state.core, &caller, mapped).await?;
+    Ok(Reply::ok(format!("Variables successfully registered ({count} secrets)")))
+}
+
+fn pod(params: &Params) -> ApiResult<(String, String, String)> {
+    Ok((required(params, "pod_name")?, required(params, "deploy")?, required(params, "namespace")?))
+}
+
+pub async fn provision(State(state): State<AppState>, caller: Caller, params: Params) -> ApiResult<Reply> {
+    let (pod_name, deploy, namespace) = pod(&params)?;
+    let (app, secrets) = secrets::provision(&state.core, &caller, &pod_name, &deploy, &namespace).await?;
+    Ok(Reply::ok("Pod successfully provisioned").with("application", application_json(&app, &secrets)))
+}
+
+pub async fn deprovision(State(state): State<AppState>, caller: Caller, params: Params) -> ApiResult<Reply> {
+    let (pod_name, deploy, namespace) = pod(&params)?;
+    secrets::deprovision(&state.core, &caller, &pod_name, &deploy, &namespace).await?;
+    Ok(Reply::ok("Pod successfully deprovisioned"))
+}
