@@ -2,14 +2,15 @@
 //! server's configuration and call the same service functions as the admin API, so they work
 //! while the server runs.
 
-mod dsm;
-mod run;
+pub mod dsm;
+pub mod run;
 
 use clap::{Args, Parser, Subcommand};
 
 use crate::domain::authorization::Resource;
 
-pub use run::{run_dsm, run_operator_command};
+/// What every command answers: nothing, or an error printed for the operator.
+pub type CliResult = Result<(), Box<dyn std::error::Error>>;
 
 #[derive(Parser)]
 #[command(name = "cofre", version, about = "A self-hosted secrets vault, API-compatible with senhasegura")]

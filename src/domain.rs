@@ -1,9 +1,11 @@
 //! Domain values shared by the service and store layers; nothing here knows HTTP or SQL.
 
+pub mod audit;
 pub mod authorization;
 pub mod dsm;
 pub mod identifier;
 pub mod info;
+pub mod mysafe;
 pub mod network;
 pub mod pam;
 pub mod scim;

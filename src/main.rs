@@ -4,7 +4,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use cofre::cli::{Cli, Command, run_operator_command};
+use cofre::cli::run::{run_dsm, run_operator_command};
+use cofre::cli::{Cli, Command};
 use cofre::{App, Config, clock::SystemClock, telemetry};
 
 #[tokio::main]
@@ -12,7 +13,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     // The pipeline client needs no server configuration.
     if let Some(Command::Dsm(command)) = cli.command {
-        return match cofre::cli::run_dsm(command).await {
+        return match run_dsm(command).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("cofre: {e}");

@@ -12,7 +12,7 @@ use clap::{Args, ValueEnum};
 use serde_json::Value;
 use zeroize::Zeroizing;
 
-use super::run::CliResult;
+use super::CliResult;
 
 #[derive(Args)]
 pub struct Connection {

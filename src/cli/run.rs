@@ -9,22 +9,20 @@ use time::format_description::well_known::Rfc3339;
 use zeroize::Zeroizing;
 
 use super::{
-    AppCommand, AuditCommand, Command, CreateApp, DomainCommand, GroupCommand, LinkItems, PolicyCommand, TokenCommand,
-    UserCommand,
+    AppCommand, AuditCommand, CliResult, Command, CreateApp, DomainCommand, GroupCommand, LinkItems, PolicyCommand,
+    TokenCommand, UserCommand,
 };
 use crate::clock::SystemClock;
 use crate::config::Config;
 use crate::domain::authorization::{Access, ItemKind, Resources, Scopes};
 use crate::domain::network::IpAllowList;
+use crate::domain::pam::Policy;
 use crate::service::Core;
 use crate::service::admin::apps::{self, AuthMethods, NewApplication};
 use crate::service::admin::users::{self, NewUser, UserChanges};
 use crate::service::auth::api_tokens::{self, NewToken};
 use crate::service::pam::devices;
 use crate::service::pam::policies;
-use crate::store::pam::policies::Policy;
-
-pub type CliResult = Result<(), Box<dyn std::error::Error>>;
 
 /// `cofre dsm …`: a client of a cofre server, so no store is opened.
 pub async fn run_dsm(command: super::DsmCommand) -> CliResult {

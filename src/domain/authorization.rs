@@ -255,6 +255,15 @@ pub struct Caller {
     pub scheme: Scheme,
 }
 
+/// An application with its authorizations, as operators list them.
+pub struct ApplicationSummary {
+    pub id: i64,
+    pub name: String,
+    pub enabled: bool,
+    pub auth_methods: String,
+    pub authorizations: Vec<Authorization>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

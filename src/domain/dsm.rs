@@ -189,6 +189,41 @@ pub fn apply_mapping(mapping: &Value, env: &BTreeMap<String, String>) -> Result<
     Ok(out)
 }
 
+/// A DSM application as registered (§10.1).
+#[derive(Clone, Debug)]
+pub struct DsmApp {
+    pub id: i64,
+    pub application_id: i64,
+    /// The application whose authorization registered it; only that registrar may register it again.
+    pub registrar_application_id: Option<i64>,
+    pub name: String,
+    pub system: String,
+    pub environment: String,
+    pub unique_key: Option<String>,
+    pub description: String,
+    pub tags: String,
+    pub line_of_business: String,
+    pub application_type: String,
+}
+
+/// A DSM secret as stored; `data` is sealed.
+#[derive(Clone, Debug)]
+pub struct DsmSecret {
+    pub id: i64,
+    pub uid: String,
+    pub dsm_application_id: i64,
+    pub identity: String,
+    pub name: String,
+    pub engine: String,
+    pub description: String,
+    pub expiration_date: String,
+    pub version: i64,
+    /// Sealed JSON: an array of flat string maps.
+    pub data: Vec<u8>,
+    pub renew_minutes: Option<i64>,
+    pub next_renewal_at: Option<i64>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

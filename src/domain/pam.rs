@@ -153,6 +153,42 @@ impl CredentialSettings {
     }
 }
 
+/// A password policy: how rotation makes passwords and keys, and when.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Policy {
+    pub id: i64,
+    pub name: String,
+    pub length: i64,
+    pub lowercase: i64,
+    pub uppercase: i64,
+    pub digits: i64,
+    pub symbols: i64,
+    pub exclude: String,
+    /// `ed25519` or `rsa-<bits>` for SSH keys.
+    pub key_algorithm: String,
+    /// Seconds; `None` means no scheduled rotation.
+    pub rotation_interval: Option<i64>,
+    pub rotate_after_custody: bool,
+}
+
+/// A related user (§9): a person an application registers and manages.
+#[derive(Clone, Debug)]
+pub struct RelatedUser {
+    pub id: i64,
+    pub name: String,
+    pub username: String,
+    pub enabled: bool,
+    pub created_by: i64,
+}
+
+/// A credential with its device, and whether the asking authorization may see it and change it.
+pub struct FoundCredential {
+    pub credential: Credential,
+    pub device: Device,
+    pub visible: bool,
+    pub writable: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

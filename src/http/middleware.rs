@@ -14,10 +14,10 @@ use serde_json::{Map, Value};
 
 use super::envelope::{AuditCaller, AuditReason};
 use crate::config::TlsMode;
+use crate::domain::audit::AuditRecord;
 use crate::domain::network::resolve_client_ip;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::audit::AuditRecord;
 
 const REQUEST_ID: &str = "x-request-id";
 const MAX_ROUTE_CHARS: usize = 512;

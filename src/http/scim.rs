@@ -15,7 +15,7 @@ use crate::domain::authorization::{Access, Caller, Resource};
 use crate::service::access::{Denied, check};
 use crate::service::scim::error::{ScimError, ScimResult, error};
 use crate::service::scim::query::{self, ListQuery};
-use crate::service::scim::resources::{self, Change, Kind};
+use crate::service::scim::resources::{self, Change, ResourceKind};
 use crate::state::AppState;
 
 mod discovery;
@@ -146,8 +146,8 @@ pub(crate) fn list_query(q: &HashMap<String, String>) -> ScimResult<ListQuery> {
     })
 }
 
-const fn kind(group: bool) -> Kind {
-    if group { Kind::Group } else { Kind::User }
+const fn kind(group: bool) -> ResourceKind {
+    if group { ResourceKind::Group } else { ResourceKind::User }
 }
 
 pub(crate) fn base_url(state: &AppState, headers: &HeaderMap, raw: Option<&axum::Extension<RawPath>>) -> String {

@@ -9,8 +9,8 @@ use std::sync::Mutex;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::domain::audit::AuditRecord;
 use crate::store::Store;
-use crate::store::audit::AuditRecord;
 
 const QUEUE_DEPTH: usize = 4096;
 const MAX_BATCH: usize = 256;

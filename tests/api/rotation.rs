@@ -7,9 +7,9 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use cofre::domain::authorization::Resource;
+use cofre::domain::pam::Policy;
 use cofre::service::pam::policies;
 use cofre::service::pam::rotation::{ChangeTarget, CommandChanger, SecretChanger, generate_key, run_due};
-use cofre::store::pam::policies::Policy;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 

@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use cofre::clock::Clock;
 use cofre::domain::authorization::Resource;
+use cofre::domain::pam::Policy;
 use cofre::service::pam::policies;
 use cofre::service::pam::rotation::{ChangeTarget, SecretChanger, run_due};
-use cofre::store::pam::policies::Policy;
 use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::Row;

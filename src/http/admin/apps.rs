@@ -4,6 +4,7 @@ use axum::extract::{Path, State};
 use serde_json::{Value, json};
 
 use super::{can_read, can_write, expiry, list_param, number, time_text};
+use crate::domain::authorization::ApplicationSummary;
 use crate::domain::authorization::{Access, Authorization, Caller, ItemKind, Resource, Resources};
 use crate::domain::network::IpAllowList;
 use crate::error::{ApiError, ApiResult};
@@ -11,7 +12,6 @@ use crate::http::envelope::Reply;
 use crate::http::params::Params;
 use crate::service::admin::apps::{self, AuthMethods, AuthorizationChanges, NewApplication};
 use crate::state::AppState;
-use crate::store::admin::apps::ApplicationSummary;
 
 pub fn authorization_json(z: &Authorization) -> Value {
     json!({

@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use super::{can_read, can_write, time_text};
 use crate::domain::authorization::Caller;
+use crate::domain::pam::Policy;
 use crate::error::{ApiError, ApiResult};
 use crate::http::envelope::Reply;
 use crate::http::params::Params;
@@ -12,7 +13,6 @@ use crate::service::pam::devices;
 use crate::service::pam::history;
 use crate::service::pam::policies;
 use crate::state::AppState;
-use crate::store::pam::policies::Policy;
 
 pub async fn list_domains(State(state): State<AppState>, caller: Caller) -> ApiResult<Reply> {
     can_read(&caller)?;

@@ -5,13 +5,13 @@ use axum::extract::{Path, State};
 use serde_json::{Value, json};
 
 use crate::domain::authorization::Caller;
+use crate::domain::dsm::DsmApp;
 use crate::domain::dsm::{apply_mapping, decode_base64, parse_env, parse_secret_data};
 use crate::error::{ApiError, ApiResult};
 use crate::http::envelope::Reply;
 use crate::http::params::Params;
 use crate::service::dsm::secrets::{self, SecretInput, SecretView, not_informed};
 use crate::state::AppState;
-use crate::store::dsm::secrets::DsmApp;
 
 /// A parameter under its documented name or a capitalised one (one user script sends `Name`).
 pub(super) fn text(params: &Params, name: &str) -> ApiResult<Option<String>> {

@@ -14,15 +14,15 @@ use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
 use crate::domain::authorization::Caller;
+use crate::domain::mysafe::ItemAccess;
 use crate::error::{ApiError, ApiResult};
 use crate::http::envelope::Reply;
 use crate::http::middleware::RequestContext;
 use crate::http::mysafe::items::{note_sharing, shares, sharing_json};
 use crate::http::params::Params;
 use crate::http::path::ItemKey;
-use crate::service::mysafe::items::{self, ItemInput, ItemView, Kind, ListFilter, SealedFile, chunk_aad};
+use crate::service::mysafe::items::{self, ItemInput, ItemView, ListFilter, SafeItemKind, SealedFile, chunk_aad};
 use crate::state::AppState;
-use crate::store::mysafe::items::Access;
 
 const CHUNK: usize = 64 * 1024;
 
@@ -114,7 +114,7 @@ pub async fn upload(
     multipart: Multipart,
 ) -> ApiResult<Reply> {
     let (input, file) = read_upload(&state, &uuid::Uuid::new_v4().to_string(), multipart).await?;
-    let view = items::create(&state.core, &caller, Kind::File, input, file).await?;
+    let view = items::create(&state.core, &caller, SafeItemKind::File, input, file).await?;
     note_sharing(&context, &view);
     Ok(Reply::created("File successfully registered").with("file_entity", file_json(&view, None)))
 }
@@ -127,16 +127,16 @@ pub async fn update(
     multipart: Multipart,
 ) -> ApiResult<Reply> {
     // New content is sealed to the item it replaces, so check access before reading it.
-    let uid = items::editable_uid(&state.core, &caller, Kind::File, &key).await?;
+    let uid = items::editable_uid(&state.core, &caller, SafeItemKind::File, &key).await?;
     let (input, file) = read_upload(&state, &uid, multipart).await?;
-    let view = items::update(&state.core, &caller, Kind::File, &key, input, file).await?;
+    let view = items::update(&state.core, &caller, SafeItemKind::File, &key, input, file).await?;
     note_sharing(&context, &view);
     Ok(Reply::ok("File successfully updated").with("file_entity", file_json(&view, None)))
 }
 
 /// The file with its content, base64, built chunk by chunk from the sealed store.
 pub async fn show(State(state): State<AppState>, caller: Caller, ItemKey(key): ItemKey) -> ApiResult<Reply> {
-    let view = items::get(&state.core, &caller, Kind::File, &key).await?;
+    let view = items::get(&state.core, &caller, SafeItemKind::File, &key).await?;
     let mut encoder = EncoderStringWriter::new(&STANDARD);
     let mut failed = false;
     items::read_file(&state.core, &view, |plain| failed |= encoder.write_all(plain).is_err()).await?;
@@ -148,23 +148,23 @@ pub async fn show(State(state): State<AppState>, caller: Caller, ItemKey(key): I
 
 pub async fn list(State(state): State<AppState>, caller: Caller, params: Params) -> ApiResult<Reply> {
     let filter = ListFilter { tag: params.text("tag")?, name: params.text("name")?, identifier_code: None };
-    let items = items::list(&state.core, &caller, Kind::File, &filter).await?;
+    let items = items::list(&state.core, &caller, SafeItemKind::File, &filter).await?;
     let rows: Vec<Value> = items
         .iter()
         .map(|(r, access)| {
             json!({"identifier": r.id.to_string(), "name": r.name, "tags": r.tags, "size": r.file_size, "content_type": r.content_type,
-                   "need_justify": "0", "need_approval": "0", "can_view": true, "can_write": *access >= Access::Edit, "active": r.enabled})
+                   "need_justify": "0", "need_approval": "0", "can_view": true, "can_write": *access >= ItemAccess::Edit, "active": r.enabled})
         })
         .collect();
     Ok(Reply::ok("").with("file_on_list", Value::Array(rows)))
 }
 
 pub async fn activate(State(state): State<AppState>, caller: Caller, ItemKey(key): ItemKey) -> ApiResult<Reply> {
-    items::set_active(&state.core, &caller, Kind::File, &key, true).await?;
+    items::set_active(&state.core, &caller, SafeItemKind::File, &key, true).await?;
     Ok(Reply::ok("File successfully activated"))
 }
 
 pub async fn deactivate(State(state): State<AppState>, caller: Caller, ItemKey(key): ItemKey) -> ApiResult<Reply> {
-    items::set_active(&state.core, &caller, Kind::File, &key, false).await?;
+    items::set_active(&state.core, &caller, SafeItemKind::File, &key, false).await?;
     Ok(Reply::ok("File successfully deactivated"))
 }

@@ -6,14 +6,14 @@ use serde_json::{Value, json};
 
 use crate::crypto::totp;
 use crate::domain::authorization::Caller;
+use crate::domain::mysafe::ItemAccess;
 use crate::error::{ApiError, ApiResult};
 use crate::http::envelope::Reply;
 use crate::http::middleware::RequestContext;
 use crate::http::params::Params;
 use crate::http::path::ItemKey;
-use crate::service::mysafe::items::{self, ItemInput, ItemView, Kind, ListFilter, ShareInput};
+use crate::service::mysafe::items::{self, ItemInput, ItemView, ListFilter, SafeItemKind, ShareInput};
 use crate::state::AppState;
-use crate::store::mysafe::items::Access;
 
 /// `users_allowed` / `groups_allowed`: a list of `{username|name, can_edit?}` (JSON, or JSON
 /// text from form clients). `can_edit` omitted means view only.
@@ -87,11 +87,11 @@ pub fn note_sharing(context: &RequestContext, view: &ItemView) {
     context.note("shared_with", json!({"users": users, "groups": groups}));
 }
 
-fn entity(kind: Kind, view: &ItemView, reveal: bool, core_now: i64) -> Value {
+fn entity(kind: SafeItemKind, view: &ItemView, reveal: bool, core_now: i64) -> Value {
     let (users, groups) = sharing_json(view);
     let r = &view.row;
     let mut e = match kind {
-        Kind::Password if reveal => {
+        SafeItemKind::Password if reveal => {
             let token = view
                 .secrets
                 .get("secret_key")
@@ -102,19 +102,23 @@ fn entity(kind: Kind, view: &ItemView, reveal: bool, core_now: i64) -> Value {
                    "password": secret(view, "password"), "secret_key": secret(view, "secret_key"), "token": token,
                    "notes": secret(view, "notes"), "tags": r.tags, "users_allowed": users, "groups_allowed": groups})
         }
-        Kind::Password => json!({"identifier": r.id.to_string(), "name": r.name, "url": r.url, "username": r.username,
-                                 "note": secret(view, "notes"), "tags": r.tags, "users_allowed": users, "groups_allowed": groups}),
-        Kind::Note if reveal => {
+        SafeItemKind::Password => {
+            json!({"identifier": r.id.to_string(), "name": r.name, "url": r.url, "username": r.username,
+                                 "note": secret(view, "notes"), "tags": r.tags, "users_allowed": users, "groups_allowed": groups})
+        }
+        SafeItemKind::Note if reveal => {
             json!({"identifier": r.id.to_string(), "name": r.name, "note": secret(view, "note"), "tags": r.tags,
                                        "users_allowed": users, "groups_allowed": groups})
         }
-        Kind::Note => {
+        SafeItemKind::Note => {
             json!({"identifier": r.id.to_string(), "name": r.name, "tags": r.tags, "users_allowed": users, "groups_allowed": groups})
         }
-        Kind::ApiSecret | Kind::File => json!({"identifier": r.id.to_string(), "name": r.name, "url": r.url,
+        SafeItemKind::ApiSecret | SafeItemKind::File => {
+            json!({"identifier": r.id.to_string(), "name": r.name, "url": r.url,
                                  "client_secret": secret(view, "client_secret"), "client_id": secret(view, "client_id"),
                                  "identifier_code": r.identifier_code.clone().unwrap_or_default(), "method": r.method, "tags": r.tags,
-                                 "notes": secret(view, "notes"), "users_allowed": users, "groups_allowed": groups}),
+                                 "notes": secret(view, "notes"), "users_allowed": users, "groups_allowed": groups})
+        }
     };
     if !reveal {
         if let Some(map) = e.as_object_mut() {
@@ -125,7 +129,7 @@ fn entity(kind: Kind, view: &ItemView, reveal: bool, core_now: i64) -> Value {
 }
 
 struct Shape {
-    kind: Kind,
+    kind: SafeItemKind,
     entity_key: &'static str,
     list_key: &'static str,
     secrets: &'static [&'static str],
@@ -134,7 +138,7 @@ struct Shape {
 }
 
 const PASSWORD: Shape = Shape {
-    kind: Kind::Password,
+    kind: SafeItemKind::Password,
     entity_key: "password_entity",
     list_key: "password_on_list",
     secrets: &["password", "secret_key", "notes"],
@@ -142,7 +146,7 @@ const PASSWORD: Shape = Shape {
     updated: "Password successfully updated",
 };
 const NOTE: Shape = Shape {
-    kind: Kind::Note,
+    kind: SafeItemKind::Note,
     entity_key: "note_entity",
     list_key: "note_on_list",
     secrets: &["note"],
@@ -150,7 +154,7 @@ const NOTE: Shape = Shape {
     updated: "Note successfully updated",
 };
 const API_SECRET: Shape = Shape {
-    kind: Kind::ApiSecret,
+    kind: SafeItemKind::ApiSecret,
     entity_key: "api_entity",
     list_key: "api_secret_on_list",
     secrets: &["client_id", "client_secret", "notes"],
@@ -211,17 +215,17 @@ async fn list(state: &AppState, caller: &Caller, shape: &Shape, params: &Params)
         .map(|(r, access)| {
             let mut item = json!({"identifier": r.id.to_string(), "name": r.name});
             if let Some(map) = item.as_object_mut() {
-                if shape.kind == Kind::Password {
+                if shape.kind == SafeItemKind::Password {
                     map.insert("url".into(), r.url.clone().into());
                     map.insert("username".into(), r.username.clone().into());
                 }
-                if shape.kind != Kind::ApiSecret {
+                if shape.kind != SafeItemKind::ApiSecret {
                     map.insert("tags".into(), r.tags.clone().into());
                 }
                 map.insert("need_justify".into(), "0".into());
                 map.insert("need_approval".into(), "0".into());
                 map.insert("can_view".into(), true.into());
-                map.insert("can_write".into(), (*access >= Access::Edit).into());
+                map.insert("can_write".into(), (*access >= ItemAccess::Edit).into());
                 map.insert("active".into(), r.enabled.into());
             }
             item
@@ -230,7 +234,13 @@ async fn list(state: &AppState, caller: &Caller, shape: &Shape, params: &Params)
     Ok(Reply::ok("").with(shape.list_key, Value::Array(rows)))
 }
 
-async fn set_active(state: &AppState, caller: &Caller, kind: Kind, key: &str, active: bool) -> ApiResult<Reply> {
+async fn set_active(
+    state: &AppState,
+    caller: &Caller,
+    kind: SafeItemKind,
+    key: &str,
+    active: bool,
+) -> ApiResult<Reply> {
     items::set_active(&state.core, caller, kind, key, active).await?;
     let word = if active { "activated" } else { "deactivated" };
     Ok(Reply::ok(format!("{} successfully {word}", kind.label())))
@@ -303,8 +313,10 @@ pub async fn password_path_inactive(
 }
 
 async fn either_kind(state: &AppState, caller: &Caller, key: &str, active: bool) -> ApiResult<Reply> {
-    match set_active(state, caller, Kind::Password, key, active).await {
-        Err(e) if e.code == Some(1005) => set_active(state, caller, Kind::ApiSecret, key, active).await.map_err(|_| e),
+    match set_active(state, caller, SafeItemKind::Password, key, active).await {
+        Err(e) if e.code == Some(1005) => {
+            set_active(state, caller, SafeItemKind::ApiSecret, key, active).await.map_err(|_| e)
+        }
         other => other,
     }
 }

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use super::{datetime, key_param};
 use crate::domain::authorization::Caller;
+use crate::domain::pam::FoundCredential;
 use crate::domain::pam::{CredentialKind, CredentialSettings, SETTINGS_KEYS};
 use crate::error::ApiResult;
 use crate::http::envelope::Reply;
@@ -14,7 +15,6 @@ use crate::http::path::ItemKey;
 use crate::service::pam::credentials::{self, CredentialInput};
 use crate::service::pam::reveal;
 use crate::state::AppState;
-use crate::store::pam::credentials::Found;
 
 /// Stable codes for the usual credential types; other types report "0".
 fn type_code(name: &str) -> &'static str {
@@ -35,7 +35,7 @@ fn first_connectivity(list: &str) -> (String, String) {
     (name.to_owned(), port.to_owned())
 }
 
-fn list_item(f: &Found) -> Value {
+fn list_item(f: &FoundCredential) -> Value {
     let c = &f.credential;
     let (connectivity, code) = first_connectivity(&f.device.connectivities);
     json!({

@@ -5,13 +5,13 @@ use axum::extract::State;
 use serde_json::{Value, json};
 
 use crate::domain::authorization::Caller;
+use crate::domain::pam::RelatedUser;
 use crate::error::ApiResult;
 use crate::http::envelope::Reply;
 use crate::http::params::Params;
 use crate::http::path::ItemKey;
 use crate::service::pam::related;
 use crate::state::AppState;
-use crate::store::pam::related::RelatedUser;
 
 fn user_json(u: &RelatedUser) -> Value {
     json!({"id": u.id.to_string(), "name": u.name, "username": u.username})

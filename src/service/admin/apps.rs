@@ -4,6 +4,7 @@
 use zeroize::Zeroizing;
 
 use crate::crypto::random_hex;
+use crate::domain::authorization::ApplicationSummary;
 use crate::domain::authorization::{Access, Authorization, ItemKind, Resources};
 use crate::domain::network::IpAllowList;
 use crate::domain::pam::CredentialKey;
@@ -12,7 +13,7 @@ use crate::service::Core;
 use crate::service::admin::users;
 use crate::service::auth::oauth1::secret_aad;
 use crate::store::StoreError;
-use crate::store::admin::apps::{ApplicationSummary, AwsRow, NewAuthorizationRow, OAuth1Row};
+use crate::store::admin::apps::{AwsRow, NewAuthorizationRow, OAuth1Row};
 
 /// The schemes an application may authenticate with.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -5,12 +5,12 @@ use zeroize::Zeroizing;
 
 use crate::crypto::random_hex;
 use crate::domain::authorization::{Authorization, Caller, Resource};
+use crate::domain::dsm::DsmApp;
 use crate::domain::network::IpAllowList;
 use crate::error::{ApiError, ApiResult};
 use crate::service::Core;
 use crate::service::access::require_write;
 use crate::store::admin::apps::NewAuthorizationRow;
-use crate::store::dsm::secrets::DsmApp;
 
 pub struct Registration {
     pub application: String,

@@ -7,12 +7,12 @@ use zeroize::Zeroizing;
 
 use crate::crypto::cipher::Aad;
 use crate::domain::authorization::{Caller, Resource};
+use crate::domain::dsm::{DsmApp, DsmSecret};
 use crate::domain::dsm::{Entry, EntryKind};
 use crate::error::{ApiError, ApiResult};
 use crate::service::Core;
 use crate::service::access::{require_resource, require_write};
 use crate::store::StoreError;
-use crate::store::dsm::secrets::{DsmApp, DsmSecret};
 
 const MIN_RENEW_MINUTES: i64 = 10;
 /// A year: longer intervals are refused, so `now + minutes * 60` can never overflow.

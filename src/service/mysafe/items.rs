@@ -9,27 +9,28 @@ use zeroize::Zeroizing;
 
 use crate::crypto::cipher::Aad;
 use crate::domain::authorization::{Caller, Resource};
+use crate::domain::mysafe::ItemAccess;
 use crate::error::{ApiError, ApiResult};
 use crate::service::Core;
 use crate::service::access::{require_resource, require_write};
 pub use crate::service::mysafe::sharing::ShareInput;
 use crate::service::mysafe::sharing::resolve_shares;
 use crate::store::StoreError;
-use crate::store::mysafe::items::{Access, ItemRow, Share, ShareRows};
+use crate::store::mysafe::items::{ItemRow, Share, ShareRows};
 
 pub const MAX_NOTE_CHARS: usize = 900;
 const MAX_FIELD_CHARS: usize = 255;
 const MAX_SECRET_BYTES: usize = 64 * 1024;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub enum SafeItemKind {
     Password,
     Note,
     ApiSecret,
     File,
 }
 
-impl Kind {
+impl SafeItemKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Password => "password",
@@ -64,7 +65,7 @@ pub fn not_informed(name: &str) -> ApiError {
     ApiError::business(1001, &format!("Parameter '{name}' was not informed!"))
 }
 
-fn not_found(kind: Kind) -> ApiError {
+fn not_found(kind: SafeItemKind) -> ApiError {
     ApiError::business(1005, &format!("{} not found", kind.label()))
 }
 
@@ -98,7 +99,7 @@ pub struct SealedFile {
 /// An item as answered: its row, the caller's access, its opened secrets and its sharing.
 pub struct ItemView {
     pub row: ItemRow,
-    pub access: Access,
+    pub access: ItemAccess,
     pub secrets: Map<String, Value>,
     pub shares: Vec<Share>,
     pub shared_error: Vec<Value>,
@@ -177,7 +178,7 @@ fn duplicate_code() -> ApiError {
 pub async fn create(
     core: &Core,
     caller: &Caller,
-    kind: Kind,
+    kind: SafeItemKind,
     mut input: ItemInput,
     file: Option<SealedFile>,
 ) -> ApiResult<ItemView> {
@@ -194,7 +195,7 @@ pub async fn create(
             return Err(not_informed(field));
         }
     }
-    if kind == Kind::File && file.is_none() {
+    if kind == SafeItemKind::File && file.is_none() {
         return Err(not_informed("file"));
     }
     check_lengths(&input)?;
@@ -205,7 +206,7 @@ pub async fn create(
             .mysafe_items(owner, kind.as_str())
             .await?
             .iter()
-            .any(|(i, a)| *a == Access::Owner && i.identifier_code.as_deref() == Some(code))
+            .any(|(i, a)| *a == ItemAccess::Owner && i.identifier_code.as_deref() == Some(code))
         {
             return Err(duplicate_code());
         }
@@ -239,19 +240,19 @@ pub async fn create(
         other => other.into(),
     })?;
     let shares = core.store.mysafe_shares(row.id).await?;
-    Ok(ItemView { row, access: Access::Owner, secrets, shares, shared_error })
+    Ok(ItemView { row, access: ItemAccess::Owner, secrets, shares, shared_error })
 }
 
 /// An item the caller may see: 1005 when missing (or inactive for a sharee), 1006 when not theirs.
-async fn find(core: &Core, user: i64, kind: Kind, identifier: &str) -> ApiResult<(ItemRow, Access)> {
+async fn find(core: &Core, user: i64, kind: SafeItemKind, identifier: &str) -> ApiResult<(ItemRow, ItemAccess)> {
     let id: i64 = identifier.trim().parse().map_err(|_| not_found(kind))?;
     let (row, access) = core.store.mysafe_item(user, kind.as_str(), id).await.map_err(|e| match e {
         StoreError::NotFound => not_found(kind),
         other => other.into(),
     })?;
     match access {
-        Access::None => Err(no_access()),
-        Access::View | Access::Edit if !row.enabled => Err(not_found(kind)),
+        ItemAccess::None => Err(no_access()),
+        ItemAccess::View | ItemAccess::Edit if !row.enabled => Err(not_found(kind)),
         _ => Ok((row, access)),
     }
 }
@@ -261,7 +262,7 @@ async fn find(core: &Core, user: i64, kind: Kind, identifier: &str) -> ApiResult
 pub async fn update(
     core: &Core,
     caller: &Caller,
-    kind: Kind,
+    kind: SafeItemKind,
     identifier: &str,
     mut input: ItemInput,
     file: Option<SealedFile>,
@@ -269,7 +270,7 @@ pub async fn update(
     require_write(caller, Resource::MySafe)?;
     let user = acting_user(caller)?;
     let (mut row, access) = find(core, user, kind, identifier).await?;
-    if access < Access::Edit || (access != Access::Owner && (input.users.is_some() || input.groups.is_some())) {
+    if access < ItemAccess::Edit || (access != ItemAccess::Owner && (input.users.is_some() || input.groups.is_some())) {
         return Err(no_access());
     }
     check_lengths(&input)?;
@@ -277,7 +278,7 @@ pub async fn update(
         let code = code.trim().to_owned();
         let clash = !code.is_empty()
             && core.store.mysafe_items(row.owner_id, kind.as_str()).await?.iter().any(|(i, a)| {
-                *a == Access::Owner && i.id != row.id && i.identifier_code.as_deref() == Some(code.as_str())
+                *a == ItemAccess::Owner && i.id != row.id && i.identifier_code.as_deref() == Some(code.as_str())
             });
         if clash {
             return Err(duplicate_code());
@@ -324,18 +325,18 @@ pub async fn update(
 }
 
 /// The uid of an item the caller may edit (to seal new content to it before the update).
-pub async fn editable_uid(core: &Core, caller: &Caller, kind: Kind, identifier: &str) -> ApiResult<String> {
+pub async fn editable_uid(core: &Core, caller: &Caller, kind: SafeItemKind, identifier: &str) -> ApiResult<String> {
     require_write(caller, Resource::MySafe)?;
     let user = acting_user(caller)?;
     let (row, access) = find(core, user, kind, identifier).await?;
-    if access < Access::Edit {
+    if access < ItemAccess::Edit {
         return Err(no_access());
     }
     Ok(row.uid)
 }
 
 /// One item with its secrets opened.
-pub async fn get(core: &Core, caller: &Caller, kind: Kind, identifier: &str) -> ApiResult<ItemView> {
+pub async fn get(core: &Core, caller: &Caller, kind: SafeItemKind, identifier: &str) -> ApiResult<ItemView> {
     require_resource(caller, Resource::MySafe)?;
     let user = acting_user(caller)?;
     let (row, access) = find(core, user, kind, identifier).await?;
@@ -351,7 +352,12 @@ pub struct ListFilter {
 }
 
 /// The items of `kind` the caller's user owns or is shared, filtered.
-pub async fn list(core: &Core, caller: &Caller, kind: Kind, filter: &ListFilter) -> ApiResult<Vec<(ItemRow, Access)>> {
+pub async fn list(
+    core: &Core,
+    caller: &Caller,
+    kind: SafeItemKind,
+    filter: &ListFilter,
+) -> ApiResult<Vec<(ItemRow, ItemAccess)>> {
     require_resource(caller, Resource::MySafe)?;
     let user = acting_user(caller)?;
     let items = core.store.mysafe_items(user, kind.as_str()).await?;
@@ -366,7 +372,13 @@ pub async fn list(core: &Core, caller: &Caller, kind: Kind, filter: &ListFilter)
 }
 
 /// Activates or deactivates an item (owner or editor).
-pub async fn set_active(core: &Core, caller: &Caller, kind: Kind, identifier: &str, active: bool) -> ApiResult<()> {
+pub async fn set_active(
+    core: &Core,
+    caller: &Caller,
+    kind: SafeItemKind,
+    identifier: &str,
+    active: bool,
+) -> ApiResult<()> {
     require_write(caller, Resource::MySafe)?;
     let user = acting_user(caller)?;
     let id: i64 = identifier.trim().parse().map_err(|_| not_found(kind))?;
@@ -375,9 +387,9 @@ pub async fn set_active(core: &Core, caller: &Caller, kind: Kind, identifier: &s
         other => other.into(),
     })?;
     match access {
-        Access::None => return Err(no_access()),
-        Access::View | Access::Edit if !row.enabled => return Err(not_found(kind)),
-        Access::View => return Err(no_access()),
+        ItemAccess::None => return Err(no_access()),
+        ItemAccess::View | ItemAccess::Edit if !row.enabled => return Err(not_found(kind)),
+        ItemAccess::View => return Err(no_access()),
         _ => {}
     }
     core.store.set_mysafe_enabled(row.id, active, core.now()).await?;

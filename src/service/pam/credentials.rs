@@ -5,6 +5,7 @@ use zeroize::Zeroizing;
 
 use crate::domain::authorization::{Access, Caller, Resource};
 use crate::domain::identifier::{generate_identifier, parse_identifier};
+use crate::domain::pam::FoundCredential;
 use crate::domain::pam::{Credential, CredentialKey, CredentialKind, CredentialSettings, Device};
 use crate::error::{ApiError, ApiResult};
 use crate::service::Core;
@@ -15,7 +16,6 @@ use crate::service::pam::rotation;
 use crate::service::pam::sealing::aad;
 use crate::service::pam::settings::{merge_settings, open_settings, seal_settings, validate_settings};
 use crate::store::StoreError;
-use crate::store::pam::credentials::Found;
 
 pub const DEFAULT_TYPE: &str = "Local User";
 pub const MAX_ADDITIONAL_BYTES: usize = 64 * 1024;
@@ -181,7 +181,7 @@ pub async fn existing_for_upsert(
     device_id: i64,
     username: &str,
     kind: CredentialKind,
-) -> ApiResult<Option<Found>> {
+) -> ApiResult<Option<FoundCredential>> {
     let by_identifier = match identifier {
         Some(identifier) => {
             core.store.find_credential(caller.authorization.id, &CredentialKey::Identifier(identifier.to_owned())).await
@@ -302,7 +302,7 @@ async fn update(
 }
 
 /// A credential the caller names: 1007 when missing, 1009 when not theirs to see.
-pub async fn find(core: &Core, caller: &Caller, key: &CredentialKey) -> ApiResult<Found> {
+pub async fn find(core: &Core, caller: &Caller, key: &CredentialKey) -> ApiResult<FoundCredential> {
     let found = core.store.find_credential(caller.authorization.id, key).await.map_err(|e| match e {
         StoreError::NotFound => not_found(),
         other => other.into(),
@@ -313,7 +313,7 @@ pub async fn find(core: &Core, caller: &Caller, key: &CredentialKey) -> ApiResul
     Ok(found)
 }
 
-pub async fn list(core: &Core, caller: &Caller) -> ApiResult<Vec<Found>> {
+pub async fn list(core: &Core, caller: &Caller) -> ApiResult<Vec<FoundCredential>> {
     require_resource(caller, Resource::Pam)?;
     Ok(core.store.visible_credentials(caller.authorization.id).await?)
 }

@@ -56,7 +56,7 @@ pub async fn restore(core: &Core, credential: &str, version: i64, by: &str) -> A
     Ok(c.version)
 }
 
-async fn find(core: &Core, key: &str) -> ApiResult<crate::store::pam::credentials::Found> {
+async fn find(core: &Core, key: &str) -> ApiResult<crate::domain::pam::FoundCredential> {
     core.store.find_credential(0, &CredentialKey::parse(key)).await.map_err(|e| match e {
         StoreError::NotFound => ApiError::not_found(format!("Credential '{key}' not found.")),
         other => other.into(),

@@ -5,6 +5,7 @@ use zeroize::Zeroizing;
 
 use crate::domain::authorization::{Access, Caller, Resource};
 use crate::domain::identifier::{generate_identifier, parse_identifier};
+use crate::domain::pam::FoundCredential;
 use crate::domain::pam::{Credential, CredentialKey, CredentialKind, CredentialSettings};
 use crate::error::{ApiError, ApiResult};
 use crate::service::Core;
@@ -16,7 +17,6 @@ use crate::service::pam::rotation;
 use crate::service::pam::sealing::aad;
 use crate::service::pam::settings::seal_settings;
 use crate::store::StoreError;
-use crate::store::pam::credentials::Found;
 
 fn not_found() -> ApiError {
     ApiError::business(1015, "SSH key not found")
@@ -179,7 +179,7 @@ pub async fn upsert(core: &Core, caller: &Caller, input: KeyInput) -> ApiResult<
     Ok(SavedKey { credential, devices, devices_error })
 }
 
-async fn lookup(core: &Core, caller: &Caller, key: &CredentialKey) -> ApiResult<Option<Found>> {
+async fn lookup(core: &Core, caller: &Caller, key: &CredentialKey) -> ApiResult<Option<FoundCredential>> {
     match core.store.find_credential(caller.authorization.id, key).await {
         Ok(found) => Ok(Some(found)),
         Err(StoreError::NotFound) => Ok(None),
@@ -188,7 +188,7 @@ async fn lookup(core: &Core, caller: &Caller, key: &CredentialKey) -> ApiResult<
 }
 
 pub struct RevealedKey {
-    pub found: Found,
+    pub found: FoundCredential,
     pub private_key: Zeroizing<String>,
     pub passphrase: Zeroizing<String>,
     pub devices: Vec<(String, String)>,

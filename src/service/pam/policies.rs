@@ -1,11 +1,11 @@
 //! Password policies and where they apply (a credential, a device's credentials, or the
 //! credentials with a tag). The CLI and the admin API call these.
 
+use crate::domain::pam::Policy;
 use crate::error::{ApiError, ApiResult};
 use crate::service::Core;
 use crate::service::pam::rotation::{MAX_ROTATION_INTERVAL, policy_alphabet, reschedule_all};
 use crate::store::StoreError;
-use crate::store::pam::policies::Policy;
 
 pub const TARGET_KINDS: [&str; 3] = ["credential", "device", "tag"];
 

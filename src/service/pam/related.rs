@@ -2,11 +2,11 @@
 //! authorization sees the related users it registered.
 
 use crate::domain::authorization::{Caller, Resource};
+use crate::domain::pam::RelatedUser;
 use crate::error::{ApiError, ApiResult};
 use crate::service::Core;
 use crate::service::access::{require_resource, require_write};
 use crate::store::StoreError;
-use crate::store::pam::related::RelatedUser;
 
 fn does_not_exist() -> ApiError {
     ApiError::business(1005, "User does not exist")

@@ -3,6 +3,7 @@
 use zeroize::Zeroizing;
 
 use crate::domain::authorization::{Caller, Resource};
+use crate::domain::pam::FoundCredential;
 use crate::domain::pam::{Credential, CredentialKey, CredentialKind, CredentialSettings};
 use crate::error::{ApiError, ApiResult};
 use crate::service::Core;
@@ -11,11 +12,10 @@ use crate::service::pam::credentials::{find, inactive, no_access, not_a_credenti
 use crate::service::pam::sealing::aad;
 use crate::service::pam::settings::open_settings;
 use crate::store::StoreError;
-use crate::store::pam::credentials::Found;
 
 /// A read with the password: checks, opens, and starts custody.
 pub struct Revealed {
-    pub found: Found,
+    pub found: FoundCredential,
     pub password: Zeroizing<String>,
     pub settings: CredentialSettings,
 }

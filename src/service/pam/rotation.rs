@@ -13,14 +13,14 @@ use std::time::Duration;
 use zeroize::Zeroizing;
 
 use crate::crypto::fill_random;
+use crate::domain::audit::AuditRecord;
+use crate::domain::pam::Policy;
 use crate::domain::pam::{Credential, CredentialKey, CredentialKind, Device};
 use crate::error::{ApiError, ApiResult};
 use crate::service::Core;
 use crate::service::pam::history::archive;
 use crate::service::pam::sealing::aad;
 use crate::store::StoreError;
-use crate::store::audit::AuditRecord;
-use crate::store::pam::policies::Policy;
 
 /// A claim covers one credential for this long: well beyond what changing it may take (key
 /// generation plus the changer's own time limit), so no other process can start on it meanwhile.

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use crate::service::Core;
 use crate::service::scim::error::{ScimError, ScimResult, error};
-use crate::service::scim::resources::{self, Kind};
+use crate::service::scim::resources::{self, ResourceKind};
 use crate::service::scim::schema::{MAX_BULK_OPERATIONS, MAX_BULK_PAYLOAD};
 
 /// Replaces `"bulkId:x"` strings with the ids created for them; an unknown one is an error.
@@ -97,8 +97,8 @@ async fn run_one(
     let path = op.get("path").and_then(Value::as_str).unwrap_or_default();
     let mut parts = path.trim_start_matches('/').splitn(2, '/');
     let kind = match parts.next().unwrap_or_default() {
-        "Users" => Kind::User,
-        "Groups" => Kind::Group,
+        "Users" => ResourceKind::User,
+        "Groups" => ResourceKind::Group,
         other => return Err(error(400, Some("invalidPath"), format!("unknown bulk path /{other}"))),
     };
     let mut target = parts.next().map(|s| Value::String(s.to_owned()));

@@ -20,12 +20,12 @@ use crate::store::scim::resources::{ScimGroupRow, ScimUserRow, ScimUserWrite};
 
 /// A resource kind: what differs between users and groups.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub enum ResourceKind {
     User,
     Group,
 }
 
-impl Kind {
+impl ResourceKind {
     pub fn endpoint(self) -> &'static str {
         if self == Self::User { "Users" } else { "Groups" }
     }
@@ -39,8 +39,8 @@ pub fn etag(version: i64) -> String {
     format!("W/\"{version}\"")
 }
 
-fn meta(kind: Kind, base: &str, id: i64, created: i64, modified: i64, version: i64) -> Value {
-    json!({"resourceType": if kind == Kind::User { "User" } else { "Group" }, "created": time_text(created),
+fn meta(kind: ResourceKind, base: &str, id: i64, created: i64, modified: i64, version: i64) -> Value {
+    json!({"resourceType": if kind == ResourceKind::User { "User" } else { "Group" }, "created": time_text(created),
            "lastModified": time_text(modified), "location": format!("{base}/{}/{id}", kind.endpoint()), "version": etag(version)})
 }
 
@@ -74,7 +74,7 @@ pub fn user_json(base: &str, row: &ScimUserRow) -> Value {
             .collect();
         out.insert("groups".into(), Value::Array(groups));
     }
-    out.insert("meta".into(), meta(Kind::User, base, row.id, row.created_at, row.updated_at, row.version));
+    out.insert("meta".into(), meta(ResourceKind::User, base, row.id, row.created_at, row.updated_at, row.version));
     Value::Object(out)
 }
 
@@ -92,7 +92,7 @@ pub fn group_json(base: &str, row: &ScimGroupRow) -> Value {
         .map(|(id, _)| json!({"value": id.to_string(), "$ref": format!("{base}/Users/{id}")}))
         .collect();
     out.insert("members".into(), Value::Array(members));
-    out.insert("meta".into(), meta(Kind::Group, base, row.id, row.created_at, row.updated_at, row.version));
+    out.insert("meta".into(), meta(ResourceKind::Group, base, row.id, row.created_at, row.updated_at, row.version));
     Value::Object(out)
 }
 
@@ -232,7 +232,7 @@ pub async fn write_group(
 const READ_ONLY: [&str; 4] = ["id", "meta", "groups", "schemas"];
 
 /// Applies a PatchOp request to a resource document (RFC 7644 §3.5.2).
-pub fn apply_patch(resource: &Value, request: &Value, kind: Kind) -> ScimResult<Map<String, Value>> {
+pub fn apply_patch(resource: &Value, request: &Value, kind: ResourceKind) -> ScimResult<Map<String, Value>> {
     let schemas = request.get("schemas").and_then(Value::as_array);
     if !schemas.is_some_and(|s| s.iter().any(|v| v == "urn:ietf:params:scim:api:messages:2.0:PatchOp")) {
         return Err(bad("invalidSyntax", "a PATCH body must name the PatchOp schema"));
@@ -246,7 +246,7 @@ pub fn apply_patch(resource: &Value, request: &Value, kind: Kind) -> ScimResult<
     for key in ["meta", "schemas"] {
         doc.remove(key);
     }
-    let core_schema = if kind == Kind::User { USER } else { GROUP };
+    let core_schema = if kind == ResourceKind::User { USER } else { GROUP };
     for op in ops {
         let name = op.get("op").and_then(Value::as_str).unwrap_or_default().to_ascii_lowercase();
         let operation = match name.as_str() {
@@ -259,11 +259,11 @@ pub fn apply_patch(resource: &Value, request: &Value, kind: Kind) -> ScimResult<
         if let Some(p) = path {
             let target = patch::parse_path(p).map_err(|e| bad(e.scim_type, e.detail))?;
             if READ_ONLY.iter().any(|r| target.attr.name.eq_ignore_ascii_case(r))
-                || (kind == Kind::User && target.attr.name.eq_ignore_ascii_case("groups"))
+                || (kind == ResourceKind::User && target.attr.name.eq_ignore_ascii_case("groups"))
             {
                 return Err(bad("mutability", format!("{} cannot be changed", target.attr.name)));
             }
-            if kind == Kind::Group && target.attr.name.eq_ignore_ascii_case("members") && target.sub.is_some() {
+            if kind == ResourceKind::Group && target.attr.name.eq_ignore_ascii_case("members") && target.sub.is_some() {
                 return Err(bad("mutability", "member values are immutable"));
             }
         }
@@ -274,21 +274,21 @@ pub fn apply_patch(resource: &Value, request: &Value, kind: Kind) -> ScimResult<
 }
 
 /// Every resource of a kind, as JSON.
-pub async fn all(core: &Core, kind: Kind, base: &str) -> ScimResult<Vec<Value>> {
+pub async fn all(core: &Core, kind: ResourceKind, base: &str) -> ScimResult<Vec<Value>> {
     Ok(match kind {
-        Kind::User => core.store.scim_users(None).await?.iter().map(|u| user_json(base, u)).collect(),
-        Kind::Group => core.store.scim_groups(None).await?.iter().map(|g| group_json(base, g)).collect(),
+        ResourceKind::User => core.store.scim_users(None).await?.iter().map(|u| user_json(base, u)).collect(),
+        ResourceKind::Group => core.store.scim_groups(None).await?.iter().map(|g| group_json(base, g)).collect(),
     })
 }
 
 /// One resource as JSON, with its version.
-pub async fn get(core: &Core, kind: Kind, base: &str, id: &str) -> ScimResult<(Value, i64)> {
+pub async fn get(core: &Core, kind: ResourceKind, base: &str, id: &str) -> ScimResult<(Value, i64)> {
     Ok(match kind {
-        Kind::User => {
+        ResourceKind::User => {
             let row = user_row(core, id).await?;
             (user_json(base, &row), row.version)
         }
-        Kind::Group => {
+        ResourceKind::Group => {
             let row = group_row(core, id).await?;
             (group_json(base, &row), row.version)
         }
@@ -301,17 +301,17 @@ pub enum Change<'a> {
     Patch(&'a Value),
 }
 
-pub async fn create(core: &Core, kind: Kind, base: &str, doc: &Map<String, Value>) -> ScimResult<Value> {
+pub async fn create(core: &Core, kind: ResourceKind, base: &str, doc: &Map<String, Value>) -> ScimResult<Value> {
     Ok(match kind {
-        Kind::User => user_json(base, &write_user(core, None, doc).await?),
-        Kind::Group => group_json(base, &write_group(core, None, doc).await?),
+        ResourceKind::User => user_json(base, &write_user(core, None, doc).await?),
+        ResourceKind::Group => group_json(base, &write_group(core, None, doc).await?),
     })
 }
 
 /// PUT or PATCH, after the `If-Match` check.
 pub async fn update(
     core: &Core,
-    kind: Kind,
+    kind: ResourceKind,
     base: &str,
     id: &str,
     if_match: Option<&str>,
@@ -325,12 +325,12 @@ pub async fn update(
         }
     };
     Ok(match kind {
-        Kind::User => {
+        ResourceKind::User => {
             let row = user_row(core, id).await?;
             check_version(if_match, row.version)?;
             user_json(base, &write_user(core, Some(&row), &doc(&user_json(base, &row))?).await?)
         }
-        Kind::Group => {
+        ResourceKind::Group => {
             let row = group_row(core, id).await?;
             check_version(if_match, row.version)?;
             group_json(base, &write_group(core, Some(&row), &doc(&group_json(base, &row))?).await?)
@@ -338,14 +338,14 @@ pub async fn update(
     })
 }
 
-pub async fn delete(core: &Core, kind: Kind, id: &str, if_match: Option<&str>) -> ScimResult<()> {
+pub async fn delete(core: &Core, kind: ResourceKind, id: &str, if_match: Option<&str>) -> ScimResult<()> {
     match kind {
-        Kind::User => {
+        ResourceKind::User => {
             let row = user_row(core, id).await?;
             check_version(if_match, row.version)?;
             core.store.delete_scim_user(row.id, core.now()).await?;
         }
-        Kind::Group => {
+        ResourceKind::Group => {
             let row = group_row(core, id).await?;
             check_version(if_match, row.version)?;
             core.store.delete_group(row.id).await?;

@@ -9,7 +9,7 @@ pub const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 pub const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub enum AttrType {
     Str,
     Bool,
     Complex,
@@ -18,7 +18,7 @@ pub enum Kind {
 
 pub struct Attr {
     pub name: &'static str,
-    pub kind: Kind,
+    pub kind: AttrType,
     pub multi: bool,
     pub required: bool,
     pub case_exact: bool,
@@ -33,7 +33,7 @@ pub struct Attr {
 const fn s(name: &'static str) -> Attr {
     Attr {
         name,
-        kind: Kind::Str,
+        kind: AttrType::Str,
         multi: false,
         required: false,
         case_exact: false,
@@ -46,15 +46,15 @@ const fn s(name: &'static str) -> Attr {
 }
 
 const fn b(name: &'static str) -> Attr {
-    Attr { kind: Kind::Bool, ..s(name) }
+    Attr { kind: AttrType::Bool, ..s(name) }
 }
 
 const fn complex(name: &'static str, sub: &'static [Attr]) -> Attr {
-    Attr { kind: Kind::Complex, sub, ..s(name) }
+    Attr { kind: AttrType::Complex, sub, ..s(name) }
 }
 
 const fn multi(name: &'static str, sub: &'static [Attr]) -> Attr {
-    Attr { kind: Kind::Complex, multi: true, sub, ..s(name) }
+    Attr { kind: AttrType::Complex, multi: true, sub, ..s(name) }
 }
 
 const MULTI_SUB: &[Attr] = &[s("value"), s("display"), s("type"), b("primary")];
@@ -84,7 +84,7 @@ pub const USER_ATTRS: &[Attr] = &[
             "groups",
             &[
                 Attr { mutability: "readOnly", ..s("value") },
-                Attr { mutability: "readOnly", kind: Kind::Reference, refs: &["Group"], ..s("$ref") },
+                Attr { mutability: "readOnly", kind: AttrType::Reference, refs: &["Group"], ..s("$ref") },
                 Attr { mutability: "readOnly", ..s("display") },
             ],
         )
@@ -101,7 +101,7 @@ pub const ENTERPRISE_ATTRS: &[Attr] = &[
         "manager",
         &[
             s("value"),
-            Attr { kind: Kind::Reference, refs: &["User"], ..s("$ref") },
+            Attr { kind: AttrType::Reference, refs: &["User"], ..s("$ref") },
             Attr { mutability: "readOnly", ..s("displayName") },
         ],
     ),
@@ -113,7 +113,7 @@ pub const GROUP_ATTRS: &[Attr] = &[
         "members",
         &[
             Attr { mutability: "immutable", case_exact: true, ..s("value") },
-            Attr { mutability: "immutable", kind: Kind::Reference, refs: &["User"], ..s("$ref") },
+            Attr { mutability: "immutable", kind: AttrType::Reference, refs: &["User"], ..s("$ref") },
             Attr { mutability: "readOnly", ..s("display") },
         ],
     ),
@@ -126,20 +126,20 @@ pub fn case_exact(key: &str) -> bool {
 
 fn attr_json(a: &Attr) -> Value {
     let kind = match a.kind {
-        Kind::Str => "string",
-        Kind::Bool => "boolean",
-        Kind::Complex => "complex",
-        Kind::Reference => "reference",
+        AttrType::Str => "string",
+        AttrType::Bool => "boolean",
+        AttrType::Complex => "complex",
+        AttrType::Reference => "reference",
     };
     let mut v = json!({
         "name": a.name, "type": kind, "multiValued": a.multi, "description": a.name, "required": a.required,
         "caseExact": a.case_exact, "mutability": a.mutability, "returned": a.returned, "uniqueness": a.uniqueness,
     });
     if let Some(map) = v.as_object_mut() {
-        if a.kind == Kind::Complex {
+        if a.kind == AttrType::Complex {
             map.insert("subAttributes".into(), Value::Array(a.sub.iter().map(attr_json).collect()));
         }
-        if a.kind == Kind::Reference {
+        if a.kind == AttrType::Reference {
             map.insert("referenceTypes".into(), json!(a.refs));
         }
     }
@@ -218,15 +218,15 @@ fn check(attr: &Attr, value: &Value) -> Result<Value, Invalid> {
         return items.iter().map(|item| check(&single, item)).collect::<Result<Vec<_>, _>>().map(Value::Array);
     }
     match attr.kind {
-        Kind::Str | Kind::Reference => value.as_str().map(|_| value.clone()).ok_or_else(|| wrong("a string")),
-        Kind::Bool => match value {
+        AttrType::Str | AttrType::Reference => value.as_str().map(|_| value.clone()).ok_or_else(|| wrong("a string")),
+        AttrType::Bool => match value {
             Value::Bool(_) => Ok(value.clone()),
             Value::String(s) if s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false") => {
                 Ok(Value::Bool(s.eq_ignore_ascii_case("true")))
             }
             _ => Err(wrong("a boolean")),
         },
-        Kind::Complex => {
+        AttrType::Complex => {
             let map = value.as_object().ok_or_else(|| wrong("an object"))?;
             clean(map, attr.sub).map(Value::Object)
         }

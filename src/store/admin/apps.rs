@@ -3,6 +3,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use crate::domain::authorization::ApplicationSummary;
 use crate::domain::authorization::{Access, Authorization, ItemKind, Resources, Scopes};
 use crate::domain::network::IpAllowList;
 use crate::store::{Store, StoreError, StoreResult, exactly_one, flag};
@@ -42,14 +43,6 @@ pub struct OAuth1Row {
 pub struct AwsRow {
     pub access_key_id: String,
     pub secret_access_key: Vec<u8>,
-}
-
-pub struct ApplicationSummary {
-    pub id: i64,
-    pub name: String,
-    pub enabled: bool,
-    pub auth_methods: String,
-    pub authorizations: Vec<Authorization>,
 }
 
 const AUTHORIZATION_COLUMNS: &str = "z.id, z.application_id, a.name AS application_name, z.client_id, z.enabled, \

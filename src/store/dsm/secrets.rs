@@ -3,41 +3,9 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use crate::domain::dsm::{DsmApp, DsmSecret};
 use crate::store::admin::apps::{NewAuthorizationRow, insert_authorization};
 use crate::store::{Backend, Store, StoreResult, exactly_one};
-
-#[derive(Clone, Debug)]
-pub struct DsmApp {
-    pub id: i64,
-    pub application_id: i64,
-    /// The application whose authorization registered it; only that registrar may register it again.
-    pub registrar_application_id: Option<i64>,
-    pub name: String,
-    pub system: String,
-    pub environment: String,
-    pub unique_key: Option<String>,
-    pub description: String,
-    pub tags: String,
-    pub line_of_business: String,
-    pub application_type: String,
-}
-
-#[derive(Clone, Debug)]
-pub struct DsmSecret {
-    pub id: i64,
-    pub uid: String,
-    pub dsm_application_id: i64,
-    pub identity: String,
-    pub name: String,
-    pub engine: String,
-    pub description: String,
-    pub expiration_date: String,
-    pub version: i64,
-    /// Sealed JSON: an array of flat string maps.
-    pub data: Vec<u8>,
-    pub renew_minutes: Option<i64>,
-    pub next_renewal_at: Option<i64>,
-}
 
 fn app(row: &AnyRow) -> StoreResult<DsmApp> {
     Ok(DsmApp {

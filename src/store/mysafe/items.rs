@@ -4,6 +4,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use crate::domain::mysafe::ItemAccess;
 use crate::store::{Store, StoreResult, exactly_one, flag};
 
 #[derive(Clone, Debug)]
@@ -22,15 +23,6 @@ pub struct ItemRow {
     pub content_type: String,
     pub file_size: i64,
     pub enabled: bool,
-}
-
-/// What the asking user may do with an item.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Access {
-    None,
-    View,
-    Edit,
-    Owner,
 }
 
 /// One share as stored: `user` or `group`, the principal's name, and whether it may edit.
@@ -67,16 +59,16 @@ fn item(row: &AnyRow) -> StoreResult<ItemRow> {
     })
 }
 
-fn with_access(row: &AnyRow, user_id: i64) -> StoreResult<(ItemRow, Access)> {
+fn with_access(row: &AnyRow, user_id: i64) -> StoreResult<(ItemRow, ItemAccess)> {
     let item = item(row)?;
     let share: Option<i64> = row.try_get("share_edit")?;
     let access = if item.owner_id == user_id {
-        Access::Owner
+        ItemAccess::Owner
     } else {
         match share {
-            Some(1) => Access::Edit,
-            Some(_) => Access::View,
-            None => Access::None,
+            Some(1) => ItemAccess::Edit,
+            Some(_) => ItemAccess::View,
+            None => ItemAccess::None,
         }
     };
     Ok((item, access))
@@ -185,13 +177,13 @@ impl Store {
     }
 
     /// One item of `kind` with the user's access to it.
-    pub async fn mysafe_item(&self, user_id: i64, kind: &str, id: i64) -> StoreResult<(ItemRow, Access)> {
+    pub async fn mysafe_item(&self, user_id: i64, kind: &str, id: i64) -> StoreResult<(ItemRow, ItemAccess)> {
         let sql = format!("{WITH_ACCESS} WHERE i.id = $2 AND i.kind = $3");
         with_access(&sqlx::query(&sql).bind(user_id).bind(id).bind(kind).fetch_one(&self.pool).await?, user_id)
     }
 
     /// The items of `kind` the user owns (active or not) or is shared (active only).
-    pub async fn mysafe_items(&self, user_id: i64, kind: &str) -> StoreResult<Vec<(ItemRow, Access)>> {
+    pub async fn mysafe_items(&self, user_id: i64, kind: &str) -> StoreResult<Vec<(ItemRow, ItemAccess)>> {
         let sql = format!(
             "SELECT * FROM ({WITH_ACCESS} WHERE i.kind = $2) v WHERE v.owner_id = $1 OR (v.enabled = 1 AND v.share_edit IS NOT NULL) ORDER BY v.id"
         );

@@ -6,17 +6,9 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::domain::authorization::{Access, ItemKind};
-use crate::domain::pam::{Credential, CredentialKey, CredentialKind, Device};
+use crate::domain::pam::{Credential, CredentialKey, CredentialKind, Device, FoundCredential};
 use crate::store::admin::apps::reachable;
 use crate::store::{Store, StoreError, StoreResult, exactly_one, flag};
-
-/// A credential with its device, and whether the asking authorization may see it and change it.
-pub struct Found {
-    pub credential: Credential,
-    pub device: Device,
-    pub visible: bool,
-    pub writable: bool,
-}
 
 /// An earlier secret, sealed.
 pub struct Version {
@@ -73,7 +65,7 @@ fn credential(row: &AnyRow) -> StoreResult<Credential> {
     })
 }
 
-fn found(row: &AnyRow) -> StoreResult<Found> {
+fn found(row: &AnyRow) -> StoreResult<FoundCredential> {
     let device = Device {
         id: row.try_get("device_id")?,
         identifier: row.try_get("d_identifier")?,
@@ -90,13 +82,18 @@ fn found(row: &AnyRow) -> StoreResult<Found> {
         enabled: flag(row, "d_enabled")?,
         created_by: row.try_get("d_created_by")?,
     };
-    Ok(Found { credential: credential(row)?, device, visible: flag(row, "visible")?, writable: flag(row, "writable")? })
+    Ok(FoundCredential {
+        credential: credential(row)?,
+        device,
+        visible: flag(row, "visible")?,
+        writable: flag(row, "writable")?,
+    })
 }
 
 impl Store {
     /// One credential by key, whether or not `authorization_id` may see it (the contract tells
     /// "not found" from "no access").
-    pub async fn find_credential(&self, authorization_id: i64, key: &CredentialKey) -> StoreResult<Found> {
+    pub async fn find_credential(&self, authorization_id: i64, key: &CredentialKey) -> StoreResult<FoundCredential> {
         let query = match key {
             CredentialKey::Id(_) => format!("{} WHERE c.id = $2", *JOINED),
             CredentialKey::UserAtHost { .. } => {
@@ -113,7 +110,7 @@ impl Store {
         found(&q.fetch_one(&self.pool).await?)
     }
 
-    pub async fn visible_credentials(&self, authorization_id: i64) -> StoreResult<Vec<Found>> {
+    pub async fn visible_credentials(&self, authorization_id: i64) -> StoreResult<Vec<FoundCredential>> {
         let sql = format!("SELECT * FROM ({}) v WHERE v.visible = 1 ORDER BY v.id", *JOINED);
         sqlx::query(&sql).bind(authorization_id).fetch_all(&self.pool).await?.iter().map(found).collect()
     }
@@ -125,7 +122,7 @@ impl Store {
         device_id: i64,
         username: &str,
         kind: CredentialKind,
-    ) -> StoreResult<Found> {
+    ) -> StoreResult<FoundCredential> {
         let sql = format!("{} WHERE c.device_id = $2 AND c.username = $3 AND c.kind = $4", *JOINED);
         found(
             &sqlx::query(&sql)

@@ -4,24 +4,8 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use crate::domain::pam::Policy;
 use crate::store::{Backend, Store, StoreResult, flag};
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Policy {
-    pub id: i64,
-    pub name: String,
-    pub length: i64,
-    pub lowercase: i64,
-    pub uppercase: i64,
-    pub digits: i64,
-    pub symbols: i64,
-    pub exclude: String,
-    /// `ed25519` or `rsa-<bits>` for SSH keys.
-    pub key_algorithm: String,
-    /// Seconds; `None` means no scheduled rotation.
-    pub rotation_interval: Option<i64>,
-    pub rotate_after_custody: bool,
-}
 
 fn policy(row: &AnyRow) -> StoreResult<Policy> {
     Ok(Policy {

@@ -3,16 +3,8 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use crate::domain::pam::RelatedUser;
 use crate::store::{Store, StoreResult, exactly_one, flag};
-
-#[derive(Clone, Debug)]
-pub struct RelatedUser {
-    pub id: i64,
-    pub name: String,
-    pub username: String,
-    pub enabled: bool,
-    pub created_by: i64,
-}
 
 fn related(row: &AnyRow) -> StoreResult<RelatedUser> {
     Ok(RelatedUser {
