@@ -115,7 +115,7 @@ fn spawn_rotation(state: AppState) -> Option<tokio::task::JoinHandle<()>> {
         Arc::new(crate::service::pam::rotation::CommandChanger::from_config(&state.core.config.rotation_command)?);
     Some(spawn_job("rotation", state, move |state| {
         let changer = changer.clone();
-        async move { crate::service::pam::rotation::run_due(&state.core, changer.as_ref()).await.map(drop) }
+        async move { crate::service::pam::rotation::run_due(&state.core, &state.audit, changer.as_ref()).await.map(drop) }
     }))
 }
 

@@ -2,11 +2,11 @@
 //! and keyed hashes for stored client secrets and audit masking. docs/SECURITY.md has the design.
 
 pub mod cipher;
+pub mod jwt;
 pub mod keyring;
-pub mod oauth1;
+pub mod oauth1_signature;
 pub mod password;
-pub mod sigv4;
-pub mod token;
+pub mod sigv4_signature;
 pub mod totp;
 
 use hmac::{Hmac, Mac};

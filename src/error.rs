@@ -6,6 +6,8 @@
 //! in a body. The token endpoint's failures render in the RFC 6749 §5.2 shape instead.
 //! Services build these with the intent-named constructors below and never import axum.
 
+pub mod codes;
+
 use std::borrow::Cow;
 
 use crate::crypto::cipher::CryptoError;
@@ -85,7 +87,8 @@ impl ApiError {
 
     /// A write by a read-only authorization.
     pub fn read_only() -> Self {
-        Self::business(1039, "Without PAM Configuration Access permission").with_reason("read-only authorization")
+        Self::business(codes::READ_ONLY_AUTHORIZATION, "Without PAM Configuration Access permission")
+            .with_reason("read-only authorization")
     }
 
     pub fn no_route(status: u16) -> Self {

@@ -16,16 +16,15 @@ use axum::response::{IntoResponse, Response};
 
 use super::middleware::{RawPath, RequestContext};
 use super::params::parse_urlencoded;
-use crate::crypto::oauth1::{base_uri, parse_authorization_header};
-use crate::crypto::sigv4;
+use crate::crypto::oauth1_signature::{base_uri, parse_authorization_header};
+use crate::crypto::sigv4_signature;
 use crate::domain::authorization::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::service::auth::Origin;
-use crate::service::auth::api_tokens as tokens;
-use crate::service::auth::api_tokens::{DYNAMIC_PREFIX, STATIC_PREFIX};
+use crate::service::auth::api_tokens::{DYNAMIC_PREFIX, STATIC_PREFIX, resolve as resolve_api_token};
 use crate::service::auth::oauth1;
 use crate::service::auth::oauth2::resolve_bearer;
-use crate::service::auth::sigv4 as sigv4_service;
+use crate::service::auth::sigv4;
 use crate::state::AppState;
 
 pub async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -> Response {
@@ -57,13 +56,13 @@ enum Presented {
     Bearer(String),
     ApiToken(String),
     OAuth1Header(Vec<(String, String)>),
-    SigV4(sigv4::AuthHeader),
+    SigV4(sigv4_signature::AuthHeader),
 }
 
 /// The schemes that sign the request itself, and so may need its parameters and body.
 enum Signed {
     OAuth1(Vec<(String, String)>),
-    SigV4(sigv4::AuthHeader),
+    SigV4(sigv4_signature::AuthHeader),
 }
 
 async fn resolve(state: &AppState, req: Request) -> ApiResult<(Caller, Request)> {
@@ -82,7 +81,7 @@ async fn resolve(state: &AppState, req: Request) -> ApiResult<(Caller, Request)>
     // Tokens need neither the body nor the parameters: the common case stays cheap.
     let signed = match presented {
         Some(Presented::Bearer(token)) => return Ok((resolve_bearer(core, &token, origin).await?, req)),
-        Some(Presented::ApiToken(token)) => return Ok((tokens::resolve(core, &token, origin).await?, req)),
+        Some(Presented::ApiToken(token)) => return Ok((resolve_api_token(core, &token, origin).await?, req)),
         Some(Presented::OAuth1Header(params)) => Some(Signed::OAuth1(params)),
         Some(Presented::SigV4(auth)) => Some(Signed::SigV4(auth)),
         None => None,
@@ -102,14 +101,14 @@ async fn resolve(state: &AppState, req: Request) -> ApiResult<(Caller, Request)>
         Some(Signed::SigV4(auth)) => {
             let raw_path =
                 req.extensions().get::<RawPath>().map_or_else(|| req.uri().path().to_owned(), |p| p.0.clone());
-            let signed = sigv4_service::SignedRequest {
+            let signed = sigv4::SignedRequest {
                 method: req.method().as_str(),
                 raw_path: &raw_path,
                 raw_query: req.uri().query().unwrap_or_default(),
                 headers: signed_headers(&req, &headers),
                 body: &body,
             };
-            sigv4_service::verify_request(core, auth, signed, origin).await?
+            sigv4::verify_request(core, auth, signed, origin).await?
         }
         None if param("oauth_consumer_key").is_some() => {
             oauth1::verify_request(core, oauth1_request(&req, &context, Vec::new(), &query, &form), origin).await?
@@ -117,7 +116,7 @@ async fn resolve(state: &AppState, req: Request) -> ApiResult<(Caller, Request)>
         None => match param("authtoken") {
             Some(token) => {
                 context.note("credential", core.audit_mask(token.as_bytes()));
-                tokens::resolve(core, &token, origin).await?
+                resolve_api_token(core, &token, origin).await?
             }
             None => return Err(ApiError::unauthenticated()),
         },
@@ -141,8 +140,8 @@ fn presented(headers: &HeaderMap) -> ApiResult<Option<Presented>> {
             parse_authorization_header(value).map(|p| Some(Presented::OAuth1Header(p))).ok_or_else(|| {
                 ApiError::bad_request("Malformed OAuth Authorization header.").with_reason("malformed oauth header")
             })
-        } else if scheme == sigv4::ALGORITHM {
-            sigv4::parse_authorization(value)
+        } else if scheme == sigv4_signature::ALGORITHM {
+            sigv4_signature::parse_authorization(value)
                 .map(|a| Some(Presented::SigV4(a)))
                 .ok_or_else(|| ApiError::authentication_failed("malformed SigV4 Authorization header"))
         } else {

@@ -1,5 +1,5 @@
 //! The checks every route applies to a resolved caller, in the contract's order: module first
-//! (500), then read-only (1039), then a token's scope (403 insufficient_scope). Every family —
+//! (500), then read-only (`READ_ONLY_AUTHORIZATION`), then a token's scope (403 insufficient_scope). Every family —
 //! SCIM included, which words its refusals its own way — goes through `check`.
 
 use crate::domain::authorization::{Access, Caller, Resource};

@@ -114,10 +114,10 @@ async fn due_credentials_rotate_through_the_changer(backend: Backend) {
     app.post_json(&client, "/iso/pam/key", json!({"identifier": "rot-key", "hostname": "rot01", "ip": "10.0.0.5", "private_key": private.as_str(), "public_key": public})).await;
 
     let recorder = Recorder::default();
-    assert!(run_due(core, &recorder).await.expect("run").rotated.is_empty(), "nothing is due yet");
+    assert!(run_due(core, &app.state.audit, &recorder).await.expect("run").rotated.is_empty(), "nothing is due yet");
     app.clock.advance_secs(3601);
     client.token = app.token_for(&client.app).await; // the access token lives an hour too
-    let report = run_due(core, &recorder).await.expect("run");
+    let report = run_due(core, &app.state.audit, &recorder).await.expect("run");
     assert_eq!(report.rotated.len(), 2, "{report:?}");
     let read = app.call(&client, Method::GET, "/iso/pam/credential/rot").await;
     let password = read.body["credential"]["password"].as_str().expect("password").to_owned();
@@ -133,13 +133,16 @@ async fn due_credentials_rotate_through_the_changer(backend: Backend) {
     let key = app.call(&client, Method::GET, "/iso/pam/key/rot-key").await;
     assert_ne!(key.body["key"]["public_key"].as_str().expect("public"), public);
     assert!(key.body["key"]["public_key"].as_str().expect("public").starts_with("ssh-ed25519 "));
-    assert!(run_due(core, &recorder).await.expect("run").rotated.is_empty(), "rotated once, next due in an hour");
+    assert!(
+        run_due(core, &app.state.audit, &recorder).await.expect("run").rotated.is_empty(),
+        "rotated once, next due in an hour"
+    );
 
     // A failed change keeps the old secret, records the error, and is audited.
     app.clock.advance_secs(3601);
     client.token = app.token_for(&client.app).await; // the access token lives an hour too
     let failing = Recorder { fail: true, ..Recorder::default() };
-    let report = run_due(core, &failing).await.expect("run");
+    let report = run_due(core, &app.state.audit, &failing).await.expect("run");
     assert_eq!(report.failed.len(), 2);
     let still = app.call(&client, Method::GET, "/iso/pam/credential/rot").await;
     assert_eq!(still.body["credential"]["password"], password.as_str());
@@ -154,7 +157,7 @@ async fn due_credentials_rotate_through_the_changer(backend: Backend) {
     let command = CommandChanger { program: "sh".into(), args: vec!["-c".into(), format!("cat > {}", out.display())] };
     app.clock.advance_secs(3601);
     client.token = app.token_for(&client.app).await; // the access token lives an hour too
-    assert_eq!(run_due(core, &command).await.expect("run").rotated.len(), 2);
+    assert_eq!(run_due(core, &app.state.audit, &command).await.expect("run").rotated.len(), 2);
     let now = app.call(&client, Method::GET, "/iso/pam/credential/rot").await;
     let written = std::fs::read_to_string(&out).expect("written");
     assert!(
@@ -166,7 +169,7 @@ async fn due_credentials_rotate_through_the_changer(backend: Backend) {
     policies::assign(core, Some("after-use"), "credential", "rot").await.expect("assign");
     let before = app.call(&client, Method::GET, "/iso/pam/credential/rot").await.body["credential"]["password"].clone();
     app.call(&client, Method::DELETE, "/iso/pam/credential/custody/rot").await;
-    let report = run_due(core, &recorder).await.expect("run");
+    let report = run_due(core, &app.state.audit, &recorder).await.expect("run");
     assert_eq!(report.rotated, vec![id]);
     assert_ne!(app.call(&client, Method::GET, "/iso/pam/credential/rot").await.body["credential"]["password"], before);
 }
@@ -193,7 +196,10 @@ async fn two_processes_rotate_each_credential_once(backend: Backend) {
     first.clock.advance_secs(601);
     second.clock.advance_secs(601);
     let shared = Recorder::default();
-    let (a, b) = tokio::join!(run_due(&first.state.core, &shared), run_due(&second.state.core, &shared));
+    let (a, b) = tokio::join!(
+        run_due(&first.state.core, &first.state.audit, &shared),
+        run_due(&second.state.core, &second.state.audit, &shared)
+    );
     let (a, b) = (a.expect("first"), b.expect("second"));
     assert_eq!(
         a.rotated.len() + b.rotated.len(),

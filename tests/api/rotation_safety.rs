@@ -116,7 +116,7 @@ async fn a_broken_policy_never_stops_the_scheduler(backend: Backend) {
     policies::assign(core, Some("good"), "device", "good01").await.expect("assign");
     app.clock.advance_secs(3601);
 
-    let report = run_due(core, &Accept).await.expect("the pass completes");
+    let report = run_due(core, &app.state.audit, &Accept).await.expect("the pass completes");
     assert_eq!((report.rotated.len(), report.failed.len()), (1, 1), "{report:?}");
     let error = core.store.rotation_error(report.failed[0]).await.expect("row");
     assert!(error.contains("no character"), "{error}");
@@ -136,7 +136,7 @@ async fn each_rotation_claims_only_its_own_credential(backend: Backend) {
     let permits = Arc::new(Semaphore::new(0));
     let state = app.state.clone();
     let gate = Gated(permits.clone());
-    let pass = tokio::spawn(async move { run_due(&state.core, &gate).await.map(|r| r.rotated.len()) });
+    let pass = tokio::spawn(async move { run_due(&state.core, &state.audit, &gate).await.map(|r| r.rotated.len()) });
     // While the first change is under way, the others are still free for another process.
     let leased = || async {
         let rows = sqlx::query("SELECT rotation_lease FROM credentials")

@@ -4,7 +4,6 @@ use axum::Extension;
 use axum::extract::State;
 use serde_json::{Value, json};
 
-use crate::crypto::totp;
 use crate::domain::authorization::Caller;
 use crate::domain::mysafe::ItemAccess;
 use crate::error::{ApiError, ApiResult};
@@ -92,12 +91,7 @@ fn entity(kind: SafeItemKind, view: &ItemView, reveal: bool, core_now: i64) -> V
     let r = &view.row;
     let mut e = match kind {
         SafeItemKind::Password if reveal => {
-            let token = view
-                .secrets
-                .get("secret_key")
-                .and_then(Value::as_str)
-                .and_then(totp::decode_base32)
-                .map_or(Value::String(String::new()), |key| Value::String(totp::code(&key, core_now, 6)));
+            let token = view.totp_code(core_now);
             json!({"identifier": r.id.to_string(), "name": r.name, "url": r.url, "username": r.username,
                    "password": secret(view, "password"), "secret_key": secret(view, "secret_key"), "token": token,
                    "notes": secret(view, "notes"), "tags": r.tags, "users_allowed": users, "groups_allowed": groups})
@@ -242,8 +236,12 @@ async fn set_active(
     active: bool,
 ) -> ApiResult<Reply> {
     items::set_active(&state.core, caller, kind, key, active).await?;
+    Ok(activation_reply(kind, active))
+}
+
+fn activation_reply(kind: SafeItemKind, active: bool) -> Reply {
     let word = if active { "activated" } else { "deactivated" };
-    Ok(Reply::ok(format!("{} successfully {word}", kind.label())))
+    Reply::ok(format!("{} successfully {word}", kind.label()))
 }
 
 /// The generated handlers of one kind: create, list, show, update, activate, deactivate.
@@ -313,10 +311,6 @@ pub async fn password_path_inactive(
 }
 
 async fn either_kind(state: &AppState, caller: &Caller, key: &str, active: bool) -> ApiResult<Reply> {
-    match set_active(state, caller, SafeItemKind::Password, key, active).await {
-        Err(e) if e.code == Some(1005) => {
-            set_active(state, caller, SafeItemKind::ApiSecret, key, active).await.map_err(|_| e)
-        }
-        other => other,
-    }
+    let kind = items::set_active_password_or_api_secret(&state.core, caller, key, active).await?;
+    Ok(activation_reply(kind, active))
 }

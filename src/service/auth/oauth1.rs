@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use crate::crypto::cipher::Aad;
 use crate::crypto::ct_eq;
-use crate::crypto::oauth1::{SignatureMethod, base_string, verify};
+use crate::crypto::oauth1_signature::{SignatureMethod, base_string, verify};
 use crate::domain::authorization::{Authorization, Caller, Scheme};
 use crate::error::{ApiError, ApiResult};
 use crate::service::Core;

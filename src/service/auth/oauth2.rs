@@ -2,8 +2,8 @@
 
 use zeroize::Zeroizing;
 
+use crate::crypto::jwt::{AccessClaims, ISSUER};
 use crate::crypto::random_hex;
-use crate::crypto::token::{AccessClaims, ISSUER};
 use crate::domain::authorization::{Authorization, Caller, Scheme};
 use crate::error::{ApiError, ApiResult};
 use crate::service::Core;

@@ -4,7 +4,7 @@
 //! write's signature is accepted once (a repeated read within the window is let through).
 
 use crate::crypto::ct_eq;
-use crate::crypto::sigv4::{self, AuthHeader};
+use crate::crypto::sigv4_signature::{self, AuthHeader};
 use crate::domain::authorization::{Authorization, Caller, Scheme};
 use crate::error::{ApiError, ApiResult};
 use crate::service::Core;
@@ -51,7 +51,7 @@ async fn check(core: &Core, auth: &AuthHeader, request: &SignedRequest<'_>) -> A
     if !auth.signed_headers.iter().any(|h| h == "host") || !auth.signed_headers.iter().any(|h| h == "x-amz-date") {
         return fail("host and x-amz-date must be signed");
     }
-    let payload_hash = sigv4::sha256_hex(request.body);
+    let payload_hash = sigv4_signature::sha256_hex(request.body);
     if header("x-amz-content-sha256").is_some_and(|claimed| claimed != payload_hash) {
         return fail("payload hash mismatch");
     }
@@ -62,7 +62,7 @@ async fn check(core: &Core, auth: &AuthHeader, request: &SignedRequest<'_>) -> A
     };
     let secret = core.unseal(&secret_aad(&authorization.client_id, "aws_secret_access_key"), &sealed_secret).await?;
     let secret = std::str::from_utf8(&secret).map_err(|e| ApiError::internal(&e))?;
-    let canonical = sigv4::canonical_request(
+    let canonical = sigv4_signature::canonical_request(
         request.method,
         request.raw_path,
         request.raw_query,
@@ -71,12 +71,12 @@ async fn check(core: &Core, auth: &AuthHeader, request: &SignedRequest<'_>) -> A
         &payload_hash,
     );
     let scope = format!("{}/{}/{}/aws4_request", auth.date, auth.region, auth.service);
-    let expected = sigv4::signature(
+    let expected = sigv4_signature::signature(
         secret,
         &auth.date,
         &auth.region,
         &auth.service,
-        &sigv4::string_to_sign(amz_date, &scope, &canonical),
+        &sigv4_signature::string_to_sign(amz_date, &scope, &canonical),
     );
     if !ct_eq(expected.as_bytes(), auth.signature.as_bytes()) {
         return fail("signature mismatch");

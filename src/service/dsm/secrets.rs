@@ -9,7 +9,7 @@ use crate::crypto::cipher::Aad;
 use crate::domain::authorization::{Caller, Resource};
 use crate::domain::dsm::{DsmApp, DsmSecret};
 use crate::domain::dsm::{Entry, EntryKind};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, codes};
 use crate::service::Core;
 use crate::service::access::{require_resource, require_write};
 use crate::store::StoreError;
@@ -24,7 +24,7 @@ pub(super) fn next_renewal(now: i64, minutes: Option<i64>) -> Option<i64> {
 }
 
 pub fn not_informed(name: &str) -> ApiError {
-    ApiError::business(1001, &format!("Parameter '{name}' was not informed!"))
+    ApiError::business(codes::PARAMETER_NOT_INFORMED, &format!("Parameter '{name}' was not informed!"))
 }
 
 pub(super) fn data_aad(uid: &str) -> Aad<'_> {
@@ -115,11 +115,11 @@ pub async fn get_secret(core: &Core, caller: &Caller, identity: &str) -> ApiResu
     require_resource(caller, Resource::Dsm)?;
     let app = caller_app(core, caller).await?;
     let secret = core.store.dsm_secret(app.id, identity).await.map_err(|e| match e {
-        StoreError::NotFound => ApiError::business(1005, "Secret not found"),
+        StoreError::NotFound => ApiError::business(codes::DSM_SECRET_NOT_FOUND, "Secret not found"),
         other => other.into(),
     })?;
     if parse_expiration(&secret.expiration_date).is_some_and(|t| t <= core.now()) {
-        return Err(ApiError::business(1024, "Secret expired"));
+        return Err(ApiError::business(codes::DSM_SECRET_EXPIRED, "Secret expired"));
     }
     open(core, secret).await
 }
@@ -257,7 +257,7 @@ pub async fn deprovision(core: &Core, caller: &Caller, pod: &str, deploy: &str, 
     require_write(caller, Resource::Dsm)?;
     let app = caller_app(core, caller).await?;
     if core.store.delete_provision(app.id, pod, deploy, namespace).await? == 0 {
-        return Err(ApiError::business(1005, "Provision not found"));
+        return Err(ApiError::business(codes::DSM_PROVISION_NOT_FOUND, "Provision not found"));
     }
     Ok(())
 }

@@ -8,9 +8,10 @@ use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
 use crate::crypto::cipher::Aad;
+use crate::crypto::totp;
 use crate::domain::authorization::{Caller, Resource};
 use crate::domain::mysafe::ItemAccess;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, codes};
 use crate::service::Core;
 use crate::service::access::{require_resource, require_write};
 pub use crate::service::mysafe::sharing::ShareInput;
@@ -62,15 +63,15 @@ impl SafeItemKind {
 }
 
 pub fn not_informed(name: &str) -> ApiError {
-    ApiError::business(1001, &format!("Parameter '{name}' was not informed!"))
+    ApiError::business(codes::PARAMETER_NOT_INFORMED, &format!("Parameter '{name}' was not informed!"))
 }
 
 fn not_found(kind: SafeItemKind) -> ApiError {
-    ApiError::business(1005, &format!("{} not found", kind.label()))
+    ApiError::business(codes::MYSAFE_ITEM_NOT_FOUND, &format!("{} not found", kind.label()))
 }
 
 fn no_access() -> ApiError {
-    ApiError::business(1006, "User does not have access").with_reason("no access to the MySafe item")
+    ApiError::business(codes::MYSAFE_NO_ACCESS, "User does not have access").with_reason("no access to the MySafe item")
 }
 
 /// What a create or update carries. `None` leaves a field (or a kind of sharing) as it is.
@@ -103,6 +104,18 @@ pub struct ItemView {
     pub secrets: Map<String, Value>,
     pub shares: Vec<Share>,
     pub shared_error: Vec<Value>,
+}
+
+impl ItemView {
+    /// The current TOTP code (RFC 6238, six digits) of a password item with a base32
+    /// `secret_key`; empty without one.
+    pub fn totp_code(&self, now: i64) -> String {
+        self.secrets
+            .get("secret_key")
+            .and_then(Value::as_str)
+            .and_then(totp::decode_base32)
+            .map_or_else(String::new, |key| totp::code(&key, now, 6))
+    }
 }
 
 impl Drop for ItemView {
@@ -161,7 +174,7 @@ fn check_lengths(input: &ItemInput) -> ApiResult<()> {
     }
     if let Some(note) = input.secrets.get("note") {
         if note.chars().count() > MAX_NOTE_CHARS {
-            return Err(ApiError::business(1001, "Parameter note limited to 900 characters"));
+            return Err(ApiError::business(codes::MYSAFE_NOTE_TOO_LONG, "Parameter note limited to 900 characters"));
         }
     }
     if input.secrets.values().any(|s| s.len() > MAX_SECRET_BYTES) {
@@ -171,7 +184,7 @@ fn check_lengths(input: &ItemInput) -> ApiResult<()> {
 }
 
 fn duplicate_code() -> ApiError {
-    ApiError::business(1001, "'Identifier' already found in another API key of this user")
+    ApiError::business(codes::MYSAFE_IDENTIFIER_TAKEN, "'Identifier' already found in another API key of this user")
 }
 
 /// Creates an item owned by the caller's user.
@@ -243,7 +256,8 @@ pub async fn create(
     Ok(ItemView { row, access: ItemAccess::Owner, secrets, shares, shared_error })
 }
 
-/// An item the caller may see: 1005 when missing (or inactive for a sharee), 1006 when not theirs.
+/// An item the caller may see: `MYSAFE_ITEM_NOT_FOUND` when missing (or inactive for a sharee),
+/// `MYSAFE_NO_ACCESS` when not theirs.
 async fn find(core: &Core, user: i64, kind: SafeItemKind, identifier: &str) -> ApiResult<(ItemRow, ItemAccess)> {
     let id: i64 = identifier.trim().parse().map_err(|_| not_found(kind))?;
     let (row, access) = core.store.mysafe_item(user, kind.as_str(), id).await.map_err(|e| match e {
@@ -380,20 +394,48 @@ pub async fn set_active(
     active: bool,
 ) -> ApiResult<()> {
     require_write(caller, Resource::MySafe)?;
-    let user = acting_user(caller)?;
-    let id: i64 = identifier.trim().parse().map_err(|_| not_found(kind))?;
-    let (row, access) = core.store.mysafe_item(user, kind.as_str(), id).await.map_err(|e| match e {
-        StoreError::NotFound => not_found(kind),
-        other => other.into(),
-    })?;
-    match access {
-        ItemAccess::None => return Err(no_access()),
-        ItemAccess::View | ItemAccess::Edit if !row.enabled => return Err(not_found(kind)),
-        ItemAccess::View => return Err(no_access()),
-        _ => {}
-    }
+    let row = changeable(core, caller, kind, identifier).await?.ok_or_else(|| not_found(kind))?;
     core.store.set_mysafe_enabled(row.id, active, core.now()).await?;
     Ok(())
+}
+
+/// `/mysafe/password/{active,inactive}/{id}` reaches API secrets too: a password first, then an
+/// API secret; when neither can be changed, the password's answer. Returns the kind changed.
+pub async fn set_active_password_or_api_secret(
+    core: &Core,
+    caller: &Caller,
+    identifier: &str,
+    active: bool,
+) -> ApiResult<SafeItemKind> {
+    require_write(caller, Resource::MySafe)?;
+    let kind = match changeable(core, caller, SafeItemKind::Password, identifier).await? {
+        Some(row) => Some((row, SafeItemKind::Password)),
+        None => match changeable(core, caller, SafeItemKind::ApiSecret, identifier).await {
+            Ok(Some(row)) => Some((row, SafeItemKind::ApiSecret)),
+            Ok(None) | Err(_) => None,
+        },
+    };
+    let (row, kind) = kind.ok_or_else(|| not_found(SafeItemKind::Password))?;
+    core.store.set_mysafe_enabled(row.id, active, core.now()).await?;
+    Ok(kind)
+}
+
+/// The item the caller may enable or disable; `None` when the contract answers "not found"
+/// (missing, or inactive for a sharee), an error when the caller may only look at it.
+async fn changeable(core: &Core, caller: &Caller, kind: SafeItemKind, identifier: &str) -> ApiResult<Option<ItemRow>> {
+    let user = acting_user(caller)?;
+    let Ok(id) = identifier.trim().parse::<i64>() else { return Ok(None) };
+    let (row, access) = match core.store.mysafe_item(user, kind.as_str(), id).await {
+        Ok(found) => found,
+        Err(StoreError::NotFound) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    match access {
+        ItemAccess::None => Err(no_access()),
+        ItemAccess::View | ItemAccess::Edit if !row.enabled => Ok(None),
+        ItemAccess::View => Err(no_access()),
+        _ => Ok(Some(row)),
+    }
 }
 
 /// The sealed chunks of a file, opened one by one into `sink`.

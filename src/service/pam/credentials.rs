@@ -7,7 +7,7 @@ use crate::domain::authorization::{Access, Caller, Resource};
 use crate::domain::identifier::{generate_identifier, parse_identifier};
 use crate::domain::pam::FoundCredential;
 use crate::domain::pam::{Credential, CredentialKey, CredentialKind, CredentialSettings, Device};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, codes};
 use crate::service::Core;
 use crate::service::access::{require_resource, require_write};
 use crate::service::pam::devices::{check_domains, device_not_found, invalid_identifier, unknown_domain};
@@ -21,22 +21,22 @@ pub const DEFAULT_TYPE: &str = "Local User";
 pub const MAX_ADDITIONAL_BYTES: usize = 64 * 1024;
 
 pub fn not_found() -> ApiError {
-    ApiError::business(1007, "Credential not found")
+    ApiError::business(codes::CREDENTIAL_NOT_FOUND, "Credential not found")
 }
 pub fn inactive() -> ApiError {
-    ApiError::business(1008, "Credential inactive")
+    ApiError::business(codes::CREDENTIAL_INACTIVE, "Credential inactive")
 }
 pub fn no_access() -> ApiError {
-    ApiError::business(1009, "No access to credential").with_reason("credential not linked")
+    ApiError::business(codes::CREDENTIAL_NO_ACCESS, "No access to credential").with_reason("credential not linked")
 }
 pub fn not_a_credential() -> ApiError {
-    ApiError::business(1010, "The item is not a credential")
+    ApiError::business(codes::NOT_A_CREDENTIAL, "The item is not a credential")
 }
 
 #[derive(Default)]
 pub struct CredentialInput {
     pub identifier: Option<String>,
-    /// `None` when the `username` key was absent (1042); an empty value becomes "usr".
+    /// `None` when the `username` key was absent (`INVALID_USERNAME`); an empty value becomes "usr".
     pub username: Option<String>,
     pub hostname: Option<String>,
     pub ip: Option<String>,
@@ -65,7 +65,7 @@ fn required(value: Option<String>, code: u16, what: &str) -> ApiResult<String> {
         .ok_or_else(|| ApiError::business(code, &format!("The device's {what} was not informed")))
 }
 
-/// The device a request names: it must exist and be visible (1011 otherwise).
+/// The device a request names: it must exist and be visible (`DEVICE_NOT_FOUND` otherwise).
 pub async fn device_for(core: &Core, caller: &Caller, hostname: &str) -> ApiResult<Device> {
     core.store.visible_device(caller.authorization.id, hostname, Access::Read).await.map_err(|e| match e {
         StoreError::NotFound => device_not_found(),
@@ -77,10 +77,11 @@ pub async fn device_for(core: &Core, caller: &Caller, hostname: &str) -> ApiResu
 /// this username on this device is updated, or a new one created.
 pub async fn upsert(core: &Core, caller: &Caller, mut input: CredentialInput) -> ApiResult<Upserted> {
     require_write(caller, Resource::Pam)?;
-    let username = input.username.take().ok_or_else(|| ApiError::business(1042, "Invalid username"))?;
+    let username =
+        input.username.take().ok_or_else(|| ApiError::business(codes::INVALID_USERNAME, "Invalid username"))?;
     let username = if username.trim().is_empty() { "usr".to_owned() } else { username.trim().to_owned() };
-    let hostname = required(input.hostname.take(), 1004, "hostname")?;
-    required(input.ip.take(), 1005, "IP")?;
+    let hostname = required(input.hostname.take(), codes::DEVICE_HOSTNAME_NOT_INFORMED, "hostname")?;
+    required(input.ip.take(), codes::DEVICE_IP_NOT_INFORMED, "IP")?;
     let identifier = parse_identifier(input.identifier.as_deref()).map_err(|_| invalid_identifier())?;
     if username.chars().count() > 255 || input.additional.as_ref().is_some_and(|a| a.len() > MAX_ADDITIONAL_BYTES) {
         return Err(ApiError::bad_request(format!(
@@ -301,7 +302,8 @@ async fn update(
     Ok(Upserted { credential: c, created: false, changed })
 }
 
-/// A credential the caller names: 1007 when missing, 1009 when not theirs to see.
+/// A credential the caller names: `CREDENTIAL_NOT_FOUND` when missing,
+/// `CREDENTIAL_NO_ACCESS` when not theirs to see.
 pub async fn find(core: &Core, caller: &Caller, key: &CredentialKey) -> ApiResult<FoundCredential> {
     let found = core.store.find_credential(caller.authorization.id, key).await.map_err(|e| match e {
         StoreError::NotFound => not_found(),
@@ -318,7 +320,7 @@ pub async fn list(core: &Core, caller: &Caller) -> ApiResult<Vec<FoundCredential
     Ok(core.store.visible_credentials(caller.authorization.id).await?)
 }
 
-/// PUT (enable, 1043 when active) and DELETE (disable, 1008 when inactive).
+/// PUT (enable; `CREDENTIAL_ALREADY_ACTIVE`) and DELETE (disable; `CREDENTIAL_INACTIVE`).
 pub async fn set_enabled(core: &Core, caller: &Caller, key: &str, enabled: bool) -> ApiResult<Credential> {
     require_write(caller, Resource::Pam)?;
     let found = find(core, caller, &CredentialKey::parse(key)).await?;
@@ -330,7 +332,9 @@ pub async fn set_enabled(core: &Core, caller: &Caller, key: &str, enabled: bool)
         return Err(not_a_credential());
     }
     match (enabled, c.enabled) {
-        (true, true) => return Err(ApiError::business(1043, "Credential is already activated!")),
+        (true, true) => {
+            return Err(ApiError::business(codes::CREDENTIAL_ALREADY_ACTIVE, "Credential is already activated!"));
+        }
         (false, false) => return Err(inactive()),
         _ => {}
     }
@@ -338,7 +342,7 @@ pub async fn set_enabled(core: &Core, caller: &Caller, key: &str, enabled: bool)
     Ok(c)
 }
 
-/// Check-in (1018 when the caller does not hold it); schedules a rotation when the policy says.
+/// Check-in (`NOT_IN_CUSTODY` when the caller does not hold it); schedules a rotation when the policy says.
 pub async fn release(core: &Core, caller: &Caller, key: &str) -> ApiResult<Credential> {
     require_write(caller, Resource::Pam)?;
     let found = find(core, caller, &CredentialKey::parse(key)).await?;
@@ -348,7 +352,7 @@ pub async fn release(core: &Core, caller: &Caller, key: &str) -> ApiResult<Crede
     }
     let rotate_at = rotation::after_custody(core, &c, &found.device).await?.then(|| core.now());
     if !core.store.release_custody(c.id, caller.authorization.id, rotate_at).await? {
-        return Err(ApiError::business(1018, "The credential is not in the user custody"));
+        return Err(ApiError::business(codes::NOT_IN_CUSTODY, "The credential is not in the user custody"));
     }
     Ok(c)
 }

@@ -4,21 +4,24 @@
 use crate::domain::authorization::{Access, Caller, Resource};
 use crate::domain::identifier::{generate_identifier, parse_identifier};
 use crate::domain::pam::Device;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, codes};
 use crate::service::Core;
 use crate::service::access::{require_resource, require_write};
 use crate::store::StoreError;
 
 pub fn device_not_found() -> ApiError {
-    ApiError::business(1011, "Device not found")
+    ApiError::business(codes::DEVICE_NOT_FOUND, "Device not found")
 }
 
 pub fn unknown_domain() -> ApiError {
-    ApiError::business(1029, "It is not possible to enter a domain that has not been previously registered")
+    ApiError::business(
+        codes::DOMAIN_NOT_REGISTERED,
+        "It is not possible to enter a domain that has not been previously registered",
+    )
 }
 
 pub fn invalid_identifier() -> ApiError {
-    ApiError::business(1053, "The identifier can only contain letters, numbers, \"_\" and \"-\".")
+    ApiError::business(codes::INVALID_IDENTIFIER, "The identifier can only contain letters, numbers, \"_\" and \"-\".")
 }
 
 /// The fields of a device upsert, already read from the request.
@@ -44,7 +47,7 @@ fn required(value: Option<String>, code: u16, what: &str) -> ApiResult<String> {
         .ok_or_else(|| ApiError::business(code, &format!("The device's {what} was not informed")))
 }
 
-/// A comma list of registered domains, without spaces (§3.3); `Err(1029)` otherwise.
+/// A comma list of registered domains, without spaces (§3.3); `DOMAIN_NOT_REGISTERED` otherwise.
 pub async fn check_domains(core: &Core, list: &str) -> ApiResult<()> {
     let names: Vec<&str> = list.split(',').filter(|n| !n.is_empty()).collect();
     if names.iter().any(|n| n.contains(char::is_whitespace)) || !core.store.unknown_domains(&names).await?.is_empty() {
@@ -63,12 +66,12 @@ fn check_length(name: &str, value: &str) -> ApiResult<()> {
 /// Registers a device, or updates the one with this hostname. Returns it and whether it is new.
 pub async fn upsert(core: &Core, caller: &Caller, input: DeviceInput) -> ApiResult<(Device, bool)> {
     require_write(caller, Resource::Pam)?;
-    let ip = required(input.ip, 1005, "IP")?;
-    let hostname = required(input.hostname, 1004, "hostname")?;
-    let model = required(input.model, 1020, "model")?;
-    let device_type = required(input.device_type, 1022, "type")?;
-    let vendor = required(input.vendor, 1021, "vendor")?;
-    let site = required(input.site, 1019, "site")?;
+    let ip = required(input.ip, codes::DEVICE_IP_NOT_INFORMED, "IP")?;
+    let hostname = required(input.hostname, codes::DEVICE_HOSTNAME_NOT_INFORMED, "hostname")?;
+    let model = required(input.model, codes::DEVICE_MODEL_NOT_INFORMED, "model")?;
+    let device_type = required(input.device_type, codes::DEVICE_TYPE_NOT_INFORMED, "type")?;
+    let vendor = required(input.vendor, codes::DEVICE_VENDOR_NOT_INFORMED, "vendor")?;
+    let site = required(input.site, codes::DEVICE_SITE_NOT_INFORMED, "site")?;
     let identifier = parse_identifier(input.identifier.as_deref()).map_err(|_| invalid_identifier())?;
     for (name, value) in [
         ("hostname", &hostname),

@@ -6,7 +6,7 @@ use crate::crypto::cipher::Aad;
 use crate::domain::authorization::{Access, Caller, Resource};
 use crate::domain::identifier::{generate_identifier, parse_identifier};
 use crate::domain::info::{DEFAULT_INFO_TYPE, InfoInput, InfoRecord, InfoView};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, codes};
 use crate::service::Core;
 use crate::service::access::{require_resource, require_write};
 use crate::store::StoreError;
@@ -16,11 +16,11 @@ pub const MAX_CONTENT_BYTES: usize = 64 * 1024;
 const MAX_FIELD_CHARS: usize = 255;
 
 fn not_found() -> ApiError {
-    ApiError::business(1023, "Information not found")
+    ApiError::business(codes::INFO_NOT_FOUND, "Information not found")
 }
 
 fn inactive() -> ApiError {
-    ApiError::business(1024, "Inactive information")
+    ApiError::business(codes::INFO_INACTIVE, "Inactive information")
 }
 
 fn content_aad(uid: &str) -> Aad<'_> {
@@ -36,7 +36,7 @@ pub struct Registered {
 pub async fn register(core: &Core, caller: &Caller, input: InfoInput) -> ApiResult<Registered> {
     require_write(caller, Resource::Info)?;
     if input.content.is_empty() {
-        return Err(ApiError::business(1026, "The content was not informed"));
+        return Err(ApiError::business(codes::INFO_CONTENT_NOT_INFORMED, "The content was not informed"));
     }
     if input.content.len() > MAX_CONTENT_BYTES {
         return Err(ApiError::bad_request(format!("Parameter 'content' is limited to {MAX_CONTENT_BYTES} bytes.")));
@@ -50,8 +50,12 @@ pub async fn register(core: &Core, caller: &Caller, input: InfoInput) -> ApiResu
             )));
         }
     }
-    let identifier = parse_identifier(input.identifier.as_deref())
-        .map_err(|_| ApiError::business(1053, "The identifier can only contain letters, numbers, \"_\" and \"-\"."))?;
+    let identifier = parse_identifier(input.identifier.as_deref()).map_err(|_| {
+        ApiError::business(
+            codes::INVALID_IDENTIFIER,
+            "The identifier can only contain letters, numbers, \"_\" and \"-\".",
+        )
+    })?;
     let existing = match &identifier {
         Some(identifier) => match core.store.visible_info(caller.authorization.id, identifier, Access::Write).await {
             Ok(found) if found.identifier == *identifier => Some(found),

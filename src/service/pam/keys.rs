@@ -7,7 +7,7 @@ use crate::domain::authorization::{Access, Caller, Resource};
 use crate::domain::identifier::{generate_identifier, parse_identifier};
 use crate::domain::pam::FoundCredential;
 use crate::domain::pam::{Credential, CredentialKey, CredentialKind, CredentialSettings};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, codes};
 use crate::service::Core;
 use crate::service::access::{require_resource, require_write};
 use crate::service::pam::credentials::{device_for, existing_for_upsert};
@@ -19,13 +19,13 @@ use crate::service::pam::settings::seal_settings;
 use crate::store::StoreError;
 
 fn not_found() -> ApiError {
-    ApiError::business(1015, "SSH key not found")
+    ApiError::business(codes::SSH_KEY_NOT_FOUND, "SSH key not found")
 }
 fn not_a_key() -> ApiError {
-    ApiError::business(1016, "The item is not a ssh key")
+    ApiError::business(codes::NOT_AN_SSH_KEY, "The item is not a ssh key")
 }
 fn inactive() -> ApiError {
-    ApiError::business(1017, "Key inactive")
+    ApiError::business(codes::SSH_KEY_INACTIVE, "Key inactive")
 }
 
 #[derive(Default)]
@@ -71,19 +71,22 @@ pub async fn upsert(core: &Core, caller: &Caller, input: KeyInput) -> ApiResult<
     require_write(caller, Resource::Pam)?;
     let ip = input.ip.filter(|v| !v.trim().is_empty());
     if ip.is_none() {
-        return Err(missing(1005, "device's IP"));
+        return Err(missing(codes::DEVICE_IP_NOT_INFORMED, "device's IP"));
     }
     let hostname = input
         .hostname
         .map(|h| h.trim().to_owned())
         .filter(|h| !h.is_empty())
-        .ok_or_else(|| missing(1004, "device's hostname"))?;
-    let private_key = input.private_key.filter(|k| !k.trim().is_empty()).ok_or_else(|| missing(1014, "private key"))?;
+        .ok_or_else(|| missing(codes::DEVICE_HOSTNAME_NOT_INFORMED, "device's hostname"))?;
+    let private_key = input
+        .private_key
+        .filter(|k| !k.trim().is_empty())
+        .ok_or_else(|| missing(codes::SSH_PRIVATE_KEY_NOT_INFORMED, "private key"))?;
     let public_key = input
         .public_key
         .map(|k| k.trim().to_owned())
         .filter(|k| !k.is_empty())
-        .ok_or_else(|| missing(1013, "public key"))?;
+        .ok_or_else(|| missing(codes::SSH_PUBLIC_KEY_NOT_INFORMED, "public key"))?;
     check_pair(&private_key, &public_key)?;
     let identifier = parse_identifier(input.identifier.as_deref()).map_err(|_| invalid_identifier())?;
     let username =
@@ -194,7 +197,8 @@ pub struct RevealedKey {
     pub devices: Vec<(String, String)>,
 }
 
-/// A key with its private half and passphrase (1015/1016/1017).
+/// A key with its private half and passphrase (or `SSH_KEY_NOT_FOUND`, `NOT_AN_SSH_KEY`,
+/// `SSH_KEY_INACTIVE`).
 pub async fn reveal(core: &Core, caller: &Caller, key: &str) -> ApiResult<RevealedKey> {
     require_resource(caller, Resource::Pam)?;
     let found = lookup(core, caller, &CredentialKey::parse(key)).await?.filter(|f| f.visible).ok_or_else(not_found)?;
@@ -223,7 +227,7 @@ pub async fn reveal(core: &Core, caller: &Caller, key: &str) -> ApiResult<Reveal
     Ok(RevealedKey { found, private_key, passphrase, devices })
 }
 
-/// PUT enables (1045 when active), DELETE disables (1017 when inactive).
+/// PUT enables (`SSH_KEY_ALREADY_ACTIVE`), DELETE disables (`SSH_KEY_INACTIVE`).
 pub async fn set_enabled(core: &Core, caller: &Caller, key: &str, enabled: bool) -> ApiResult<i64> {
     require_write(caller, Resource::Pam)?;
     let found = lookup(core, caller, &CredentialKey::parse(key)).await?.ok_or_else(not_found)?;
@@ -235,7 +239,7 @@ pub async fn set_enabled(core: &Core, caller: &Caller, key: &str, enabled: bool)
         return Err(not_a_key());
     }
     match (enabled, c.enabled) {
-        (true, true) => return Err(ApiError::business(1045, "Ssh key is already activated")),
+        (true, true) => return Err(ApiError::business(codes::SSH_KEY_ALREADY_ACTIVE, "Ssh key is already activated")),
         (false, false) => return Err(inactive()),
         _ => {}
     }

@@ -3,17 +3,17 @@
 
 use crate::domain::authorization::{Caller, Resource};
 use crate::domain::pam::RelatedUser;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, codes};
 use crate::service::Core;
 use crate::service::access::{require_resource, require_write};
 use crate::store::StoreError;
 
 fn does_not_exist() -> ApiError {
-    ApiError::business(1005, "User does not exist")
+    ApiError::business(codes::RELATED_USER_NOT_FOUND, "User does not exist")
 }
 
 fn not_informed(name: &str) -> ApiError {
-    ApiError::business(1001, &format!("Parameter '{name}' was not informed!"))
+    ApiError::business(codes::PARAMETER_NOT_INFORMED, &format!("Parameter '{name}' was not informed!"))
 }
 
 fn check(name: &str, value: &str) -> ApiResult<()> {

@@ -38,7 +38,7 @@ pub async fn reveal(core: &Core, caller: &Caller, key: &str) -> ApiResult<Reveal
 
 /// The credential's own password, or its parent's when it inherits one. The parent is read as
 /// this reader sees it, every time: a parent the reader can no longer see (unlinked, or never
-/// theirs) answers 1009, and a disabled parent 1008, as reading the parent itself would.
+/// theirs) answers `CREDENTIAL_NO_ACCESS`, a disabled parent `CREDENTIAL_INACTIVE`, as reading the parent itself would.
 async fn current_password(core: &Core, caller: &Caller, c: &Credential) -> ApiResult<Zeroizing<String>> {
     let (uid, blob) = match c.parent_id {
         Some(parent) => {

@@ -18,6 +18,7 @@ use crate::domain::pam::Policy;
 use crate::domain::pam::{Credential, CredentialKey, CredentialKind, Device};
 use crate::error::{ApiError, ApiResult};
 use crate::service::Core;
+use crate::service::audit::AuditSink;
 use crate::service::pam::history::archive;
 use crate::service::pam::sealing::aad;
 use crate::store::StoreError;
@@ -227,7 +228,7 @@ pub struct RotationReport {
 
 /// Rotates every credential due now (by the core's clock), through `changer`. Each credential is
 /// claimed on its own, just before it is changed; a pass never takes the same one twice.
-pub async fn run_due(core: &Core, changer: &dyn SecretChanger) -> ApiResult<RotationReport> {
+pub async fn run_due(core: &Core, audit: &AuditSink, changer: &dyn SecretChanger) -> ApiResult<RotationReport> {
     let mut report = RotationReport::default();
     let mut seen = std::collections::HashSet::new();
     loop {
@@ -238,7 +239,7 @@ pub async fn run_due(core: &Core, changer: &dyn SecretChanger) -> ApiResult<Rota
         if !seen.insert(id) {
             return Ok(report);
         }
-        match rotate_one(core, changer, id).await {
+        match rotate_one(core, audit, changer, id).await {
             Ok(true) => report.rotated.push(id),
             Ok(false) => report.failed.push(id),
             Err(e) => {
@@ -253,7 +254,7 @@ fn retry_secs(core: &Core) -> i64 {
     i64::try_from(core.config.rotation_retry).unwrap_or(3600)
 }
 
-async fn rotate_one(core: &Core, changer: &dyn SecretChanger, id: i64) -> ApiResult<bool> {
+async fn rotate_one(core: &Core, audit: &AuditSink, changer: &dyn SecretChanger, id: i64) -> ApiResult<bool> {
     let found = match core.store.find_credential(0, &CredentialKey::Id(id)).await {
         Ok(found) => found,
         Err(StoreError::NotFound) => return Ok(false),
@@ -318,12 +319,12 @@ async fn rotate_one(core: &Core, changer: &dyn SecretChanger, id: i64) -> ApiRes
             (500, false)
         }
     };
-    audit_rotation(core, c.id, status).await?;
+    audit_rotation(core, audit, c.id, status).await?;
     Ok(result)
 }
 
-/// Rotations are not requests, but they are audited like them.
-async fn audit_rotation(core: &Core, credential_id: i64, status: i64) -> ApiResult<()> {
+/// Rotations are not requests, but they are audited like them, through the same writer.
+async fn audit_rotation(core: &Core, audit: &AuditSink, credential_id: i64, status: i64) -> ApiResult<()> {
     let record = AuditRecord {
         at_ms: core.clock.now_ms(),
         request_id: uuid::Uuid::now_v7().to_string(),
@@ -336,7 +337,7 @@ async fn audit_rotation(core: &Core, credential_id: i64, status: i64) -> ApiResu
         outcome: if status < 400 { "success" } else { "error" }.into(),
         detail: serde_json::json!({"job": "rotation"}).to_string(),
     };
-    Ok(core.store.append_audit(&[record]).await?)
+    audit.record(record).await.map_err(|_| ApiError::unavailable())
 }
 
 #[cfg(test)]

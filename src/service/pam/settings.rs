@@ -5,7 +5,7 @@ use serde_json::Value;
 use zeroize::Zeroizing;
 
 use crate::domain::pam::{Credential, CredentialSettings, SETTINGS_KEYS};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, codes};
 use crate::service::Core;
 use crate::service::pam::sealing::aad;
 
@@ -30,10 +30,13 @@ pub fn validate_settings(settings: &CredentialSettings) -> ApiResult<()> {
             }
             for op in operations {
                 if !present(jit, &format!("credential_{op}_plugin")) {
-                    return Err(ApiError::business(1046, "Plugin not informed"));
+                    return Err(ApiError::business(codes::PLUGIN_NOT_INFORMED, "Plugin not informed"));
                 }
                 if !present(jit, &format!("credential_{op}_template")) {
-                    return Err(ApiError::business(1047, "Template plugin not informed"));
+                    return Err(ApiError::business(
+                        codes::TEMPLATE_PLUGIN_NOT_INFORMED,
+                        "Template plugin not informed",
+                    ));
                 }
             }
         }
