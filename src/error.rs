@@ -1,10 +1,10 @@
 //! The one error type every route answers with.
 //!
-//! Policy: business and validation errors carry the contract's 10xx code and text verbatim and
-//! render as the senhasegura envelope (http/envelope.rs). Internal failures render as an opaque
-//! "Unexpected error." with an error id; the cause is logged once, under that id, and never put
-//! in a body. The token endpoint's failures render in the RFC 6749 §5.2 shape instead.
-//! Services build these with the intent-named constructors below and never import axum.
+//! Policy: business and validation errors carry the contract's 10xx code and text verbatim.
+//! Internal failures say only "Unexpected error." with an error id; the cause is logged once,
+//! under that id, and never put in a body. Services build these with the intent-named
+//! constructors below and speak only of what went wrong (`ErrorKind`): the status, headers and
+//! body shape each kind gets are the http layer's one table (http/envelope.rs).
 
 pub mod codes;
 
@@ -13,22 +13,71 @@ use std::borrow::Cow;
 use crate::crypto::cipher::CryptoError;
 use crate::store::StoreError;
 
+/// What went wrong, in the words of the rules that found it. The http layer's one table
+/// (`http::envelope::presentation`) turns each kind into a status, a challenge header and a body
+/// shape; nothing here knows HTTP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorShape {
-    /// `code`, `response{…}`, `exception{…}`.
-    Envelope,
-    /// `{"error": …, "error_description": …}` for `/oauth2/token`.
-    OAuth(&'static str),
+pub enum ErrorKind {
+    /// A business error of the contract, with its 10xx code (`codes`).
+    Contract(u16),
+    /// Input that cannot be accepted: malformed, wrong type, out of bounds.
+    Invalid,
+    NotFound,
+    /// A concurrent change, or a name already taken.
+    Conflict,
+    /// The caller is known but may not do this (an address or referrer refused, a right missing).
+    Forbidden,
+    /// The authorization lacks the module (the contract answers this as a server error).
+    ModuleNotAuthorized,
+    /// A token whose scope lacks the operation.
+    InsufficientScope,
+    /// No credentials were presented.
+    Unauthenticated,
+    /// A bearer token that is invalid, expired or superseded.
+    InvalidToken,
+    /// A signature, API token or password that does not check out.
+    AuthenticationFailed,
+    /// An OAuth 1.0a signature that does not check out (its own documented wording).
+    InvalidSignature,
+    /// Too many failed attempts; `retry_after` says when to come back.
+    Throttled,
+    /// No such route, or not with this method.
+    NoRoute,
+    MethodNotAllowed,
+    TooLarge,
+    UnsupportedMediaType,
+    /// The request ran out of time, or the store is unreachable: worth retrying.
+    TimedOut,
+    Unavailable,
+    /// Anything else: logged under an error id, never described to the caller.
+    Internal,
+    /// An RFC 6749 §5.2 error of the token endpoint.
+    OAuth(OAuthError),
+}
+
+/// The token endpoint's errors (RFC 6749 §5.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OAuthError {
+    InvalidRequest,
+    UnsupportedGrantType,
+    InvalidClient,
+}
+
+impl OAuthError {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidClient => "invalid_client",
+        }
+    }
 }
 
 #[derive(Debug)]
 pub struct ApiError {
-    pub status: u16,
-    /// The contract's 10xx number, when the error has one.
-    pub code: Option<u16>,
+    pub kind: ErrorKind,
     pub message: Cow<'static, str>,
-    pub shape: ErrorShape,
-    pub www_authenticate: Option<&'static str>,
+    /// Seconds after which a retry may succeed (throttling, time-outs, an unreachable store).
     pub retry_after: Option<u32>,
     /// Set on internal errors: the id under which the cause was logged.
     pub error_id: Option<String>,
@@ -49,13 +98,10 @@ impl std::fmt::Display for ApiError {
 impl std::error::Error for ApiError {}
 
 impl ApiError {
-    fn new(status: u16, message: impl Into<Cow<'static, str>>) -> Self {
+    fn new(kind: ErrorKind, message: impl Into<Cow<'static, str>>) -> Self {
         Self {
-            status,
-            code: None,
+            kind,
             message: message.into(),
-            shape: ErrorShape::Envelope,
-            www_authenticate: None,
             retry_after: None,
             error_id: None,
             audit_reason: None,
@@ -63,26 +109,35 @@ impl ApiError {
         }
     }
 
-    /// A contract error: 400 with `"NNNN: text"`.
+    /// The contract's 10xx number, when the error has one.
+    pub fn code(&self) -> Option<u16> {
+        match self.kind {
+            ErrorKind::Contract(code) => Some(code),
+            _ => None,
+        }
+    }
+
+    /// A contract error: `"NNNN: text"`.
     pub fn business(code: u16, text: &str) -> Self {
-        Self { code: Some(code), ..Self::new(400, format!("{code}: {text}")) }
+        Self::new(ErrorKind::Contract(code), format!("{code}: {text}"))
     }
 
     pub fn bad_request(message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(400, message)
+        Self::new(ErrorKind::Invalid, message)
     }
 
     pub fn not_found(message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(404, message)
+        Self::new(ErrorKind::NotFound, message)
     }
 
     pub fn conflict(message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(409, message)
+        Self::new(ErrorKind::Conflict, message)
     }
 
-    /// The authorization lacks the module; the contract lists this under 500.
+    /// The authorization lacks the module.
     pub fn resource_not_authorized() -> Self {
-        Self::new(500, "You are not authorized to access this resource.").with_reason("resource not authorized")
+        Self::new(ErrorKind::ModuleNotAuthorized, "You are not authorized to access this resource.")
+            .with_reason("resource not authorized")
     }
 
     /// A write by a read-only authorization.
@@ -91,87 +146,84 @@ impl ApiError {
             .with_reason("read-only authorization")
     }
 
-    pub fn no_route(status: u16) -> Self {
-        Self::new(status, "No route matched with those values.")
+    pub fn no_route() -> Self {
+        Self::new(ErrorKind::NoRoute, NO_ROUTE)
     }
 
-    /// No credentials at all: the gateway's answer, with a challenge that names no error.
+    pub fn method_not_allowed() -> Self {
+        Self::new(ErrorKind::MethodNotAllowed, NO_ROUTE)
+    }
+
+    /// No credentials at all: the gateway's answer.
     pub fn unauthenticated() -> Self {
-        Self { www_authenticate: Some("Bearer realm=\"cofre\""), ..Self::no_route(401) }.with_reason("no credentials")
+        Self::new(ErrorKind::Unauthenticated, NO_ROUTE).with_reason("no credentials")
     }
 
     pub fn invalid_token() -> Self {
-        Self {
-            www_authenticate: Some("Bearer realm=\"cofre\", error=\"invalid_token\""),
-            ..Self::new(401, "The access token is invalid or has expired.")
-        }
-        .with_reason("invalid token")
+        Self::new(ErrorKind::InvalidToken, "The access token is invalid or has expired.").with_reason("invalid token")
     }
 
     pub fn forbidden(message: &'static str) -> Self {
-        Self::new(403, message).with_reason(message)
+        Self::new(ErrorKind::Forbidden, message).with_reason(message)
     }
 
     pub fn payload_too_large(limit: usize) -> Self {
-        Self::new(413, format!("Request body is larger than the limit of {limit} bytes."))
+        Self::new(ErrorKind::TooLarge, format!("Request body is larger than the limit of {limit} bytes."))
     }
 
     pub fn unsupported_media_type() -> Self {
         Self::new(
-            415,
+            ErrorKind::UnsupportedMediaType,
             "Unsupported Content-Type: send application/json, application/x-www-form-urlencoded or multipart/form-data.",
         )
     }
 
-    /// 403 for a token whose scope lacks the operation (RFC 6750 `insufficient_scope`).
+    /// A token whose scope lacks the operation (RFC 6750 `insufficient_scope`).
     pub fn insufficient_scope() -> Self {
-        Self {
-            www_authenticate: Some("Bearer realm=\"cofre\", error=\"insufficient_scope\""),
-            ..Self::new(403, "The token's scope does not allow this operation.")
-        }
-        .with_reason("insufficient scope")
+        Self::new(ErrorKind::InsufficientScope, "The token's scope does not allow this operation.")
+            .with_reason("insufficient scope")
     }
 
     /// Authentication failed for a non-OAuth2 scheme; says nothing about which part was wrong.
     pub fn authentication_failed(reason: &'static str) -> Self {
-        Self::new(401, "Client authentication failed.").with_reason(reason)
+        Self::new(ErrorKind::AuthenticationFailed, "Client authentication failed.").with_reason(reason)
     }
 
     /// OAuth 1.0a's documented failure.
     pub fn invalid_signature(reason: &'static str) -> Self {
-        Self::new(401, "Invalid signature").with_reason(reason)
+        Self::new(ErrorKind::InvalidSignature, "Invalid signature").with_reason(reason)
     }
 
     pub fn too_many_attempts(retry_after: u32) -> Self {
-        Self { retry_after: Some(retry_after.max(1)), ..Self::new(429, "Too many failed attempts; try again later.") }
-            .with_reason("throttled")
+        Self {
+            retry_after: Some(retry_after.max(1)),
+            ..Self::new(ErrorKind::Throttled, "Too many failed attempts; try again later.")
+        }
+        .with_reason("throttled")
     }
 
     pub fn timed_out() -> Self {
-        Self { retry_after: Some(1), ..Self::new(503, "Request timed out.") }
+        Self { retry_after: Some(1), ..Self::new(ErrorKind::TimedOut, "Request timed out.") }
     }
 
     pub fn unavailable() -> Self {
-        Self { retry_after: Some(2), ..Self::new(503, "Service temporarily unavailable.") }
+        Self { retry_after: Some(2), ..Self::new(ErrorKind::Unavailable, "Service temporarily unavailable.") }
     }
 
     /// Logs `cause` once under a fresh error id; the body says only "Unexpected error.".
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         let id = uuid::Uuid::now_v7().to_string();
         tracing::error!(error.id = %id, error.cause = %cause, "internal error");
-        Self { error_id: Some(id), ..Self::new(500, "Unexpected error.") }
+        Self { error_id: Some(id), ..Self::new(ErrorKind::Internal, "Unexpected error.") }
     }
 
     /// RFC 6749 §5.2 errors of the token endpoint.
-    pub fn oauth(status: u16, error: &'static str, description: &'static str) -> Self {
-        Self { shape: ErrorShape::OAuth(error), ..Self::new(status, description) }.with_reason(error)
+    pub fn oauth(error: OAuthError, description: &'static str) -> Self {
+        Self::new(ErrorKind::OAuth(error), description).with_reason(error.as_str())
     }
 
     pub fn invalid_client() -> Self {
-        Self {
-            www_authenticate: Some("Basic realm=\"cofre\""),
-            ..Self::oauth(401, "invalid_client", "Client authentication failed")
-        }
+        Self::oauth(OAuthError::InvalidClient, "Client authentication failed")
     }
 
     /// Names the authorization a refused request identified, so the audit record carries it.
@@ -185,6 +237,9 @@ impl ApiError {
         self
     }
 }
+
+/// The gateway's answer when nothing matches (and when no credentials were presented).
+const NO_ROUTE: &str = "No route matched with those values.";
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {

@@ -101,8 +101,8 @@ pub fn router(state: AppState) -> Router {
             "/scim/v2",
             scim::routes().route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate)),
         )
-        .fallback(|| async { ApiError::no_route(404) })
-        .method_not_allowed_fallback(|| async { ApiError::no_route(405) })
+        .fallback(|| async { ApiError::no_route() })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         // Innermost first: a panic becomes a 500 envelope that is still audited.
         .layer(CatchPanicLayer::custom(|_| panic_response()))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::audited))

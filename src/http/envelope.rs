@@ -6,7 +6,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use crate::error::{ApiError, ErrorShape};
+use crate::error::{ApiError, ErrorKind, OAuthError};
 
 /// Put on responses so the audit middleware can record why a request was refused.
 #[derive(Clone, Copy, Debug)]
@@ -87,36 +87,82 @@ impl IntoResponse for Reply {
     }
 }
 
+/// How an error kind is presented over HTTP: its status, the challenge it carries, and whether
+/// it is answered in the token endpoint's RFC 6749 shape instead of the envelope.
+pub struct Presentation {
+    pub status: u16,
+    pub challenge: Option<&'static str>,
+    pub oauth: Option<&'static str>,
+}
+
+/// The one table from what went wrong to how it is answered.
+pub fn presentation(kind: ErrorKind) -> Presentation {
+    let plain = |status| Presentation { status, challenge: None, oauth: None };
+    match kind {
+        ErrorKind::Contract(_) | ErrorKind::Invalid => plain(400),
+        ErrorKind::NotFound | ErrorKind::NoRoute => plain(404),
+        ErrorKind::MethodNotAllowed => plain(405),
+        ErrorKind::Conflict => plain(409),
+        ErrorKind::Forbidden => plain(403),
+        ErrorKind::ModuleNotAuthorized | ErrorKind::Internal => plain(500),
+        ErrorKind::InsufficientScope => Presentation {
+            status: 403,
+            challenge: Some("Bearer realm=\"cofre\", error=\"insufficient_scope\""),
+            oauth: None,
+        },
+        ErrorKind::Unauthenticated => {
+            Presentation { status: 401, challenge: Some("Bearer realm=\"cofre\""), oauth: None }
+        }
+        ErrorKind::InvalidToken => Presentation {
+            status: 401,
+            challenge: Some("Bearer realm=\"cofre\", error=\"invalid_token\""),
+            oauth: None,
+        },
+        ErrorKind::AuthenticationFailed | ErrorKind::InvalidSignature => plain(401),
+        ErrorKind::Throttled => plain(429),
+        ErrorKind::TooLarge => plain(413),
+        ErrorKind::UnsupportedMediaType => plain(415),
+        ErrorKind::TimedOut | ErrorKind::Unavailable => plain(503),
+        ErrorKind::OAuth(OAuthError::InvalidClient) => Presentation {
+            status: 401,
+            challenge: Some("Basic realm=\"cofre\""),
+            oauth: Some(OAuthError::InvalidClient.as_str()),
+        },
+        ErrorKind::OAuth(other) => Presentation { status: 400, challenge: None, oauth: Some(other.as_str()) },
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = match self.shape {
-            ErrorShape::Envelope => {
+        let shown = presentation(self.kind);
+        let body = match shown.oauth {
+            None => {
                 let detail = self.error_id.as_ref().map_or(Value::Null, |id| Value::String(format!("error id {id}")));
                 json!({
-                    "code": self.status,
-                    "response": response_block(self.status, &self.message, true),
+                    "code": shown.status,
+                    "response": response_block(shown.status, &self.message, true),
                     "exception": {
-                        "code": self.code.unwrap_or(self.status),
+                        "code": self.code().unwrap_or(shown.status),
                         "message": self.message,
                         "detail": detail,
                     },
                 })
             }
-            ErrorShape::OAuth(error) => json!({
+            Some(error) => json!({
                 "error": error,
                 "error_description": self.message,
                 "message": self.message,
             }),
         };
-        let mut response = json_response(self.status, &body);
+        let mut response = json_response(shown.status, &body);
         let headers = response.headers_mut();
-        if let Some(challenge) = self.www_authenticate {
+        if let Some(challenge) = shown.challenge {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
         }
         if let Some(secs) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
-        if matches!(self.shape, ErrorShape::OAuth(_)) {
+        if shown.oauth.is_some() {
             headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
         }
         if let Some(reason) = self.audit_reason {

@@ -11,7 +11,7 @@ use percent_encoding::percent_decode_str;
 use serde_json::json;
 use zeroize::Zeroizing;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, OAuthError};
 use crate::http::middleware::RequestContext;
 use crate::http::params::Params;
 use crate::service::auth::Origin;
@@ -26,11 +26,11 @@ pub async fn token(
 ) -> ApiResult<Response> {
     match params.text("grant_type")?.as_deref() {
         None | Some("") => {
-            return Err(ApiError::oauth(400, "invalid_request", "The grant_type parameter is required"));
+            return Err(ApiError::oauth(OAuthError::InvalidRequest, "The grant_type parameter is required"));
         }
         Some("client_credentials") => {}
         Some(_) => {
-            return Err(ApiError::oauth(400, "unsupported_grant_type", "Only client_credentials is supported"));
+            return Err(ApiError::oauth(OAuthError::UnsupportedGrantType, "Only client_credentials is supported"));
         }
     }
     let basic = match headers.get(header::AUTHORIZATION) {
@@ -43,7 +43,7 @@ pub async fn token(
     let body_secret = params.take_secret("client_secret")?;
     let credentials = match (basic, body_secret) {
         (Some(_), Some(_)) => {
-            return Err(ApiError::oauth(400, "invalid_request", "Send the client credentials one way only"));
+            return Err(ApiError::oauth(OAuthError::InvalidRequest, "Send the client credentials one way only"));
         }
         (Some(basic), None) => basic,
         (None, Some(client_secret)) => {

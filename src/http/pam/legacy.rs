@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::domain::authorization::Caller;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorKind};
 use crate::http::path::ItemKey;
 use crate::service::pam::reveal;
 use crate::state::AppState;
@@ -59,11 +59,12 @@ pub async fn show(State(state): State<AppState>, caller: Caller, ItemKey(key): I
 }
 
 fn legacy_error(e: ApiError) -> Response {
-    if e.status >= 500 && e.code.is_none() && e.audit_reason != Some("resource not authorized") {
+    let status = crate::http::envelope::presentation(e.kind).status;
+    if status >= 500 && e.kind != ErrorKind::ModuleNotAuthorized {
         return e.into_response();
     }
     let reason = e.audit_reason;
-    let mut response = legacy(e.status, &e.message, true, None);
+    let mut response = legacy(status, &e.message, true, None);
     if let Some(reason) = reason {
         response.extensions_mut().insert(crate::http::envelope::AuditReason(reason));
     }
