@@ -241,6 +241,21 @@ impl ApiError {
 /// The gateway's answer when nothing matches (and when no credentials were presented).
 const NO_ROUTE: &str = "No route matched with those values.";
 
+/// A store read whose "no such row" has an answer of its own; any other store failure converts
+/// as usual (an outage is never reported as "not found").
+pub trait OrNotFound<T> {
+    fn or_not_found(self, answer: impl FnOnce() -> ApiError) -> ApiResult<T>;
+}
+
+impl<T> OrNotFound<T> for Result<T, StoreError> {
+    fn or_not_found(self, answer: impl FnOnce() -> ApiError) -> ApiResult<T> {
+        self.map_err(|e| match e {
+            StoreError::NotFound => answer(),
+            other => other.into(),
+        })
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {

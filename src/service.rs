@@ -22,7 +22,7 @@ use crate::crypto::jwt::TokenKeys;
 use crate::crypto::keyring::{Keyring, MasterKey};
 use crate::crypto::password::PasswordHasher;
 use crate::crypto::{ct_eq, hmac_sha256, random_key};
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
 use crate::store::{Store, StoreError};
 use hosts::HostResolver;
 
@@ -92,6 +92,21 @@ impl Core {
 
     pub fn now(&self) -> i64 {
         self.clock.now()
+    }
+
+    /// Whether the store answers (readiness).
+    pub async fn store_reachable(&self) -> bool {
+        self.store.ping().await.is_ok()
+    }
+
+    /// The newest audit records, newest first.
+    pub async fn recent_audit(&self, limit: i64) -> ApiResult<Vec<crate::domain::audit::AuditRecord>> {
+        Ok(self.store.recent_audit(limit).await?)
+    }
+
+    /// Closes the store's connections (the CLI, when a command is done).
+    pub async fn close(&self) {
+        self.store.close().await;
     }
 
     pub fn seal(&self, aad: &Aad<'_>, plaintext: &[u8]) -> Vec<u8> {

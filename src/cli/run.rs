@@ -49,7 +49,7 @@ pub async fn run_operator_command(config: Config, command: Command) -> CliResult
         Command::Policy(cmd) => policy(&core, cmd).await,
         Command::Dsm(_) => Err("cofre dsm runs without a server configuration".into()),
     };
-    core.store.close().await;
+    core.close().await;
     result
 }
 
@@ -311,7 +311,7 @@ async fn domain(core: &Core, cmd: DomainCommand) -> CliResult {
             println!("domain {} registered", name.trim());
         }
         DomainCommand::List => {
-            for name in core.store.domains().await? {
+            for name in devices::domains(core).await? {
                 println!("{name}");
             }
         }
@@ -374,7 +374,7 @@ async fn policy(core: &Core, cmd: PolicyCommand) -> CliResult {
 }
 
 async fn audit_tail(core: &Core, lines: i64, json: bool) -> CliResult {
-    for r in core.store.recent_audit(lines.clamp(1, 10_000)).await? {
+    for r in core.recent_audit(lines.clamp(1, 10_000)).await? {
         let value = serde_json::to_value(&r)?;
         print(json, &value, || {
             let who = r.authorization_id.map_or_else(|| "anonymous".to_owned(), |id| format!("authorization {id}"));

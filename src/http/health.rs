@@ -12,8 +12,9 @@ pub async fn health() -> impl IntoResponse {
 }
 
 pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
-    match state.core.store.ping().await {
-        Ok(()) => (StatusCode::OK, axum::Json(json!({"status": "ready"}))),
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({"status": "store unreachable"}))),
+    if state.core.store_reachable().await {
+        (StatusCode::OK, axum::Json(json!({"status": "ready"})))
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({"status": "store unreachable"})))
     }
 }

@@ -16,7 +16,7 @@ use crate::state::AppState;
 
 pub async fn list_domains(State(state): State<AppState>, caller: Caller) -> ApiResult<Reply> {
     can_read(&caller)?;
-    let names = state.core.store.domains().await?;
+    let names = devices::domains(&state.core).await?;
     Ok(Reply::ok(format!("{} domains found", names.len())).with("domains", json!(names)))
 }
 

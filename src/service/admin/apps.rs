@@ -8,7 +8,7 @@ use crate::domain::authorization::ApplicationSummary;
 use crate::domain::authorization::{Access, Authorization, ItemKind, Resources};
 use crate::domain::network::IpAllowList;
 use crate::domain::pam::CredentialKey;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, OrNotFound};
 use crate::service::Core;
 use crate::service::admin::users;
 use crate::service::auth::oauth1::secret_aad;
@@ -205,18 +205,15 @@ fn not_found(id: i64) -> ApiError {
     ApiError::not_found(format!("Application {id} not found."))
 }
 
-fn authorization_not_found(e: StoreError, id: i64) -> ApiError {
-    match e {
-        StoreError::NotFound => ApiError::not_found(format!("Authorization {id} not found.")),
-        other => other.into(),
-    }
+fn authorization_not_found(id: i64) -> ApiError {
+    ApiError::not_found(format!("Authorization {id} not found."))
 }
 
 pub async fn set_application_enabled(core: &Core, application_id: i64, enabled: bool) -> ApiResult<()> {
-    core.store.set_application_enabled(application_id, enabled, core.now()).await.map_err(|e| match e {
-        StoreError::NotFound => not_found(application_id),
-        other => other.into(),
-    })
+    core.store
+        .set_application_enabled(application_id, enabled, core.now())
+        .await
+        .or_not_found(|| not_found(application_id))
 }
 
 /// Changes to an authorization's gate; `None` leaves a field as it is.
@@ -232,7 +229,7 @@ pub struct AuthorizationChanges {
 }
 
 pub async fn update_authorization(core: &Core, id: i64, changes: AuthorizationChanges) -> ApiResult<Authorization> {
-    let mut current = core.store.authorization(id).await.map_err(|e| authorization_not_found(e, id))?;
+    let mut current = core.store.authorization(id).await.or_not_found(|| authorization_not_found(id))?;
     if let Some(resources) = changes.resources {
         if resources.is_empty() {
             return Err(ApiError::bad_request("Give the authorization at least one resource."));
@@ -247,7 +244,7 @@ pub async fn update_authorization(core: &Core, id: i64, changes: AuthorizationCh
     current.allowed_ips = changes.allowed_ips.unwrap_or(current.allowed_ips);
     current.expires_at = changes.expires_at.unwrap_or(current.expires_at);
     current.enabled = changes.enabled.unwrap_or(current.enabled);
-    core.store.update_authorization(&current, core.now()).await.map_err(|e| authorization_not_found(e, id))?;
+    core.store.update_authorization(&current, core.now()).await.or_not_found(|| authorization_not_found(id))?;
     Ok(current)
 }
 
@@ -257,7 +254,7 @@ pub async fn regenerate_secret(core: &Core, authorization_id: i64) -> ApiResult<
     core.store
         .replace_client_secret(authorization_id, &core.hash_credential(&secret), core.now())
         .await
-        .map_err(|e| authorization_not_found(e, authorization_id))?;
+        .or_not_found(|| authorization_not_found(authorization_id))?;
     Ok(secret)
 }
 
@@ -272,10 +269,7 @@ pub async fn set_link(
 ) -> ApiResult<i64> {
     let missing = |what: &str| ApiError::not_found(format!("{what} {key:?} not found."));
     let item_id = match kind {
-        ItemKind::Info => core.store.info_id(key).await.map_err(|e| match e {
-            StoreError::NotFound => missing("Protected information"),
-            other => other.into(),
-        })?,
+        ItemKind::Info => core.store.info_id(key).await.or_not_found(|| missing("Protected information"))?,
         ItemKind::Credential => match core.store.find_credential(0, &CredentialKey::parse(key)).await {
             Ok(found) => found.credential.id,
             Err(StoreError::NotFound) => return Err(missing("Credential")),

@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 use crate::crypto::random_hex;
 use crate::domain::authorization::{Caller, Scheme, Scopes};
 use crate::domain::network::IpAllowList;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, OrNotFound};
 use crate::service::Core;
 use crate::service::admin::users;
 use crate::service::auth::login;
@@ -159,10 +159,7 @@ pub async fn list(core: &Core) -> ApiResult<Vec<TokenSummary>> {
 }
 
 async fn find(core: &Core, key: &str) -> ApiResult<ApiTokenRow> {
-    core.store.api_token(key.trim()).await.map_err(|e| match e {
-        StoreError::NotFound => not_found(key),
-        other => other.into(),
-    })
+    core.store.api_token(key.trim()).await.or_not_found(|| not_found(key))
 }
 
 /// Changes a token's lifetime: `Some(None)` never expires, `Some(Some(t))` valid until `t`.

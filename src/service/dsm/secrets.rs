@@ -9,7 +9,7 @@ use crate::crypto::cipher::Aad;
 use crate::domain::authorization::{Caller, Resource};
 use crate::domain::dsm::{DsmApp, DsmSecret};
 use crate::domain::dsm::{Entry, EntryKind};
-use crate::error::{ApiError, ApiResult, codes};
+use crate::error::{ApiError, ApiResult, OrNotFound, codes};
 use crate::service::Core;
 use crate::service::access::{require_resource, require_write};
 use crate::store::StoreError;
@@ -114,10 +114,11 @@ pub async fn list_secrets(core: &Core, caller: &Caller) -> ApiResult<Vec<SecretV
 pub async fn get_secret(core: &Core, caller: &Caller, identity: &str) -> ApiResult<SecretView> {
     require_resource(caller, Resource::Dsm)?;
     let app = caller_app(core, caller).await?;
-    let secret = core.store.dsm_secret(app.id, identity).await.map_err(|e| match e {
-        StoreError::NotFound => ApiError::business(codes::DSM_SECRET_NOT_FOUND, "Secret not found"),
-        other => other.into(),
-    })?;
+    let secret = core
+        .store
+        .dsm_secret(app.id, identity)
+        .await
+        .or_not_found(|| ApiError::business(codes::DSM_SECRET_NOT_FOUND, "Secret not found"))?;
     if parse_expiration(&secret.expiration_date).is_some_and(|t| t <= core.now()) {
         return Err(ApiError::business(codes::DSM_SECRET_EXPIRED, "Secret expired"));
     }

@@ -11,7 +11,7 @@ use crate::crypto::cipher::Aad;
 use crate::crypto::totp;
 use crate::domain::authorization::{Caller, Resource};
 use crate::domain::mysafe::ItemAccess;
-use crate::error::{ApiError, ApiResult, codes};
+use crate::error::{ApiError, ApiResult, OrNotFound, codes};
 use crate::service::Core;
 use crate::service::access::{require_resource, require_write};
 pub use crate::service::mysafe::sharing::ShareInput;
@@ -260,10 +260,7 @@ pub async fn create(
 /// `MYSAFE_NO_ACCESS` when not theirs.
 async fn find(core: &Core, user: i64, kind: SafeItemKind, identifier: &str) -> ApiResult<(ItemRow, ItemAccess)> {
     let id: i64 = identifier.trim().parse().map_err(|_| not_found(kind))?;
-    let (row, access) = core.store.mysafe_item(user, kind.as_str(), id).await.map_err(|e| match e {
-        StoreError::NotFound => not_found(kind),
-        other => other.into(),
-    })?;
+    let (row, access) = core.store.mysafe_item(user, kind.as_str(), id).await.or_not_found(|| not_found(kind))?;
     match access {
         ItemAccess::None => Err(no_access()),
         ItemAccess::View | ItemAccess::Edit if !row.enabled => Err(not_found(kind)),

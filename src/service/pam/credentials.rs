@@ -7,7 +7,7 @@ use crate::domain::authorization::{Access, Caller, Resource};
 use crate::domain::identifier::{generate_identifier, parse_identifier};
 use crate::domain::pam::FoundCredential;
 use crate::domain::pam::{Credential, CredentialKey, CredentialKind, CredentialSettings, Device};
-use crate::error::{ApiError, ApiResult, codes};
+use crate::error::{ApiError, ApiResult, OrNotFound, codes};
 use crate::service::Core;
 use crate::service::access::{require_resource, require_write};
 use crate::service::pam::devices::{check_domains, device_not_found, invalid_identifier, unknown_domain};
@@ -67,10 +67,7 @@ fn required(value: Option<String>, code: u16, what: &str) -> ApiResult<String> {
 
 /// The device a request names: it must exist and be visible (`DEVICE_NOT_FOUND` otherwise).
 pub async fn device_for(core: &Core, caller: &Caller, hostname: &str) -> ApiResult<Device> {
-    core.store.visible_device(caller.authorization.id, hostname, Access::Read).await.map_err(|e| match e {
-        StoreError::NotFound => device_not_found(),
-        other => other.into(),
-    })
+    core.store.visible_device(caller.authorization.id, hostname, Access::Read).await.or_not_found(device_not_found)
 }
 
 /// Upsert (§3.3): an existing identifier updates that credential; otherwise the credential for
@@ -305,10 +302,7 @@ async fn update(
 /// A credential the caller names: `CREDENTIAL_NOT_FOUND` when missing,
 /// `CREDENTIAL_NO_ACCESS` when not theirs to see.
 pub async fn find(core: &Core, caller: &Caller, key: &CredentialKey) -> ApiResult<FoundCredential> {
-    let found = core.store.find_credential(caller.authorization.id, key).await.map_err(|e| match e {
-        StoreError::NotFound => not_found(),
-        other => other.into(),
-    })?;
+    let found = core.store.find_credential(caller.authorization.id, key).await.or_not_found(not_found)?;
     if !found.visible {
         return Err(no_access());
     }

@@ -4,7 +4,7 @@
 use crate::domain::authorization::{Access, Caller, Resource};
 use crate::domain::identifier::{generate_identifier, parse_identifier};
 use crate::domain::pam::Device;
-use crate::error::{ApiError, ApiResult, codes};
+use crate::error::{ApiError, ApiResult, OrNotFound, codes};
 use crate::service::Core;
 use crate::service::access::{require_resource, require_write};
 use crate::store::StoreError;
@@ -163,10 +163,12 @@ pub async fn set_enabled(core: &Core, caller: &Caller, key: &str, enabled: bool)
 }
 
 async fn reachable(core: &Core, caller: &Caller, key: &str, access: Access) -> ApiResult<Device> {
-    core.store.visible_device(caller.authorization.id, key.trim(), access).await.map_err(|e| match e {
-        StoreError::NotFound => device_not_found(),
-        other => other.into(),
-    })
+    core.store.visible_device(caller.authorization.id, key.trim(), access).await.or_not_found(device_not_found)
+}
+
+/// The registered domains, by name.
+pub async fn domains(core: &Core) -> ApiResult<Vec<String>> {
+    Ok(core.store.domains().await?)
 }
 
 /// Registers a domain that devices and credentials may then name.

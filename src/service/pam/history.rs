@@ -3,10 +3,9 @@
 use crate::crypto::cipher::Aad;
 use crate::domain::pam::Credential;
 use crate::domain::pam::CredentialKey;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, OrNotFound};
 use crate::service::Core;
 use crate::service::pam::sealing::aad;
-use crate::store::StoreError;
 use crate::store::pam::credentials::Version;
 
 /// Who replaced which version, when and why; never the secrets.
@@ -57,10 +56,10 @@ pub async fn restore(core: &Core, credential: &str, version: i64, by: &str) -> A
 }
 
 async fn find(core: &Core, key: &str) -> ApiResult<crate::domain::pam::FoundCredential> {
-    core.store.find_credential(0, &CredentialKey::parse(key)).await.map_err(|e| match e {
-        StoreError::NotFound => ApiError::not_found(format!("Credential '{key}' not found.")),
-        other => other.into(),
-    })
+    core.store
+        .find_credential(0, &CredentialKey::parse(key))
+        .await
+        .or_not_found(|| ApiError::not_found(format!("Credential '{key}' not found.")))
 }
 
 /// Versions are bound to their credential and number: `<uid>:<version>`.

@@ -2,7 +2,7 @@
 //! credentials with a tag). The CLI and the admin API call these.
 
 use crate::domain::pam::Policy;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, OrNotFound};
 use crate::service::Core;
 use crate::service::pam::rotation::{MAX_ROTATION_INTERVAL, policy_alphabet, reschedule_all};
 use crate::store::StoreError;
@@ -65,19 +65,13 @@ pub async fn assign(core: &Core, policy: Option<&str>, target_kind: &str, target
         "device" => core.store.device_by_key(target).await.map(|d| d.id.to_string()),
         _ => Ok(target.trim().to_owned()),
     }
-    .map_err(|e| match e {
-        StoreError::NotFound => ApiError::not_found(format!("{target_kind} '{target}' not found.")),
-        other => other.into(),
-    })?;
+    .or_not_found(|| ApiError::not_found(format!("{target_kind} '{target}' not found.")))?;
     let policy_id = match policy {
         Some(name) => Some(
             core.store
                 .policy_by_name(name.trim())
                 .await
-                .map_err(|e| match e {
-                    StoreError::NotFound => ApiError::not_found(format!("Policy '{name}' not found.")),
-                    other => other.into(),
-                })?
+                .or_not_found(|| ApiError::not_found(format!("Policy '{name}' not found.")))?
                 .id,
         ),
         None => None,

@@ -3,10 +3,9 @@
 
 use crate::domain::authorization::{Caller, Resource};
 use crate::domain::pam::RelatedUser;
-use crate::error::{ApiError, ApiResult, codes};
+use crate::error::{ApiError, ApiResult, OrNotFound, codes};
 use crate::service::Core;
 use crate::service::access::{require_resource, require_write};
-use crate::store::StoreError;
 
 fn does_not_exist() -> ApiError {
     ApiError::business(codes::RELATED_USER_NOT_FOUND, "User does not exist")
@@ -35,10 +34,7 @@ pub async fn get(core: &Core, caller: &Caller, id: &str) -> ApiResult<RelatedUse
 
 async fn find(core: &Core, caller: &Caller, id: &str) -> ApiResult<RelatedUser> {
     let id: i64 = id.trim().parse().map_err(|_| does_not_exist())?;
-    core.store.related_user(id, caller.authorization.id).await.map_err(|e| match e {
-        StoreError::NotFound => does_not_exist(),
-        other => other.into(),
-    })
+    core.store.related_user(id, caller.authorization.id).await.or_not_found(does_not_exist)
 }
 
 pub async fn create(
