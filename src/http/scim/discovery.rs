@@ -9,7 +9,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::Value;
 
-use super::{access, base_url, body_json, list, list_query, scim_json};
+use super::resources::list;
+use super::wire::{access, base_url, body_json, list_query, scim_json};
 use crate::domain::authorization::Caller;
 use crate::http::middleware::RawPath;
 use crate::service::scim::error::{ScimError, ScimResult, error};
