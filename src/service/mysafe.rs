@@ -1,4 +1,5 @@
 //! MySafe (§11): personal and team passwords, notes, API secrets and files, and their sharing.
 
+pub mod activation;
 pub mod items;
 pub mod sharing;

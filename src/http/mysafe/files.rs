@@ -21,6 +21,7 @@ use crate::http::middleware::RequestContext;
 use crate::http::mysafe::items::{note_sharing, shares, sharing_json};
 use crate::http::params::Params;
 use crate::http::path::ItemKey;
+use crate::service::mysafe::activation;
 use crate::service::mysafe::items::{self, ItemInput, ItemView, ListFilter, SafeItemKind, SealedFile, chunk_aad};
 use crate::state::AppState;
 
@@ -160,11 +161,11 @@ pub async fn list(State(state): State<AppState>, caller: Caller, params: Params)
 }
 
 pub async fn activate(State(state): State<AppState>, caller: Caller, ItemKey(key): ItemKey) -> ApiResult<Reply> {
-    items::set_active(&state.core, &caller, SafeItemKind::File, &key, true).await?;
+    activation::set_active(&state.core, &caller, SafeItemKind::File, &key, true).await?;
     Ok(Reply::ok("File successfully activated"))
 }
 
 pub async fn deactivate(State(state): State<AppState>, caller: Caller, ItemKey(key): ItemKey) -> ApiResult<Reply> {
-    items::set_active(&state.core, &caller, SafeItemKind::File, &key, false).await?;
+    activation::set_active(&state.core, &caller, SafeItemKind::File, &key, false).await?;
     Ok(Reply::ok("File successfully deactivated"))
 }

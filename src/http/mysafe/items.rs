@@ -11,6 +11,7 @@ use crate::http::envelope::Reply;
 use crate::http::middleware::RequestContext;
 use crate::http::params::Params;
 use crate::http::path::ItemKey;
+use crate::service::mysafe::activation;
 use crate::service::mysafe::items::{self, ItemInput, ItemView, ListFilter, SafeItemKind, ShareInput};
 use crate::state::AppState;
 
@@ -235,7 +236,7 @@ async fn set_active(
     key: &str,
     active: bool,
 ) -> ApiResult<Reply> {
-    items::set_active(&state.core, caller, kind, key, active).await?;
+    activation::set_active(&state.core, caller, kind, key, active).await?;
     Ok(activation_reply(kind, active))
 }
 
@@ -311,6 +312,6 @@ pub async fn password_path_inactive(
 }
 
 async fn either_kind(state: &AppState, caller: &Caller, key: &str, active: bool) -> ApiResult<Reply> {
-    let kind = items::set_active_password_or_api_secret(&state.core, caller, key, active).await?;
+    let kind = activation::set_active_password_or_api_secret(&state.core, caller, key, active).await?;
     Ok(activation_reply(kind, active))
 }

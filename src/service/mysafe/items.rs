@@ -66,11 +66,11 @@ pub fn not_informed(name: &str) -> ApiError {
     ApiError::business(codes::PARAMETER_NOT_INFORMED, &format!("Parameter '{name}' was not informed!"))
 }
 
-fn not_found(kind: SafeItemKind) -> ApiError {
+pub(super) fn not_found(kind: SafeItemKind) -> ApiError {
     ApiError::business(codes::MYSAFE_ITEM_NOT_FOUND, &format!("{} not found", kind.label()))
 }
 
-fn no_access() -> ApiError {
+pub(super) fn no_access() -> ApiError {
     ApiError::business(codes::MYSAFE_NO_ACCESS, "User does not have access").with_reason("no access to the MySafe item")
 }
 
@@ -129,7 +129,7 @@ impl Drop for ItemView {
 }
 
 /// The user a MySafe request acts as.
-fn acting_user(caller: &Caller) -> ApiResult<i64> {
+pub(super) fn acting_user(caller: &Caller) -> ApiResult<i64> {
     caller.acting_user_id.ok_or_else(|| {
         ApiError::bad_request("This authorization does not act as a MySafe user (create it with --owner).")
             .with_reason("no acting user")
@@ -380,59 +380,6 @@ pub async fn list(
                 && filter.identifier_code.as_deref().is_none_or(|c| row.identifier_code.as_deref() == Some(c.trim()))
         })
         .collect())
-}
-
-/// Activates or deactivates an item (owner or editor).
-pub async fn set_active(
-    core: &Core,
-    caller: &Caller,
-    kind: SafeItemKind,
-    identifier: &str,
-    active: bool,
-) -> ApiResult<()> {
-    require_write(caller, Resource::MySafe)?;
-    let row = changeable(core, caller, kind, identifier).await?.ok_or_else(|| not_found(kind))?;
-    core.store.set_mysafe_enabled(row.id, active, core.now()).await?;
-    Ok(())
-}
-
-/// `/mysafe/password/{active,inactive}/{id}` reaches API secrets too: a password first, then an
-/// API secret; when neither can be changed, the password's answer. Returns the kind changed.
-pub async fn set_active_password_or_api_secret(
-    core: &Core,
-    caller: &Caller,
-    identifier: &str,
-    active: bool,
-) -> ApiResult<SafeItemKind> {
-    require_write(caller, Resource::MySafe)?;
-    let kind = match changeable(core, caller, SafeItemKind::Password, identifier).await? {
-        Some(row) => Some((row, SafeItemKind::Password)),
-        None => match changeable(core, caller, SafeItemKind::ApiSecret, identifier).await {
-            Ok(Some(row)) => Some((row, SafeItemKind::ApiSecret)),
-            Ok(None) | Err(_) => None,
-        },
-    };
-    let (row, kind) = kind.ok_or_else(|| not_found(SafeItemKind::Password))?;
-    core.store.set_mysafe_enabled(row.id, active, core.now()).await?;
-    Ok(kind)
-}
-
-/// The item the caller may enable or disable; `None` when the contract answers "not found"
-/// (missing, or inactive for a sharee), an error when the caller may only look at it.
-async fn changeable(core: &Core, caller: &Caller, kind: SafeItemKind, identifier: &str) -> ApiResult<Option<ItemRow>> {
-    let user = acting_user(caller)?;
-    let Ok(id) = identifier.trim().parse::<i64>() else { return Ok(None) };
-    let (row, access) = match core.store.mysafe_item(user, kind.as_str(), id).await {
-        Ok(found) => found,
-        Err(StoreError::NotFound) => return Ok(None),
-        Err(e) => return Err(e.into()),
-    };
-    match access {
-        ItemAccess::None => Err(no_access()),
-        ItemAccess::View | ItemAccess::Edit if !row.enabled => Ok(None),
-        ItemAccess::View => Err(no_access()),
-        _ => Ok(Some(row)),
-    }
 }
 
 /// The sealed chunks of a file, opened one by one into `sink`.
