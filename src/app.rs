@@ -71,6 +71,9 @@ impl App {
     pub async fn run(self) -> Result<(), AppError> {
         let scheduler = spawn_rotation(self.state.clone());
         let renewals = spawn_renewals(self.state.clone());
+        let purge = spawn_job("purge", self.state.clone(), |state| async move {
+            crate::service::auth::purge::purge_expired(&state.core).await.map(drop)
+        });
         let router = crate::http::router(self.state.clone());
         // Path normalisation must run before the router matches.
         let service = MapRequestLayer::new(normalize_path::<hyper::body::Incoming>).layer(router);
@@ -88,7 +91,7 @@ impl App {
                 server.handle(self.handle).serve(make_service).await
             }
         };
-        for task in scheduler.into_iter().chain([renewals]) {
+        for task in scheduler.into_iter().chain([renewals, purge]) {
             task.abort();
         }
         self.state.audit.shutdown().await;

@@ -8,6 +8,7 @@ pub mod api_tokens;
 pub mod login;
 pub mod oauth1;
 pub mod oauth2;
+pub mod purge;
 pub mod sigv4;
 pub mod throttle;
 

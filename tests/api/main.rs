@@ -19,6 +19,7 @@ mod oauth1;
 mod oauth2;
 mod pam;
 mod pam_keys;
+mod purge;
 mod rotation;
 mod rotation_safety;
 mod scim;

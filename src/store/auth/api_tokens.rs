@@ -45,6 +45,13 @@ pub struct NewApiTokenRow<'a> {
 }
 
 impl Store {
+    /// Dynamic token values past their expiry: they no longer authenticate anyone.
+    pub async fn purge_issued_tokens(&self, now: i64) -> StoreResult<u64> {
+        let done =
+            sqlx::query("DELETE FROM issued_tokens WHERE expires_at <= $1").bind(now).execute(&self.pool).await?;
+        Ok(done.rows_affected())
+    }
+
     pub async fn insert_api_token(&self, row: &NewApiTokenRow<'_>, now: i64) -> StoreResult<i64> {
         let id = sqlx::query(
             "INSERT INTO api_tokens (authorization_id, name, description, kind, token_hash, user_id, lifetime_minutes, \

@@ -55,6 +55,19 @@ impl Store {
         }
     }
 
+    /// Counters that no longer matter: no attempt in flight, no lock, and a window that has
+    /// passed (the next attempt would start afresh anyway).
+    pub async fn purge_attempts(&self, now: i64, window: i64) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "DELETE FROM auth_failures WHERE pending = 0 AND locked_until <= $1 AND window_start + $2 <= $1",
+        )
+        .bind(now)
+        .bind(window)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     pub async fn purge_replay_guard(&self, now: i64) -> StoreResult<u64> {
         let done = sqlx::query("DELETE FROM replay_guard WHERE expires_at <= $1").bind(now).execute(&self.pool).await?;
         Ok(done.rows_affected())
