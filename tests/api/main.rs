@@ -29,3 +29,4 @@ mod sigv4;
 mod throttle;
 mod tls;
 mod tokens;
+mod upsert_races;

@@ -109,64 +109,83 @@ pub async fn upsert(core: &Core, caller: &Caller, mut input: CredentialInput) ->
         None => None,
     };
 
-    let existing =
-        existing_for_upsert(core, caller, identifier.as_deref(), device.id, &username, CredentialKind::Password)
-            .await?;
     let now = core.now();
-    match existing {
-        Some(found) => {
+    // Two callers upserting the same key at once both find nothing and both insert; the one
+    // that loses the unique index reads again and updates what the winner created.
+    for attempt in 0..2 {
+        let existing =
+            existing_for_upsert(core, caller, identifier.as_deref(), device.id, &username, CredentialKind::Password)
+                .await?;
+        if let Some(found) = existing {
             if !found.writable {
                 return Err(no_access());
             }
             if found.credential.kind != CredentialKind::Password {
                 return Err(not_a_credential());
             }
-            update(core, caller, found.credential, &device, username, input_rest(input, parent_id), now).await
+            return update(core, caller, found.credential, &device, username, input_rest(input, parent_id), now).await;
         }
-        None => {
-            let uid = uuid::Uuid::new_v4().to_string();
-            let mut settings = CredentialSettings::default();
-            merge_settings(&mut settings, input.settings);
-            let credential = Credential {
-                id: 0,
-                identifier: identifier.unwrap_or_else(generate_identifier),
-                kind: CredentialKind::Password,
-                device_id: device.id,
-                username,
-                secret: input.content.as_ref().map(|c| core.seal(&aad(&uid, "secret"), c.as_bytes())),
-                public_key: String::new(),
-                key_passphrase: None,
-                key_name: String::new(),
-                additional: input.additional.unwrap_or_default(),
-                tags: input.tags.unwrap_or_default(),
-                credential_type: input
-                    .credential_type
-                    .filter(|t| !t.trim().is_empty())
-                    .unwrap_or_else(|| DEFAULT_TYPE.to_owned()),
-                domain: input.domain.unwrap_or_default(),
-                parent_id,
-                automatic_change: settings.automatic_change(),
-                settings: Some(seal_settings(core, &uid, &settings)),
-                expiration_time: input.expiration_time.unwrap_or_default(),
-                version: 1,
-                enabled: true,
-                custody_by: None,
-                viewed_at: None,
-                changed_at: now,
-                next_rotation_at: None,
-                created_by: caller.authorization.id,
-                uid,
-            };
-            let mut credential = credential;
-            credential.next_rotation_at = rotation::next_rotation(core, &credential, &device, now).await?;
-            credential.id = core.store.insert_credential(&credential, now).await.map_err(|e| match e {
-                StoreError::Conflict => {
-                    no_access().with_reason("identifier held by a credential this caller cannot see")
-                }
-                other => other.into(),
-            })?;
-            Ok(Upserted { credential, created: true, changed: true })
+        let mut credential =
+            new_credential(core, caller, &device, &username, identifier.clone(), &input, parent_id, now);
+        credential.next_rotation_at = rotation::next_rotation(core, &credential, &device, now).await?;
+        match core.store.insert_credential(&credential, now).await {
+            Ok(id) => {
+                credential.id = id;
+                return Ok(Upserted { credential, created: true, changed: true });
+            }
+            Err(StoreError::Conflict) if attempt == 0 => {}
+            Err(StoreError::Conflict) => break,
+            Err(e) => return Err(e.into()),
         }
+    }
+    Err(no_access().with_reason("identifier held by a credential this caller cannot see"))
+}
+
+/// A new password credential from an upsert's input, its secrets sealed to a fresh uid.
+#[allow(clippy::too_many_arguments)]
+fn new_credential(
+    core: &Core,
+    caller: &Caller,
+    device: &Device,
+    username: &str,
+    identifier: Option<String>,
+    input: &CredentialInput,
+    parent_id: Option<i64>,
+    now: i64,
+) -> Credential {
+    let uid = uuid::Uuid::new_v4().to_string();
+    let mut settings = CredentialSettings::default();
+    merge_settings(&mut settings, input.settings.clone());
+    Credential {
+        id: 0,
+        identifier: identifier.unwrap_or_else(generate_identifier),
+        kind: CredentialKind::Password,
+        device_id: device.id,
+        username: username.to_owned(),
+        secret: input.content.as_ref().map(|c| core.seal(&aad(&uid, "secret"), c.as_bytes())),
+        public_key: String::new(),
+        key_passphrase: None,
+        key_name: String::new(),
+        additional: input.additional.clone().unwrap_or_default(),
+        tags: input.tags.clone().unwrap_or_default(),
+        credential_type: input
+            .credential_type
+            .clone()
+            .filter(|t| !t.trim().is_empty())
+            .unwrap_or_else(|| DEFAULT_TYPE.to_owned()),
+        domain: input.domain.clone().unwrap_or_default(),
+        parent_id,
+        automatic_change: settings.automatic_change(),
+        settings: Some(seal_settings(core, &uid, &settings)),
+        expiration_time: input.expiration_time.clone().unwrap_or_default(),
+        version: 1,
+        enabled: true,
+        custody_by: None,
+        viewed_at: None,
+        changed_at: now,
+        next_rotation_at: None,
+        created_by: caller.authorization.id,
+        uid,
     }
 }
 

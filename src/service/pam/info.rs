@@ -56,49 +56,55 @@ pub async fn register(core: &Core, caller: &Caller, input: InfoInput) -> ApiResu
             "The identifier can only contain letters, numbers, \"_\" and \"-\".",
         )
     })?;
-    let existing = match &identifier {
-        Some(identifier) => match core.store.visible_info(caller.authorization.id, identifier, Access::Write).await {
-            Ok(found) if found.identifier == *identifier => Some(found),
-            Ok(_) | Err(StoreError::NotFound) => None,
-            Err(e) => return Err(e.into()),
-        },
-        None => None,
-    };
     let now = core.now();
-    match existing {
-        Some(mut record) => {
+    // Two callers registering one identifier at once both find nothing and both insert; the
+    // one that loses the unique index reads again and updates what the winner created.
+    for attempt in 0..2 {
+        let existing = match &identifier {
+            Some(identifier) => match core.store.visible_info(caller.authorization.id, identifier, Access::Write).await
+            {
+                Ok(found) if found.identifier == *identifier => Some(found),
+                Ok(_) | Err(StoreError::NotFound) => None,
+                Err(e) => return Err(e.into()),
+            },
+            None => None,
+        };
+        if let Some(mut record) = existing {
             if !record.enabled {
                 return Err(inactive());
             }
             merge(&mut record, &input);
             record.sealed_content = core.seal(&content_aad(&record.uid), input.content.as_bytes());
             core.store.update_info(&record, now).await?;
-            Ok(Registered { view: InfoView { record, content: input.content }, created: false })
+            return Ok(Registered { view: InfoView { record, content: input.content }, created: false });
         }
-        None => {
-            let uid = uuid::Uuid::new_v4().to_string();
-            let mut record = InfoRecord {
-                id: 0,
-                sealed_content: core.seal(&content_aad(&uid), input.content.as_bytes()),
-                uid,
-                identifier: identifier.unwrap_or_else(generate_identifier),
-                name: String::new(),
-                info_type: DEFAULT_INFO_TYPE.to_owned(),
-                service: String::new(),
-                url: String::new(),
-                users_allowed: String::new(),
-                enabled: true,
-                created_by: caller.authorization.id,
-            };
-            merge(&mut record, &input);
-            // A taken identifier the caller cannot see is answered like a missing item.
-            record.id = core.store.insert_info(&record, now).await.map_err(|e| match e {
-                StoreError::Conflict => not_found().with_reason("identifier held by an item this caller cannot see"),
-                other => other.into(),
-            })?;
-            Ok(Registered { view: InfoView { record, content: input.content }, created: true })
+        let uid = uuid::Uuid::new_v4().to_string();
+        let mut record = InfoRecord {
+            id: 0,
+            sealed_content: core.seal(&content_aad(&uid), input.content.as_bytes()),
+            uid,
+            identifier: identifier.clone().unwrap_or_else(generate_identifier),
+            name: String::new(),
+            info_type: DEFAULT_INFO_TYPE.to_owned(),
+            service: String::new(),
+            url: String::new(),
+            users_allowed: String::new(),
+            enabled: true,
+            created_by: caller.authorization.id,
+        };
+        merge(&mut record, &input);
+        match core.store.insert_info(&record, now).await {
+            Ok(id) => {
+                record.id = id;
+                return Ok(Registered { view: InfoView { record, content: input.content }, created: true });
+            }
+            Err(StoreError::Conflict) if attempt == 0 => {}
+            Err(StoreError::Conflict) => break,
+            Err(e) => return Err(e.into()),
         }
     }
+    // A taken identifier the caller cannot see (or write) is answered like a missing item.
+    Err(not_found().with_reason("identifier held by an item this caller cannot see"))
 }
 
 fn merge(record: &mut InfoRecord, input: &InfoInput) {
