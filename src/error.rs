@@ -259,8 +259,10 @@ impl<T> OrNotFound<T> for Result<T, StoreError> {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Conflict => Self::conflict("The item changed concurrently; read it again and retry.")
-                .with_reason("concurrent change"),
+            StoreError::Conflict | StoreError::Stale => {
+                Self::conflict("The item changed concurrently; read it again and retry.")
+                    .with_reason("concurrent change")
+            }
             StoreError::Unavailable(cause) => {
                 tracing::warn!(error.cause = %cause, "store unavailable");
                 Self::unavailable()

@@ -46,6 +46,9 @@ pub enum StoreError {
     NotFound,
     #[error("unique constraint violated")]
     Conflict,
+    /// The row changed since it was read: a write based on the stale read was not applied.
+    #[error("the row changed since it was read")]
+    Stale,
     #[error("store unavailable: {0}")]
     Unavailable(sqlx::Error),
     #[error("store error: {0}")]

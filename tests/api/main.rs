@@ -13,6 +13,7 @@ mod dsm_security;
 mod http2;
 mod info;
 mod links;
+mod lost_updates;
 mod mysafe;
 mod mysafe_files;
 mod oauth1;

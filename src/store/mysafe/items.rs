@@ -5,7 +5,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::domain::mysafe::ItemAccess;
-use crate::store::{Store, StoreResult, exactly_one, flag};
+use crate::store::{Store, StoreError, StoreResult, exactly_one, flag};
 
 #[derive(Clone, Debug)]
 pub struct ItemRow {
@@ -23,6 +23,8 @@ pub struct ItemRow {
     pub content_type: String,
     pub file_size: i64,
     pub enabled: bool,
+    /// Bumped on every change; a write applies only to the revision it was based on.
+    pub revision: i64,
 }
 
 /// One share as stored: `user` or `group`, the principal's name, and whether it may edit.
@@ -56,6 +58,7 @@ fn item(row: &AnyRow) -> StoreResult<ItemRow> {
         content_type: row.try_get("content_type")?,
         file_size: row.try_get("file_size")?,
         enabled: flag(row, "enabled")?,
+        revision: row.try_get("revision")?,
     })
 }
 
@@ -133,7 +136,8 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE mysafe_items SET name = $1, url = $2, username = $3, identifier_code = $4, method = $5, tags = $6, \
-             secret = $7, content_type = $8, file_size = $9, updated_at = $10 WHERE id = $11",
+             secret = $7, content_type = $8, file_size = $9, updated_at = $10, revision = revision + 1 \
+             WHERE id = $11 AND revision = $12",
         )
         .bind(i.name.as_str())
         .bind(i.url.as_str())
@@ -146,9 +150,12 @@ impl Store {
         .bind(i.file_size)
         .bind(now)
         .bind(i.id)
+        .bind(i.revision)
         .execute(&mut *tx)
         .await?;
-        exactly_one(&done)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Stale);
+        }
         for (kind, rows) in [("user", users), ("group", groups)] {
             if let Some(rows) = rows {
                 sqlx::query("DELETE FROM mysafe_shares WHERE item_id = $1 AND principal_kind = $2")
@@ -213,12 +220,13 @@ impl Store {
     }
 
     pub async fn set_mysafe_enabled(&self, id: i64, enabled: bool, now: i64) -> StoreResult<()> {
-        let done = sqlx::query("UPDATE mysafe_items SET enabled = $1, updated_at = $2 WHERE id = $3")
-            .bind(i64::from(enabled))
-            .bind(now)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        let done =
+            sqlx::query("UPDATE mysafe_items SET enabled = $1, updated_at = $2, revision = revision + 1 WHERE id = $3")
+                .bind(i64::from(enabled))
+                .bind(now)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
         exactly_one(&done)
     }
 
