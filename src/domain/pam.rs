@@ -1,6 +1,7 @@
 //! PAM Core values: devices and credentials (passwords and SSH keys).
 
 use serde_json::{Map, Value};
+use zeroize::Zeroizing;
 
 #[derive(Clone, Debug)]
 pub struct Device {
@@ -61,6 +62,8 @@ pub struct Credential {
     pub automatic_change: bool,
     pub expiration_time: String,
     pub version: i64,
+    /// Bumped on every change of the row; a write applies only to the revision it read.
+    pub revision: i64,
     pub enabled: bool,
     pub custody_by: Option<i64>,
     pub viewed_at: Option<i64>,
@@ -187,6 +190,32 @@ pub struct FoundCredential {
     pub device: Device,
     pub visible: bool,
     pub writable: bool,
+}
+
+/// What a credential upsert (§3.3) carries.
+#[derive(Default)]
+pub struct CredentialInput {
+    pub identifier: Option<String>,
+    /// `None` when the `username` key was absent (`INVALID_USERNAME`); an empty value becomes "usr".
+    pub username: Option<String>,
+    pub hostname: Option<String>,
+    pub ip: Option<String>,
+    pub content: Option<Zeroizing<String>>,
+    pub additional: Option<String>,
+    pub tags: Option<String>,
+    pub credential_type: Option<String>,
+    pub domain: Option<String>,
+    pub parent_password: Option<String>,
+    pub device_domain: Option<String>,
+    pub expiration_time: Option<String>,
+    /// Only the settings objects the request carried.
+    pub settings: CredentialSettings,
+}
+
+pub struct Upserted {
+    pub credential: Credential,
+    pub created: bool,
+    pub changed: bool,
 }
 
 #[cfg(test)]

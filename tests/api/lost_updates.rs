@@ -7,8 +7,10 @@ use serde_json::json;
 use crate::helpers::{Backend, TestApp};
 use crate::mysafe::user_key;
 use crate::on_both_stores;
+use crate::pam::device;
+use cofre::domain::authorization::Resource;
 
-on_both_stores!(concurrent_edits_of_one_mysafe_item_lose_nothing);
+on_both_stores!(concurrent_edits_of_one_mysafe_item_lose_nothing, concurrent_edits_of_one_credential_lose_nothing);
 
 async fn concurrent_edits_of_one_mysafe_item_lose_nothing(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -35,6 +37,36 @@ async fn concurrent_edits_of_one_mysafe_item_lose_nothing(backend: Backend) {
             (entity["password"].as_str(), entity["notes"].as_str()),
             (Some(password.as_str()), Some(notes.as_str())),
             "round {round}: both edits kept"
+        );
+    }
+}
+
+/// One upsert changing a credential's tags and another its `additional`, at once: both kept
+/// (before, one was lost in most runs: only a password change bumped the version checked).
+async fn concurrent_edits_of_one_credential_lose_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.client(&[Resource::Pam]).await;
+    device(&app, &client, "edit01").await;
+    let key = json!({"identifier": "edited", "username": "svc", "hostname": "edit01", "ip": "10.0.0.5"});
+    let created = app.post_json(&client, "/iso/pam/credential", key.clone()).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    for round in 0..20 {
+        let (tags, additional) = (format!("t{round}"), format!("a{round}"));
+        let mut one = key.clone();
+        one["tags"] = tags.clone().into();
+        let mut two = key.clone();
+        two["additional"] = additional.clone().into();
+        let (one, two) = tokio::join!(
+            app.post_json(&client, "/iso/pam/credential", one),
+            app.post_json(&client, "/iso/pam/credential", two)
+        );
+        assert_eq!((one.status, two.status), (StatusCode::CREATED, StatusCode::CREATED), "{} {}", one.body, two.body);
+        let now = app.call(&client, Method::GET, "/iso/pam/credential/edited").await;
+        let c = &now.body["credential"];
+        assert_eq!(
+            (c["tags"].as_str(), c["additional"].as_str()),
+            (Some(tags.as_str()), Some(additional.as_str())),
+            "round {round}: both edits kept: {c}"
         );
     }
 }

@@ -6,13 +6,15 @@ use serde_json::{Value, json};
 
 use super::{datetime, key_param};
 use crate::domain::authorization::Caller;
+use crate::domain::pam::CredentialInput;
 use crate::domain::pam::FoundCredential;
 use crate::domain::pam::{CredentialKind, CredentialSettings, SETTINGS_KEYS};
 use crate::error::ApiResult;
 use crate::http::envelope::Reply;
 use crate::http::params::Params;
 use crate::http::path::ItemKey;
-use crate::service::pam::credentials::{self, CredentialInput};
+use crate::service::pam::credentials;
+use crate::service::pam::lookup;
 use crate::service::pam::reveal;
 use crate::state::AppState;
 
@@ -155,7 +157,7 @@ pub async fn disable(State(state): State<AppState>, caller: Caller, ItemKey(key)
 
 /// DELETE `/pam/credential` with `identifier=` (or `credential=`) in the body.
 pub async fn disable_by_param(State(state): State<AppState>, caller: Caller, params: Params) -> ApiResult<Reply> {
-    let key = key_param(&params, &["identifier", "credential", "id"])?.ok_or_else(credentials::not_found)?;
+    let key = key_param(&params, &["identifier", "credential", "id"])?.ok_or_else(lookup::not_found)?;
     credentials::set_enabled(&state.core, &caller, &key, false).await?;
     Ok(Reply::ok("Credential successfully deactivated"))
 }

@@ -358,8 +358,9 @@ pub async fn update(
     Err(concurrent_change())
 }
 
-/// How often an update re-reads and re-applies itself before it gives up under contention.
-const MAX_MERGES: usize = 8;
+/// How often an update re-reads and re-applies itself before it gives up under contention:
+/// enough for dozens of callers changing one item at the same moment.
+const MAX_MERGES: usize = 64;
 
 fn concurrent_change() -> ApiError {
     ApiError::conflict("The item changed concurrently; read it again and retry.").with_reason("concurrent change")

@@ -10,9 +10,9 @@ use crate::domain::pam::{Credential, CredentialKey, CredentialKind, CredentialSe
 use crate::error::{ApiError, ApiResult, codes};
 use crate::service::Core;
 use crate::service::access::{require_resource, require_write};
-use crate::service::pam::credentials::{device_for, existing_for_upsert};
 use crate::service::pam::devices::invalid_identifier;
 use crate::service::pam::history::archive;
+use crate::service::pam::lookup::{device_for, existing_for_upsert, no_access};
 use crate::service::pam::rotation;
 use crate::service::pam::sealing::aad;
 use crate::service::pam::settings::seal_settings;
@@ -105,7 +105,7 @@ pub async fn upsert(core: &Core, caller: &Caller, input: KeyInput) -> ApiResult<
         existing_for_upsert(core, caller, identifier.as_deref(), device.id, &username, CredentialKind::SshKey).await?;
     let now = core.now();
     let mut credential = match existing {
-        Some(found) if !found.writable => return Err(crate::service::pam::credentials::no_access()),
+        Some(found) if !found.writable => return Err(no_access()),
         Some(found) if found.credential.kind != CredentialKind::SshKey => return Err(not_a_key()),
         Some(found) => {
             let mut c = found.credential;
@@ -158,6 +158,7 @@ pub async fn upsert(core: &Core, caller: &Caller, input: KeyInput) -> ApiResult<
                 automatic_change: false,
                 expiration_time: input.expiration_time.unwrap_or_default(),
                 version: 1,
+                revision: 0,
                 enabled: input.enabled.unwrap_or(true),
                 custody_by: None,
                 viewed_at: None,
@@ -168,8 +169,7 @@ pub async fn upsert(core: &Core, caller: &Caller, input: KeyInput) -> ApiResult<
             };
             c.next_rotation_at = rotation::next_rotation(core, &c, &device, now).await?;
             c.id = core.store.insert_credential(&c, now).await.map_err(|e| match e {
-                StoreError::Conflict => crate::service::pam::credentials::no_access()
-                    .with_reason("identifier held by an item this caller cannot see"),
+                StoreError::Conflict => no_access().with_reason("identifier held by an item this caller cannot see"),
                 other => other.into(),
             })?;
             c
@@ -232,7 +232,7 @@ pub async fn set_enabled(core: &Core, caller: &Caller, key: &str, enabled: bool)
     require_write(caller, Resource::Pam)?;
     let found = lookup(core, caller, &CredentialKey::parse(key)).await?.ok_or_else(not_found)?;
     if !found.writable {
-        return Err(crate::service::pam::credentials::no_access());
+        return Err(no_access());
     }
     let c = found.credential;
     if c.kind != CredentialKind::SshKey {

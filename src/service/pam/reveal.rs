@@ -8,7 +8,7 @@ use crate::domain::pam::{Credential, CredentialKey, CredentialKind, CredentialSe
 use crate::error::{ApiError, ApiResult};
 use crate::service::Core;
 use crate::service::access::require_resource;
-use crate::service::pam::credentials::{find, inactive, no_access, not_a_credential};
+use crate::service::pam::lookup::{find, inactive, no_access, not_a_credential};
 use crate::service::pam::sealing::aad;
 use crate::service::pam::settings::open_settings;
 use crate::store::StoreError;

@@ -300,7 +300,7 @@ async fn rotate_one(core: &Core, audit: &AuditSink, changer: &dyn SecretChanger,
                 Ok(()) => (200, true),
                 // Someone changed the credential while the target was being changed: keep theirs,
                 // and report that the target may now hold the rotated secret.
-                Err(crate::store::StoreError::Conflict) => {
+                Err(crate::store::StoreError::Stale) => {
                     tracing::warn!(
                         credential.id = c.id,
                         "rotation lost a race with an update; the target may hold the rotated secret"

@@ -56,6 +56,7 @@ fn credential(row: &AnyRow) -> StoreResult<Credential> {
         automatic_change: flag(row, "automatic_change")?,
         expiration_time: row.try_get("expiration_time")?,
         version: row.try_get("version")?,
+        revision: row.try_get("revision")?,
         enabled: flag(row, "enabled")?,
         custody_by: row.try_get("custody_by")?,
         viewed_at: row.try_get("viewed_at")?,
@@ -171,7 +172,7 @@ impl Store {
 
     /// Writes a credential back; when `previous` is given (the secret changed), the old secret
     /// is kept as a version in the same transaction. The write applies only if nobody changed
-    /// the credential since it was read (its version is unchanged): otherwise `Conflict`.
+    /// the credential since it was read (its revision is unchanged): otherwise `Stale`.
     pub async fn save_credential(&self, c: &Credential, previous: Option<&Version>, now: i64) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         if let Some(v) = previous {
@@ -194,7 +195,8 @@ impl Store {
             "UPDATE credentials SET device_id = $1, username = $2, secret = $3, public_key = $4, key_passphrase = $5, \
              key_name = $6, additional = $7, tags = $8, credential_type = $9, domain = $10, parent_id = $11, settings = $12, \
              automatic_change = $13, expiration_time = $14, version = $15, enabled = $16, changed_at = $17, \
-             next_rotation_at = $18, rotation_error = '', rotation_lease = 0, updated_at = $19 WHERE id = $20 AND version = $21",
+             next_rotation_at = $18, rotation_error = '', rotation_lease = 0, updated_at = $19, revision = revision + 1 \
+             WHERE id = $20 AND revision = $21",
         )
         .bind(c.device_id)
         .bind(c.username.as_str())
@@ -216,23 +218,24 @@ impl Store {
         .bind(c.next_rotation_at)
         .bind(now)
         .bind(c.id)
-        .bind(previous.map_or(c.version, |v| v.version))
+        .bind(c.revision)
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::Conflict);
+            return Err(StoreError::Stale);
         }
         tx.commit().await?;
         Ok(())
     }
 
     pub async fn set_credential_enabled(&self, id: i64, enabled: bool, now: i64) -> StoreResult<()> {
-        let done = sqlx::query("UPDATE credentials SET enabled = $1, updated_at = $2 WHERE id = $3")
-            .bind(i64::from(enabled))
-            .bind(now)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        let done =
+            sqlx::query("UPDATE credentials SET enabled = $1, updated_at = $2, revision = revision + 1 WHERE id = $3")
+                .bind(i64::from(enabled))
+                .bind(now)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
         exactly_one(&done)
     }
 

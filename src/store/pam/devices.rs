@@ -143,11 +143,13 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         if !enabled {
-            sqlx::query("UPDATE credentials SET enabled = 0, updated_at = $1 WHERE device_id = $2")
-                .bind(now)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE credentials SET enabled = 0, updated_at = $1, revision = revision + 1 WHERE device_id = $2",
+            )
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(())

@@ -123,7 +123,7 @@ impl Store {
     /// Records a failed rotation: the secret stays, the error is kept, a retry is scheduled.
     pub async fn fail_rotation(&self, id: i64, error: &str, retry_at: i64) -> StoreResult<()> {
         sqlx::query(
-            "UPDATE credentials SET rotation_error = $1, next_rotation_at = $2, rotation_lease = 0 WHERE id = $3",
+            "UPDATE credentials SET rotation_error = $1, next_rotation_at = $2, rotation_lease = 0, revision = revision + 1 WHERE id = $3",
         )
         .bind(error)
         .bind(retry_at)
@@ -134,7 +134,7 @@ impl Store {
     }
 
     pub async fn set_next_rotation(&self, id: i64, at: Option<i64>) -> StoreResult<()> {
-        sqlx::query("UPDATE credentials SET next_rotation_at = $1 WHERE id = $2")
+        sqlx::query("UPDATE credentials SET next_rotation_at = $1, revision = revision + 1 WHERE id = $2")
             .bind(at)
             .bind(id)
             .execute(&self.pool)
