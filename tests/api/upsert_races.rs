@@ -1,7 +1,9 @@
 //! Same-key upserts from many callers at once: one row, and every caller answered as its
 //! creator or an updater — never "no access" or "not found" for the caller's own item.
 
-use cofre::domain::authorization::Resource;
+use cofre::domain::authorization::{Resource, Scopes};
+use cofre::domain::network::IpAllowList;
+use cofre::service::auth::api_tokens::{self, NewToken, TokenKind};
 use serde_json::{Value, json};
 use sqlx::Row;
 
@@ -9,7 +11,7 @@ use crate::helpers::{Backend, Client, TestApp};
 use crate::on_both_stores;
 use crate::pam::device;
 
-on_both_stores!(simultaneous_upserts_of_one_key_make_one_row);
+on_both_stores!(simultaneous_upserts_of_one_key_make_one_row, clashing_token_names_leave_no_orphan_authorization);
 
 const CALLERS: usize = 30;
 
@@ -63,4 +65,38 @@ async fn simultaneous_upserts_of_one_key_make_one_row(backend: Backend) {
         "{replies:?}"
     );
     assert_eq!(rows(&app, "SELECT COUNT(*) AS n FROM protected_info WHERE identifier = 'same-info'").await, 1);
+}
+
+/// Twenty callers creating a token with one name at once: one token, and exactly one
+/// authorization more — the losers leave nothing behind.
+async fn clashing_token_names_leave_no_orphan_authorization(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let before = rows(&app, "SELECT COUNT(*) AS n FROM authorizations").await;
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let state = app.state.clone();
+            tokio::spawn(async move {
+                let new = NewToken {
+                    name: "deploy".into(),
+                    description: String::new(),
+                    kind: TokenKind::Static,
+                    scopes: Scopes::parse_list("info:read").expect("scope"),
+                    allowed_ips: IpAllowList::Any,
+                    expires_at: None,
+                    user: None,
+                };
+                api_tokens::create(&state.core, new).await.map(|_| ())
+            })
+        })
+        .collect();
+    let mut created = 0;
+    for task in tasks {
+        match task.await.expect("task") {
+            Ok(()) => created += 1,
+            Err(e) => assert_eq!(e.message, "API token 'deploy' already exists.", "{e}"),
+        }
+    }
+    assert_eq!(created, 1);
+    assert_eq!(rows(&app, "SELECT COUNT(*) AS n FROM api_tokens").await, 1);
+    assert_eq!(rows(&app, "SELECT COUNT(*) AS n FROM authorizations").await, before + 1, "no orphan authorization");
 }

@@ -121,12 +121,13 @@ pub async fn create(core: &Core, new: NewToken) -> ApiResult<CreatedToken> {
     let now = core.now();
     let token_hash = value.as_ref().map(|v| core.hash_credential(v).to_vec());
     // The name is unique: check before creating the authorization, so a clash leaves nothing.
-    if core.store.api_token(name).await.is_ok() {
-        return Err(ApiError::conflict(format!("API token '{name}' already exists.")));
+    // (An unreachable store is an outage, not a free name.)
+    match core.store.api_token(name).await {
+        Ok(_) => return Err(ApiError::conflict(format!("API token '{name}' already exists."))),
+        Err(StoreError::NotFound) => {}
+        Err(e) => return Err(e.into()),
     }
-    let (_, authorization_id) = core.store.insert_application(&row, now).await?;
     let token_row = NewApiTokenRow {
-        authorization_id,
         name,
         description: new.description.trim(),
         kind: new.kind.as_str(),
@@ -135,7 +136,7 @@ pub async fn create(core: &Core, new: NewToken) -> ApiResult<CreatedToken> {
         lifetime_minutes: (new.kind == TokenKind::Dynamic)
             .then(|| i64::try_from(core.config.dynamic_token_minutes).unwrap_or(30)),
     };
-    let token_id = core.store.insert_api_token(&token_row, now).await.map_err(|e| match e {
+    let (token_id, _) = core.store.insert_api_token(&row, &token_row, now).await.map_err(|e| match e {
         StoreError::Conflict => ApiError::conflict(format!("API token '{name}' already exists.")),
         other => other.into(),
     })?;

@@ -92,13 +92,18 @@ pub async fn upsert(core: &Core, caller: &Caller, input: DeviceInput) -> ApiResu
         Err(StoreError::NotFound) => None,
         Err(e) => return Err(e.into()),
     };
+    let writable = match &existing {
+        Some(d) if d.created_by == caller.authorization.id => true,
+        // Linked for writing? An unreachable store is an outage, not "not yours".
+        Some(d) => match core.store.visible_device(caller.authorization.id, &d.hostname, Access::Write).await {
+            Ok(_) => true,
+            Err(StoreError::NotFound) => false,
+            Err(e) => return Err(e.into()),
+        },
+        None => false,
+    };
     let mut device = match existing {
-        Some(d)
-            if d.created_by == caller.authorization.id
-                || core.store.visible_device(caller.authorization.id, &d.hostname, Access::Write).await.is_ok() =>
-        {
-            d
-        }
+        Some(d) if writable => d,
         Some(_) => return Err(device_not_found().with_reason("device belongs to another authorization")),
         None => Device {
             id: 0,

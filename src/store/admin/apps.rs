@@ -121,21 +121,33 @@ impl Store {
     /// Creates an application with its first authorization; returns both ids.
     pub async fn insert_application(&self, row: &NewAuthorizationRow<'_>, now: i64) -> StoreResult<(i64, i64)> {
         let mut tx = self.pool.begin().await?;
-        let application_id: i64 = sqlx::query(
-            "INSERT INTO applications (name, enabled, auth_methods, created_at, updated_at) VALUES ($1, 1, $2, $3, $3) \
-             RETURNING id",
-        )
-        .bind(row.application_name)
-        .bind(row.auth_methods)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("id")?;
-        let authorization_id = insert_authorization(&mut tx, application_id, row, now).await?;
+        let ids = insert_application(&mut tx, row, now).await?;
         tx.commit().await?;
-        Ok((application_id, authorization_id))
+        Ok(ids)
     }
+}
 
+/// An application with its one authorization, inside the caller's transaction.
+pub(in crate::store) async fn insert_application(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    row: &NewAuthorizationRow<'_>,
+    now: i64,
+) -> StoreResult<(i64, i64)> {
+    let application_id: i64 = sqlx::query(
+        "INSERT INTO applications (name, enabled, auth_methods, created_at, updated_at) VALUES ($1, 1, $2, $3, $3) \
+         RETURNING id",
+    )
+    .bind(row.application_name)
+    .bind(row.auth_methods)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?
+    .try_get("id")?;
+    let authorization_id = insert_authorization(tx, application_id, row, now).await?;
+    Ok((application_id, authorization_id))
+}
+
+impl Store {
     /// The authorization holding an OAuth 1.0a consumer key, with its sealed secrets.
     pub async fn authorization_by_consumer_key(&self, consumer_key: &str) -> StoreResult<(Authorization, OAuth1Row)> {
         let sql = format!(

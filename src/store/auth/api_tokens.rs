@@ -4,6 +4,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use crate::store::admin::apps::{NewAuthorizationRow, insert_application};
 use crate::store::{Store, StoreResult, exactly_one};
 
 #[derive(Clone, Debug)]
@@ -35,7 +36,6 @@ fn token(row: &AnyRow) -> StoreResult<ApiTokenRow> {
 }
 
 pub struct NewApiTokenRow<'a> {
-    pub authorization_id: i64,
     pub name: &'a str,
     pub description: &'a str,
     pub kind: &'a str,
@@ -52,12 +52,21 @@ impl Store {
         Ok(done.rows_affected())
     }
 
-    pub async fn insert_api_token(&self, row: &NewApiTokenRow<'_>, now: i64) -> StoreResult<i64> {
+    /// A token with the authorization it acts through, in one transaction: a clash on the
+    /// token's name leaves no authorization behind.
+    pub async fn insert_api_token(
+        &self,
+        authorization: &NewAuthorizationRow<'_>,
+        row: &NewApiTokenRow<'_>,
+        now: i64,
+    ) -> StoreResult<(i64, i64)> {
+        let mut tx = self.pool.begin().await?;
+        let (_, authorization_id) = insert_application(&mut tx, authorization, now).await?;
         let id = sqlx::query(
             "INSERT INTO api_tokens (authorization_id, name, description, kind, token_hash, user_id, lifetime_minutes, \
              created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
         )
-        .bind(row.authorization_id)
+        .bind(authorization_id)
         .bind(row.name)
         .bind(row.description)
         .bind(row.kind)
@@ -65,10 +74,11 @@ impl Store {
         .bind(row.user_id)
         .bind(row.lifetime_minutes)
         .bind(now)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await?
         .try_get("id")?;
-        Ok(id)
+        tx.commit().await?;
+        Ok((id, authorization_id))
     }
 
     pub async fn api_tokens(&self) -> StoreResult<Vec<ApiTokenRow>> {
