@@ -5,6 +5,7 @@ mod helpers;
 mod signing;
 
 mod admin;
+mod atomic_changes;
 mod audit;
 mod bad_input;
 mod cli;

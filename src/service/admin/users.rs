@@ -79,9 +79,16 @@ pub async fn create_user(core: &Core, new: NewUser) -> ApiResult<User> {
         email: new.email.trim(),
         password_hash,
     };
-    core.store.insert_user(&row, core.now()).await.map_err(|e| conflict_or(e, &format!("User '{username}'")))?;
-    for group in &new.groups {
-        set_membership(core, group, &username, true).await?;
+    let groups: Vec<String> = new.groups.iter().map(|g| g.trim().to_owned()).collect();
+    match core.store.insert_user(&row, &groups, core.now()).await {
+        Ok(_) => {}
+        // Nothing was created; name the group that does not exist.
+        Err(StoreError::NotFound) => {
+            let known: Vec<String> = core.store.groups().await?.into_iter().map(|g| g.name).collect();
+            let missing = groups.iter().find(|g| !known.contains(g)).map_or("?", String::as_str);
+            return Err(ApiError::not_found(format!("Group '{missing}' not found.")));
+        }
+        Err(e) => return Err(conflict_or(e, &format!("User '{username}'"))),
     }
     user(core, &username).await
 }

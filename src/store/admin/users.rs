@@ -20,8 +20,11 @@ pub struct Credentials {
 }
 
 impl Store {
-    pub async fn insert_user(&self, row: &NewUserRow<'_>, now: i64) -> StoreResult<i64> {
-        let id = sqlx::query(
+    /// A user and its group memberships, in one transaction: a group that does not exist
+    /// (`NotFound`) leaves no user behind.
+    pub async fn insert_user(&self, row: &NewUserRow<'_>, groups: &[String], now: i64) -> StoreResult<i64> {
+        let mut tx = self.pool.begin().await?;
+        let id: i64 = sqlx::query(
             "INSERT INTO users (username, display_name, email, password_hash, enabled, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, 1, $5, $5) RETURNING id",
         )
@@ -30,9 +33,26 @@ impl Store {
         .bind(row.email)
         .bind(row.password_hash.as_deref())
         .bind(now)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await?
         .try_get("id")?;
+        for group in groups {
+            let group_id: i64 = sqlx::query("SELECT id FROM groups WHERE name = $1")
+                .bind(group.as_str())
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("id")?;
+            sqlx::query(
+                "INSERT INTO group_members (group_id, user_id, created_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (group_id, user_id) DO NOTHING",
+            )
+            .bind(group_id)
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(id)
     }
 
