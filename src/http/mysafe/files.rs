@@ -22,6 +22,7 @@ use crate::http::mysafe::items::{note_sharing, shares, sharing_json};
 use crate::http::params::Params;
 use crate::http::path::ItemKey;
 use crate::service::mysafe::activation;
+use crate::service::mysafe::edit;
 use crate::service::mysafe::items::{self, ItemInput, ItemView, ListFilter, SafeItemKind, SealedFile, chunk_aad};
 use crate::state::AppState;
 
@@ -130,7 +131,7 @@ pub async fn update(
     // New content is sealed to the item it replaces, so check access before reading it.
     let uid = items::editable_uid(&state.core, &caller, SafeItemKind::File, &key).await?;
     let (input, file) = read_upload(&state, &uid, multipart).await?;
-    let view = items::update(&state.core, &caller, SafeItemKind::File, &key, input, file).await?;
+    let view = edit::update(&state.core, &caller, SafeItemKind::File, &key, input, file).await?;
     note_sharing(&context, &view);
     Ok(Reply::ok("File successfully updated").with("file_entity", file_json(&view, None)))
 }

@@ -12,6 +12,7 @@ use crate::http::middleware::RequestContext;
 use crate::http::params::Params;
 use crate::http::path::ItemKey;
 use crate::service::mysafe::activation;
+use crate::service::mysafe::edit;
 use crate::service::mysafe::items::{self, ItemInput, ItemView, ListFilter, SafeItemKind, ShareInput};
 use crate::state::AppState;
 
@@ -179,7 +180,7 @@ async fn update(
     mut params: Params,
 ) -> ApiResult<Reply> {
     let input = item_input(&mut params, shape.secrets)?;
-    let view = items::update(&state.core, caller, shape.kind, key, input, None).await?;
+    let view = edit::update(&state.core, caller, shape.kind, key, input, None).await?;
     note_sharing(context, &view);
     Ok(Reply::ok(shape.updated).with(shape.entity_key, entity(shape.kind, &view, false, state.core.now())))
 }

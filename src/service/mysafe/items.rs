@@ -144,12 +144,12 @@ pub fn chunk_aad(row: &str) -> Aad<'_> {
     Aad::new("mysafe_file_chunks", row, "data")
 }
 
-fn seal_secrets(core: &Core, uid: &str, secrets: &Map<String, Value>) -> Vec<u8> {
+pub(super) fn seal_secrets(core: &Core, uid: &str, secrets: &Map<String, Value>) -> Vec<u8> {
     let json = Zeroizing::new(Value::Object(secrets.clone()).to_string());
     core.seal(&secret_aad(uid), json.as_bytes())
 }
 
-async fn open_secrets(core: &Core, row: &ItemRow) -> ApiResult<Map<String, Value>> {
+pub(super) async fn open_secrets(core: &Core, row: &ItemRow) -> ApiResult<Map<String, Value>> {
     let bytes = core.unseal(&secret_aad(&row.uid), &row.secret).await?;
     match serde_json::from_slice(&bytes) {
         Ok(Value::Object(map)) => Ok(map),
@@ -157,7 +157,7 @@ async fn open_secrets(core: &Core, row: &ItemRow) -> ApiResult<Map<String, Value
     }
 }
 
-fn check_lengths(input: &ItemInput) -> ApiResult<()> {
+pub(super) fn check_lengths(input: &ItemInput) -> ApiResult<()> {
     for (name, value) in [
         ("name", &input.name),
         ("url", &input.url),
@@ -183,7 +183,7 @@ fn check_lengths(input: &ItemInput) -> ApiResult<()> {
     Ok(())
 }
 
-fn duplicate_code() -> ApiError {
+pub(super) fn duplicate_code() -> ApiError {
     ApiError::business(codes::MYSAFE_IDENTIFIER_TAKEN, "'Identifier' already found in another API key of this user")
 }
 
@@ -259,139 +259,18 @@ pub async fn create(
 
 /// An item the caller may see: `MYSAFE_ITEM_NOT_FOUND` when missing (or inactive for a sharee),
 /// `MYSAFE_NO_ACCESS` when not theirs.
-async fn find(core: &Core, user: i64, kind: SafeItemKind, identifier: &str) -> ApiResult<(ItemRow, ItemAccess)> {
+pub(super) async fn find(
+    core: &Core,
+    user: i64,
+    kind: SafeItemKind,
+    identifier: &str,
+) -> ApiResult<(ItemRow, ItemAccess)> {
     let id: i64 = identifier.trim().parse().map_err(|_| not_found(kind))?;
     let (row, access) = core.store.mysafe_item(user, kind.as_str(), id).await.or_not_found(|| not_found(kind))?;
     match access {
         ItemAccess::None => Err(no_access()),
         ItemAccess::View | ItemAccess::Edit if !row.enabled => Err(not_found(kind)),
         _ => Ok((row, access)),
-    }
-}
-
-/// Partial update; an empty `users_allowed`/`groups_allowed` removes that sharing. Editors may
-/// change fields; only the owner changes sharing.
-///
-/// The write applies only to the revision it read. When another caller changed the item in
-/// between, the update reads it again and re-applies its own fields — two callers changing
-/// different fields both keep their change — unless one of its fields was changed by the other
-/// caller meanwhile: that is a real conflict, answered 409, and nothing is overwritten.
-pub async fn update(
-    core: &Core,
-    caller: &Caller,
-    kind: SafeItemKind,
-    identifier: &str,
-    mut input: ItemInput,
-    file: Option<SealedFile>,
-) -> ApiResult<ItemView> {
-    require_write(caller, Resource::MySafe)?;
-    let user = acting_user(caller)?;
-    check_lengths(&input)?;
-    let code = input.identifier_code.take().map(|c| c.trim().to_owned());
-    let mut first_read: Option<Snapshot> = None;
-    for _ in 0..MAX_MERGES {
-        let (mut row, access) = find(core, user, kind, identifier).await?;
-        if access < ItemAccess::Edit
-            || (access != ItemAccess::Owner && (input.users.is_some() || input.groups.is_some()))
-        {
-            return Err(no_access());
-        }
-        let mut secrets = open_secrets(core, &row).await?;
-        let now_seen = Snapshot::of(&input, code.is_some(), &row, &secrets);
-        match &first_read {
-            Some(before) if *before != now_seen => return Err(concurrent_change()),
-            Some(_) => {}
-            None => first_read = Some(now_seen),
-        }
-        if let Some(code) = &code {
-            let clash = !code.is_empty()
-                && core.store.mysafe_items(row.owner_id, kind.as_str()).await?.iter().any(|(i, a)| {
-                    *a == ItemAccess::Owner && i.id != row.id && i.identifier_code.as_deref() == Some(code.as_str())
-                });
-            if clash {
-                return Err(duplicate_code());
-            }
-            row.identifier_code = (!code.is_empty()).then(|| code.clone());
-        }
-        for (slot, given) in [
-            (&mut row.name, &input.name),
-            (&mut row.url, &input.url),
-            (&mut row.username, &input.username),
-            (&mut row.method, &input.method),
-            (&mut row.tags, &input.tags),
-        ] {
-            if let Some(value) = given {
-                value.clone_into(slot);
-            }
-        }
-        for (k, v) in &input.secrets {
-            secrets.insert((*k).to_owned(), Value::String(v.to_string()));
-        }
-        row.secret = seal_secrets(core, &row.uid, &secrets);
-        if let Some(f) = &file {
-            row.file_size = f.size;
-            row.content_type.clone_from(&f.content_type);
-        }
-        let (users, groups, shared_error) =
-            resolve_shares(core, row.owner_id, input.users.as_deref(), input.groups.as_deref()).await?;
-        let written = core
-            .store
-            .update_mysafe_item(
-                &row,
-                users.as_ref(),
-                groups.as_ref(),
-                file.as_ref().map(|f| f.chunks.as_slice()),
-                core.now(),
-            )
-            .await;
-        match written {
-            Ok(()) => {
-                row.revision += 1;
-                let shares = core.store.mysafe_shares(row.id).await?;
-                return Ok(ItemView { row, access, secrets, shares, shared_error });
-            }
-            Err(StoreError::Stale) => {}
-            Err(StoreError::Conflict) => return Err(duplicate_code()),
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(concurrent_change())
-}
-
-/// How often an update re-reads and re-applies itself before it gives up under contention:
-/// enough for dozens of callers changing one item at the same moment.
-const MAX_MERGES: usize = 64;
-
-fn concurrent_change() -> ApiError {
-    ApiError::conflict("The item changed concurrently; read it again and retry.").with_reason("concurrent change")
-}
-
-/// The values of the fields an update changes, as it found them: if another caller changed one
-/// of them before the update could be written, the two updates conflict. Secret values are
-/// kept as keyed hashes, never in the clear.
-#[derive(PartialEq, Eq)]
-struct Snapshot(Vec<(&'static str, [u8; 32])>);
-
-impl Snapshot {
-    fn of(input: &ItemInput, changes_code: bool, row: &ItemRow, secrets: &Map<String, Value>) -> Self {
-        let digest = |value: &str| crate::crypto::hmac_sha256(row.uid.as_bytes(), value.as_bytes());
-        let mut seen = Vec::new();
-        for (name, given, current) in [
-            ("name", input.name.is_some(), row.name.as_str()),
-            ("url", input.url.is_some(), row.url.as_str()),
-            ("username", input.username.is_some(), row.username.as_str()),
-            ("method", input.method.is_some(), row.method.as_str()),
-            ("tags", input.tags.is_some(), row.tags.as_str()),
-            ("identifier_code", changes_code, row.identifier_code.as_deref().unwrap_or_default()),
-        ] {
-            if given {
-                seen.push((name, digest(current)));
-            }
-        }
-        for key in input.secrets.keys() {
-            seen.push((*key, digest(secrets.get(*key).and_then(Value::as_str).unwrap_or_default())));
-        }
-        Self(seen)
     }
 }
 
