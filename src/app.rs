@@ -44,8 +44,9 @@ impl App {
     pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Self, AppError> {
         let listen = config.listen;
         let listener = std::net::TcpListener::bind(listen).map_err(|cause| AppError::Bind { addr: listen, cause })?;
-        let tls = crate::tls::server_config(&config).await?;
+        // The core creates the data directory owner-only; the TLS files go inside it after.
         let core = Core::open(config, clock).await?;
+        let tls = crate::tls::server_config(&core.config).await?;
         let audit = AuditSink::spawn(core.store.clone());
         Ok(Self { state: AppState::new(core, audit), listener, tls, handle: Handle::new() })
     }

@@ -46,3 +46,20 @@ async fn self_signed_certificate_is_generated_and_trusted_by_name() {
     let untrusted = reqwest::Client::builder().tls_built_in_root_certs(false).build().expect("client");
     assert!(untrusted.get(format!("https://localhost:{port}/health")).send().await.is_err());
 }
+
+/// A data directory cofre creates itself (with its TLS files) is readable by its owner only.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_data_directory_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = tempfile::tempdir().expect("tempdir");
+    let fresh = parent.path().join("fresh");
+    let dir = fresh.clone();
+    let _app = TestApp::spawn_with(Backend::Sqlite, move |c| {
+        c.tls = TlsMode::SelfSigned;
+        c.data_dir = dir;
+    })
+    .await;
+    let mode = std::fs::metadata(&fresh).expect("created").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "the data directory is {mode:o}");
+}
