@@ -134,6 +134,11 @@ impl ApiError {
         Self::new(ErrorKind::Conflict, message)
     }
 
+    /// A write based on a read that another caller's change made stale.
+    pub fn concurrent_change() -> Self {
+        Self::conflict("The item changed concurrently; read it again and retry.").with_reason("concurrent change")
+    }
+
     /// The authorization lacks the module.
     pub fn resource_not_authorized() -> Self {
         Self::new(ErrorKind::ModuleNotAuthorized, "You are not authorized to access this resource.")
@@ -259,10 +264,7 @@ impl<T> OrNotFound<T> for Result<T, StoreError> {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Conflict | StoreError::Stale => {
-                Self::conflict("The item changed concurrently; read it again and retry.")
-                    .with_reason("concurrent change")
-            }
+            StoreError::Conflict | StoreError::Stale => Self::concurrent_change(),
             StoreError::Unavailable(cause) => {
                 tracing::warn!(error.cause = %cause, "store unavailable");
                 Self::unavailable()

@@ -26,6 +26,10 @@ use crate::error::{ApiError, ApiResult};
 use crate::store::{Store, StoreError};
 use hosts::HostResolver;
 
+/// How often an update that lost a race reads again and re-applies itself before it gives up:
+/// enough for dozens of callers changing one row at the same moment.
+pub const MAX_MERGES: usize = 64;
+
 /// Everything a use case needs; shared by the server and the CLI.
 pub struct Core {
     pub config: Config,

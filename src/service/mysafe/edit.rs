@@ -6,13 +6,13 @@ use serde_json::{Map, Value};
 use crate::domain::authorization::{Caller, Resource};
 use crate::domain::mysafe::ItemAccess;
 use crate::error::{ApiError, ApiResult};
-use crate::service::Core;
 use crate::service::access::require_write;
 use crate::service::mysafe::items::{
     ItemInput, ItemView, SafeItemKind, SealedFile, acting_user, check_lengths, duplicate_code, find, no_access,
     open_secrets, seal_secrets,
 };
 use crate::service::mysafe::sharing::resolve_shares;
+use crate::service::{Core, MAX_MERGES};
 use crate::store::StoreError;
 use crate::store::mysafe::items::ItemRow;
 
@@ -46,7 +46,7 @@ pub async fn update(
         let mut secrets = open_secrets(core, &row).await?;
         let now_seen = Snapshot::of(&input, code.is_some(), &row, &secrets);
         match &first_read {
-            Some(before) if *before != now_seen => return Err(concurrent_change()),
+            Some(before) if *before != now_seen => return Err(ApiError::concurrent_change()),
             Some(_) => {}
             None => first_read = Some(now_seen),
         }
@@ -102,20 +102,12 @@ pub async fn update(
             Err(e) => return Err(e.into()),
         }
     }
-    Err(concurrent_change())
-}
-
-/// How often an update re-reads and re-applies itself before it gives up under contention:
-/// enough for dozens of callers changing one item at the same moment.
-const MAX_MERGES: usize = 64;
-
-fn concurrent_change() -> ApiError {
-    ApiError::conflict("The item changed concurrently; read it again and retry.").with_reason("concurrent change")
+    Err(ApiError::concurrent_change())
 }
 
 /// The values of the fields an update changes, as it found them: if another caller changed one
 /// of them before the update could be written, the two updates conflict. Secret values are
-/// kept as keyed hashes, never in the clear.
+/// kept as hashes, never in the clear.
 #[derive(PartialEq, Eq)]
 struct Snapshot(Vec<(&'static str, [u8; 32])>);
 

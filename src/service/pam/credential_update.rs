@@ -7,12 +7,12 @@ use crate::domain::authorization::Caller;
 use crate::domain::pam::{Credential, CredentialKey, CredentialSettings, Device};
 use crate::domain::pam::{CredentialInput, Upserted};
 use crate::error::{ApiError, ApiResult};
-use crate::service::Core;
 use crate::service::pam::history::archive;
 use crate::service::pam::lookup::{find, no_access};
 use crate::service::pam::rotation;
 use crate::service::pam::sealing::aad;
 use crate::service::pam::settings::{merge_settings, open_settings, seal_settings};
+use crate::service::{Core, MAX_MERGES};
 use crate::store::StoreError;
 
 /// The fields of an update, besides the device and username that located the credential.
@@ -57,7 +57,7 @@ pub(super) async fn update(
     for _ in 0..MAX_MERGES {
         let seen = snapshot(core, &c, &changes).await?;
         match &first_read {
-            Some(before) if *before != seen => return Err(concurrent_change()),
+            Some(before) if *before != seen => return Err(ApiError::concurrent_change()),
             Some(_) => {}
             None => first_read = Some(seen),
         }
@@ -71,18 +71,10 @@ pub(super) async fn update(
         }
         c = found.credential;
     }
-    Err(concurrent_change())
+    Err(ApiError::concurrent_change())
 }
 
-/// How often an update re-reads and re-applies itself before it gives up under contention:
-/// enough for dozens of callers changing one credential at the same moment.
-const MAX_MERGES: usize = 64;
-
-fn concurrent_change() -> ApiError {
-    ApiError::conflict("The item changed concurrently; read it again and retry.").with_reason("concurrent change")
-}
-
-/// The current values of the fields an update sets (secrets and settings as keyed hashes,
+/// The current values of the fields an update sets (secrets and settings as hashes,
 /// never in the clear), to tell a concurrent change of the same field from one of another.
 async fn snapshot(core: &Core, c: &Credential, changes: &Changes) -> ApiResult<Vec<(&'static str, [u8; 32])>> {
     let digest = |value: &[u8]| crate::crypto::hmac_sha256(c.uid.as_bytes(), value);
