@@ -92,10 +92,17 @@ pub async fn audited(
             .with_reason("malformed X-Forwarded-For")
             .into_response(),
         Ok(_) => {
+            // The handler runs in its own task: the deadline (or a client hanging up) ends the
+            // wait for it, never the handler itself, so a change is never cut in half.
             let deadline = Duration::from_secs(state.core.config.request_timeout);
-            tokio::time::timeout(deadline, next.run(req))
-                .await
-                .unwrap_or_else(|_| ApiError::timed_out().into_response())
+            let mut handler = tokio::spawn(next.run(req));
+            match tokio::time::timeout(deadline, &mut handler).await {
+                Ok(Ok(response)) => response,
+                Ok(Err(failed)) => ApiError::internal(&failed).into_response(),
+                Err(_) => ApiError::timed_out()
+                    .with_reason("deadline passed; the request completes in the background")
+                    .into_response(),
+            }
         }
     };
 
