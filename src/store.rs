@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod change;
 pub mod dsm;
 pub mod mysafe;
 pub mod pam;

@@ -6,9 +6,8 @@ use zeroize::Zeroizing;
 use crate::domain::authorization::{Access, Caller, Resource};
 use crate::domain::identifier::{generate_identifier, parse_identifier};
 use crate::domain::pam::FoundCredential;
-use crate::domain::pam::{Credential, CredentialKey, CredentialKind, CredentialSettings};
+use crate::domain::pam::{Credential, CredentialKey, CredentialKind, CredentialSettings, Device};
 use crate::error::{ApiError, ApiResult, codes};
-use crate::service::Core;
 use crate::service::access::{require_resource, require_write};
 use crate::service::pam::devices::invalid_identifier;
 use crate::service::pam::history::archive;
@@ -16,7 +15,9 @@ use crate::service::pam::lookup::{device_for, existing_for_upsert, no_access};
 use crate::service::pam::rotation;
 use crate::service::pam::sealing::aad;
 use crate::service::pam::settings::seal_settings;
+use crate::service::{Core, MAX_MERGES};
 use crate::store::StoreError;
+use crate::store::pam::credentials::Version;
 
 fn not_found() -> ApiError {
     ApiError::business(codes::SSH_KEY_NOT_FOUND, "SSH key not found")
@@ -101,85 +102,176 @@ pub async fn upsert(core: &Core, caller: &Caller, input: KeyInput) -> ApiResult<
             Err(e) => return Err(e.into()),
         }
     }
-    let existing =
-        existing_for_upsert(core, caller, identifier.as_deref(), device.id, &username, CredentialKind::SshKey).await?;
-    let now = core.now();
-    let mut credential = match existing {
-        Some(found) if !found.writable => return Err(no_access()),
-        Some(found) if found.credential.kind != CredentialKind::SshKey => return Err(not_a_key()),
-        Some(found) => {
-            let mut c = found.credential;
-            let previous =
-                archive(core, &c, &format!("authorization {}", caller.authorization.id), "updated through the API")
-                    .await?;
-            c.version += 1;
-            c.changed_at = now;
-            c.username = username;
-            c.device_id = device.id;
-            c.secret = Some(core.seal(&aad(&c.uid, "secret"), private_key.as_bytes()));
-            c.public_key = public_key;
-            c.key_passphrase =
-                input.passphrase.as_ref().map(|p| core.seal(&aad(&c.uid, "key_passphrase"), p.as_bytes()));
-            for (slot, given) in [
-                (&mut c.tags, input.tags),
-                (&mut c.key_name, input.key_name),
-                (&mut c.expiration_time, input.expiration_time),
-            ] {
-                if let Some(value) = given {
-                    *slot = value;
+    let changes = KeyChanges {
+        private_key,
+        public_key,
+        passphrase: input.passphrase,
+        tags: input.tags,
+        key_name: input.key_name,
+        expiration_time: input.expiration_time,
+        enabled: input.enabled,
+    };
+    // The key and its devices are written in one change, over the credential as it was read:
+    // a concurrent upsert of the same key makes this one read again and re-apply itself.
+    let mut first_seen = None;
+    for _ in 0..MAX_MERGES {
+        let existing =
+            existing_for_upsert(core, caller, identifier.as_deref(), device.id, &username, CredentialKind::SshKey)
+                .await?;
+        let now = core.now();
+        let mut change = core.store.begin().await?;
+        let credential = match existing {
+            Some(found) if !found.writable => return Err(no_access()),
+            Some(found) if found.credential.kind != CredentialKind::SshKey => return Err(not_a_key()),
+            Some(found) => {
+                let seen = changes.current(&found.credential);
+                match &first_seen {
+                    None => first_seen = Some(seen),
+                    Some(first) if changes.moved(first, &seen) => return Err(ApiError::concurrent_change()),
+                    Some(_) => {}
+                }
+                let (c, previous) =
+                    updated_key(core, caller, found.credential, &device, &username, &changes, now).await?;
+                match change.save_credential(&c, Some(&previous), now).await {
+                    Ok(()) => c,
+                    Err(StoreError::Stale) => continue,
+                    Err(e) => return Err(e.into()),
                 }
             }
-            c.enabled = input.enabled.unwrap_or(c.enabled);
-            c.next_rotation_at = rotation::next_rotation(core, &c, &device, now).await?;
-            core.store.save_credential(&c, Some(&previous), now).await?;
-            c
+            None => {
+                let mut c = new_key(core, caller, identifier.clone(), &device, &username, &changes, now).await?;
+                match change.insert_credential(&c, now).await {
+                    Ok(id) => c.id = id,
+                    // Created meanwhile by a concurrent upsert: read again and update it.
+                    Err(StoreError::Conflict) => continue,
+                    Err(e) => return Err(e.into()),
+                }
+                c
+            }
+        };
+        change.set_key_devices(credential.id, &extra).await?;
+        change.commit().await?;
+        let mut devices = vec![(device.hostname.clone(), device.ip.clone())];
+        devices.extend(core.store.key_devices(credential.id).await?);
+        return Ok(SavedKey { credential, devices, devices_error });
+    }
+    Err(ApiError::concurrent_change())
+}
+
+/// What a key upsert sets: the key pair always, the rest when given.
+struct KeyChanges {
+    private_key: Zeroizing<String>,
+    public_key: String,
+    passphrase: Option<Zeroizing<String>>,
+    tags: Option<String>,
+    key_name: Option<String>,
+    expiration_time: Option<String>,
+    enabled: Option<bool>,
+}
+
+impl KeyChanges {
+    /// The current values of the fields this upsert sets (the public half stands for the pair).
+    fn current(&self, c: &Credential) -> Vec<String> {
+        let given = [
+            Some(c.public_key.clone()),
+            self.tags.as_ref().map(|_| c.tags.clone()),
+            self.key_name.as_ref().map(|_| c.key_name.clone()),
+            self.expiration_time.as_ref().map(|_| c.expiration_time.clone()),
+            self.enabled.map(|_| c.enabled.to_string()),
+        ];
+        given.into_iter().flatten().collect()
+    }
+
+    fn wanted(&self) -> Vec<String> {
+        let given = [
+            Some(self.public_key.clone()),
+            self.tags.clone(),
+            self.key_name.clone(),
+            self.expiration_time.clone(),
+            self.enabled.map(|e| e.to_string()),
+        ];
+        given.into_iter().flatten().collect()
+    }
+
+    /// Whether a field this upsert sets was changed since `first` to something else.
+    fn moved(&self, first: &[String], seen: &[String]) -> bool {
+        first.iter().zip(seen).zip(self.wanted()).any(|((was, is), want)| is != was && *is != want)
+    }
+}
+
+/// The existing key with the upsert applied, and its current secret archived as a version.
+async fn updated_key(
+    core: &Core,
+    caller: &Caller,
+    mut c: Credential,
+    device: &Device,
+    username: &str,
+    changes: &KeyChanges,
+    now: i64,
+) -> ApiResult<(Credential, Version)> {
+    let previous =
+        archive(core, &c, &format!("authorization {}", caller.authorization.id), "updated through the API").await?;
+    c.version += 1;
+    c.changed_at = now;
+    c.username = username.to_owned();
+    c.device_id = device.id;
+    c.secret = Some(core.seal(&aad(&c.uid, "secret"), changes.private_key.as_bytes()));
+    c.public_key.clone_from(&changes.public_key);
+    c.key_passphrase = changes.passphrase.as_ref().map(|p| core.seal(&aad(&c.uid, "key_passphrase"), p.as_bytes()));
+    for (slot, given) in [
+        (&mut c.tags, &changes.tags),
+        (&mut c.key_name, &changes.key_name),
+        (&mut c.expiration_time, &changes.expiration_time),
+    ] {
+        if let Some(value) = given {
+            slot.clone_from(value);
         }
-        None => {
-            let uid = uuid::Uuid::new_v4().to_string();
-            let mut c = Credential {
-                id: 0,
-                identifier: identifier.unwrap_or_else(generate_identifier),
-                kind: CredentialKind::SshKey,
-                device_id: device.id,
-                username,
-                secret: Some(core.seal(&aad(&uid, "secret"), private_key.as_bytes())),
-                public_key,
-                key_passphrase: input
-                    .passphrase
-                    .as_ref()
-                    .map(|p| core.seal(&aad(&uid, "key_passphrase"), p.as_bytes())),
-                key_name: input.key_name.unwrap_or_default(),
-                additional: String::new(),
-                tags: input.tags.unwrap_or_default(),
-                credential_type: "SSH Key".to_owned(),
-                domain: String::new(),
-                parent_id: None,
-                settings: Some(seal_settings(core, &uid, &CredentialSettings::default())),
-                automatic_change: false,
-                expiration_time: input.expiration_time.unwrap_or_default(),
-                version: 1,
-                revision: 0,
-                enabled: input.enabled.unwrap_or(true),
-                custody_by: None,
-                viewed_at: None,
-                changed_at: now,
-                next_rotation_at: None,
-                created_by: caller.authorization.id,
-                uid,
-            };
-            c.next_rotation_at = rotation::next_rotation(core, &c, &device, now).await?;
-            c.id = core.store.insert_credential(&c, now).await.map_err(|e| match e {
-                StoreError::Conflict => no_access().with_reason("identifier held by an item this caller cannot see"),
-                other => other.into(),
-            })?;
-            c
-        }
+    }
+    c.enabled = changes.enabled.unwrap_or(c.enabled);
+    c.next_rotation_at = rotation::next_rotation(core, &c, device, now).await?;
+    Ok((c, previous))
+}
+
+async fn new_key(
+    core: &Core,
+    caller: &Caller,
+    identifier: Option<String>,
+    device: &Device,
+    username: &str,
+    changes: &KeyChanges,
+    now: i64,
+) -> ApiResult<Credential> {
+    let uid = uuid::Uuid::new_v4().to_string();
+    let mut c = Credential {
+        id: 0,
+        identifier: identifier.unwrap_or_else(generate_identifier),
+        kind: CredentialKind::SshKey,
+        device_id: device.id,
+        username: username.to_owned(),
+        secret: Some(core.seal(&aad(&uid, "secret"), changes.private_key.as_bytes())),
+        public_key: changes.public_key.clone(),
+        key_passphrase: changes.passphrase.as_ref().map(|p| core.seal(&aad(&uid, "key_passphrase"), p.as_bytes())),
+        key_name: changes.key_name.clone().unwrap_or_default(),
+        additional: String::new(),
+        tags: changes.tags.clone().unwrap_or_default(),
+        credential_type: "SSH Key".to_owned(),
+        domain: String::new(),
+        parent_id: None,
+        settings: Some(seal_settings(core, &uid, &CredentialSettings::default())),
+        automatic_change: false,
+        expiration_time: changes.expiration_time.clone().unwrap_or_default(),
+        version: 1,
+        revision: 0,
+        enabled: changes.enabled.unwrap_or(true),
+        custody_by: None,
+        viewed_at: None,
+        changed_at: now,
+        next_rotation_at: None,
+        created_by: caller.authorization.id,
+        uid,
     };
-    credential.device_id = device.id;
-    core.store.set_key_devices(credential.id, &extra).await?;
-    let mut devices = vec![(device.hostname.clone(), device.ip.clone())];
-    devices.extend(core.store.key_devices(credential.id).await?);
-    Ok(SavedKey { credential, devices, devices_error })
+    c.next_rotation_at = rotation::next_rotation(core, &c, device, now).await?;
+    Ok(c)
 }
 
 async fn lookup(core: &Core, caller: &Caller, key: &CredentialKey) -> ApiResult<Option<FoundCredential>> {

@@ -8,6 +8,7 @@ use sqlx::any::AnyRow;
 use crate::domain::authorization::{Access, ItemKind};
 use crate::domain::pam::{Credential, CredentialKey, CredentialKind, Device, FoundCredential};
 use crate::store::admin::apps::reachable;
+use crate::store::change::Change;
 use crate::store::{Store, StoreError, StoreResult, exactly_one, flag};
 
 /// An earlier secret, sealed.
@@ -27,7 +28,7 @@ static JOINED: LazyLock<String> = LazyLock::new(|| {
         "SELECT c.*, d.identifier AS d_identifier, d.hostname AS d_hostname, d.ip AS d_ip, d.model AS d_model, \
          d.device_type AS d_device_type, d.vendor AS d_vendor, d.site AS d_site, d.device_domain AS d_device_domain, \
          d.connectivities AS d_connectivities, d.session_remote_config AS d_session_remote_config, \
-         d.device_tags AS d_device_tags, d.enabled AS d_enabled, d.created_by AS d_created_by, \
+         d.device_tags AS d_device_tags, d.enabled AS d_enabled, d.created_by AS d_created_by, d.revision AS d_revision, \
          CASE WHEN {} THEN 1 ELSE 0 END AS visible, CASE WHEN {} THEN 1 ELSE 0 END AS writable \
          FROM credentials c JOIN devices d ON d.id = c.device_id",
         reachable("c", ItemKind::Credential, Access::Read),
@@ -82,6 +83,7 @@ fn found(row: &AnyRow) -> StoreResult<FoundCredential> {
         device_tags: row.try_get("d_device_tags")?,
         enabled: flag(row, "d_enabled")?,
         created_by: row.try_get("d_created_by")?,
+        revision: row.try_get("d_revision")?,
     };
     Ok(FoundCredential {
         credential: credential(row)?,
@@ -137,97 +139,22 @@ impl Store {
     }
 
     pub async fn insert_credential(&self, c: &Credential, now: i64) -> StoreResult<i64> {
-        let row = sqlx::query(
-            "INSERT INTO credentials (uid, identifier, kind, device_id, username, secret, public_key, key_passphrase, key_name, \
-             additional, tags, credential_type, domain, parent_id, settings, automatic_change, expiration_time, version, \
-             enabled, changed_at, next_rotation_at, created_by, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 1, $18, $19, $20, $21, $19, $19) \
-             RETURNING id",
-        )
-        .bind(c.uid.as_str())
-        .bind(c.identifier.as_str())
-        .bind(c.kind.as_str())
-        .bind(c.device_id)
-        .bind(c.username.as_str())
-        .bind(c.secret.clone())
-        .bind(c.public_key.as_str())
-        .bind(c.key_passphrase.clone())
-        .bind(c.key_name.as_str())
-        .bind(c.additional.as_str())
-        .bind(c.tags.as_str())
-        .bind(c.credential_type.as_str())
-        .bind(c.domain.as_str())
-        .bind(c.parent_id)
-        .bind(c.settings.clone())
-        .bind(i64::from(c.automatic_change))
-        .bind(c.expiration_time.as_str())
-        .bind(i64::from(c.enabled))
-        .bind(now)
-        .bind(c.next_rotation_at)
-        .bind(c.created_by)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(row.try_get("id")?)
+        let mut change = self.begin().await?;
+        let id = change.insert_credential(c, now).await?;
+        change.commit().await?;
+        Ok(id)
+    }
+
+    /// `Change::save_credential` on its own.
+    pub async fn save_credential(&self, c: &Credential, previous: Option<&Version>, now: i64) -> StoreResult<()> {
+        let mut change = self.begin().await?;
+        change.save_credential(c, previous, now).await?;
+        change.commit().await
     }
 
     /// Writes a credential back; when `previous` is given (the secret changed), the old secret
     /// is kept as a version in the same transaction. The write applies only if nobody changed
     /// the credential since it was read (its revision is unchanged): otherwise `Stale`.
-    pub async fn save_credential(&self, c: &Credential, previous: Option<&Version>, now: i64) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        if let Some(v) = previous {
-            sqlx::query(
-                "INSERT INTO credential_versions (credential_id, version, secret, key_passphrase, public_key, replaced_by, \
-                 reason, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(c.id)
-            .bind(v.version)
-            .bind(v.secret.clone())
-            .bind(v.key_passphrase.clone())
-            .bind(v.public_key.as_str())
-            .bind(v.replaced_by.as_str())
-            .bind(v.reason.as_str())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        let done = sqlx::query(
-            "UPDATE credentials SET device_id = $1, username = $2, secret = $3, public_key = $4, key_passphrase = $5, \
-             key_name = $6, additional = $7, tags = $8, credential_type = $9, domain = $10, parent_id = $11, settings = $12, \
-             automatic_change = $13, expiration_time = $14, version = $15, enabled = $16, changed_at = $17, \
-             next_rotation_at = $18, rotation_error = '', rotation_lease = 0, updated_at = $19, revision = revision + 1 \
-             WHERE id = $20 AND revision = $21",
-        )
-        .bind(c.device_id)
-        .bind(c.username.as_str())
-        .bind(c.secret.clone())
-        .bind(c.public_key.as_str())
-        .bind(c.key_passphrase.clone())
-        .bind(c.key_name.as_str())
-        .bind(c.additional.as_str())
-        .bind(c.tags.as_str())
-        .bind(c.credential_type.as_str())
-        .bind(c.domain.as_str())
-        .bind(c.parent_id)
-        .bind(c.settings.clone())
-        .bind(i64::from(c.automatic_change))
-        .bind(c.expiration_time.as_str())
-        .bind(c.version)
-        .bind(i64::from(c.enabled))
-        .bind(c.changed_at)
-        .bind(c.next_rotation_at)
-        .bind(now)
-        .bind(c.id)
-        .bind(c.revision)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::Stale);
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
     pub async fn set_credential_enabled(&self, id: i64, enabled: bool, now: i64) -> StoreResult<()> {
         let done =
             sqlx::query("UPDATE credentials SET enabled = $1, updated_at = $2, revision = revision + 1 WHERE id = $3")
@@ -288,20 +215,6 @@ impl Store {
             .collect()
     }
 
-    pub async fn set_key_devices(&self, credential_id: i64, device_ids: &[i64]) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM key_devices WHERE credential_id = $1").bind(credential_id).execute(&mut *tx).await?;
-        for device_id in device_ids {
-            sqlx::query("INSERT INTO key_devices (credential_id, device_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind(credential_id)
-                .bind(device_id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// Hostname and IP of the extra devices of an SSH key.
     pub async fn key_devices(&self, credential_id: i64) -> StoreResult<Vec<(String, String)>> {
         let rows = sqlx::query(
@@ -311,5 +224,110 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(|r| Ok((r.try_get("hostname")?, r.try_get("ip")?))).collect()
+    }
+}
+
+impl Change {
+    pub async fn insert_credential(&mut self, c: &Credential, now: i64) -> StoreResult<i64> {
+        let row = sqlx::query(
+            "INSERT INTO credentials (uid, identifier, kind, device_id, username, secret, public_key, key_passphrase, key_name, \
+             additional, tags, credential_type, domain, parent_id, settings, automatic_change, expiration_time, version, \
+             enabled, changed_at, next_rotation_at, created_by, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 1, $18, $19, $20, $21, $19, $19) \
+             RETURNING id",
+        )
+        .bind(c.uid.as_str())
+        .bind(c.identifier.as_str())
+        .bind(c.kind.as_str())
+        .bind(c.device_id)
+        .bind(c.username.as_str())
+        .bind(c.secret.clone())
+        .bind(c.public_key.as_str())
+        .bind(c.key_passphrase.clone())
+        .bind(c.key_name.as_str())
+        .bind(c.additional.as_str())
+        .bind(c.tags.as_str())
+        .bind(c.credential_type.as_str())
+        .bind(c.domain.as_str())
+        .bind(c.parent_id)
+        .bind(c.settings.clone())
+        .bind(i64::from(c.automatic_change))
+        .bind(c.expiration_time.as_str())
+        .bind(i64::from(c.enabled))
+        .bind(now)
+        .bind(c.next_rotation_at)
+        .bind(c.created_by)
+        .fetch_one(&mut *self.0)
+        .await?;
+        Ok(row.try_get("id")?)
+    }
+
+    pub async fn save_credential(&mut self, c: &Credential, previous: Option<&Version>, now: i64) -> StoreResult<()> {
+        if let Some(v) = previous {
+            sqlx::query(
+                "INSERT INTO credential_versions (credential_id, version, secret, key_passphrase, public_key, replaced_by, \
+                 reason, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(c.id)
+            .bind(v.version)
+            .bind(v.secret.clone())
+            .bind(v.key_passphrase.clone())
+            .bind(v.public_key.as_str())
+            .bind(v.replaced_by.as_str())
+            .bind(v.reason.as_str())
+            .bind(now)
+            .execute(&mut *self.0)
+            .await?;
+        }
+        let done = sqlx::query(
+            "UPDATE credentials SET device_id = $1, username = $2, secret = $3, public_key = $4, key_passphrase = $5, \
+             key_name = $6, additional = $7, tags = $8, credential_type = $9, domain = $10, parent_id = $11, settings = $12, \
+             automatic_change = $13, expiration_time = $14, version = $15, enabled = $16, changed_at = $17, \
+             next_rotation_at = $18, rotation_error = '', rotation_lease = 0, updated_at = $19, revision = revision + 1 \
+             WHERE id = $20 AND revision = $21",
+        )
+        .bind(c.device_id)
+        .bind(c.username.as_str())
+        .bind(c.secret.clone())
+        .bind(c.public_key.as_str())
+        .bind(c.key_passphrase.clone())
+        .bind(c.key_name.as_str())
+        .bind(c.additional.as_str())
+        .bind(c.tags.as_str())
+        .bind(c.credential_type.as_str())
+        .bind(c.domain.as_str())
+        .bind(c.parent_id)
+        .bind(c.settings.clone())
+        .bind(i64::from(c.automatic_change))
+        .bind(c.expiration_time.as_str())
+        .bind(c.version)
+        .bind(i64::from(c.enabled))
+        .bind(c.changed_at)
+        .bind(c.next_rotation_at)
+        .bind(now)
+        .bind(c.id)
+        .bind(c.revision)
+        .execute(&mut *self.0)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Stale);
+        }
+        Ok(())
+    }
+
+    /// Replaces the extra devices of an SSH key.
+    pub async fn set_key_devices(&mut self, credential_id: i64, device_ids: &[i64]) -> StoreResult<()> {
+        sqlx::query("DELETE FROM key_devices WHERE credential_id = $1")
+            .bind(credential_id)
+            .execute(&mut *self.0)
+            .await?;
+        for device_id in device_ids {
+            sqlx::query("INSERT INTO key_devices (credential_id, device_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(credential_id)
+                .bind(device_id)
+                .execute(&mut *self.0)
+                .await?;
+        }
+        Ok(())
     }
 }

@@ -1,0 +1,22 @@
+//! A change of several rows that applies whole or not at all. A service opens one with
+//! `Store::begin`, hands it to the store's writes (methods on `Change`), and commits it;
+//! dropped without a commit — an error, a cancelled request — it rolls back.
+
+use sqlx::Any;
+
+use crate::store::{Store, StoreResult};
+
+pub struct Change(pub(super) sqlx::Transaction<'static, Any>);
+
+impl Store {
+    pub async fn begin(&self) -> StoreResult<Change> {
+        Ok(Change(self.pool.begin().await?))
+    }
+}
+
+impl Change {
+    pub async fn commit(self) -> StoreResult<()> {
+        self.0.commit().await?;
+        Ok(())
+    }
+}
