@@ -8,6 +8,7 @@ pub mod auth;
 pub mod dsm;
 pub mod hosts;
 pub mod mysafe;
+pub mod optimistic;
 pub mod pam;
 pub mod scim;
 

@@ -187,6 +187,8 @@ pub struct Authorization {
     pub dsm_application_id: Option<i64>,
     /// A token's scope; `None` for applications, which the resources and read-only flag govern.
     pub scopes: Option<Scopes>,
+    /// Bumped on every change; a write applies only to the revision it read.
+    pub revision: i64,
 }
 
 /// Why an authorization may not act right now. Callers answer all of these alike.

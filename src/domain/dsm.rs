@@ -190,7 +190,7 @@ pub fn apply_mapping(mapping: &Value, env: &BTreeMap<String, String>) -> Result<
 }
 
 /// A DSM application as registered (§10.1).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct DsmApp {
     pub id: i64,
     pub application_id: i64,
@@ -204,6 +204,8 @@ pub struct DsmApp {
     pub tags: String,
     pub line_of_business: String,
     pub application_type: String,
+    /// Bumped on every change; a write applies only to the revision it read.
+    pub revision: i64,
 }
 
 /// A DSM secret as stored; `data` is sealed.

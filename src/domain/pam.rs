@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Device {
     pub id: i64,
     pub identifier: String,
@@ -19,6 +19,8 @@ pub struct Device {
     pub device_tags: String,
     pub enabled: bool,
     pub created_by: i64,
+    /// Bumped on every change; a write applies only to the revision it read.
+    pub revision: i64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -10,6 +10,8 @@ use crate::domain::network::IpAllowList;
 use crate::error::{ApiError, ApiResult};
 use crate::service::Core;
 use crate::service::access::require_write;
+use crate::service::optimistic::write_merging;
+use crate::store::StoreError;
 use crate::store::admin::apps::NewAuthorizationRow;
 
 pub struct Registration {
@@ -50,66 +52,101 @@ pub async fn register(core: &Core, caller: &Caller, r: Registration) -> ApiResul
         ));
     }
     let limits = narrowed_gate(registrar, &r)?;
-    let found = core.store.find_dsm_app(r.unique_key.as_deref(), &r.application, &r.system, &r.environment).await?;
-    if let Some(app) = &found {
-        if !is_admin && app.registrar_application_id != Some(registrar.application_id) {
-            return Err(ApiError::conflict(format!(
-                "Application '{}' ({}/{}) was registered by another application.",
-                app.name, app.system, app.environment
-            ))
-            .with_reason("DSM application of another registrar"));
-        }
-    }
-    let created = found.is_none();
-    let mut app = found.unwrap_or(DsmApp {
-        id: 0,
-        application_id: 0,
-        registrar_application_id: Some(registrar.application_id),
-        name: r.application.clone(),
-        system: r.system.clone(),
-        environment: r.environment.clone(),
-        unique_key: r.unique_key.clone(),
-        description: String::new(),
-        tags: String::new(),
-        line_of_business: String::new(),
-        application_type: String::new(),
-    });
-    for (slot, given) in [
-        (&mut app.description, r.description),
-        (&mut app.tags, r.tags),
-        (&mut app.line_of_business, r.line_of_business),
-        (&mut app.application_type, r.application_type),
-    ] {
-        if let Some(value) = given {
-            *slot = value;
-        }
-    }
+    let given = [r.description.clone(), r.tags.clone(), r.line_of_business.clone(), r.application_type.clone()];
+    let wanted: Vec<String> = given.iter().flatten().cloned().collect();
     let client_id = random_hex(20).to_string();
     let client_secret = random_hex(32);
     let hash = core.hash_credential(&client_secret);
-    let row = NewAuthorizationRow {
-        application_name: &app.name,
-        auth_methods: "oauth2",
-        acting_user_id: None,
-        scopes: None,
-        oauth1: None,
-        aws: None,
-        dsm_application_id: None,
-        client_id: &client_id,
-        secret_hash: &hash,
-        expires_at: limits.expires_at,
-        resources: Resource::Dsm.as_str().to_owned(),
-        read_only: false,
-        allowed_ips: limits.allowed_ips.to_stored(),
-        allowed_referers: limits.allowed_referers.join(" "),
-    };
-    let (dsm_id, authorization_id) = core.store.register_dsm(&app, &row, core.now()).await?;
+    let (r, given, limits, id, hash) = (&r, &given, &limits, client_id.as_str(), hash.as_slice());
+    // Concurrent registrations of one application: the loser of the insert, or of the update,
+    // applies its fields again over what the winner wrote.
+    let (created, app, dsm_id, authorization_id) = write_merging(
+        || async move {
+            let found =
+                core.store.find_dsm_app(r.unique_key.as_deref(), &r.application, &r.system, &r.environment).await?;
+            if let Some(app) = &found {
+                if !is_admin && app.registrar_application_id != Some(registrar.application_id) {
+                    return Err(ApiError::conflict(format!(
+                        "Application '{}' ({}/{}) was registered by another application.",
+                        app.name, app.system, app.environment
+                    ))
+                    .with_reason("DSM application of another registrar"));
+                }
+            }
+            Ok(found)
+        },
+        |found| found.as_ref().map(|app| given_fields(app, given)).unwrap_or_default(),
+        &wanted,
+        |found| async move {
+            let created = found.is_none();
+            let mut app = found.unwrap_or_else(|| DsmApp {
+                registrar_application_id: Some(registrar.application_id),
+                name: r.application.clone(),
+                system: r.system.clone(),
+                environment: r.environment.clone(),
+                unique_key: r.unique_key.clone(),
+                ..DsmApp::default()
+            });
+            for (slot, value) in app_fields(&mut app).into_iter().zip(given) {
+                if let Some(value) = value {
+                    slot.clone_from(value);
+                }
+            }
+            let row = NewAuthorizationRow {
+                application_name: &app.name,
+                auth_methods: "oauth2",
+                acting_user_id: None,
+                scopes: None,
+                oauth1: None,
+                aws: None,
+                dsm_application_id: None,
+                client_id: id,
+                secret_hash: hash,
+                expires_at: limits.expires_at,
+                resources: Resource::Dsm.as_str().to_owned(),
+                read_only: false,
+                allowed_ips: limits.allowed_ips.to_stored(),
+                allowed_referers: limits.allowed_referers.join(" "),
+            };
+            match core.store.register_dsm(&app, &row, core.now()).await {
+                Ok((dsm_id, authorization_id)) => Ok(Some((created, app, dsm_id, authorization_id))),
+                Err(StoreError::Stale) => Ok(None),
+                // Lost the insert to a concurrent registration: update what it created.
+                Err(StoreError::Conflict)
+                    if created
+                        && core
+                            .store
+                            .find_dsm_app(r.unique_key.as_deref(), &r.application, &r.system, &r.environment)
+                            .await?
+                            .is_some() =>
+                {
+                    Ok(None)
+                }
+                Err(StoreError::Conflict) => Err(ApiError::conflict(
+                    "Another DSM application has this name, system and environment, or this unique key.",
+                )),
+                Err(e) => Err(e.into()),
+            }
+        },
+    )
+    .await?;
     let verb = if created { "registered" } else { "updated" };
     Ok(Registered {
         message: format!("Application {verb}: ({dsm_id}) {} | Authorization created: ({authorization_id})", app.name),
         client_id,
         client_secret,
     })
+}
+
+/// The fields a registration may set, in the order of `Registration`'s.
+fn app_fields(app: &mut DsmApp) -> [&mut String; 4] {
+    [&mut app.description, &mut app.tags, &mut app.line_of_business, &mut app.application_type]
+}
+
+/// The current values of the fields a registration sets.
+fn given_fields(app: &DsmApp, given: &[Option<String>; 4]) -> Vec<String> {
+    let mut copy = app.clone();
+    app_fields(&mut copy).into_iter().zip(given).filter(|(_, g)| g.is_some()).map(|(slot, _)| slot.clone()).collect()
 }
 
 /// The gate of a registered authorization.

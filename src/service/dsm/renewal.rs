@@ -5,7 +5,9 @@ use crate::crypto::fill_random;
 use crate::domain::dsm::EntryKind;
 use crate::error::ApiResult;
 use crate::service::Core;
-use crate::service::dsm::secrets::{data_aad, next_renewal, open_entries, seal_entries, version_aad};
+use crate::service::dsm::secrets::{archived, next_renewal, open_entries, seal_entries};
+use crate::store::StoreError;
+use crate::store::dsm::secrets::DsmSecretWrite;
 
 const LEASE_SECS: i64 = 300;
 
@@ -62,14 +64,16 @@ pub async fn renew_due(core: &Core, issuer: &dyn SecretIssuer) -> ApiResult<Vec<
                     }
                 }
             }
-            let row = format!("{}:{}", secret.uid, secret.version);
-            let old = core.unseal(&data_aad(&secret.uid), &secret.data).await?;
-            let previous = (secret.version, core.seal(&version_aad(&row), &old));
+            let previous = Some(archived(core, &secret).await?);
             secret.version += 1;
             secret.data = seal_entries(core, &secret.uid, &entries)?;
             secret.next_renewal_at = next_renewal(now, secret.renew_minutes);
-            core.store.update_dsm_secret(&secret, previous, now).await?;
-            renewed.push(id);
+            // A write that got there first re-scheduled the secret: this renewal is dropped.
+            match core.store.write_dsm_secrets(&[DsmSecretWrite { secret, previous }], now).await {
+                Ok(()) => renewed.push(id),
+                Err(StoreError::Stale) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
     }
 }

@@ -10,9 +10,10 @@ use crate::domain::authorization::{Caller, Resource};
 use crate::domain::dsm::{DsmApp, DsmSecret};
 use crate::domain::dsm::{Entry, EntryKind};
 use crate::error::{ApiError, ApiResult, OrNotFound, codes};
-use crate::service::Core;
 use crate::service::access::{require_resource, require_write};
+use crate::service::{Core, MAX_MERGES};
 use crate::store::StoreError;
+use crate::store::dsm::secrets::DsmSecretWrite;
 
 const MIN_RENEW_MINUTES: i64 = 10;
 /// A year: longer intervals are refused, so `now + minutes * 60` can never overflow.
@@ -144,13 +145,14 @@ pub async fn put_secret(
 ) -> ApiResult<(bool, DsmApp, Vec<SecretView>)> {
     require_write(caller, Resource::Dsm)?;
     let app = caller_app(core, caller).await?;
-    let created = store_secret(core, &app, input).await?;
+    let created = store_secrets(core, &app, vec![input]).await?.contains(&true);
     let secrets = served_secrets(core, &app).await?;
     Ok((created, app, secrets))
 }
 
-async fn store_secret(core: &Core, app: &DsmApp, input: SecretInput) -> ApiResult<bool> {
-    let identity = input.identity.trim().to_owned();
+/// Checks what a write may not contain, before anything is read or written.
+async fn check_input(core: &Core, input: &SecretInput) -> ApiResult<()> {
+    let identity = input.identity.trim();
     if identity.is_empty() || identity.len() > 512 || identity.chars().any(char::is_control) {
         return Err(ApiError::bad_request("Parameter 'identity' must have 1 to 512 printable characters."));
     }
@@ -171,61 +173,94 @@ async fn store_secret(core: &Core, app: &DsmApp, input: SecretInput) -> ApiResul
             "renew_* times are from {MIN_RENEW_MINUTES} to {MAX_RENEW_MINUTES} minutes (a year)."
         )));
     }
-    let now = core.now();
-    match core.store.dsm_secret(app.id, &identity).await {
-        Ok(mut secret) => {
-            let row = format!("{}:{}", secret.uid, secret.version);
-            let old = core.unseal(&data_aad(&secret.uid), &secret.data).await?;
-            let previous = (secret.version, core.seal(&version_aad(&row), &old));
-            for (slot, given) in [
-                (&mut secret.name, input.name),
-                (&mut secret.engine, input.engine),
-                (&mut secret.description, input.description),
-                (&mut secret.expiration_date, input.expiration_date),
-            ] {
-                if let Some(value) = given {
-                    *slot = value;
-                }
-            }
-            if input.renew_minutes.is_some() {
-                secret.renew_minutes = input.renew_minutes;
-            }
-            secret.next_renewal_at = next_renewal(now, secret.renew_minutes);
-            secret.version += 1;
-            secret.data = seal_entries(core, &secret.uid, &input.entries)?;
-            core.store.update_dsm_secret(&secret, previous, now).await?;
-            Ok(false)
-        }
-        Err(StoreError::NotFound) => {
-            let uid = uuid::Uuid::new_v4().to_string();
-            let secret = DsmSecret {
-                id: 0,
-                data: seal_entries(core, &uid, &input.entries)?,
-                uid,
-                dsm_application_id: app.id,
-                name: input.name.unwrap_or_else(|| identity.clone()),
-                identity,
-                engine: input.engine.unwrap_or_else(|| "Generic".into()),
-                description: input.description.unwrap_or_default(),
-                expiration_date: input.expiration_date.unwrap_or_default(),
-                version: 1,
-                renew_minutes: input.renew_minutes,
-                next_renewal_at: next_renewal(now, input.renew_minutes),
-            };
-            core.store.insert_dsm_secret(&secret, now).await?;
-            Ok(true)
-        }
-        Err(e) => Err(e.into()),
-    }
+    Ok(())
 }
 
-/// `POST /iso/cicd/variables`: the mapped variables become secrets of the calling application.
+/// The data a secret is about to replace, sealed again for its version history.
+pub(super) async fn archived(core: &Core, secret: &DsmSecret) -> ApiResult<(i64, Vec<u8>)> {
+    let row = format!("{}:{}", secret.uid, secret.version);
+    let old = core.unseal(&data_aad(&secret.uid), &secret.data).await?;
+    Ok((secret.version, core.seal(&version_aad(&row), &old)))
+}
+
+/// Creates or updates (as new versions) secrets of an application, all in one transaction.
+/// Each write applies over the version it read; when another write got there first, every
+/// input is applied again over what is there now — concurrent writes of one secret each
+/// become a version, none is lost. Returns, per input, whether it created its secret.
+async fn store_secrets(core: &Core, app: &DsmApp, inputs: Vec<SecretInput>) -> ApiResult<Vec<bool>> {
+    for input in &inputs {
+        check_input(core, input).await?;
+    }
+    let identities: Vec<&str> = inputs.iter().map(|i| i.identity.trim()).collect();
+    for _ in 0..MAX_MERGES {
+        let now = core.now();
+        let existing = core.store.dsm_secrets_named(app.id, &identities).await?;
+        let mut writes = Vec::with_capacity(inputs.len());
+        for (input, identity) in inputs.iter().zip(&identities) {
+            writes.push(match existing.iter().find(|s| s.identity == *identity) {
+                Some(current) => updated(core, current.clone(), input, now).await?,
+                None => created(core, app, identity, input, now)?,
+            });
+        }
+        match core.store.write_dsm_secrets(&writes, now).await {
+            Ok(()) => return Ok(writes.iter().map(|w| w.previous.is_none()).collect()),
+            Err(StoreError::Stale | StoreError::Conflict) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::concurrent_change())
+}
+
+async fn updated(core: &Core, mut secret: DsmSecret, input: &SecretInput, now: i64) -> ApiResult<DsmSecretWrite> {
+    let previous = archived(core, &secret).await?;
+    for (slot, given) in [
+        (&mut secret.name, &input.name),
+        (&mut secret.engine, &input.engine),
+        (&mut secret.description, &input.description),
+        (&mut secret.expiration_date, &input.expiration_date),
+    ] {
+        if let Some(value) = given {
+            slot.clone_from(value);
+        }
+    }
+    if input.renew_minutes.is_some() {
+        secret.renew_minutes = input.renew_minutes;
+    }
+    secret.next_renewal_at = next_renewal(now, secret.renew_minutes);
+    secret.version += 1;
+    secret.data = seal_entries(core, &secret.uid, &input.entries)?;
+    Ok(DsmSecretWrite { secret, previous: Some(previous) })
+}
+
+fn created(core: &Core, app: &DsmApp, identity: &str, input: &SecretInput, now: i64) -> ApiResult<DsmSecretWrite> {
+    let uid = uuid::Uuid::new_v4().to_string();
+    let secret = DsmSecret {
+        id: 0,
+        data: seal_entries(core, &uid, &input.entries)?,
+        uid,
+        dsm_application_id: app.id,
+        name: input.name.clone().unwrap_or_else(|| identity.to_owned()),
+        identity: identity.to_owned(),
+        engine: input.engine.clone().unwrap_or_else(|| "Generic".into()),
+        description: input.description.clone().unwrap_or_default(),
+        expiration_date: input.expiration_date.clone().unwrap_or_default(),
+        version: 1,
+        renew_minutes: input.renew_minutes,
+        next_renewal_at: next_renewal(now, input.renew_minutes),
+    };
+    Ok(DsmSecretWrite { secret, previous: None })
+}
+
+/// `POST /iso/cicd/variables`: the mapped variables become secrets of the calling application,
+/// all or none. A name mapped twice keeps its last mapping.
 pub async fn post_variables(core: &Core, caller: &Caller, mapped: Vec<(String, String, Entry)>) -> ApiResult<usize> {
     require_write(caller, Resource::Dsm)?;
     let app = caller_app(core, caller).await?;
     let count = mapped.len();
+    let mut inputs: Vec<SecretInput> = Vec::with_capacity(count);
     for (identity, engine, entry) in mapped {
-        let input = SecretInput {
+        inputs.retain(|i| i.identity.trim() != identity.trim());
+        inputs.push(SecretInput {
             identity,
             name: None,
             engine: Some(engine),
@@ -233,9 +268,9 @@ pub async fn post_variables(core: &Core, caller: &Caller, mapped: Vec<(String, S
             expiration_date: None,
             entries: vec![entry],
             renew_minutes: None,
-        };
-        store_secret(core, &app, input).await?;
+        });
     }
+    store_secrets(core, &app, inputs).await?;
     Ok(count)
 }
 

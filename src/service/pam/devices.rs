@@ -7,6 +7,7 @@ use crate::domain::pam::Device;
 use crate::error::{ApiError, ApiResult, OrNotFound, codes};
 use crate::service::Core;
 use crate::service::access::{require_resource, require_write};
+use crate::service::optimistic::write_merging;
 use crate::store::StoreError;
 
 pub fn device_not_found() -> ApiError {
@@ -86,67 +87,118 @@ pub async fn upsert(core: &Core, caller: &Caller, input: DeviceInput) -> ApiResu
     if let Some(domains) = &input.device_domain {
         check_domains(core, domains).await?;
     }
-    let now = core.now();
-    let existing = match core.store.device_by_hostname(&hostname).await {
-        Ok(d) => Some(d),
-        Err(StoreError::NotFound) => None,
-        Err(e) => return Err(e.into()),
+    let changes = DeviceChanges {
+        required: [ip, model, device_type, vendor, site],
+        optional: [input.device_domain, input.connectivities, input.session_remote_config, input.device_tags]
+            .map(|v| v.map(|v| v.trim().to_owned())),
     };
-    let writable = match &existing {
-        Some(d) if d.created_by == caller.authorization.id => true,
-        // Linked for writing? An unreachable store is an outage, not "not yours".
-        Some(d) => match core.store.visible_device(caller.authorization.id, &d.hostname, Access::Write).await {
-            Ok(_) => true,
-            Err(StoreError::NotFound) => false,
-            Err(e) => return Err(e.into()),
-        },
-        None => false,
-    };
-    let mut device = match existing {
-        Some(d) if writable => d,
-        Some(_) => return Err(device_not_found().with_reason("device belongs to another authorization")),
-        None => Device {
+    // A first upsert of a hostname may race others: the loser of the insert updates instead.
+    for _ in 0..2 {
+        if writable_device(core, caller, &hostname).await?.is_some() {
+            return Ok((update(core, caller, &hostname, &changes).await?, false));
+        }
+        let mut device = Device {
             id: 0,
             identifier: identifier.clone().unwrap_or_else(generate_identifier),
             hostname: hostname.clone(),
-            ip: String::new(),
-            model: String::new(),
-            device_type: String::new(),
-            vendor: String::new(),
-            site: String::new(),
-            device_domain: String::new(),
-            connectivities: String::new(),
-            session_remote_config: String::new(),
-            device_tags: String::new(),
             enabled: true,
             created_by: caller.authorization.id,
-        },
-    };
-    let created = device.id == 0;
-    device.ip = ip;
-    device.model = model;
-    device.device_type = device_type;
-    device.vendor = vendor;
-    device.site = site;
-    for (slot, given) in [
-        (&mut device.device_domain, input.device_domain),
-        (&mut device.connectivities, input.connectivities),
-        (&mut device.session_remote_config, input.session_remote_config),
-        (&mut device.device_tags, input.device_tags),
-    ] {
-        if let Some(value) = given {
-            *slot = value.trim().to_owned();
+            ..Device::default()
+        };
+        changes.apply(&mut device);
+        match core.store.insert_device(&device, core.now()).await {
+            Ok(id) => {
+                device.id = id;
+                return Ok((device, true));
+            }
+            Err(StoreError::Conflict) if core.store.device_by_hostname(&hostname).await.is_ok() => {}
+            Err(StoreError::Conflict) => {
+                return Err(ApiError::conflict("A device with this identifier or hostname already exists."));
+            }
+            Err(e) => return Err(e.into()),
         }
     }
-    if created {
-        device.id = core.store.insert_device(&device, now).await.map_err(|e| match e {
-            StoreError::Conflict => ApiError::conflict("A device with this identifier or hostname already exists."),
-            other => other.into(),
-        })?;
-    } else {
-        core.store.update_device(&device, now).await?;
+    Err(ApiError::concurrent_change())
+}
+
+/// What an upsert sets: the five required fields always, the four optional ones when given.
+struct DeviceChanges {
+    required: [String; 5],
+    optional: [Option<String>; 4],
+}
+
+impl DeviceChanges {
+    fn slots(device: &mut Device) -> ([&mut String; 5], [&mut String; 4]) {
+        (
+            [&mut device.ip, &mut device.model, &mut device.device_type, &mut device.vendor, &mut device.site],
+            [
+                &mut device.device_domain,
+                &mut device.connectivities,
+                &mut device.session_remote_config,
+                &mut device.device_tags,
+            ],
+        )
     }
-    Ok((device, created))
+
+    fn apply(&self, device: &mut Device) {
+        let (required, optional) = Self::slots(device);
+        for (slot, value) in required.into_iter().zip(&self.required) {
+            slot.clone_from(value);
+        }
+        for (slot, value) in optional.into_iter().zip(&self.optional) {
+            if let Some(value) = value {
+                slot.clone_from(value);
+            }
+        }
+    }
+
+    /// The current values of the fields this change sets, in the order of `wanted`.
+    fn current(&self, device: &Device) -> Vec<String> {
+        let mut copy = device.clone();
+        let (required, optional) = Self::slots(&mut copy);
+        let optional = optional.into_iter().zip(&self.optional).filter(|(_, v)| v.is_some()).map(|(slot, _)| slot);
+        required.into_iter().chain(optional).map(|slot| slot.clone()).collect()
+    }
+
+    fn wanted(&self) -> Vec<String> {
+        self.required.iter().cloned().chain(self.optional.iter().flatten().cloned()).collect()
+    }
+}
+
+/// The device with this hostname, if the caller may write it; `DEVICE_NOT_FOUND` if another
+/// authorization's. An unreachable store is an outage, not "not yours".
+async fn writable_device(core: &Core, caller: &Caller, hostname: &str) -> ApiResult<Option<Device>> {
+    let device = match core.store.device_by_hostname(hostname).await {
+        Ok(d) => d,
+        Err(StoreError::NotFound) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    if device.created_by == caller.authorization.id {
+        return Ok(Some(device));
+    }
+    match core.store.visible_device(caller.authorization.id, hostname, Access::Write).await {
+        Ok(_) => Ok(Some(device)),
+        Err(StoreError::NotFound) => Err(device_not_found().with_reason("device belongs to another authorization")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Updates the device over the revision it read, merging with concurrent changes of other fields.
+async fn update(core: &Core, caller: &Caller, hostname: &str, changes: &DeviceChanges) -> ApiResult<Device> {
+    write_merging(
+        || async move { writable_device(core, caller, hostname).await?.ok_or_else(device_not_found) },
+        |device| changes.current(device),
+        &changes.wanted(),
+        |mut device| async move {
+            changes.apply(&mut device);
+            match core.store.update_device(&device, core.now()).await {
+                Ok(()) => Ok(Some(Device { revision: device.revision + 1, ..device })),
+                Err(StoreError::Stale) => Ok(None),
+                Err(e) => Err(e.into()),
+            }
+        },
+    )
+    .await
 }
 
 pub async fn get(core: &Core, caller: &Caller, key: &str) -> ApiResult<Device> {

@@ -32,6 +32,7 @@ impl From<StoreError> for ScimError {
         match e {
             StoreError::NotFound => error(404, None, "Resource not found"),
             StoreError::Conflict => error(409, Some("uniqueness"), "A resource with this name already exists"),
+            StoreError::Stale => error(412, None, "The resource changed concurrently"),
             StoreError::Unavailable(_) => error(503, None, "Service temporarily unavailable"),
             other => {
                 let id = uuid::Uuid::now_v7();

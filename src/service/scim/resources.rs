@@ -177,10 +177,7 @@ pub async fn write_user(
     let now = core.now();
     let id = match current {
         Some(cur) => {
-            core.store.update_scim_user(cur.id, &write, cur.version, now).await.map_err(|e| match e {
-                StoreError::Conflict => error(412, None, "The resource changed concurrently"),
-                other => other.into(),
-            })?;
+            core.store.update_scim_user(cur.id, &write, cur.version, now).await?;
             cur.id
         }
         None => core.store.insert_scim_user(&write, now).await?,
@@ -218,13 +215,7 @@ pub async fn write_group(
         Err(e) => return Err(e.into()),
     }
     let (id, version) = current.map_or((0, 0), |g| (g.id, g.version));
-    let id =
-        core.store.save_scim_group(id, &name, external_id.as_deref(), &members, version, core.now()).await.map_err(
-            |e| match e {
-                StoreError::Conflict if current.is_some() => error(412, None, "The resource changed concurrently"),
-                other => other.into(),
-            },
-        )?;
+    let id = core.store.save_scim_group(id, &name, external_id.as_deref(), &members, version, core.now()).await?;
     core.store.scim_groups(Some(id)).await?.pop().ok_or_else(|| error(404, None, "Group vanished"))
 }
 
@@ -343,12 +334,12 @@ pub async fn delete(core: &Core, kind: ResourceKind, id: &str, if_match: Option<
         ResourceKind::User => {
             let row = user_row(core, id).await?;
             check_version(if_match, row.version)?;
-            core.store.delete_scim_user(row.id, core.now()).await?;
+            core.store.delete_scim_user(row.id, row.version, core.now()).await?;
         }
         ResourceKind::Group => {
             let row = group_row(core, id).await?;
             check_version(if_match, row.version)?;
-            core.store.delete_group(row.id).await?;
+            core.store.delete_group(row.id, row.version).await?;
         }
     }
     Ok(())

@@ -48,7 +48,8 @@ pub struct AwsRow {
 const AUTHORIZATION_COLUMNS: &str = "z.id, z.application_id, a.name AS application_name, z.client_id, z.enabled, \
      a.enabled AS application_enabled, z.expires_at, z.resources, z.read_only, z.allowed_ips, z.allowed_referers, \
      z.token_generation, z.acting_user_id, z.scopes, \
-     (SELECT u.enabled FROM users u WHERE u.id = z.acting_user_id) AS acting_user_enabled, z.dsm_application_id";
+     (SELECT u.enabled FROM users u WHERE u.id = z.acting_user_id) AS acting_user_enabled, z.dsm_application_id, \
+     z.revision";
 
 fn authorization(row: &AnyRow) -> StoreResult<Authorization> {
     let stored = |e: String| StoreError::Other(sqlx::Error::Decode(e.into()));
@@ -74,6 +75,7 @@ fn authorization(row: &AnyRow) -> StoreResult<Authorization> {
             Some(list) => Some(Scopes::parse_list(&list).map_err(stored)?),
             None => None,
         },
+        revision: row.try_get("revision")?,
     })
 }
 
@@ -228,12 +230,13 @@ impl Store {
     }
 
     pub async fn set_application_enabled(&self, id: i64, enabled: bool, now: i64) -> StoreResult<()> {
-        let done = sqlx::query("UPDATE applications SET enabled = $1, updated_at = $2 WHERE id = $3")
-            .bind(i64::from(enabled))
-            .bind(now)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        let done =
+            sqlx::query("UPDATE applications SET enabled = $1, updated_at = $2, revision = revision + 1 WHERE id = $3")
+                .bind(i64::from(enabled))
+                .bind(now)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
         exactly_one(&done)
     }
 
@@ -276,11 +279,12 @@ pub(in crate::store) fn reachable(alias: &str, kind: ItemKind, access: Access) -
 }
 
 impl Store {
-    /// Writes an authorization's gate fields back.
+    /// Writes an authorization's gate fields back, only over the revision it was read at:
+    /// otherwise `Stale` (`NotFound` if it is gone).
     pub async fn update_authorization(&self, z: &Authorization, now: i64) -> StoreResult<()> {
         let done = sqlx::query(
             "UPDATE authorizations SET resources = $1, read_only = $2, allowed_ips = $3, allowed_referers = $4, \
-             expires_at = $5, enabled = $6, updated_at = $7 WHERE id = $8",
+             expires_at = $5, enabled = $6, updated_at = $7, revision = revision + 1 WHERE id = $8 AND revision = $9",
         )
         .bind(z.resources.to_stored())
         .bind(i64::from(z.read_only))
@@ -290,15 +294,17 @@ impl Store {
         .bind(i64::from(z.enabled))
         .bind(now)
         .bind(z.id)
+        .bind(z.revision)
         .execute(&self.pool)
         .await?;
-        exactly_one(&done)
+        if done.rows_affected() == 0 { Err(StoreError::Stale) } else { Ok(()) }
     }
 
     /// A new secret hash; bumping the generation retires every token issued before.
     pub async fn replace_client_secret(&self, id: i64, hash: &[u8], now: i64) -> StoreResult<()> {
         let done = sqlx::query(
-            "UPDATE authorizations SET secret_hash = $1, token_generation = token_generation + 1, updated_at = $2 WHERE id = $3",
+            "UPDATE authorizations SET secret_hash = $1, token_generation = token_generation + 1, updated_at = $2, \
+             revision = revision + 1 WHERE id = $3",
         )
         .bind(hash.to_vec())
         .bind(now)

@@ -106,7 +106,9 @@ impl Store {
             .collect()
     }
 
-    /// Changes the given fields of a user; `None` leaves a field as it is.
+    /// Changes the given fields of a user; `None` leaves a field as it is. One statement, so
+    /// concurrent changes of other fields survive; the SCIM version moves, so a SCIM write based
+    /// on the user as it was before is refused.
     pub async fn update_user(
         &self,
         username: &str,
@@ -118,8 +120,8 @@ impl Store {
     ) -> StoreResult<()> {
         let done = sqlx::query(
             "UPDATE users SET display_name = COALESCE($1, display_name), email = COALESCE($2, email), \
-             password_hash = COALESCE($3, password_hash), enabled = COALESCE($4, enabled), updated_at = $5 \
-             WHERE username = $6",
+             password_hash = COALESCE($3, password_hash), enabled = COALESCE($4, enabled), updated_at = $5, \
+             version = version + 1 WHERE username = $6",
         )
         .bind(display_name)
         .bind(email)
@@ -162,7 +164,8 @@ impl Store {
             .collect()
     }
 
-    /// Adds or removes a membership; both names must exist.
+    /// Adds or removes a membership; both names must exist. The group's and the user's SCIM
+    /// versions move with it, in the same transaction.
     pub async fn set_membership(&self, group: &str, username: &str, member: bool, now: i64) -> StoreResult<()> {
         let ids = sqlx::query(
             "SELECT g.id AS group_id, u.id AS user_id FROM groups g, users u WHERE g.name = $1 AND u.username = $2",
@@ -178,7 +181,19 @@ impl Store {
         } else {
             "DELETE FROM group_members WHERE group_id = $1 AND user_id = $2 AND $3 >= 0"
         };
-        sqlx::query(sql).bind(group_id).bind(user_id).bind(now).execute(&self.pool).await?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(sql).bind(group_id).bind(user_id).bind(now).execute(&mut *tx).await?;
+        sqlx::query("UPDATE groups SET version = version + 1, updated_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(group_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE users SET version = version + 1, updated_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(())
     }
 }

@@ -5,7 +5,14 @@ use sqlx::any::AnyRow;
 
 use crate::domain::dsm::{DsmApp, DsmSecret};
 use crate::store::admin::apps::{NewAuthorizationRow, insert_authorization};
-use crate::store::{Backend, Store, StoreResult, exactly_one};
+use crate::store::{Backend, Store, StoreError, StoreResult, exactly_one};
+
+/// One write of `write_dsm_secrets`: `previous` is `None` for a new secret, otherwise the
+/// version being replaced and its data sealed for the version history.
+pub struct DsmSecretWrite {
+    pub secret: DsmSecret,
+    pub previous: Option<(i64, Vec<u8>)>,
+}
 
 fn app(row: &AnyRow) -> StoreResult<DsmApp> {
     Ok(DsmApp {
@@ -20,6 +27,7 @@ fn app(row: &AnyRow) -> StoreResult<DsmApp> {
         tags: row.try_get("tags")?,
         line_of_business: row.try_get("line_of_business")?,
         application_type: row.try_get("application_type")?,
+        revision: row.try_get("revision")?,
     })
 }
 
@@ -72,8 +80,9 @@ impl Store {
         app(&sqlx::query("SELECT * FROM dsm_applications WHERE id = $1").bind(id).fetch_one(&self.pool).await?)
     }
 
-    /// Registers a DSM application (a new cofre application) or updates one, and adds an
-    /// authorization for it, in one transaction. Returns the DSM app id and the authorization id.
+    /// Registers a DSM application (a new cofre application) or updates one (only at the
+    /// revision it was read: otherwise `Stale`), and adds an authorization for it, in one
+    /// transaction. Returns the DSM app id and the authorization id.
     pub async fn register_dsm(
         &self,
         dsm: &DsmApp,
@@ -110,8 +119,9 @@ impl Store {
             .try_get("id")?;
             (dsm_id, application_id)
         } else {
-            sqlx::query(
-                "UPDATE dsm_applications SET description = $1, tags = $2, line_of_business = $3, application_type = $4, updated_at = $5 WHERE id = $6",
+            let done = sqlx::query(
+                "UPDATE dsm_applications SET description = $1, tags = $2, line_of_business = $3, application_type = $4, \
+                 updated_at = $5, revision = revision + 1 WHERE id = $6 AND revision = $7",
             )
             .bind(dsm.description.as_str())
             .bind(dsm.tags.as_str())
@@ -119,8 +129,12 @@ impl Store {
             .bind(dsm.application_type.as_str())
             .bind(now)
             .bind(dsm.id)
+            .bind(dsm.revision)
             .execute(&mut *tx)
             .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::Stale);
+            }
             (dsm.id, dsm.application_id)
         };
         let row = NewAuthorizationRow { dsm_application_id: Some(dsm_id), ..authorization.clone() };
@@ -161,54 +175,80 @@ impl Store {
         secret(&sqlx::query("SELECT * FROM dsm_secrets WHERE id = $1").bind(id).fetch_one(&self.pool).await?)
     }
 
-    pub async fn insert_dsm_secret(&self, s: &DsmSecret, now: i64) -> StoreResult<i64> {
-        let row = sqlx::query(
-            "INSERT INTO dsm_secrets (uid, dsm_application_id, identity, name, engine, description, expiration_date, version, data, \
-             renew_minutes, next_renewal_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $10, $11, $11) RETURNING id",
-        )
-        .bind(s.uid.as_str())
-        .bind(s.dsm_application_id)
-        .bind(s.identity.as_str())
-        .bind(s.name.as_str())
-        .bind(s.engine.as_str())
-        .bind(s.description.as_str())
-        .bind(s.expiration_date.as_str())
-        .bind(s.data.clone())
-        .bind(s.renew_minutes)
-        .bind(s.next_renewal_at)
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(row.try_get("id")?)
+    /// The secrets of an application with these identities, in one query.
+    pub async fn dsm_secrets_named(&self, dsm_application_id: i64, identities: &[&str]) -> StoreResult<Vec<DsmSecret>> {
+        if identities.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks: Vec<String> = (2..identities.len() + 2).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT * FROM dsm_secrets WHERE dsm_application_id = $1 AND identity IN ({}) ORDER BY id",
+            marks.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(dsm_application_id);
+        for identity in identities {
+            query = query.bind(*identity);
+        }
+        query.fetch_all(&self.pool).await?.iter().map(secret).collect()
     }
 
-    /// A new version: the previous data is kept (sealed) in the same transaction.
-    pub async fn update_dsm_secret(&self, s: &DsmSecret, previous: (i64, Vec<u8>), now: i64) -> StoreResult<()> {
+    /// Applies secret writes whole or not at all. A new secret is inserted (`Conflict` if its
+    /// identity was taken meanwhile); an existing one becomes version `secret.version`, with the
+    /// data it replaces kept as `previous`, only if it is still at the version before (else `Stale`).
+    pub async fn write_dsm_secrets(&self, writes: &[DsmSecretWrite], now: i64) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO dsm_secret_versions (secret_id, version, data, created_at) VALUES ($1, $2, $3, $4)")
+        for DsmSecretWrite { secret: s, previous } in writes {
+            let Some((previous_version, previous_data)) = previous else {
+                sqlx::query(
+                    "INSERT INTO dsm_secrets (uid, dsm_application_id, identity, name, engine, description, expiration_date, \
+                     version, data, renew_minutes, next_renewal_at, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $10, $11, $11)",
+                )
+                .bind(s.uid.as_str())
+                .bind(s.dsm_application_id)
+                .bind(s.identity.as_str())
+                .bind(s.name.as_str())
+                .bind(s.engine.as_str())
+                .bind(s.description.as_str())
+                .bind(s.expiration_date.as_str())
+                .bind(s.data.clone())
+                .bind(s.renew_minutes)
+                .bind(s.next_renewal_at)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                continue;
+            };
+            let done = sqlx::query(
+                "UPDATE dsm_secrets SET name = $1, engine = $2, description = $3, expiration_date = $4, version = $5, data = $6, \
+                 renew_minutes = $7, next_renewal_at = $8, renewal_lease = 0, updated_at = $9 WHERE id = $10 AND version = $11",
+            )
+            .bind(s.name.as_str())
+            .bind(s.engine.as_str())
+            .bind(s.description.as_str())
+            .bind(s.expiration_date.as_str())
+            .bind(s.version)
+            .bind(s.data.clone())
+            .bind(s.renew_minutes)
+            .bind(s.next_renewal_at)
+            .bind(now)
             .bind(s.id)
-            .bind(previous.0)
-            .bind(previous.1)
+            .bind(*previous_version)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::Stale);
+            }
+            sqlx::query(
+                "INSERT INTO dsm_secret_versions (secret_id, version, data, created_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(s.id)
+            .bind(*previous_version)
+            .bind(previous_data.clone())
             .bind(now)
             .execute(&mut *tx)
             .await?;
-        let done = sqlx::query(
-            "UPDATE dsm_secrets SET name = $1, engine = $2, description = $3, expiration_date = $4, version = $5, data = $6, \
-             renew_minutes = $7, next_renewal_at = $8, renewal_lease = 0, updated_at = $9 WHERE id = $10",
-        )
-        .bind(s.name.as_str())
-        .bind(s.engine.as_str())
-        .bind(s.description.as_str())
-        .bind(s.expiration_date.as_str())
-        .bind(s.version)
-        .bind(s.data.clone())
-        .bind(s.renew_minutes)
-        .bind(s.next_renewal_at)
-        .bind(now)
-        .bind(s.id)
-        .execute(&mut *tx)
-        .await?;
-        exactly_one(&done)?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -272,12 +312,14 @@ impl Store {
     }
 
     pub async fn set_authorization_enabled(&self, id: i64, enabled: bool, now: i64) -> StoreResult<()> {
-        let done = sqlx::query("UPDATE authorizations SET enabled = $1, updated_at = $2 WHERE id = $3")
-            .bind(i64::from(enabled))
-            .bind(now)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        let done = sqlx::query(
+            "UPDATE authorizations SET enabled = $1, updated_at = $2, revision = revision + 1 WHERE id = $3",
+        )
+        .bind(i64::from(enabled))
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         exactly_one(&done)
     }
 }

@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 use crate::domain::authorization::{Access, ItemKind};
 use crate::domain::pam::Device;
 use crate::store::admin::apps::reachable;
-use crate::store::{Store, StoreResult, exactly_one, flag};
+use crate::store::{Store, StoreError, StoreResult, flag};
 
 fn device(row: &AnyRow) -> StoreResult<Device> {
     Ok(Device {
@@ -24,6 +24,7 @@ fn device(row: &AnyRow) -> StoreResult<Device> {
         device_tags: row.try_get("device_tags")?,
         enabled: flag(row, "enabled")?,
         created_by: row.try_get("created_by")?,
+        revision: row.try_get("revision")?,
     })
 }
 
@@ -111,10 +112,12 @@ impl Store {
         Ok(row.try_get("id")?)
     }
 
+    /// Writes a device back, only over the revision it was read at: otherwise `Stale`.
     pub async fn update_device(&self, d: &Device, now: i64) -> StoreResult<()> {
         let done = sqlx::query(
             "UPDATE devices SET ip = $1, model = $2, device_type = $3, vendor = $4, site = $5, device_domain = $6, \
-             connectivities = $7, session_remote_config = $8, device_tags = $9, updated_at = $10 WHERE id = $11",
+             connectivities = $7, session_remote_config = $8, device_tags = $9, updated_at = $10, revision = revision + 1 \
+             WHERE id = $11 AND revision = $12",
         )
         .bind(d.ip.as_str())
         .bind(d.model.as_str())
@@ -127,16 +130,17 @@ impl Store {
         .bind(d.device_tags.as_str())
         .bind(now)
         .bind(d.id)
+        .bind(d.revision)
         .execute(&self.pool)
         .await?;
-        exactly_one(&done)
+        if done.rows_affected() == 0 { Err(StoreError::Stale) } else { Ok(()) }
     }
 
     /// Enables or disables a device; disabling also suspends all its credentials, in one
     /// transaction. Enabling does not re-enable them.
     pub async fn set_device_enabled(&self, id: i64, enabled: bool, now: i64) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE devices SET enabled = $1, updated_at = $2 WHERE id = $3")
+        sqlx::query("UPDATE devices SET enabled = $1, updated_at = $2, revision = revision + 1 WHERE id = $3")
             .bind(i64::from(enabled))
             .bind(now)
             .bind(id)

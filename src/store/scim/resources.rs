@@ -127,12 +127,13 @@ impl Store {
         .bind(expected)
         .execute(&self.pool)
         .await?;
-        if done.rows_affected() == 0 { Err(StoreError::Conflict) } else { Ok(()) }
+        if done.rows_affected() == 0 { Err(StoreError::Stale) } else { Ok(()) }
     }
 
     /// Deletes a user: disabled, out of every group and share, its username freed. Rows that
-    /// point at the user (items it owns, audit) stay consistent.
-    pub async fn delete_scim_user(&self, id: i64, now: i64) -> StoreResult<()> {
+    /// point at the user (items it owns, audit) stay consistent. Applies only at version
+    /// `expected` (`Stale` otherwise): an If-Match delete never removes a changed user.
+    pub async fn delete_scim_user(&self, id: i64, expected: i64, now: i64) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM group_members WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM mysafe_shares WHERE principal_kind = 'user' AND principal_id = $1")
@@ -141,14 +142,15 @@ impl Store {
             .await?;
         let done = sqlx::query(
             "UPDATE users SET enabled = 0, deleted_at = $1, username = 'deleted:' || CAST(id AS TEXT) || ':' || username, \
-             version = version + 1 WHERE id = $2 AND deleted_at IS NULL",
+             version = version + 1 WHERE id = $2 AND deleted_at IS NULL AND version = $3",
         )
         .bind(now)
         .bind(id)
+        .bind(expected)
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
+            return Err(StoreError::Stale);
         }
         tx.commit().await?;
         Ok(())
@@ -207,7 +209,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             if done.rows_affected() == 0 {
-                return Err(StoreError::Conflict);
+                return Err(StoreError::Stale);
             }
             sqlx::query("DELETE FROM group_members WHERE group_id = $1").bind(id).execute(&mut *tx).await?;
             id
@@ -224,17 +226,22 @@ impl Store {
         Ok(id)
     }
 
-    /// Deletes a group and every grant it carried.
-    pub async fn delete_group(&self, id: i64) -> StoreResult<()> {
+    /// Deletes a group and every grant it carried, only at version `expected` (`Stale`
+    /// otherwise).
+    pub async fn delete_group(&self, id: i64, expected: i64) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM group_members WHERE group_id = $1").bind(id).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM mysafe_shares WHERE principal_kind = 'group' AND principal_id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        let done = sqlx::query("DELETE FROM groups WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        let done = sqlx::query("DELETE FROM groups WHERE id = $1 AND version = $2")
+            .bind(id)
+            .bind(expected)
+            .execute(&mut *tx)
+            .await?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
+            return Err(StoreError::Stale);
         }
         tx.commit().await?;
         Ok(())
