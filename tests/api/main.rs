@@ -32,3 +32,4 @@ mod throttle;
 mod tls;
 mod tokens;
 mod upsert_races;
+mod write_races;

@@ -152,9 +152,6 @@ impl Store {
         change.commit().await
     }
 
-    /// Writes a credential back; when `previous` is given (the secret changed), the old secret
-    /// is kept as a version in the same transaction. The write applies only if nobody changed
-    /// the credential since it was read (its revision is unchanged): otherwise `Stale`.
     pub async fn set_credential_enabled(&self, id: i64, enabled: bool, now: i64) -> StoreResult<()> {
         let done =
             sqlx::query("UPDATE credentials SET enabled = $1, updated_at = $2, revision = revision + 1 WHERE id = $3")
@@ -262,23 +259,10 @@ impl Change {
         Ok(row.try_get("id")?)
     }
 
+    /// Writes a credential back; when `previous` is given (the secret changed), the old secret
+    /// is kept as a version in the same change. The write applies only if nobody changed
+    /// the credential since it was read (its revision is unchanged): otherwise `Stale`.
     pub async fn save_credential(&mut self, c: &Credential, previous: Option<&Version>, now: i64) -> StoreResult<()> {
-        if let Some(v) = previous {
-            sqlx::query(
-                "INSERT INTO credential_versions (credential_id, version, secret, key_passphrase, public_key, replaced_by, \
-                 reason, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(c.id)
-            .bind(v.version)
-            .bind(v.secret.clone())
-            .bind(v.key_passphrase.clone())
-            .bind(v.public_key.as_str())
-            .bind(v.replaced_by.as_str())
-            .bind(v.reason.as_str())
-            .bind(now)
-            .execute(&mut *self.0)
-            .await?;
-        }
         let done = sqlx::query(
             "UPDATE credentials SET device_id = $1, username = $2, secret = $3, public_key = $4, key_passphrase = $5, \
              key_name = $6, additional = $7, tags = $8, credential_type = $9, domain = $10, parent_id = $11, settings = $12, \
@@ -311,6 +295,22 @@ impl Change {
         .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::Stale);
+        }
+        if let Some(v) = previous {
+            sqlx::query(
+                "INSERT INTO credential_versions (credential_id, version, secret, key_passphrase, public_key, replaced_by, \
+                 reason, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(c.id)
+            .bind(v.version)
+            .bind(v.secret.clone())
+            .bind(v.key_passphrase.clone())
+            .bind(v.public_key.as_str())
+            .bind(v.replaced_by.as_str())
+            .bind(v.reason.as_str())
+            .bind(now)
+            .execute(&mut *self.0)
+            .await?;
         }
         Ok(())
     }
