@@ -12,7 +12,7 @@ use crate::on_both_stores;
 
 on_both_stores!(a_read_scope_never_writes, scim_passwords_follow_the_password_rules);
 
-async fn token(app: &TestApp, scope: &str) -> String {
+pub async fn token(app: &TestApp, scope: &str) -> String {
     let new = NewToken {
         name: format!("scim {scope}"),
         description: String::new(),
@@ -25,7 +25,13 @@ async fn token(app: &TestApp, scope: &str) -> String {
     api_tokens::create(&app.state.core, new).await.expect("token").token.expect("static value").to_string()
 }
 
-async fn send(app: &TestApp, token: &str, method: Method, path: &str, body: Option<Value>) -> crate::helpers::Reply {
+pub async fn send(
+    app: &TestApp,
+    token: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> crate::helpers::Reply {
     let mut request = app.client.request(method, app.url(&format!("/scim/v2{path}"))).bearer_auth(token);
     if let Some(body) = body {
         request = request.header("content-type", "application/scim+json").body(body.to_string());

@@ -19,6 +19,7 @@ on_both_stores!(
     dsm_secret_writes_each_become_a_version,
     dsm_registrations_of_one_application_make_one,
     authorization_edits_of_different_fields_both_survive,
+    admin_changes_move_the_scim_version,
 );
 
 const CALLERS: usize = 24;
@@ -189,4 +190,50 @@ async fn authorization_edits_of_different_fields_both_survive(backend: Backend) 
         assert_eq!(stored.get::<String, _>("allowed_ips"), cidr, "round {round}");
         assert_eq!(stored.get::<i64, _>("read_only"), i64::from(read_only), "round {round}");
     }
+}
+
+/// A SCIM client holding a user's ETag never overwrites or deletes what an administrator
+/// changed since (a profile field, a group membership): its If-Match writes get 412.
+async fn admin_changes_move_the_scim_version(backend: Backend) {
+    use crate::scim_access::{send, token};
+    let app = TestApp::spawn(backend).await;
+    let admin = app.client(&[Resource::Admin]).await;
+    let scim = token(&app, "scim:read,scim:write").await;
+    let user = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ana",
+                      "displayName": "Ana"});
+    let created = send(&app, &scim, Method::POST, "/Users", Some(user.clone())).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let id = created.body["id"].as_str().expect("id").to_owned();
+    let stale = created.body["meta"]["version"].as_str().expect("etag").to_owned();
+
+    let changed = app
+        .send(app.authed(&admin, Method::PUT, "/api/admin/users/ana").json(&json!({"email": "ana@example.com"})))
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    let put = app
+        .send(
+            app.client
+                .put(app.url(&format!("/scim/v2/Users/{id}")))
+                .bearer_auth(&scim)
+                .header("content-type", "application/scim+json")
+                .header("If-Match", &stale)
+                .body(user.to_string()),
+        )
+        .await;
+    assert_eq!(put.status, StatusCode::PRECONDITION_FAILED, "{}", put.body);
+
+    let current = send(&app, &scim, Method::GET, &format!("/Users/{id}"), None).await;
+    let etag = current.body["meta"]["version"].as_str().expect("etag").to_owned();
+    assert_ne!(etag, stale);
+    let group = app.post_json(&admin, "/api/admin/groups", json!({"name": "ops"})).await;
+    assert_eq!(group.status, StatusCode::CREATED, "{}", group.body);
+    let joined = app.call(&admin, Method::PUT, "/api/admin/groups/ops/members/ana").await;
+    assert_eq!(joined.status, StatusCode::OK, "{}", joined.body);
+    let delete = app
+        .send(app.client.delete(app.url(&format!("/scim/v2/Users/{id}"))).bearer_auth(&scim).header("If-Match", &etag))
+        .await;
+    assert_eq!(delete.status, StatusCode::PRECONDITION_FAILED, "{}", delete.body);
+    let still = send(&app, &scim, Method::GET, &format!("/Users/{id}"), None).await;
+    assert_eq!(still.status, StatusCode::OK, "the user was not deleted: {}", still.body);
+    assert_eq!(still.body["groups"][0]["display"], "ops", "{}", still.body);
 }

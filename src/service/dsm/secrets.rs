@@ -151,17 +151,10 @@ pub async fn put_secret(
 }
 
 /// Checks what a write may not contain, before anything is read or written.
-async fn check_input(core: &Core, input: &SecretInput) -> ApiResult<()> {
+fn check_input(input: &SecretInput) -> ApiResult<()> {
     let identity = input.identity.trim();
     if identity.is_empty() || identity.len() > 512 || identity.chars().any(char::is_control) {
         return Err(ApiError::bad_request("Parameter 'identity' must have 1 to 512 printable characters."));
-    }
-    if let Some(engine) = &input.engine {
-        if !core.store.engine_exists(engine).await? {
-            return Err(ApiError::bad_request(format!(
-                "Unknown engine '{engine}': use Generic, Kubernetes, GitLab, GitHub, Jenkins, AWS, Azure or GCP."
-            )));
-        }
     }
     if let Some(date) = input.expiration_date.as_deref().filter(|d| !d.trim().is_empty()) {
         if parse_expiration(date).is_none() {
@@ -189,7 +182,18 @@ pub(super) async fn archived(core: &Core, secret: &DsmSecret) -> ApiResult<(i64,
 /// become a version, none is lost. Returns, per input, whether it created its secret.
 async fn store_secrets(core: &Core, app: &DsmApp, inputs: Vec<SecretInput>) -> ApiResult<Vec<bool>> {
     for input in &inputs {
-        check_input(core, input).await?;
+        check_input(input)?;
+    }
+    // One look-up per engine named, not per secret.
+    let mut engines: Vec<&str> = inputs.iter().filter_map(|i| i.engine.as_deref()).collect();
+    engines.sort_unstable();
+    engines.dedup();
+    for engine in engines {
+        if !core.store.engine_exists(engine).await? {
+            return Err(ApiError::bad_request(format!(
+                "Unknown engine '{engine}': use Generic, Kubernetes, GitLab, GitHub, Jenkins, AWS, Azure or GCP."
+            )));
+        }
     }
     let identities: Vec<&str> = inputs.iter().map(|i| i.identity.trim()).collect();
     for _ in 0..MAX_MERGES {

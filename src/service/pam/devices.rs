@@ -111,10 +111,15 @@ pub async fn upsert(core: &Core, caller: &Caller, input: DeviceInput) -> ApiResu
                 device.id = id;
                 return Ok((device, true));
             }
-            Err(StoreError::Conflict) if core.store.device_by_hostname(&hostname).await.is_ok() => {}
-            Err(StoreError::Conflict) => {
-                return Err(ApiError::conflict("A device with this identifier or hostname already exists."));
-            }
+            // Lost the insert of this hostname to a concurrent upsert: update what it created.
+            // Otherwise the identifier is another device's.
+            Err(StoreError::Conflict) => match core.store.device_by_hostname(&hostname).await {
+                Ok(_) => {}
+                Err(StoreError::NotFound) => {
+                    return Err(ApiError::conflict("A device with this identifier or hostname already exists."));
+                }
+                Err(e) => return Err(e.into()),
+            },
             Err(e) => return Err(e.into()),
         }
     }
