@@ -101,7 +101,7 @@ pub fn router(state: AppState) -> Router {
             "/scim/v2",
             scim::routes().route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate)),
         )
-        .fallback(|| async { ApiError::no_route() })
+        .fallback(unrouted)
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         // Innermost first: a panic becomes a 500 envelope that is still audited.
         .layer(CatchPanicLayer::custom(|_| panic_response()))
@@ -115,6 +115,21 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .with_state(state)
+}
+
+/// What a path that matches no route is told: a SCIM error under any SCIM base (as SCIM
+/// clients expect), the contract's 404 "Resource sub not found" under a known family (§1.5),
+/// and the gateway's "No route matched" anywhere else.
+async fn unrouted(uri: axum::http::Uri) -> Response {
+    const FAMILIES: [&str; 8] = ["admin", "cicd", "coe", "dapp", "mysafe", "pam", "sctm", "user"];
+    let segments: Vec<&str> = uri.path().split('/').skip(1).collect();
+    match segments.as_slice() {
+        ["scim", "v2", ..] | ["iso" | "api", "scim", "v2", ..] => scim::discovery::unknown().await.into_response(),
+        ["iso" | "api", family, ..] if FAMILIES.contains(family) => {
+            ApiError::not_found("Resource sub not found").into_response()
+        }
+        _ => ApiError::no_route().into_response(),
+    }
 }
 
 fn panic_response() -> Response {

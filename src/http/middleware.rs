@@ -153,6 +153,63 @@ fn outcome(status: u16, reason: Option<&str>) -> &'static str {
 #[derive(Clone, Debug)]
 pub struct RawPath(pub String);
 
+/// Every fixed segment of the route table (sorted, lower case).
+const ROUTE_WORDS: &[&str] = &[
+    "active",
+    "admin",
+    "api",
+    "application",
+    "applications",
+    "assign",
+    "authorization",
+    "authorizations",
+    "cicd",
+    "coe",
+    "credential",
+    "credentials",
+    "custody",
+    "dapp",
+    "deprovision",
+    "device",
+    "disable",
+    "domains",
+    "enable",
+    "file",
+    "get_auth_token",
+    "groups",
+    "health",
+    "inactive",
+    "info",
+    "iso",
+    "key",
+    "links",
+    "members",
+    "mysafe",
+    "note",
+    "oauth2",
+    "pam",
+    "password",
+    "password-policies",
+    "provision",
+    "ready",
+    "regenerate",
+    "related",
+    "restore",
+    "scim",
+    "sctm",
+    "secret",
+    "secretapi",
+    "senha",
+    "token",
+    "tokens",
+    "update",
+    "user",
+    "users",
+    "v2",
+    "variables",
+    "versions",
+];
+
 /// Before routing: a trailing slash is tolerated (`/iso/pam/info/` is `/iso/pam/info`).
 pub fn normalize_path<B>(mut req: axum::http::Request<B>) -> axum::http::Request<B> {
     let raw = RawPath(req.uri().path().to_owned());
@@ -162,18 +219,20 @@ pub fn normalize_path<B>(mut req: axum::http::Request<B>) -> axum::http::Request
     if normal.is_empty() {
         normal.push('/');
     }
-    // dsmcli sends /iso/dapp/Application: match that family's fixed segments in any case.
-    let segments: Vec<&str> = normal.split('/').collect();
-    if segments.len() >= 4
-        && segments[2].eq_ignore_ascii_case("dapp")
-        && segments[3].eq_ignore_ascii_case("application")
-    {
-        normal = format!(
-            "/{}/dapp/application{}",
-            segments[1],
-            segments[4..].iter().map(|s| format!("/{}", s.to_ascii_lowercase())).collect::<String>()
-        );
+    // Paths match without case (§16.3; dsmcli sends /iso/dapp/Application): the leading run of
+    // fixed route words is folded to lower case. Folding stops at the first other segment (an
+    // id or identifier, whose case matters) and after `/scim/v2`, whose resource names SCIM
+    // spells itself.
+    let mut folded = Vec::new();
+    let mut folding = true;
+    for segment in normal.split('/') {
+        let lower = segment.to_ascii_lowercase();
+        folding &= segment.is_empty() || ROUTE_WORDS.binary_search(&lower.as_str()).is_ok();
+        let after_scim = folded.last().is_some_and(|s: &String| s == "v2");
+        folding &= !after_scim;
+        folded.push(if folding { lower } else { segment.to_owned() });
     }
+    normal = folded.join("/");
     if normal != path {
         let rebuilt = match req.uri().query() {
             Some(q) => format!("{normal}?{q}"),
@@ -184,4 +243,28 @@ pub fn normalize_path<B>(mut req: axum::http::Request<B>) -> axum::http::Request
         }
     }
     req
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn normalized(path: &str) -> String {
+        let req = axum::http::Request::builder().uri(path).body(()).expect("request");
+        normalize_path(req).uri().to_string()
+    }
+
+    #[test]
+    fn route_words_are_sorted_for_the_binary_search() {
+        assert!(ROUTE_WORDS.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn fixed_segments_fold_and_identifiers_keep_their_case() {
+        assert_eq!(normalized("/ISO/Pam/Credential/AbC"), "/iso/pam/credential/AbC");
+        assert_eq!(normalized("/iso/dapp/Application/Authorization/"), "/iso/dapp/application/authorization");
+        assert_eq!(normalized("/Api/MySafe/Password/Update/Key1?x=Y"), "/api/mysafe/password/update/Key1?x=Y");
+        assert_eq!(normalized("/ISO/SCIM/V2/Users/7"), "/iso/scim/v2/Users/7");
+        assert_eq!(normalized("/iso/sctm/secret/Team/App"), "/iso/sctm/secret/Team/App");
+    }
 }

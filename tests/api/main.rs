@@ -9,6 +9,7 @@ mod atomic_changes;
 mod audit;
 mod bad_input;
 mod cli;
+mod contract_fidelity;
 mod dsm;
 mod dsm_security;
 mod http2;

@@ -16,6 +16,7 @@ use crate::state::AppState;
 
 /// POST: register or update the application; answers a new client id and secret.
 pub async fn register(State(state): State<AppState>, caller: Caller, params: Params) -> ApiResult<Reply> {
+    super::module(&caller)?;
     let expires_at = match text(&params, "expiration_date")? {
         Some(date) => Some(
             time::PrimitiveDateTime::parse(

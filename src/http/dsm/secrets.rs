@@ -80,6 +80,7 @@ fn minutes(params: &Params, name: &str) -> ApiResult<Option<i64>> {
 }
 
 pub async fn put_secret(State(state): State<AppState>, caller: Caller, params: Params) -> ApiResult<Reply> {
+    super::module(&caller)?;
     let entries = parse_secret_data(&secret_data(&params)?)
         .map_err(|e| ApiError::bad_request(format!("Parameter 'data': {e}.")))?;
     let renew = [
@@ -124,19 +125,27 @@ pub async fn show_secret(
     Ok(Reply::ok(format!("Secret {}", view.secret.identity)).with("secret", secret_json(&view)))
 }
 
-/// `env` and `map`, base64 (either variant) of the environment and of the mapping file.
+/// `env` and `map`, base64 (either variant) of the environment and of the mapping file. The
+/// mapping is optional: dsmcli without `SENHASEGURA_MAPPING_FILE` posts `map=` empty, and then
+/// the variables are received and nothing is saved as a secret. (`helm`, from older dsmcli, is
+/// accepted and ignored.)
 pub async fn variables(State(state): State<AppState>, caller: Caller, params: Params) -> ApiResult<Reply> {
-    let decode = |name: &str| -> ApiResult<String> {
-        let text = required(&params, name)?;
+    super::module(&caller)?;
+    let decode = |name: &str, text: String| -> ApiResult<String> {
         let bytes = decode_base64(&text)
             .ok_or_else(|| ApiError::bad_request(format!("Parameter '{name}' is not valid base64.")))?;
         String::from_utf8(bytes).map_err(|_| ApiError::bad_request(format!("Parameter '{name}' is not UTF-8 text.")))
     };
-    let env = zeroize::Zeroizing::new(decode("env")?);
-    let map: Value = serde_json::from_str(&decode("map")?)
-        .map_err(|_| ApiError::bad_request("Parameter 'map' must hold a JSON mapping file."))?;
-    let mapped =
-        apply_mapping(&map, &parse_env(&env)).map_err(|e| ApiError::bad_request(format!("Parameter 'map': {e}.")))?;
+    let env = zeroize::Zeroizing::new(decode("env", required(&params, "env")?)?);
+    let mapped = match text(&params, "map")? {
+        Some(map) => {
+            let map: Value = serde_json::from_str(&decode("map", map)?)
+                .map_err(|_| ApiError::bad_request("Parameter 'map' must hold a JSON mapping file."))?;
+            apply_mapping(&map, &parse_env(&env))
+                .map_err(|e| ApiError::bad_request(format!("Parameter 'map': {e}.")))?
+        }
+        None => Vec::new(),
+    };
     let count = secrets::post_variables(&state.core, &caller, mapped).await?;
     Ok(Reply::ok(format!("Variables successfully registered ({count} secrets)")))
 }
@@ -146,12 +155,14 @@ fn pod(params: &Params) -> ApiResult<(String, String, String)> {
 }
 
 pub async fn provision(State(state): State<AppState>, caller: Caller, params: Params) -> ApiResult<Reply> {
+    super::module(&caller)?;
     let (pod_name, deploy, namespace) = pod(&params)?;
     let (app, secrets) = secrets::provision(&state.core, &caller, &pod_name, &deploy, &namespace).await?;
     Ok(Reply::ok("Pod successfully provisioned").with("application", application_json(&app, &secrets)))
 }
 
 pub async fn deprovision(State(state): State<AppState>, caller: Caller, params: Params) -> ApiResult<Reply> {
+    super::module(&caller)?;
     let (pod_name, deploy, namespace) = pod(&params)?;
     secrets::deprovision(&state.core, &caller, &pod_name, &deploy, &namespace).await?;
     Ok(Reply::ok("Pod successfully deprovisioned"))

@@ -20,7 +20,7 @@ use crate::service::scim::schema::{
 use crate::service::scim::{query, resources};
 use crate::state::AppState;
 
-pub(super) async fn unknown() -> ScimError {
+pub async fn unknown() -> ScimError {
     error(404, None, "No such SCIM endpoint")
 }
 

@@ -181,6 +181,9 @@ pub(super) async fn archived(core: &Core, secret: &DsmSecret) -> ApiResult<(i64,
 /// input is applied again over what is there now — concurrent writes of one secret each
 /// become a version, none is lost. Returns, per input, whether it created its secret.
 async fn store_secrets(core: &Core, app: &DsmApp, inputs: Vec<SecretInput>) -> ApiResult<Vec<bool>> {
+    if inputs.is_empty() {
+        return Ok(Vec::new());
+    }
     for input in &inputs {
         check_input(input)?;
     }

@@ -66,8 +66,10 @@ pub fn not_informed(name: &str) -> ApiError {
     ApiError::business(codes::PARAMETER_NOT_INFORMED, &format!("Parameter '{name}' was not informed!"))
 }
 
-pub(super) fn not_found(kind: SafeItemKind) -> ApiError {
-    ApiError::business(codes::MYSAFE_ITEM_NOT_FOUND, &format!("{} not found", kind.label()))
+/// The contract prints "1005: Password not found" for every MySafe kind (§11), so clients
+/// that match on it work for notes, API secrets and files too.
+pub(super) fn not_found(_kind: SafeItemKind) -> ApiError {
+    ApiError::business(codes::MYSAFE_ITEM_NOT_FOUND, "Password not found")
 }
 
 pub(super) fn no_access() -> ApiError {

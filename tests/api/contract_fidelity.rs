@@ -1,0 +1,115 @@
+//! Contract details real clients depend on (issue 13): dsmcli without a mapping file, paths
+//! without case, SCIM errors under every SCIM base, MySafe's "Password not found", unknown
+//! sub-resources, and the module checked before parameters.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use cofre::domain::authorization::Resource;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::{Backend, TestApp, error_envelope};
+use crate::on_both_stores;
+use crate::pam::device;
+use crate::write_races::{count, pipeline};
+
+on_both_stores!(
+    dsmcli_without_a_mapping_file_posts_its_variables,
+    paths_match_without_case,
+    scim_errors_under_every_scim_base,
+    mysafe_items_not_found_say_password_not_found,
+    unknown_sub_resources_answer_404,
+    dsm_checks_the_module_before_parameters,
+);
+
+/// dsmcli's `loadMapVars` returns "" without `SENHASEGURA_MAPPING_FILE`: it posts `map=`
+/// empty (and no `helm`). The variables are received; nothing is saved as a secret.
+async fn dsmcli_without_a_mapping_file_posts_its_variables(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let registrar = app.client(&[Resource::Dsm]).await;
+    let pipeline = pipeline(&app, &registrar, "billing").await;
+    let env = STANDARD.encode("CI=true\nHOME=/root\n").replace('+', "-").replace('/', "_").replace('=', ",");
+    let posted = app
+        .send(app.authed(&pipeline, Method::POST, "/iso/cicd/variables").form(&[("env", env.as_str()), ("map", "")]))
+        .await;
+    assert_eq!(posted.status, StatusCode::OK, "{}", posted.body);
+    assert_eq!(posted.body["response"]["error"], false);
+    let without = app.send(app.authed(&pipeline, Method::POST, "/iso/cicd/variables").form(&[("env", env)])).await;
+    assert_eq!(without.status, StatusCode::OK, "{}", without.body);
+    assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM dsm_secrets").await, 0);
+    // And the rest of dsmcli's run goes on: the application block answers.
+    let fetched = app.call(&pipeline, Method::GET, "/iso/dapp/Application").await;
+    assert_eq!(fetched.status, StatusCode::OK, "{}", fetched.body);
+    assert_eq!(fetched.body["application"]["secrets"], json!([]));
+}
+
+async fn paths_match_without_case(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.client(&[Resource::Pam]).await;
+    device(&app, &client, "case01").await;
+    let body = json!({"identifier": "MixedCase-Id", "username": "svc", "hostname": "case01", "ip": "10.0.0.5",
+                      "content": "pw"});
+    let created = app.post_json(&client, "/ISO/Pam/Credential", body).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let id = created.body["credential"]["id"].as_str().expect("id").to_owned();
+    for path in [format!("/ISO/Pam/Credential/{id}"), format!("/Api/PAM/credential/{id}")] {
+        let read = app.call(&client, Method::GET, &path).await;
+        assert_eq!(read.status, StatusCode::OK, "{path}: {}", read.body);
+        assert_eq!(read.body["credential"]["identifier"], "MixedCase-Id");
+    }
+    // The identifier keeps its case: it is not a route word.
+    let by_identifier = app.call(&client, Method::GET, "/ISO/PAM/CREDENTIAL/MixedCase-Id").await;
+    assert_eq!(by_identifier.status, StatusCode::OK, "{}", by_identifier.body);
+    let wrong_case = app.call(&client, Method::GET, "/iso/pam/credential/mixedcase-id").await;
+    assert_eq!(wrong_case.status, StatusCode::BAD_REQUEST, "{}", wrong_case.body);
+}
+
+/// scim2-tester's `random_url` check: an unknown path under a SCIM base is a SCIM error.
+async fn scim_errors_under_every_scim_base(backend: Backend) {
+    use crate::scim_access::token;
+    let app = TestApp::spawn(backend).await;
+    let scim = token(&app, "scim:read,scim:write").await;
+    for base in ["/scim/v2", "/iso/scim/v2", "/api/scim/v2"] {
+        let reply = app.send(app.client.get(app.url(&format!("{base}/NoSuchThing"))).bearer_auth(&scim)).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{base}: {}", reply.body);
+        assert_eq!(reply.body["schemas"], json!(["urn:ietf:params:scim:api:messages:2.0:Error"]), "{base}");
+        assert_eq!(reply.body["status"], "404", "{base}: {}", reply.body);
+    }
+}
+
+async fn mysafe_items_not_found_say_password_not_found(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let user = crate::mysafe::user_key(&app, "ana").await;
+    for kind in ["password", "note", "secretapi", "file"] {
+        let reply = app.call(&user, Method::GET, &format!("/api/mysafe/{kind}/999999")).await;
+        assert_eq!(reply.body, error_envelope(400, 1005, "1005: Password not found"), "{kind}");
+    }
+}
+
+/// A path under a family that names nothing is the contract's 404 "Resource sub not found",
+/// in the envelope; a path under no family is the gateway's answer.
+async fn unknown_sub_resources_answer_404(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.client(&[Resource::Pam]).await;
+    for path in ["/iso/pam/nothing", "/api/pam/credential/1/nothing", "/api/mysafe/nothing"] {
+        let reply = app.call(&client, Method::GET, path).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{path}: {}", reply.body);
+        assert_eq!(reply.body["response"]["message"], "Resource sub not found", "{path}: {}", reply.body);
+        assert_eq!(reply.body["response"]["error"], true);
+    }
+    let elsewhere = app.call(&client, Method::GET, "/nowhere").await;
+    assert_eq!(elsewhere.status, StatusCode::NOT_FOUND);
+    assert_eq!(elsewhere.body["response"]["message"], "No route matched with those values.");
+}
+
+/// §2.4: without the module the answer is 500 "You are not authorized…", before any
+/// parameter is looked at — as in every other family.
+async fn dsm_checks_the_module_before_parameters(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let pam_only = app.client(&[Resource::Pam]).await;
+    for path in ["/iso/dapp/application", "/iso/sctm/secret", "/iso/cicd/variables", "/iso/coe/dapp/provision"] {
+        let reply = app.send(app.authed(&pam_only, Method::POST, path).form(&[("unrelated", "1")])).await;
+        assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR, "{path}: {}", reply.body);
+        assert_eq!(reply.body["response"]["message"], "You are not authorized to access this resource.", "{path}");
+    }
+}
