@@ -20,6 +20,9 @@ on_both_stores!(
     mysafe_items_not_found_say_password_not_found,
     unknown_sub_resources_answer_404,
     dsm_checks_the_module_before_parameters,
+    ansible_create_rename_delete_cycle,
+    a_new_identifier_renames_an_ssh_key,
+    credentials_on_a_device_another_application_registered,
 );
 
 /// dsmcli's `loadMapVars` returns "" without `SENHASEGURA_MAPPING_FILE`: it posts `map=`
@@ -112,4 +115,83 @@ async fn dsm_checks_the_module_before_parameters(backend: Backend) {
         assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR, "{path}: {}", reply.body);
         assert_eq!(reply.body["response"]["message"], "You are not authorized to access this resource.", "{path}");
     }
+}
+
+/// The Ansible collection's cycle, with the requests it sends (form bodies; `type` for the
+/// credential type; `?credential=` on reads; DELETE by identifier with `identifier=` in the
+/// body): create, rename by upserting hostname+ip+username with a new identifier, delete.
+async fn ansible_create_rename_delete_cycle(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.client(&[Resource::Pam]).await;
+    device(&app, &client, "ans01").await;
+    let post = |identifier: &str| {
+        app.authed(&client, Method::POST, "/iso/pam/credential").form(&[
+            ("identifier", identifier),
+            ("username", "deploy"),
+            ("hostname", "ans01"),
+            ("ip", "10.0.0.5"),
+            ("content", "s3cret"),
+            ("type", "Local User"),
+            ("tags", "ansible,lab"),
+        ])
+    };
+    let created = app.send(post("ans-old")).await;
+    assert_eq!(created.body["response"]["message"], "Credential successfully registered!", "{}", created.body);
+    let renamed = app.send(post("ans-new")).await;
+    assert_eq!(renamed.body["response"]["message"], "Credential updated successfully!", "{}", renamed.body);
+    assert_eq!(renamed.body["credential"]["identifier"], "ans-new", "{}", renamed.body);
+    assert_eq!(renamed.body["credential"]["id"], created.body["credential"]["id"]);
+
+    let read = app.call(&client, Method::GET, "/iso/pam/credential/ans-new?credential=ans-new").await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.body);
+    assert_eq!(read.body["credential"]["password"], "s3cret");
+    let old = app.call(&client, Method::GET, "/iso/pam/credential/ans-old?credential=ans-old").await;
+    assert_eq!(old.status, StatusCode::BAD_REQUEST, "the old identifier names nothing now: {}", old.body);
+
+    let absent = app
+        .send(app.authed(&client, Method::DELETE, "/iso/pam/credential/ans-new").form(&[("identifier", "ans-new")]))
+        .await;
+    assert_eq!(absent.status, StatusCode::OK, "{}", absent.body);
+    assert_eq!(absent.body["response"]["message"], "Credential successfully deactivated");
+    let gone = app.call(&client, Method::GET, "/iso/pam/credential/ans-new?credential=ans-new").await;
+    assert_eq!(gone.body["exception"]["code"], 1008, "inactive: {}", gone.body);
+    assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM credentials").await, 1);
+}
+
+async fn a_new_identifier_renames_an_ssh_key(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.client(&[Resource::Pam]).await;
+    device(&app, &client, "git01").await;
+    let (private, public) = cofre::service::pam::rotation::generate_key("ed25519").expect("key");
+    let body = |identifier: &str| {
+        json!({"identifier": identifier, "hostname": "git01", "ip": "10.0.0.5", "private_key": private.as_str(),
+               "public_key": public, "username": "deploy"})
+    };
+    let created = app.post_json(&client, "/iso/pam/key", body("key-old")).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let renamed = app.post_json(&client, "/iso/pam/key", body("key-new")).await;
+    assert_eq!(renamed.body["key"]["identifier"], "key-new", "{}", renamed.body);
+    assert_eq!(renamed.body["key"]["id"], created.body["key"]["id"]);
+    assert_eq!(app.call(&client, Method::GET, "/iso/pam/key/key-new").await.status, StatusCode::OK);
+    assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM credentials").await, 1);
+}
+
+/// A device another application registered may carry one's own credential (the credential
+/// is its creator's); the device itself stays its owner's to change.
+async fn credentials_on_a_device_another_application_registered(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let owner = app.client(&[Resource::Pam]).await;
+    let tenant = app.client(&[Resource::Pam]).await;
+    device(&app, &owner, "shared01").await;
+    let body = json!({"username": "app", "hostname": "shared01", "ip": "10.0.0.5", "content": "mine"});
+    let created = app.post_json(&tenant, "/iso/pam/credential", body).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let id = created.body["credential"]["id"].as_str().expect("id").to_owned();
+    let read = app.call(&tenant, Method::GET, &format!("/iso/pam/credential/{id}")).await;
+    assert_eq!(read.body["credential"]["password"], "mine", "{}", read.body);
+    assert_eq!(
+        app.call(&owner, Method::GET, &format!("/iso/pam/credential/{id}")).await.body["exception"]["code"],
+        1009
+    );
+    assert_eq!(app.call(&tenant, Method::DELETE, "/iso/pam/device/shared01").await.body["exception"]["code"], 1011);
 }

@@ -309,7 +309,31 @@ async fn items_not_created_or_linked_are_refused(backend: Backend) {
             json!({"identifier": "app01-root", "username": "root", "hostname": "app01", "ip": "10.0.0.5"}),
         )
         .await;
-    assert_eq!(upsert.body["exception"]["code"], 1011, "the device is not theirs either");
+    assert_eq!(upsert.body["exception"]["code"], 1009, "the identifier names the owner's credential");
+    // Their own credential on the owner's device is theirs (issue 13); the device stays the owner's.
+    let own = app
+        .post_json(
+            &other,
+            "/iso/pam/credential",
+            json!({"username": "svc", "hostname": "app01", "ip": "10.0.0.5", "content": "theirs"}),
+        )
+        .await;
+    assert_eq!(own.status, StatusCode::CREATED, "{}", own.body);
+    let own_id = own.body["credential"]["id"].as_str().expect("id").to_owned();
+    assert_eq!(app.call(&other, Method::GET, &format!("/iso/pam/credential/{own_id}")).await.status, StatusCode::OK);
+    assert_eq!(
+        app.call(&owner, Method::GET, &format!("/iso/pam/credential/{own_id}")).await.body["exception"]["code"],
+        1009
+    );
+    let device_change = app
+        .post_json(
+            &other,
+            "/iso/pam/device",
+            json!({"hostname": "app01", "ip": "10.9.9.9", "model": "m", "type": "t",
+                                                    "vendor": "v", "site": "s"}),
+        )
+        .await;
+    assert_eq!(device_change.body["exception"]["code"], 1011, "the device itself is not theirs");
 
     // Read-only authorizations get 1039 on every write.
     let body = json!({"username": "x", "hostname": "app01", "ip": "10.0.0.5"});

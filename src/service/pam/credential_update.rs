@@ -17,6 +17,8 @@ use crate::store::StoreError;
 
 /// The fields of an update, besides the device and username that located the credential.
 pub(super) struct Changes {
+    /// A new identifier for the credential (§3.3: the identifier given is the one stored).
+    identifier: Option<String>,
     content: Option<Zeroizing<String>>,
     additional: Option<String>,
     tags: Option<String>,
@@ -27,8 +29,9 @@ pub(super) struct Changes {
     settings: CredentialSettings,
 }
 
-pub(super) fn input_rest(input: CredentialInput, parent_id: Option<i64>) -> Changes {
+pub(super) fn input_rest(input: CredentialInput, identifier: Option<String>, parent_id: Option<i64>) -> Changes {
     Changes {
+        identifier,
         content: input.content,
         additional: input.additional,
         tags: input.tags,
@@ -81,6 +84,7 @@ async fn snapshot(core: &Core, c: &Credential, changes: &Changes) -> ApiResult<V
     // The upsert sets the username and device too: someone moving the credential meanwhile conflicts.
     let mut seen = vec![("username", digest(c.username.as_bytes())), ("device", digest(&c.device_id.to_le_bytes()))];
     for (name, given, current) in [
+        ("identifier", changes.identifier.is_some(), c.identifier.as_str()),
         ("additional", changes.additional.is_some(), c.additional.as_str()),
         ("tags", changes.tags.is_some(), c.tags.as_str()),
         ("credential_type", changes.credential_type.is_some(), c.credential_type.as_str()),
@@ -121,6 +125,7 @@ async fn apply_changes(
     now: i64,
 ) -> ApiResult<Option<Upserted>> {
     let before = (
+        c.identifier.clone(),
         c.username.clone(),
         c.device_id,
         c.additional.clone(),
@@ -136,6 +141,7 @@ async fn apply_changes(
     username.clone_into(&mut c.username);
     c.device_id = device.id;
     for (slot, given) in [
+        (&mut c.identifier, &changes.identifier),
         (&mut c.additional, &changes.additional),
         (&mut c.tags, &changes.tags),
         (&mut c.credential_type, &changes.credential_type),
@@ -169,6 +175,7 @@ async fn apply_changes(
     c.automatic_change = settings.automatic_change();
     c.settings = Some(seal_settings(core, &c.uid, &settings));
     let after = (
+        c.identifier.clone(),
         c.username.clone(),
         c.device_id,
         c.additional.clone(),
@@ -194,6 +201,9 @@ async fn apply_changes(
             Ok(Some(Upserted { credential: c, created: false, changed }))
         }
         Err(StoreError::Stale) => Ok(None),
+        Err(StoreError::Conflict) => {
+            Err(no_access().with_reason("identifier held by a credential this caller cannot see"))
+        }
         Err(e) => Err(e.into()),
     }
 }

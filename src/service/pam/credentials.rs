@@ -43,7 +43,7 @@ pub async fn upsert(core: &Core, caller: &Caller, mut input: CredentialInput) ->
             "Parameter 'username' is limited to 255 characters and 'additional' to {MAX_ADDITIONAL_BYTES} bytes."
         )));
     }
-    let device = device_for(core, caller, &hostname).await?;
+    let device = device_for(core, &hostname).await?;
     if let Some(domain) = input.domain.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
         if !core.store.unknown_domains(&[domain]).await?.is_empty() {
             return Err(unknown_domain());
@@ -81,7 +81,16 @@ pub async fn upsert(core: &Core, caller: &Caller, mut input: CredentialInput) ->
             if found.credential.kind != CredentialKind::Password {
                 return Err(not_a_credential());
             }
-            return update(core, caller, found.credential, &device, username, input_rest(input, parent_id), now).await;
+            return update(
+                core,
+                caller,
+                found.credential,
+                &device,
+                username,
+                input_rest(input, identifier, parent_id),
+                now,
+            )
+            .await;
         }
         let mut credential =
             new_credential(core, caller, &device, &username, identifier.clone(), &input, parent_id, now);

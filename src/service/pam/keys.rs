@@ -3,7 +3,7 @@
 
 use zeroize::Zeroizing;
 
-use crate::domain::authorization::{Access, Caller, Resource};
+use crate::domain::authorization::{Caller, Resource};
 use crate::domain::identifier::{generate_identifier, parse_identifier};
 use crate::domain::pam::FoundCredential;
 use crate::domain::pam::{Credential, CredentialKey, CredentialKind, CredentialSettings, Device};
@@ -92,17 +92,18 @@ pub async fn upsert(core: &Core, caller: &Caller, input: KeyInput) -> ApiResult<
     let identifier = parse_identifier(input.identifier.as_deref()).map_err(|_| invalid_identifier())?;
     let username =
         input.username.map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()).unwrap_or_else(|| "usr".to_owned());
-    let device = device_for(core, caller, &hostname).await?;
+    let device = device_for(core, &hostname).await?;
     let mut extra = Vec::new();
     let mut devices_error = Vec::new();
     for host in input.devices.iter().map(|h| h.trim()).filter(|h| !h.is_empty() && *h != hostname) {
-        match core.store.visible_device(caller.authorization.id, host, Access::Read).await {
+        match core.store.device_by_hostname(host).await {
             Ok(d) => extra.push(d.id),
             Err(StoreError::NotFound) => devices_error.push(host.to_owned()),
             Err(e) => return Err(e.into()),
         }
     }
     let changes = KeyChanges {
+        identifier: identifier.clone(),
         private_key,
         public_key,
         passphrase: input.passphrase,
@@ -119,8 +120,9 @@ pub async fn upsert(core: &Core, caller: &Caller, input: KeyInput) -> ApiResult<
             existing_for_upsert(core, caller, identifier.as_deref(), device.id, &username, CredentialKind::SshKey)
                 .await?;
         let now = core.now();
-        let mut change = core.store.begin().await?;
-        let credential = match existing {
+        // Everything is read and sealed before the change opens: inside it, only its writes,
+        // so it never holds a connection while waiting for another.
+        let planned = match existing {
             Some(found) if !found.writable => return Err(no_access()),
             Some(found) if found.credential.kind != CredentialKind::SshKey => return Err(not_a_key()),
             Some(found) => {
@@ -132,22 +134,29 @@ pub async fn upsert(core: &Core, caller: &Caller, input: KeyInput) -> ApiResult<
                 }
                 let (c, previous) =
                     updated_key(core, caller, found.credential, &device, &username, &changes, now).await?;
-                match change.save_credential(&c, Some(&previous), now).await {
-                    Ok(()) => c,
-                    Err(StoreError::Stale) => continue,
-                    Err(e) => return Err(e.into()),
-                }
+                (c, Some(previous))
             }
-            None => {
-                let mut c = new_key(core, caller, identifier.clone(), &device, &username, &changes, now).await?;
-                match change.insert_credential(&c, now).await {
-                    Ok(id) => c.id = id,
-                    // Created meanwhile by a concurrent upsert: read again and update it.
-                    Err(StoreError::Conflict) => continue,
-                    Err(e) => return Err(e.into()),
+            None => (new_key(core, caller, identifier.clone(), &device, &username, &changes, now).await?, None),
+        };
+        let mut change = core.store.begin().await?;
+        let credential = match planned {
+            (c, Some(previous)) => match change.save_credential(&c, Some(&previous), now).await {
+                Ok(()) => c,
+                Err(StoreError::Stale) => continue,
+                Err(StoreError::Conflict) => {
+                    return Err(no_access().with_reason("identifier held by an item this caller cannot see"));
                 }
-                c
-            }
+                Err(e) => return Err(e.into()),
+            },
+            (mut c, None) => match change.insert_credential(&c, now).await {
+                Ok(id) => {
+                    c.id = id;
+                    c
+                }
+                // Created meanwhile by a concurrent upsert: read again and update it.
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            },
         };
         change.set_key_devices(credential.id, &extra).await?;
         change.commit().await?;
@@ -160,6 +169,8 @@ pub async fn upsert(core: &Core, caller: &Caller, input: KeyInput) -> ApiResult<
 
 /// What a key upsert sets: the key pair always, the rest when given.
 struct KeyChanges {
+    /// A new identifier for the key (§3.3, as for passwords: the identifier given is stored).
+    identifier: Option<String>,
     private_key: Zeroizing<String>,
     public_key: String,
     passphrase: Option<Zeroizing<String>>,
@@ -173,6 +184,7 @@ impl KeyChanges {
     /// The current values of the fields this upsert sets (the public half stands for the pair).
     fn current(&self, c: &Credential) -> Vec<String> {
         let given = [
+            self.identifier.as_ref().map(|_| c.identifier.clone()),
             Some(c.public_key.clone()),
             self.tags.as_ref().map(|_| c.tags.clone()),
             self.key_name.as_ref().map(|_| c.key_name.clone()),
@@ -184,6 +196,7 @@ impl KeyChanges {
 
     fn wanted(&self) -> Vec<String> {
         let given = [
+            self.identifier.clone(),
             Some(self.public_key.clone()),
             self.tags.clone(),
             self.key_name.clone(),
@@ -219,6 +232,7 @@ async fn updated_key(
     c.public_key.clone_from(&changes.public_key);
     c.key_passphrase = changes.passphrase.as_ref().map(|p| core.seal(&aad(&c.uid, "key_passphrase"), p.as_bytes()));
     for (slot, given) in [
+        (&mut c.identifier, &changes.identifier),
         (&mut c.tags, &changes.tags),
         (&mut c.key_name, &changes.key_name),
         (&mut c.expiration_time, &changes.expiration_time),

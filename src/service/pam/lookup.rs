@@ -1,7 +1,7 @@
 //! Finding the credential or device a request names, and the contract's answers when it
 //! cannot be found or reached. Every PAM rule that locates a credential stands on this.
 
-use crate::domain::authorization::{Access, Caller};
+use crate::domain::authorization::Caller;
 use crate::domain::pam::{CredentialKey, CredentialKind, Device, FoundCredential};
 use crate::error::{ApiError, ApiResult, OrNotFound, codes};
 use crate::service::Core;
@@ -21,9 +21,11 @@ pub fn not_a_credential() -> ApiError {
     ApiError::business(codes::NOT_A_CREDENTIAL, "The item is not a credential")
 }
 
-/// The device a request names: it must exist and be visible (`DEVICE_NOT_FOUND` otherwise).
-pub async fn device_for(core: &Core, caller: &Caller, hostname: &str) -> ApiResult<Device> {
-    core.store.visible_device(caller.authorization.id, hostname, Access::Read).await.or_not_found(device_not_found)
+/// The device a credential or key is registered on: any existing device (`DEVICE_NOT_FOUND`
+/// otherwise). Naming a device another application registered, to put one's own credential
+/// on it, is allowed; changing the device itself needs ownership or a write link.
+pub async fn device_for(core: &Core, hostname: &str) -> ApiResult<Device> {
+    core.store.device_by_hostname(hostname.trim()).await.or_not_found(device_not_found)
 }
 
 /// A credential the caller names: `CREDENTIAL_NOT_FOUND` when missing,

@@ -267,8 +267,8 @@ impl Change {
             "UPDATE credentials SET device_id = $1, username = $2, secret = $3, public_key = $4, key_passphrase = $5, \
              key_name = $6, additional = $7, tags = $8, credential_type = $9, domain = $10, parent_id = $11, settings = $12, \
              automatic_change = $13, expiration_time = $14, version = $15, enabled = $16, changed_at = $17, \
-             next_rotation_at = $18, rotation_error = '', rotation_lease = 0, updated_at = $19, revision = revision + 1 \
-             WHERE id = $20 AND revision = $21",
+             next_rotation_at = $18, rotation_error = '', rotation_lease = 0, updated_at = $19, revision = revision + 1, \
+             identifier = $22 WHERE id = $20 AND revision = $21",
         )
         .bind(c.device_id)
         .bind(c.username.as_str())
@@ -291,6 +291,7 @@ impl Change {
         .bind(now)
         .bind(c.id)
         .bind(c.revision)
+        .bind(c.identifier.as_str())
         .execute(&mut *self.0)
         .await?;
         if done.rows_affected() == 0 {
