@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod authorization;
 pub mod dsm;
+pub mod expiration;
 pub mod identifier;
 pub mod info;
 pub mod mysafe;

@@ -49,7 +49,11 @@ impl Params {
         match self.values.get(name) {
             Some(Value::Array(items)) => items
                 .iter()
-                .map(|v| v.as_str().map(str::trim).ok_or(()))
+                .map(|v| match v {
+                    Value::String(s) => Ok(s.trim().to_owned()),
+                    Value::Number(n) => Ok(n.to_string()),
+                    _ => Err(()),
+                })
                 .collect::<Result<Vec<_>, ()>>()
                 .map(|items| Some(items.join(",")))
                 .map_err(|()| {
@@ -101,6 +105,9 @@ impl Params {
         match self.values.get_mut(name) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(Zeroizing::new(std::mem::take(s)))),
+            // Lenient types (§1.6): `"content": 12345` is the text "12345".
+            Some(Value::Number(n)) => Ok(Some(Zeroizing::new(n.to_string()))),
+            Some(Value::Bool(b)) => Ok(Some(Zeroizing::new(b.to_string()))),
             Some(_) => Err(ApiError::bad_request(format!("Parameter '{name}' must be a string."))),
         }
     }

@@ -23,6 +23,8 @@ on_both_stores!(
     ansible_create_rename_delete_cycle,
     a_new_identifier_renames_an_ssh_key,
     credentials_on_a_device_another_application_registered,
+    lenient_types_are_taken_as_their_text,
+    expiration_times_are_iso_8601_with_their_offset,
 );
 
 /// dsmcli's `loadMapVars` returns "" without `SENHASEGURA_MAPPING_FILE`: it posts `map=`
@@ -194,4 +196,66 @@ async fn credentials_on_a_device_another_application_registered(backend: Backend
         1009
     );
     assert_eq!(app.call(&tenant, Method::DELETE, "/iso/pam/device/shared01").await.body["exception"]["code"], 1011);
+}
+
+/// §1.6: a number where text is expected is its text; booleans come as true/false, "true",
+/// 1/0 or "1"/"0". Output types stay as the contract prints them (ids as strings).
+async fn lenient_types_are_taken_as_their_text(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.client(&[Resource::Pam]).await;
+    device(&app, &client, "len01").await;
+    let body = json!({"identifier": 4711, "username": "svc", "hostname": "len01", "ip": "10.0.0.5", "content": 12345,
+                      "tags": ["a", 7]});
+    let created = app.post_json(&client, "/iso/pam/credential", body).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(created.body["credential"]["identifier"], "4711");
+    let id = created.body["credential"]["id"].as_str().expect("id").to_owned();
+    let read = app.call(&client, Method::GET, &format!("/iso/pam/credential/{id}")).await;
+    assert_eq!(read.body["credential"]["password"], "12345", "{}", read.body);
+    assert_eq!(read.body["credential"]["tags"], "a,7", "{}", read.body);
+    assert!(read.body["credential"]["id"].is_string());
+
+    for (i, (enabled, active)) in
+        [(json!(false), false), (json!("false"), false), (json!(0), false), (json!("0"), false), (json!("1"), true)]
+            .into_iter()
+            .enumerate()
+    {
+        let (private, public) = cofre::service::pam::rotation::generate_key("ed25519").expect("key");
+        let key = json!({"hostname": "len01", "ip": "10.0.0.5", "private_key": private.as_str(), "public_key": public,
+                         "username": format!("k{i}"), "enabled": enabled});
+        let created = app.post_json(&client, "/iso/pam/key", key).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{enabled}: {}", created.body);
+        let id = created.body["key"]["id"].as_str().expect("id").to_owned();
+        let read = app.call(&client, Method::GET, &format!("/iso/pam/key/{id}")).await;
+        let inactive = read.body["exception"]["code"] == 1017;
+        assert_eq!(!inactive, active, "{enabled}: {}", read.body);
+    }
+}
+
+async fn expiration_times_are_iso_8601_with_their_offset(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.client(&[Resource::Pam]).await;
+    device(&app, &client, "exp01").await;
+    for (i, (given, answered)) in [
+        ("2024-05-16T17:31:31-03:00", "2024-05-16T17:31:31-03:00"),
+        ("2021-01-16T17:31:39", "2021-01-16T17:31:39+00:00"),
+        ("2021-01-16T17:31:39Z", "2021-01-16T17:31:39+00:00"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let body = json!({"identifier": format!("exp-{i}"), "username": format!("u{i}"), "hostname": "exp01",
+                          "ip": "10.0.0.5", "content": "pw", "expiration_time": given});
+        let created = app.post_json(&client, "/iso/pam/credential", body).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{given}: {}", created.body);
+        let read = app.call(&client, Method::GET, &format!("/iso/pam/credential/exp-{i}")).await;
+        assert_eq!(read.body["credential"]["expiration_time"], answered, "{given}: {}", read.body);
+    }
+    let garbage = json!({"identifier": "exp-bad", "username": "bad", "hostname": "exp01", "ip": "10.0.0.5",
+                         "content": "pw", "expiration_time": "<b>next tuesday</b>"});
+    let refused = app.post_json(&client, "/iso/pam/credential", garbage).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    assert!(refused.body["response"]["message"].as_str().expect("message").contains("expiration_time"));
+    assert!(!refused.body.to_string().contains("tuesday"), "never echoed: {}", refused.body);
+    assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM credentials WHERE identifier = 'exp-bad'").await, 0);
 }

@@ -2,6 +2,7 @@
 //! release. Every change of a secret keeps the previous one as a sealed version.
 
 use crate::domain::authorization::{Caller, Resource};
+use crate::domain::expiration::normalize_expiration;
 use crate::domain::identifier::{generate_identifier, parse_identifier};
 use crate::domain::pam::FoundCredential;
 use crate::domain::pam::{
@@ -53,6 +54,7 @@ pub async fn upsert(core: &Core, caller: &Caller, mut input: CredentialInput) ->
         check_domains(core, list).await?;
     }
     validate_settings(&input.settings)?;
+    input.expiration_time = expiration(input.expiration_time.take())?;
     let parent_id = match input.parent_password.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
         Some(raw) => {
             let id: i64 = raw
@@ -106,6 +108,19 @@ pub async fn upsert(core: &Core, caller: &Caller, mut input: CredentialInput) ->
         }
     }
     Err(no_access().with_reason("identifier held by a credential this caller cannot see"))
+}
+
+/// An `expiration_time` in its stored form; garbage is a 400, never stored and echoed.
+pub(super) fn expiration(value: Option<String>) -> ApiResult<Option<String>> {
+    value
+        .map(|v| {
+            normalize_expiration(&v).ok_or_else(|| {
+                ApiError::bad_request(
+                    "Parameter 'expiration_time' must be an ISO 8601 date-time, e.g. 2025-01-31T17:00:00-03:00.",
+                )
+            })
+        })
+        .transpose()
 }
 
 /// A new password credential from an upsert's input, its secrets sealed to a fresh uid.

@@ -9,6 +9,7 @@ use crate::domain::pam::FoundCredential;
 use crate::domain::pam::{Credential, CredentialKey, CredentialKind, CredentialSettings, Device};
 use crate::error::{ApiError, ApiResult, codes};
 use crate::service::access::{require_resource, require_write};
+use crate::service::pam::credentials::expiration;
 use crate::service::pam::devices::invalid_identifier;
 use crate::service::pam::history::archive;
 use crate::service::pam::lookup::{device_for, existing_for_upsert, no_access};
@@ -109,7 +110,7 @@ pub async fn upsert(core: &Core, caller: &Caller, input: KeyInput) -> ApiResult<
         passphrase: input.passphrase,
         tags: input.tags,
         key_name: input.key_name,
-        expiration_time: input.expiration_time,
+        expiration_time: expiration(input.expiration_time)?,
         enabled: input.enabled,
     };
     // The key and its devices are written in one change, over the credential as it was read:
