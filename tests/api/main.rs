@@ -11,6 +11,7 @@ mod bad_input;
 mod cli;
 mod dsm;
 mod dsm_security;
+mod file_streaming;
 mod http2;
 mod info;
 mod links;
