@@ -22,6 +22,7 @@ mod oauth1;
 mod oauth2;
 mod pam;
 mod pam_keys;
+mod policy_atomic;
 mod policy_scale;
 mod purge;
 mod rotation;

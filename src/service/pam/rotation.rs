@@ -129,12 +129,6 @@ pub fn due_after(changed_at: i64, interval: Option<i64>) -> Option<i64> {
     interval.map(|interval| changed_at.saturating_add(interval))
 }
 
-/// Recomputes every credential's next rotation after policies or assignments change.
-pub async fn reschedule_all(core: &Core) -> ApiResult<()> {
-    core.store.reschedule(due_after).await?;
-    Ok(())
-}
-
 /// The characters a policy leaves for each class it allows, with the class's minimum count;
 /// refused when a required class, or the policy as a whole, has no usable character left.
 pub fn policy_alphabet(policy: &Policy) -> Result<Vec<(Vec<char>, i64)>, String> {

@@ -74,29 +74,31 @@ impl Store {
         policy(&sqlx::query("SELECT * FROM password_policies WHERE name = $1").bind(name).fetch_one(&self.pool).await?)
     }
 
-    /// Assigns (or with `None`, unassigns) a policy to `credential`/`device`/`tag` `target`.
-    pub async fn assign_policy(&self, target_kind: &str, target: &str, policy_id: Option<i64>) -> StoreResult<()> {
+    /// Assigns (or with `None`, unassigns) a policy to `credential`/`device`/`tag` `target`, and
+    /// reschedules every credential, in one transaction: the change applies whole or not at all.
+    /// `due` gives a credential's next rotation from its last change and the rotation interval of
+    /// its effective policy (`None` without one). Returns how many credentials were rescheduled.
+    pub async fn assign_policy(
+        &self,
+        target_kind: &str,
+        target: &str,
+        policy_id: Option<i64>,
+        due: impl Fn(i64, Option<i64>) -> Option<i64>,
+    ) -> StoreResult<usize> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM policy_assignments WHERE target_kind = $1 AND target = $2")
             .bind(target_kind)
             .bind(target)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
         if let Some(id) = policy_id {
             sqlx::query("INSERT INTO policy_assignments (target_kind, target, policy_id) VALUES ($1, $2, $3)")
                 .bind(target_kind)
                 .bind(target)
                 .bind(id)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
         }
-        Ok(())
-    }
-
-    /// Reschedules every credential in one transaction: `due` gives a credential's next
-    /// rotation from its last change and the rotation interval of its effective policy (`None`
-    /// without one). Returns how many credentials were rescheduled.
-    pub async fn reschedule(&self, due: impl Fn(i64, Option<i64>) -> Option<i64>) -> StoreResult<usize> {
-        let mut tx = self.pool.begin().await?;
         let changes: Vec<(i64, Option<i64>)> = schedules(&mut tx, self.backend)
             .await?
             .into_iter()
