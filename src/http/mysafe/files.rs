@@ -1,15 +1,13 @@
 //! MySafe files (no public shape exists; built in the style of the other MySafe items):
 //! `/mysafe/file` multipart upload and list, `/mysafe/file/{identifier}` (with the content,
 //! base64), `/mysafe/file/update/{identifier}`, `/mysafe/file/active|inactive/{identifier}`.
-//! Content is sealed in 64 KiB chunks as it arrives, so it is never whole in memory in clear.
-
-use std::io::Write;
+//! Content is sealed in 64 KiB chunks as it arrives, and opened chunk by chunk as it is sent,
+//! so it is never whole in memory in clear.
 
 use axum::Extension;
-use axum::extract::{Multipart, State};
-use axum::http::StatusCode;
-use base64::engine::general_purpose::STANDARD;
-use base64::write::EncoderStringWriter;
+use axum::extract::{Multipart, OriginalUri, State};
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
@@ -18,15 +16,16 @@ use crate::domain::mysafe::ItemAccess;
 use crate::error::{ApiError, ApiResult};
 use crate::http::envelope::Reply;
 use crate::http::middleware::RequestContext;
+use crate::http::mysafe::download;
 use crate::http::mysafe::items::{note_sharing, shares, sharing_json};
 use crate::http::params::Params;
 use crate::http::path::ItemKey;
 use crate::service::mysafe::activation;
 use crate::service::mysafe::edit;
-use crate::service::mysafe::items::{self, ItemInput, ItemView, ListFilter, SafeItemKind, SealedFile, chunk_aad};
+use crate::service::mysafe::items::{
+    self, FILE_CHUNK as CHUNK, ItemInput, ItemView, ListFilter, SafeItemKind, SealedFile, chunk_aad,
+};
 use crate::state::AppState;
-
-const CHUNK: usize = 64 * 1024;
 
 fn multipart_error(e: &axum::extract::multipart::MultipartError, limit: usize) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -136,16 +135,27 @@ pub async fn update(
     Ok(Reply::ok("File successfully updated").with("file_entity", file_json(&view, None)))
 }
 
-/// The file with its content, base64, built chunk by chunk from the sealed store.
-pub async fn show(State(state): State<AppState>, caller: Caller, ItemKey(key): ItemKey) -> ApiResult<Reply> {
+/// The file with its content, base64, streamed chunk by chunk from the sealed store.
+pub async fn show(
+    State(state): State<AppState>,
+    Extension(context): Extension<RequestContext>,
+    OriginalUri(uri): OriginalUri,
+    method: Method,
+    caller: Caller,
+    ItemKey(key): ItemKey,
+) -> ApiResult<Response> {
     let view = items::get(&state.core, &caller, SafeItemKind::File, &key).await?;
-    let mut encoder = EncoderStringWriter::new(&STANDARD);
-    let mut failed = false;
-    items::read_file(&state.core, &view, |plain| failed |= encoder.write_all(plain).is_err()).await?;
-    if failed {
-        return Err(ApiError::internal(&"base64 encoding failed"));
-    }
-    Ok(Reply::ok("Success").with("file_entity", file_json(&view, Some(encoder.into_inner()))))
+    let reader = items::open_file(&state.core, &view).await?;
+    // A random value no stored field can equal; the content takes its place as it is streamed.
+    let marker = format!("content-{}", uuid::Uuid::new_v4().simple());
+    let envelope = Reply::ok("Success").with("file_entity", file_json(&view, Some(marker.clone()))).into_response();
+    let origin = download::Origin {
+        context,
+        caller: (caller.authorization.application_id, caller.authorization.id),
+        method: method.to_string(),
+        route: uri.path().to_owned(),
+    };
+    download::stream(state, origin, envelope, &marker, reader).await
 }
 
 pub async fn list(State(state): State<AppState>, caller: Caller, params: Params) -> ApiResult<Reply> {

@@ -4,7 +4,7 @@
 use crate::domain::pam::Policy;
 use crate::error::{ApiError, ApiResult, OrNotFound};
 use crate::service::Core;
-use crate::service::pam::rotation::{MAX_ROTATION_INTERVAL, policy_alphabet, reschedule_all};
+use crate::service::pam::rotation::{MAX_ROTATION_INTERVAL, due_after, policy_alphabet};
 use crate::store::StoreError;
 
 pub const TARGET_KINDS: [&str; 3] = ["credential", "device", "tag"];
@@ -51,7 +51,9 @@ pub async fn list(core: &Core) -> ApiResult<Vec<Policy>> {
     Ok(core.store.policies().await?)
 }
 
-/// Applies `policy` (or, with `None`, removes the assignment) to a target, then reschedules.
+/// Applies `policy` (or, with `None`, removes the assignment) to a target and reschedules every
+/// credential it changes, as one change: on a failure, neither the assignment nor any schedule
+/// has changed.
 pub async fn assign(core: &Core, policy: Option<&str>, target_kind: &str, target: &str) -> ApiResult<()> {
     if !TARGET_KINDS.contains(&target_kind) {
         return Err(ApiError::bad_request("A policy applies to a credential, a device or a tag."));
@@ -76,6 +78,6 @@ pub async fn assign(core: &Core, policy: Option<&str>, target_kind: &str, target
         ),
         None => None,
     };
-    core.store.assign_policy(target_kind, &target, policy_id).await?;
-    reschedule_all(core).await
+    core.store.assign_policy(target_kind, &target, policy_id, due_after).await?;
+    Ok(())
 }

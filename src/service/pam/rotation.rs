@@ -123,17 +123,10 @@ pub async fn after_custody(core: &Core, c: &Credential, device: &Device) -> ApiR
     Ok(policy_for(core, c, device).await?.is_some_and(|p| p.rotate_after_custody))
 }
 
-/// Recomputes every credential's next rotation after policies or assignments change.
-pub async fn reschedule_all(core: &Core) -> ApiResult<()> {
-    for (id, device_id, tag_list, current, changed_at) in core.store.rotation_targets().await? {
-        let tag_refs: Vec<&str> = tag_list.split(',').map(str::trim).filter(|t| !t.is_empty()).collect();
-        let policy = core.store.effective_policy(id, device_id, &tag_refs).await?;
-        let next = policy.and_then(|p| p.rotation_interval).map(|interval| changed_at.saturating_add(interval));
-        if next != current {
-            core.store.set_next_rotation(id, next).await?;
-        }
-    }
-    Ok(())
+/// When a credential falls due after policies or assignments change: its policy's interval
+/// (if any) after its last change.
+pub fn due_after(changed_at: i64, interval: Option<i64>) -> Option<i64> {
+    interval.map(|interval| changed_at.saturating_add(interval))
 }
 
 /// The characters a policy leaves for each class it allows, with the class's minimum count;

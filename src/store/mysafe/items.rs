@@ -230,12 +230,37 @@ impl Store {
         exactly_one(&done)
     }
 
-    pub async fn mysafe_file_chunks(&self, item_id: i64) -> StoreResult<Vec<Vec<u8>>> {
-        let rows = sqlx::query("SELECT data FROM mysafe_file_chunks WHERE item_id = $1 ORDER BY seq")
-            .bind(item_id)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(|r| Ok(r.try_get("data")?)).collect()
+    /// The number of chunks of the item's file as of `revision`; `Stale` if the item changed
+    /// since (its content may have been replaced).
+    pub async fn mysafe_file_chunk_count(&self, item_id: i64, revision: i64) -> StoreResult<i64> {
+        let row = sqlx::query(
+            "SELECT i.revision, (SELECT COUNT(*) FROM mysafe_file_chunks c WHERE c.item_id = i.id) AS n \
+             FROM mysafe_items i WHERE i.id = $1",
+        )
+        .bind(item_id)
+        .fetch_one(&self.pool)
+        .await?;
+        if row.try_get::<i64, _>("revision")? != revision {
+            return Err(StoreError::Stale);
+        }
+        Ok(row.try_get("n")?)
+    }
+
+    /// One sealed chunk of the item's file as of `revision`: one statement, so it is the chunk of
+    /// that version or `Stale`, never a chunk of a newer content. `NotFound` when it is missing.
+    pub async fn mysafe_file_chunk(&self, item_id: i64, revision: i64, seq: i64) -> StoreResult<Vec<u8>> {
+        let row = sqlx::query(
+            "SELECT i.revision, c.data FROM mysafe_items i \
+             LEFT JOIN mysafe_file_chunks c ON c.item_id = i.id AND c.seq = $2 WHERE i.id = $1",
+        )
+        .bind(item_id)
+        .bind(seq)
+        .fetch_one(&self.pool)
+        .await?;
+        if row.try_get::<i64, _>("revision")? != revision {
+            return Err(StoreError::Stale);
+        }
+        row.try_get::<Option<Vec<u8>>, _>("data")?.ok_or(StoreError::NotFound)
     }
 
     pub async fn group_id(&self, name: &str) -> StoreResult<i64> {
