@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod drain;
 pub mod dsm;
 pub mod envelope;
 pub mod health;

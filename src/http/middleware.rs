@@ -6,8 +6,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderValue, Uri};
+use axum::http::{HeaderValue, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
@@ -17,6 +18,7 @@ use crate::config::TlsMode;
 use crate::domain::audit::AuditRecord;
 use crate::domain::network::resolve_client_ip;
 use crate::error::ApiError;
+use crate::http::drain::SharedBody;
 use crate::state::AppState;
 
 const REQUEST_ID: &str = "x-request-id";
@@ -95,14 +97,21 @@ pub async fn audited(
             // The handler runs in its own task: the deadline (or a client hanging up) ends the
             // wait for it, never the handler itself, so a change is never cut in half.
             let deadline = Duration::from_secs(state.core.config.request_timeout);
+            let (parts, body) = req.into_parts();
+            let body = SharedBody::new(body);
+            let req = Request::from_parts(parts, Body::new(body.clone()));
             let mut handler = tokio::spawn(next.run(req));
-            match tokio::time::timeout(deadline, &mut handler).await {
+            let response = match tokio::time::timeout(deadline, &mut handler).await {
                 Ok(Ok(response)) => response,
                 Ok(Err(failed)) => ApiError::internal(&failed).into_response(),
                 Err(_) => ApiError::timed_out()
                     .with_reason("deadline passed; the request completes in the background")
                     .into_response(),
+            };
+            if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                body.drain().await;
             }
+            response
         }
     };
 

@@ -25,6 +25,7 @@ on_both_stores!(
     credentials_on_a_device_another_application_registered,
     lenient_types_are_taken_as_their_text,
     expiration_times_are_iso_8601_with_their_offset,
+    an_oversized_body_sent_whole_still_gets_its_413,
 );
 
 /// dsmcli's `loadMapVars` returns "" without `SENHASEGURA_MAPPING_FILE`: it posts `map=`
@@ -258,4 +259,32 @@ async fn expiration_times_are_iso_8601_with_their_offset(backend: Backend) {
     assert!(refused.body["response"]["message"].as_str().expect("message").contains("expiration_time"));
     assert!(!refused.body.to_string().contains("tuesday"), "never echoed: {}", refused.body);
     assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM credentials WHERE identifier = 'exp-bad'").await, 0);
+}
+
+/// Python `requests` and Java's `HttpURLConnection` write the whole body before reading the
+/// answer. A client that does so with a body far over the limit reads the 413, not a reset.
+async fn an_oversized_body_sent_whole_still_gets_its_413(backend: Backend) {
+    use std::io::{Read, Write};
+    let app = TestApp::spawn_with(backend, |c| c.body_limit = 64 * 1024).await;
+    let client = app.client(&[Resource::Pam]).await;
+    let (addr, token) = (app.addr, client.token.clone());
+    let answer = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
+        let body = format!("{{\"identifier\": \"big\", \"content\": \"{}\"}}", "x".repeat(16 * 1024 * 1024));
+        let mut stream = std::net::TcpStream::connect(addr)?;
+        write!(
+            stream,
+            "POST /iso/pam/info HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        )?;
+        stream.write_all(body.as_bytes())?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer)?;
+        Ok(answer)
+    })
+    .await
+    .expect("client thread");
+    let answer = answer.expect("the whole body was sent and the answer read, without a reset");
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("\"status\":413"), "the envelope: {answer}");
 }
