@@ -7,6 +7,7 @@ pub mod keyring;
 pub mod oauth1_signature;
 pub mod password;
 pub mod sigv4_signature;
+pub mod ssh_private_key;
 pub mod totp;
 
 use hmac::{Hmac, Mac};

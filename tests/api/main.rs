@@ -23,6 +23,7 @@ mod oauth1;
 mod oauth2;
 mod pam;
 mod pam_keys;
+mod pem_keys;
 mod policy_atomic;
 mod policy_scale;
 mod purge;

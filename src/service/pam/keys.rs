@@ -1,5 +1,5 @@
 //! SSH keys (§5): create or update, read, enable, disable. Private key and passphrase are
-//! sealed; when both halves are given the public key must match the private key.
+//! sealed, the key as sent (OpenSSH, PKCS#1, SEC1 or PKCS#8); the public key must match it.
 
 use zeroize::Zeroizing;
 
@@ -52,14 +52,14 @@ pub struct SavedKey {
     pub devices_error: Vec<String>,
 }
 
-/// Checks that `public` is the public half of `private` (OpenSSH formats; comments ignored).
-pub fn check_pair(private: &str, public: &str) -> ApiResult<()> {
-    let private = ssh_key::PrivateKey::from_openssh(private.trim()).map_err(|_| {
-        ApiError::bad_request("The private_key is not an OpenSSH private key (-----BEGIN OPENSSH PRIVATE KEY-----).")
-    })?;
+/// Checks that `public` (OpenSSH format; comments ignored) is the public half of `private`, in
+/// any format `ssh_private_key` reads; `passphrase` opens an encrypted private key.
+pub fn check_pair(private: &str, public: &str, passphrase: Option<&str>) -> ApiResult<()> {
+    let derived = crate::crypto::ssh_private_key::public_key_of(private, passphrase)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let public = ssh_key::PublicKey::from_openssh(public.trim())
         .map_err(|_| ApiError::bad_request("The public_key is not an OpenSSH public key (e.g. ssh-ed25519 AAAA…)."))?;
-    if private.public_key().key_data() != public.key_data() {
+    if derived != *public.key_data() {
         return Err(ApiError::bad_request("The public_key does not match the private_key."));
     }
     Ok(())
@@ -89,7 +89,11 @@ pub async fn upsert(core: &Core, caller: &Caller, input: KeyInput) -> ApiResult<
         .map(|k| k.trim().to_owned())
         .filter(|k| !k.is_empty())
         .ok_or_else(|| missing(codes::SSH_PUBLIC_KEY_NOT_INFORMED, "public key"))?;
-    check_pair(&private_key, &public_key)?;
+    // Decrypting a key runs its KDF: keep that off the async workers.
+    let (private, public, passphrase) = (private_key.clone(), public_key.clone(), input.passphrase.clone());
+    tokio::task::spawn_blocking(move || check_pair(&private, &public, passphrase.as_deref().map(|p| p.as_str())))
+        .await
+        .map_err(|e| ApiError::internal(&e))??;
     let identifier = parse_identifier(input.identifier.as_deref()).map_err(|_| invalid_identifier())?;
     let username =
         input.username.map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()).unwrap_or_else(|| "usr".to_owned());
