@@ -76,6 +76,8 @@ pub struct Config {
     pub tenant: String,
     /// Largest MySafe file, in bytes.
     pub mysafe_file_limit: usize,
+    /// DSM: how long the client id and secret a re-registration answers stay valid, in seconds.
+    pub dsm_run_credential_ttl: u64,
 }
 
 impl Default for Config {
@@ -109,6 +111,7 @@ impl Default for Config {
             rotation_retry: 3600,
             tenant: "cofre".to_owned(),
             mysafe_file_limit: 10 * 1024 * 1024,
+            dsm_run_credential_ttl: 24 * 3600,
         }
     }
 }
@@ -271,6 +274,7 @@ const OPTIONS: &[&str] = &[
     "rotation_retry",
     "tenant",
     "mysafe_file_limit",
+    "dsm_run_credential_ttl",
 ];
 
 /// Env values are strings; give numbers, booleans and comma lists their TOML type.
@@ -292,7 +296,8 @@ fn env_value(option: &str, value: &str) -> toml::Value {
         | "password_hash_concurrency"
         | "rotation_check_interval"
         | "rotation_retry"
-        | "mysafe_file_limit" => {
+        | "mysafe_file_limit"
+        | "dsm_run_credential_ttl" => {
             value.trim().parse::<i64>().map_or_else(|_| toml::Value::String(value.into()), toml::Value::Integer)
         }
         "allow_insecure_http" => match value.trim() {

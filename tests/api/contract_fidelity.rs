@@ -26,6 +26,7 @@ on_both_stores!(
     lenient_types_are_taken_as_their_text,
     expiration_times_are_iso_8601_with_their_offset,
     an_oversized_body_sent_whole_still_gets_its_413,
+    dsm_reregistration_leaves_no_pile_of_live_credentials,
 );
 
 /// dsmcli's `loadMapVars` returns "" without `SENHASEGURA_MAPPING_FILE`: it posts `map=`
@@ -287,4 +288,51 @@ async fn an_oversized_body_sent_whole_still_gets_its_413(backend: Backend) {
     let answer = answer.expect("the whole body was sent and the answer read, without a reset");
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     assert!(answer.contains("\"status\":413"), "the envelope: {answer}");
+}
+
+/// dsmcli registers on every run. A re-registration finds the application's authorization
+/// ("Authorization found: (N)", as the contract's sample) and answers a client id and secret
+/// of the run's own, which log in until they expire and are then purged: however busy the
+/// pipeline, one authorization and the runs of one TTL stay live.
+async fn dsm_reregistration_leaves_no_pile_of_live_credentials(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| c.dsm_run_credential_ttl = 3600).await;
+    let registrar = app.client(&[Resource::Dsm]).await;
+    let form = [("application", "ci-app"), ("system", "erp"), ("environment", "prod")];
+    let first = app.send(app.authed(&registrar, Method::POST, "/iso/dapp/Application").form(&form)).await;
+    let message = first.body["response"]["message"].as_str().expect("message").to_owned();
+    let authorization = message.rsplit_once("Authorization created: (").expect("created").1.trim_end_matches(')');
+    let login = |id: &str, secret: &str| {
+        app.client.post(app.url("/iso/oauth2/token")).form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", id),
+            ("client_secret", secret),
+        ])
+    };
+    let credentials = |reply: &crate::helpers::Reply| {
+        (reply.body["id"].as_str().expect("id").to_owned(), reply.body["signature"].as_str().expect("sig").to_owned())
+    };
+    let (first_id, first_secret) = credentials(&first);
+    let mut runs = Vec::new();
+    for _ in 0..5 {
+        let again = app.send(app.authed(&registrar, Method::POST, "/iso/dapp/Application").form(&form)).await;
+        assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+        let said = again.body["response"]["message"].as_str().expect("message");
+        assert!(said.starts_with("Application updated: ("), "{said}");
+        assert!(said.ends_with(&format!("| Authorization found: ({authorization})")), "{said}");
+        let (id, secret) = credentials(&again);
+        assert_ne!(id, first_id, "a new client id, as the contract says");
+        assert_eq!(app.send(login(&id, &secret)).await.status, StatusCode::OK, "the run's credentials log in");
+        runs.push((id, secret));
+    }
+    assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM authorizations WHERE dsm_application_id IS NOT NULL").await, 1);
+    assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM run_credentials").await, 5);
+
+    app.clock.advance_secs(3601);
+    for (id, secret) in &runs {
+        assert_eq!(app.send(login(id, secret)).await.status, StatusCode::UNAUTHORIZED, "expired run credential");
+    }
+    assert_eq!(app.send(login(&first_id, &first_secret)).await.status, StatusCode::OK);
+    let purged = cofre::service::auth::purge::purge_expired(&app.state.core).await.expect("purge");
+    assert_eq!(purged.run_credentials, 5);
+    assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM run_credentials").await, 0);
 }

@@ -108,8 +108,13 @@ async fn registration_never_widens_the_registrars_gate(backend: Backend) {
     // Left out, the registrar's own limits are inherited.
     let registered = register_with(&app, &bootstrap, "narrow", &[]).await;
     let pipeline = pipeline_of(&app, &registered).await;
-    let (minted, _) =
-        app.state.core.store.authorization_by_client_id(&pipeline.app.client_id).await.expect("authorization");
+    let (minted, _) = app
+        .state
+        .core
+        .store
+        .authorization_by_client_id(&pipeline.app.client_id, app.state.core.now())
+        .await
+        .expect("authorization");
     assert_eq!(minted.allowed_ips.to_stored(), "127.0.0.1");
     assert_eq!(minted.expires_at, Some(expiry));
     assert_eq!(minted.resources.to_stored(), "dsm");
@@ -120,7 +125,8 @@ async fn read_only_pipelines_cannot_provision(backend: Backend) {
     let registrar = app.client(&[Resource::Dsm]).await;
     let pipeline = pipeline_of(&app, &register_with(&app, &registrar, "pods", &[]).await).await;
     let store = &app.state.core.store;
-    let (mut authorization, _) = store.authorization_by_client_id(&pipeline.app.client_id).await.expect("found");
+    let (mut authorization, _) =
+        store.authorization_by_client_id(&pipeline.app.client_id, app.state.core.now()).await.expect("found");
     authorization.read_only = true;
     store.update_authorization(&authorization, app.clock.now()).await.expect("made read-only");
     let pod = [("pod_name", "api-1"), ("deploy", "api"), ("namespace", "prod")];

@@ -165,6 +165,8 @@ async fn dsm_registrations_of_one_application_make_one(backend: Backend) {
     assert_eq!(registered.count(), 1, "one creator: {replies:?}");
     assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM dsm_applications WHERE name = 'ledger'").await, 1);
     assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM dsm_applications WHERE tags = 'finance'").await, 1);
+    assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM authorizations WHERE dsm_application_id IS NOT NULL").await, 1);
+    assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM run_credentials").await, CALLERS as i64 - 1);
 }
 
 /// One administrator narrows an authorization's addresses while another makes it read-only:

@@ -51,7 +51,7 @@ pub async fn issue_token(core: &Core, credentials: &ClientCredentials, origin: O
 
 /// The client id and secret, compared in constant time whether or not the client exists.
 async fn check_client(core: &Core, credentials: &ClientCredentials) -> ApiResult<Proof<Authorization>> {
-    let found = match core.store.authorization_by_client_id(&credentials.client_id).await {
+    let found = match core.store.authorization_by_client_id(&credentials.client_id, core.now()).await {
         Ok(found) => Some(found),
         Err(StoreError::NotFound) => None,
         Err(e) => return Err(e.into()),

@@ -13,6 +13,7 @@ use crate::service::access::require_write;
 use crate::service::optimistic::write_merging;
 use crate::store::StoreError;
 use crate::store::admin::apps::NewAuthorizationRow;
+use crate::store::dsm::secrets::FoundAuthorization;
 
 pub struct Registration {
     pub application: String,
@@ -60,7 +61,7 @@ pub async fn register(core: &Core, caller: &Caller, r: Registration) -> ApiResul
     let (r, given, limits, id, hash) = (&r, &given, &limits, client_id.as_str(), hash.as_slice());
     // Concurrent registrations of one application: the loser of the insert, or of the update,
     // applies its fields again over what the winner wrote.
-    let (created, app, dsm_id, authorization_id) = write_merging(
+    let (created, found, app, dsm_id, authorization_id) = write_merging(
         || async move {
             let found =
                 core.store.find_dsm_app(r.unique_key.as_deref(), &r.application, &r.system, &r.environment).await?;
@@ -73,11 +74,15 @@ pub async fn register(core: &Core, caller: &Caller, r: Registration) -> ApiResul
                     .with_reason("DSM application of another registrar"));
                 }
             }
-            Ok(found)
+            let authorization = match &found {
+                Some(app) => live_authorization(core, app.id).await?,
+                None => None,
+            };
+            Ok((found, authorization))
         },
-        |found| found.as_ref().map(|app| given_fields(app, given)).unwrap_or_default(),
+        |(found, _)| found.as_ref().map(|app| given_fields(app, given)).unwrap_or_default(),
         &wanted,
-        |found| async move {
+        |(found, authorization)| async move {
             let created = found.is_none();
             let mut app = found.unwrap_or_else(|| DsmApp {
                 registrar_application_id: Some(registrar.application_id),
@@ -108,8 +113,10 @@ pub async fn register(core: &Core, caller: &Caller, r: Registration) -> ApiResul
                 allowed_ips: limits.allowed_ips.to_stored(),
                 allowed_referers: limits.allowed_referers.join(" "),
             };
-            match core.store.register_dsm(&app, &row, core.now()).await {
-                Ok((dsm_id, authorization_id)) => Ok(Some((created, app, dsm_id, authorization_id))),
+            match core.store.register_dsm(&app, &row, authorization, core.now()).await {
+                Ok((dsm_id, authorization_id)) => {
+                    Ok(Some((created, authorization.is_some(), app, dsm_id, authorization_id)))
+                }
                 Err(StoreError::Stale) => Ok(None),
                 // Lost the insert to a concurrent registration: update what it created.
                 Err(StoreError::Conflict)
@@ -131,10 +138,26 @@ pub async fn register(core: &Core, caller: &Caller, r: Registration) -> ApiResul
     )
     .await?;
     let verb = if created { "registered" } else { "updated" };
+    let issued = if found { "found" } else { "created" };
     Ok(Registered {
-        message: format!("Application {verb}: ({dsm_id}) {} | Authorization created: ({authorization_id})", app.name),
+        message: format!("Application {verb}: ({dsm_id}) {} | Authorization {issued}: ({authorization_id})", app.name),
         client_id,
         client_secret,
+    })
+}
+
+/// The live authorization an earlier registration of this application issued: a
+/// re-registration gets a run credential under it, expiring after `dsm_run_credential_ttl`
+/// (and never after the authorization itself), instead of another authorization.
+async fn live_authorization(core: &Core, dsm_id: i64) -> ApiResult<Option<FoundAuthorization>> {
+    let now = core.now();
+    let ttl = i64::try_from(core.config.dsm_run_credential_ttl).unwrap_or(i64::MAX);
+    Ok(match core.store.dsm_authorization(dsm_id).await? {
+        Some((id, expires_at)) if expires_at.is_none_or(|at| at > now) => Some(FoundAuthorization {
+            id,
+            run_expires_at: expires_at.map_or(now.saturating_add(ttl), |at| at.min(now.saturating_add(ttl))),
+        }),
+        _ => None,
     })
 }
 

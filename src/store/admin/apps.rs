@@ -187,12 +187,17 @@ impl Store {
     }
 
     /// The authorization for `client_id` with its stored secret hash, for token issue.
-    pub async fn authorization_by_client_id(&self, client_id: &str) -> StoreResult<(Authorization, Vec<u8>)> {
+    /// The authorization a client id logs in to, with the secret hash to check: its own, or
+    /// that of one of its unexpired run credentials (DSM re-registrations).
+    pub async fn authorization_by_client_id(&self, client_id: &str, now: i64) -> StoreResult<(Authorization, Vec<u8>)> {
         let sql = format!(
             "SELECT {AUTHORIZATION_COLUMNS}, z.secret_hash FROM authorizations z \
-             JOIN applications a ON a.id = z.application_id WHERE z.client_id = $1"
+             JOIN applications a ON a.id = z.application_id WHERE z.client_id = $1 \
+             UNION ALL SELECT {AUTHORIZATION_COLUMNS}, r.secret_hash FROM run_credentials r \
+             JOIN authorizations z ON z.id = r.authorization_id JOIN applications a ON a.id = z.application_id \
+             WHERE r.client_id = $1 AND r.expires_at > $2"
         );
-        let row = sqlx::query(&sql).bind(client_id).fetch_one(&self.pool).await?;
+        let row = sqlx::query(&sql).bind(client_id).bind(now).fetch_one(&self.pool).await?;
         Ok((authorization(&row)?, row.try_get("secret_hash")?))
     }
 

@@ -7,6 +7,13 @@ use crate::domain::dsm::{DsmApp, DsmSecret};
 use crate::store::admin::apps::{NewAuthorizationRow, insert_authorization};
 use crate::store::{Backend, Store, StoreError, StoreResult, exactly_one};
 
+/// A re-registration's authorization, and when the run credential it gets expires.
+#[derive(Clone, Copy, Debug)]
+pub struct FoundAuthorization {
+    pub id: i64,
+    pub run_expires_at: i64,
+}
+
 /// One write of `write_dsm_secrets`: `previous` is `None` for a new secret, otherwise the
 /// version being replaced and its data sealed for the version history.
 pub struct DsmSecretWrite {
@@ -87,6 +94,7 @@ impl Store {
         &self,
         dsm: &DsmApp,
         authorization: &NewAuthorizationRow<'_>,
+        found: Option<FoundAuthorization>,
         now: i64,
     ) -> StoreResult<(i64, i64)> {
         let mut tx = self.pool.begin().await?;
@@ -137,10 +145,47 @@ impl Store {
             }
             (dsm.id, dsm.application_id)
         };
-        let row = NewAuthorizationRow { dsm_application_id: Some(dsm_id), ..authorization.clone() };
-        let authorization_id = insert_authorization(&mut tx, application_id, &row, now).await?;
+        let authorization_id = match found {
+            // The application's authorization is found: the run gets a credential of its own.
+            Some(FoundAuthorization { id, run_expires_at }) => {
+                sqlx::query(
+                    "INSERT INTO run_credentials (client_id, authorization_id, secret_hash, expires_at, created_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(authorization.client_id)
+                .bind(id)
+                .bind(authorization.secret_hash.to_vec())
+                .bind(run_expires_at)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                id
+            }
+            None => {
+                let row = NewAuthorizationRow { dsm_application_id: Some(dsm_id), ..authorization.clone() };
+                insert_authorization(&mut tx, application_id, &row, now).await?
+            }
+        };
         tx.commit().await?;
         Ok((dsm_id, authorization_id))
+    }
+
+    /// The live authorization a registration of this DSM application issued, if any.
+    pub async fn dsm_authorization(&self, dsm_application_id: i64) -> StoreResult<Option<(i64, Option<i64>)>> {
+        let row = sqlx::query(
+            "SELECT id, expires_at FROM authorizations WHERE dsm_application_id = $1 AND enabled = 1 \
+             ORDER BY id DESC LIMIT 1",
+        )
+        .bind(dsm_application_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| Ok((r.try_get("id")?, r.try_get("expires_at")?))).transpose()
+    }
+
+    pub async fn purge_run_credentials(&self, now: i64) -> StoreResult<u64> {
+        let done =
+            sqlx::query("DELETE FROM run_credentials WHERE expires_at <= $1").bind(now).execute(&self.pool).await?;
+        Ok(done.rows_affected())
     }
 
     pub async fn engine_exists(&self, name: &str) -> StoreResult<bool> {
