@@ -21,7 +21,7 @@ on_both_stores!(
 );
 
 /// Registers `application` (erp/prod) through `registrar` with extra form fields.
-async fn register_with(
+pub async fn register_with(
     app: &TestApp,
     registrar: &Client,
     application: &str,
@@ -33,7 +33,7 @@ async fn register_with(
 }
 
 /// The pipeline client a successful registration answered.
-async fn pipeline_of(app: &TestApp, registered: &crate::helpers::Reply) -> Client {
+pub async fn pipeline_of(app: &TestApp, registered: &crate::helpers::Reply) -> Client {
     assert_eq!(registered.status, StatusCode::OK, "{}", registered.body);
     let created = cofre::service::admin::apps::CreatedApplication {
         application_id: 0,

@@ -109,20 +109,10 @@ async fn ssh_key_upserts_of_one_key_make_one_key(backend: Backend) {
     assert_eq!(versions, CALLERS as i64 - 1, "each replaced version kept");
 }
 
+/// A pipeline client of a fresh registration of `application` (erp/prod).
 pub async fn pipeline(app: &TestApp, registrar: &Client, application: &str) -> Client {
-    let form = [("application", application), ("system", "erp"), ("environment", "prod")];
-    let registered = app.send(app.authed(registrar, Method::POST, "/iso/dapp/application").form(&form)).await;
-    assert_eq!(registered.status, StatusCode::OK, "{}", registered.body);
-    let created = cofre::service::admin::apps::CreatedApplication {
-        application_id: 0,
-        authorization_id: 0,
-        client_id: registered.body["id"].as_str().expect("id").to_owned(),
-        client_secret: zeroize::Zeroizing::new(registered.body["signature"].as_str().expect("signature").to_owned()),
-        oauth1: None,
-        aws: None,
-    };
-    let token = app.token_for(&created).await;
-    Client { app: created, token }
+    let registered = crate::dsm_security::register_with(app, registrar, application, &[]).await;
+    crate::dsm_security::pipeline_of(app, &registered).await
 }
 
 /// Concurrent writes of one secret each become a version: the history holds every one of
