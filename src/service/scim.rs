@@ -5,3 +5,4 @@ pub mod error;
 pub mod query;
 pub mod resources;
 pub mod schema;
+pub mod translate;

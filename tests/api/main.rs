@@ -31,6 +31,7 @@ mod rotation;
 mod rotation_safety;
 mod scim;
 mod scim_access;
+mod scim_paging;
 mod sealing;
 mod sigv4;
 mod throttle;

@@ -67,9 +67,7 @@ pub(super) async fn search_all(
     access(&caller, false)?;
     let q = search_query(&body_json(&body)?)?;
     let b = base_url(&state, &headers, raw.as_ref());
-    let mut all = resources::all(&state.core, resources::ResourceKind::User, &b).await?;
-    all.extend(resources::all(&state.core, resources::ResourceKind::Group, &b).await?);
-    Ok(scim_json(StatusCode::OK, &query::list_response(all, &list_query(&q)?)?))
+    Ok(scim_json(StatusCode::OK, &query::search_all(&state.core, &b, &list_query(&q)?).await?))
 }
 
 pub(super) async fn search_groups(

@@ -25,8 +25,8 @@ pub async fn list<const G: bool>(
     Query(q): Query<HashMap<String, String>>,
 ) -> ScimResult<Response> {
     access(&caller, false)?;
-    let all = resources::all(&state.core, kind(G), &base_url(&state, &headers, raw.as_ref())).await?;
-    Ok(scim_json(StatusCode::OK, &query::list_response(all, &list_query(&q)?)?))
+    let b = base_url(&state, &headers, raw.as_ref());
+    Ok(scim_json(StatusCode::OK, &query::list(&state.core, kind(G), &b, &list_query(&q)?).await?))
 }
 
 /// Applies `attributes`/`excludedAttributes` of a single-resource request.

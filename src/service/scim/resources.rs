@@ -31,7 +31,8 @@ impl ResourceKind {
     }
 }
 
-fn time_text(unix: i64) -> String {
+/// A unix time as `meta` shows it (RFC 3339, UTC, whole seconds).
+pub fn time_text(unix: i64) -> String {
     OffsetDateTime::from_unix_timestamp(unix).ok().and_then(|t| t.format(&Rfc3339).ok()).unwrap_or_default()
 }
 
@@ -102,7 +103,7 @@ fn parse_id(id: &str) -> ScimResult<i64> {
 
 pub async fn user_row(core: &Core, id: &str) -> ScimResult<ScimUserRow> {
     core.store
-        .scim_users(Some(parse_id(id)?))
+        .scim_users_by_id(&[parse_id(id)?])
         .await?
         .pop()
         .ok_or_else(|| error(404, None, format!("User {id} not found")))
@@ -110,7 +111,7 @@ pub async fn user_row(core: &Core, id: &str) -> ScimResult<ScimUserRow> {
 
 pub async fn group_row(core: &Core, id: &str) -> ScimResult<ScimGroupRow> {
     core.store
-        .scim_groups(Some(parse_id(id)?))
+        .scim_groups_by_id(&[parse_id(id)?])
         .await?
         .pop()
         .ok_or_else(|| error(404, None, format!("Group {id} not found")))
@@ -182,7 +183,7 @@ pub async fn write_user(
         }
         None => core.store.insert_scim_user(&write, now).await?,
     };
-    core.store.scim_users(Some(id)).await?.pop().ok_or_else(|| error(404, None, "User vanished"))
+    core.store.scim_users_by_id(&[id]).await?.pop().ok_or_else(|| error(404, None, "User vanished"))
 }
 
 /// Writes a group from a full document (create when `current` is `None`).
@@ -216,7 +217,7 @@ pub async fn write_group(
     }
     let (id, version) = current.map_or((0, 0), |g| (g.id, g.version));
     let id = core.store.save_scim_group(id, &name, external_id.as_deref(), &members, version, core.now()).await?;
-    core.store.scim_groups(Some(id)).await?.pop().ok_or_else(|| error(404, None, "Group vanished"))
+    core.store.scim_groups_by_id(&[id]).await?.pop().ok_or_else(|| error(404, None, "Group vanished"))
 }
 
 /// The attributes a PATCH may not touch.
@@ -262,14 +263,6 @@ pub fn apply_patch(resource: &Value, request: &Value, kind: ResourceKind) -> Sci
             .map_err(|e| bad(e.scim_type, e.detail))?;
     }
     Ok(doc)
-}
-
-/// Every resource of a kind, as JSON.
-pub async fn all(core: &Core, kind: ResourceKind, base: &str) -> ScimResult<Vec<Value>> {
-    Ok(match kind {
-        ResourceKind::User => core.store.scim_users(None).await?.iter().map(|u| user_json(base, u)).collect(),
-        ResourceKind::Group => core.store.scim_groups(None).await?.iter().map(|g| group_json(base, g)).collect(),
-    })
 }
 
 /// One resource as JSON, with its version.

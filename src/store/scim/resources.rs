@@ -1,9 +1,13 @@
 //! Users and groups as SCIM sees them: cofre's columns plus a JSON document of the other
-//! attributes, an external id, and a version for ETags.
+//! attributes, an external id, and a version for ETags. Reads are bounded: lists count and page
+//! in SQL (`query.rs`) and load only the rows and memberships of the ids asked for.
+
+use std::collections::{HashMap, HashSet};
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::query::{Cond, Order, ScimTable, Sql, Val};
 use crate::store::{Store, StoreError, StoreResult, flag};
 
 #[derive(Clone, Debug)]
@@ -67,32 +71,103 @@ fn group(row: &AnyRow) -> StoreResult<ScimGroupRow> {
     })
 }
 
+/// Ids per `IN (…)` list: well under both dialects' limits on bound parameters.
+const IN_CHUNK: usize = 500;
+
+fn bind_all<'q>(sql: &'q Sql) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    sql.binds.iter().fold(sqlx::query(&sql.text), |q, v| match v {
+        Val::Int(i) => q.bind(*i),
+        Val::Text(t) => q.bind(t.as_str()),
+    })
+}
+
+/// Puts `rows` in the order of `ids` (ids without a row are left out).
+fn in_order<T>(ids: &[i64], rows: Vec<T>, id: impl Fn(&T) -> i64) -> Vec<T> {
+    let mut by_id: HashMap<i64, T> = rows.into_iter().map(|r| (id(&r), r)).collect();
+    ids.iter().filter_map(|i| by_id.remove(i)).collect()
+}
+
 impl Store {
-    /// Every live user, or one (`id`), with their groups.
-    pub async fn scim_users(&self, id: Option<i64>) -> StoreResult<Vec<ScimUserRow>> {
-        let rows = sqlx::query(
-            "SELECT id, username, enabled, external_id, scim, version, created_at, updated_at FROM users \
-             WHERE deleted_at IS NULL AND ($1 IS NULL OR id = $1) ORDER BY id",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?;
-        let memberships = sqlx::query(
-            "SELECT m.user_id, g.id, g.name FROM group_members m JOIN groups g ON g.id = m.group_id ORDER BY g.name",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                let mut u = user(r)?;
-                u.groups = memberships
-                    .iter()
-                    .filter(|m| m.try_get::<i64, _>("user_id").is_ok_and(|x| x == u.id))
-                    .map(|m| Ok((m.try_get("id")?, m.try_get("name")?)))
-                    .collect::<StoreResult<_>>()?;
-                Ok(u)
-            })
-            .collect()
+    /// Runs `sql`, whose `{ids}` stands for a list of placeholders, over `ids` a chunk at a time.
+    async fn for_ids(&self, sql: &str, ids: &[i64]) -> StoreResult<Vec<AnyRow>> {
+        let mut rows = Vec::new();
+        for chunk in ids.chunks(IN_CHUNK) {
+            let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let query = sql.replace("{ids}", &list.join(", "));
+            rows.extend(chunk.iter().fold(sqlx::query(&query), |q, id| q.bind(*id)).fetch_all(&self.pool).await?);
+        }
+        Ok(rows)
+    }
+
+    /// How many live resources of `table` match `cond`.
+    pub async fn scim_count(&self, table: ScimTable, cond: &Cond) -> StoreResult<i64> {
+        let sql = Sql::select(self.backend, "COUNT(*) AS n", table, cond);
+        Ok(bind_all(&sql).fetch_one(&self.pool).await?.try_get("n")?)
+    }
+
+    /// The ids of one page of the live resources of `table` matching `cond`, in `order`.
+    pub async fn scim_page_ids(
+        &self,
+        table: ScimTable,
+        cond: &Cond,
+        order: Order,
+        offset: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<i64>> {
+        let mut sql = Sql::select(self.backend, "id", table, cond);
+        sql.page(self.backend, order, offset, limit);
+        bind_all(&sql).fetch_all(&self.pool).await?.iter().map(|r| Ok(r.try_get("id")?)).collect()
+    }
+
+    /// The live users among `ids`, in that order, with their groups (only theirs are read).
+    pub async fn scim_users_by_id(&self, ids: &[i64]) -> StoreResult<Vec<ScimUserRow>> {
+        let rows = self
+            .for_ids(
+                "SELECT id, username, enabled, external_id, scim, version, created_at, updated_at FROM users \
+                 WHERE deleted_at IS NULL AND id IN ({ids})",
+                ids,
+            )
+            .await?;
+        let mut users: HashMap<i64, ScimUserRow> =
+            rows.iter().map(|r| user(r).map(|u| (u.id, u))).collect::<StoreResult<_>>()?;
+        let memberships = self
+            .for_ids(
+                "SELECT m.user_id, g.id, g.name FROM group_members m JOIN groups g ON g.id = m.group_id \
+                 WHERE m.user_id IN ({ids}) ORDER BY g.name",
+                ids,
+            )
+            .await?;
+        for m in memberships {
+            if let Some(u) = users.get_mut(&m.try_get("user_id")?) {
+                u.groups.push((m.try_get("id")?, m.try_get("name")?));
+            }
+        }
+        Ok(in_order(ids, users.into_values().collect(), |u| u.id))
+    }
+
+    /// The groups among `ids`, in that order, with their live members (only theirs are read).
+    pub async fn scim_groups_by_id(&self, ids: &[i64]) -> StoreResult<Vec<ScimGroupRow>> {
+        let rows = self
+            .for_ids(
+                "SELECT id, name, external_id, version, created_at, updated_at FROM groups WHERE id IN ({ids})",
+                ids,
+            )
+            .await?;
+        let mut groups: HashMap<i64, ScimGroupRow> =
+            rows.iter().map(|r| group(r).map(|g| (g.id, g))).collect::<StoreResult<_>>()?;
+        let members = self
+            .for_ids(
+                "SELECT m.group_id, u.id, u.username FROM group_members m JOIN users u ON u.id = m.user_id \
+                 WHERE u.deleted_at IS NULL AND m.group_id IN ({ids}) ORDER BY u.id",
+                ids,
+            )
+            .await?;
+        for m in members {
+            if let Some(g) = groups.get_mut(&m.try_get("group_id")?) {
+                g.members.push((m.try_get("id")?, m.try_get("username")?));
+            }
+        }
+        Ok(in_order(ids, groups.into_values().collect(), |g| g.id))
     }
 
     pub async fn insert_scim_user(&self, w: &ScimUserWrite<'_>, now: i64) -> StoreResult<i64> {
@@ -154,29 +229,6 @@ impl Store {
         }
         tx.commit().await?;
         Ok(())
-    }
-
-    pub async fn scim_groups(&self, id: Option<i64>) -> StoreResult<Vec<ScimGroupRow>> {
-        let rows = sqlx::query("SELECT id, name, external_id, version, created_at, updated_at FROM groups WHERE $1 IS NULL OR id = $1 ORDER BY id")
-            .bind(id)
-            .fetch_all(&self.pool)
-            .await?;
-        let members = sqlx::query(
-            "SELECT m.group_id, u.id, u.username FROM group_members m JOIN users u ON u.id = m.user_id WHERE u.deleted_at IS NULL ORDER BY u.id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                let mut g = group(r)?;
-                g.members = members
-                    .iter()
-                    .filter(|m| m.try_get::<i64, _>("group_id").is_ok_and(|x| x == g.id))
-                    .map(|m| Ok((m.try_get("id")?, m.try_get("username")?)))
-                    .collect::<StoreResult<_>>()?;
-                Ok(g)
-            })
-            .collect()
     }
 
     /// Creates or rewrites a group with exactly `members`, in one transaction. `id` 0 creates;
@@ -247,14 +299,10 @@ impl Store {
         Ok(())
     }
 
-    /// Which of `ids` are live users.
+    /// Which of `ids` are live users, in the order given.
     pub async fn live_user_ids(&self, ids: &[i64]) -> StoreResult<Vec<i64>> {
-        let all: Vec<i64> = sqlx::query("SELECT id FROM users WHERE deleted_at IS NULL")
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| r.try_get("id"))
-            .collect::<Result<_, _>>()?;
-        Ok(ids.iter().copied().filter(|i| all.contains(i)).collect())
+        let rows = self.for_ids("SELECT id FROM users WHERE deleted_at IS NULL AND id IN ({ids})", ids).await?;
+        let live: HashSet<i64> = rows.iter().map(|r| r.try_get("id")).collect::<Result<_, _>>()?;
+        Ok(ids.iter().copied().filter(|i| live.contains(i)).collect())
     }
 }
