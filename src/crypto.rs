@@ -47,3 +47,9 @@ pub fn hmac_sha256(key: &[u8], value: &[u8]) -> [u8; 32] {
 pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.ct_eq(b).into()
 }
+
+/// SHA-256 of `value`: the stored form of a 256-bit random token, which needs no key or salt.
+pub fn sha256(value: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    Sha256::digest(value).into()
+}

@@ -10,4 +10,5 @@ pub mod mysafe;
 pub mod network;
 pub mod pam;
 pub mod scim;
+pub mod sessions;
 pub mod user;

@@ -13,6 +13,7 @@ pub mod dsm;
 pub mod mysafe;
 pub mod pam;
 pub mod scim;
+pub mod sessions;
 
 use std::time::Duration;
 

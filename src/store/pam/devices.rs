@@ -59,6 +59,15 @@ impl Store {
         device(&sqlx::query("SELECT * FROM devices WHERE hostname = $1").bind(hostname).fetch_one(&self.pool).await?)
     }
 
+    /// The first device registered with this IP, if any (IPs need not be unique).
+    pub async fn device_by_ip(&self, ip: &str) -> StoreResult<Option<Device>> {
+        let row = sqlx::query("SELECT * FROM devices WHERE ip = $1 ORDER BY id LIMIT 1")
+            .bind(ip)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(device).transpose()
+    }
+
     pub async fn device(&self, id: i64) -> StoreResult<Device> {
         device(&sqlx::query("SELECT * FROM devices WHERE id = $1").bind(id).fetch_one(&self.pool).await?)
     }

@@ -1,0 +1,4 @@
+//! Remote sessions: tickets, session rows and their sealed request records.
+
+pub mod records;
+pub mod tickets;
