@@ -41,13 +41,22 @@ pub enum AppError {
 }
 
 impl App {
-    pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Self, AppError> {
+    pub async fn build(mut config: Config, clock: Arc<dyn Clock>) -> Result<Self, AppError> {
         let listen = config.listen;
         let listener = std::net::TcpListener::bind(listen).map_err(|cause| AppError::Bind { addr: listen, cause })?;
+        if config.public_url.is_empty() {
+            // Port 0 binds a port only known now: session URLs must name the real one.
+            let bound = listener.local_addr().map_err(|cause| AppError::Bind { addr: listen, cause })?;
+            config.public_url = Config { listen: bound, ..config.clone() }.public_base();
+        }
         // The core creates the data directory owner-only; the TLS files go inside it after.
         let core = Core::open(config, clock).await?;
         let tls = crate::tls::server_config(&core.config).await?;
         let audit = AuditSink::spawn(core.store.clone());
+        // Sessions a dead process held, or never entered, are closed before any is served.
+        if let Err(e) = crate::service::sessions::proxy::close_interrupted(&core, &audit).await {
+            tracing::warn!(error = %e, "could not close interrupted sessions");
+        }
         Ok(Self { state: AppState::new(core, audit), listener, tls, handle: Handle::new() })
     }
 

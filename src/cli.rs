@@ -4,6 +4,7 @@
 
 pub mod dsm;
 pub mod run;
+pub mod sessions;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -49,6 +50,26 @@ pub enum Command {
     /// The DevOps Secret Manager pipeline flow, as a client of a cofre server.
     #[command(subcommand)]
     Dsm(DsmCommand),
+    /// Remote sessions: list, show, drop.
+    #[command(subcommand)]
+    Session(SessionCommand),
+}
+
+#[derive(Subcommand)]
+pub enum SessionCommand {
+    /// Every session, newest first.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One session by its numeric id.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// End a live session (on whichever process holds it) by its 40-hex session id.
+    Drop { session_id: String },
 }
 
 #[derive(Subcommand)]

@@ -28,6 +28,11 @@ impl ManualClock {
         Self(AtomicI64::new(SystemClock.now_ms()))
     }
 
+    /// A clock at `ms` unix milliseconds (a second process started later, in tests).
+    pub fn starting_at(ms: i64) -> Self {
+        Self(AtomicI64::new(ms))
+    }
+
     pub fn advance_secs(&self, secs: i64) {
         self.0.fetch_add(secs * 1000, Ordering::SeqCst);
     }

@@ -78,6 +78,20 @@ pub struct Config {
     pub mysafe_file_limit: usize,
     /// DSM: how long the client id and secret a re-registration answers stay valid, in seconds.
     pub dsm_run_credential_ttl: u64,
+    /// The vault's own base URL, as browsers reach it (session URLs point here). Empty: derived
+    /// from `listen` and the TLS mode.
+    pub public_url: String,
+    /// The web proxy's base URL, on its own host name or port so its cookie is never the
+    /// vault's. Empty: derived from `proxy_listen` and the TLS mode.
+    pub proxy_url: String,
+    /// Where the web proxy listens.
+    pub proxy_listen: SocketAddr,
+    /// Seconds a session URL stays redeemable.
+    pub session_ticket_ttl: u64,
+    /// Seconds without a request after which a web session ends.
+    pub session_idle_timeout: u64,
+    /// Seconds after which a web session ends however busy it is.
+    pub session_max_length: u64,
 }
 
 impl Default for Config {
@@ -112,6 +126,12 @@ impl Default for Config {
             tenant: "cofre".to_owned(),
             mysafe_file_limit: 10 * 1024 * 1024,
             dsm_run_credential_ttl: 24 * 3600,
+            public_url: String::new(),
+            proxy_url: String::new(),
+            proxy_listen: SocketAddr::from(([127, 0, 0, 1], 8444)),
+            session_ticket_ttl: 30,
+            session_idle_timeout: 900,
+            session_max_length: 8 * 3600,
         }
     }
 }
@@ -223,6 +243,16 @@ impl Config {
         {
             return Err(ConfigError("database_url (COFRE_DATABASE_URL): scheme must be sqlite: or postgres:".into()));
         }
+        if self.session_ticket_ttl == 0 || self.session_idle_timeout == 0 || self.session_max_length == 0 {
+            return Err(ConfigError(
+                "session_ticket_ttl, session_idle_timeout and session_max_length must be positive".into(),
+            ));
+        }
+        for (name, url) in [("public_url", &self.public_url), ("proxy_url", &self.proxy_url)] {
+            if !(url.is_empty() || url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(ConfigError(format!("{name}: must start with https:// or http://")));
+            }
+        }
         if self.tls == TlsMode::Off && !self.listen.ip().is_loopback() && !self.allow_insecure_http {
             return Err(ConfigError(
                 "tls (COFRE_TLS): plain HTTP on a non-loopback address needs COFRE_ALLOW_INSECURE_HTTP=true".into(),
@@ -237,6 +267,26 @@ impl Config {
         } else {
             self.database_url.clone()
         }
+    }
+
+    /// The vault's base URL without a trailing `/`: `public_url`, else from `listen`.
+    pub fn public_base(&self) -> String {
+        self.base_url(&self.public_url, self.listen)
+    }
+
+    /// The web proxy's base URL without a trailing `/`: `proxy_url`, else from `proxy_listen`.
+    pub fn proxy_base(&self) -> String {
+        self.base_url(&self.proxy_url, self.proxy_listen)
+    }
+
+    fn base_url(&self, configured: &str, listen: SocketAddr) -> String {
+        if !configured.is_empty() {
+            return configured.trim_end_matches('/').to_owned();
+        }
+        let scheme = if self.tls == TlsMode::Off { "http" } else { "https" };
+        let host = if listen.ip().is_unspecified() { "localhost".to_owned() } else { listen.ip().to_string() };
+        let host = if listen.is_ipv6() && !listen.ip().is_unspecified() { format!("[{host}]") } else { host };
+        format!("{scheme}://{host}:{}", listen.port())
     }
 
     pub fn master_key_path(&self) -> PathBuf {
@@ -275,6 +325,12 @@ const OPTIONS: &[&str] = &[
     "tenant",
     "mysafe_file_limit",
     "dsm_run_credential_ttl",
+    "public_url",
+    "proxy_url",
+    "proxy_listen",
+    "session_ticket_ttl",
+    "session_idle_timeout",
+    "session_max_length",
 ];
 
 /// Env values are strings; give numbers, booleans and comma lists their TOML type.
@@ -297,7 +353,10 @@ fn env_value(option: &str, value: &str) -> toml::Value {
         | "rotation_check_interval"
         | "rotation_retry"
         | "mysafe_file_limit"
-        | "dsm_run_credential_ttl" => {
+        | "dsm_run_credential_ttl"
+        | "session_ticket_ttl"
+        | "session_idle_timeout"
+        | "session_max_length" => {
             value.trim().parse::<i64>().map_or_else(|_| toml::Value::String(value.into()), toml::Value::Integer)
         }
         "allow_insecure_http" => match value.trim() {

@@ -22,6 +22,11 @@ pub enum ErrorKind {
     Contract(u16),
     /// Input that cannot be accepted: malformed, wrong type, out of bounds.
     Invalid,
+    /// Input refused in the contract's legacy shape, with no exception (session tickets, §8).
+    LegacyInvalid,
+    /// An operation the contract answers as a server error with its own words (a drop, §8);
+    /// nothing internal went wrong, so nothing is logged under an error id.
+    OperationFailed,
     NotFound,
     /// A concurrent change, or a name already taken.
     Conflict,
@@ -124,6 +129,16 @@ impl ApiError {
 
     pub fn bad_request(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(ErrorKind::Invalid, message)
+    }
+
+    /// A refusal in the legacy envelope shape, without `exception` (§8 session tickets).
+    pub fn legacy(message: &'static str) -> Self {
+        Self::new(ErrorKind::LegacyInvalid, message).with_reason(message)
+    }
+
+    /// A 500 whose text the contract fixes (it is not an internal failure).
+    pub fn operation_failed(message: &'static str) -> Self {
+        Self::new(ErrorKind::OperationFailed, message).with_reason(message)
     }
 
     pub fn not_found(message: impl Into<Cow<'static, str>>) -> Self {

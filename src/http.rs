@@ -12,6 +12,7 @@ pub mod pam;
 pub mod params;
 pub mod path;
 pub mod scim;
+pub mod sessions;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -56,6 +57,10 @@ fn families(state: &AppState) -> Router<AppState> {
         .route("/coe/dapp/provision", post(dsm::secrets::provision))
         .route("/coe/dapp/deprovision", post(dsm::secrets::deprovision))
         .route("/dapp/deprovision", post(dsm::secrets::deprovision))
+        .route("/remote/session", post(sessions::tickets::create))
+        .route("/session/remotesessions", get(sessions::records::list))
+        .route("/session/remotesessions/{id}", get(sessions::records::show))
+        .route("/session/drop/{session_id}", delete(sessions::records::drop_session))
         .merge(admin::routes())
         .nest("/scim/v2", scim::routes())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate));
@@ -102,6 +107,8 @@ pub fn router(state: AppState) -> Router {
             "/scim/v2",
             scim::routes().route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate)),
         )
+        // Unauthenticated: the single-use ticket in the query is the credential.
+        .route("/modulos/auth", get(sessions::redeem::redeem))
         .fallback(unrouted)
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         // Innermost first: a panic becomes a 500 envelope that is still audited.
@@ -122,7 +129,7 @@ pub fn router(state: AppState) -> Router {
 /// clients expect), the contract's 404 "Resource sub not found" under a known family (§1.5),
 /// and the gateway's "No route matched" anywhere else.
 async fn unrouted(uri: axum::http::Uri) -> Response {
-    const FAMILIES: [&str; 8] = ["admin", "cicd", "coe", "dapp", "mysafe", "pam", "sctm", "user"];
+    const FAMILIES: [&str; 10] = ["admin", "cicd", "coe", "dapp", "mysafe", "pam", "remote", "sctm", "session", "user"];
     let segments: Vec<&str> = uri.path().split('/').skip(1).collect();
     match segments.as_slice() {
         ["scim", "v2", ..] | ["iso" | "api", "scim", "v2", ..] => scim::discovery::unknown().await.into_response(),

@@ -11,6 +11,7 @@ pub mod mysafe;
 pub mod optimistic;
 pub mod pam;
 pub mod scim;
+pub mod sessions;
 
 use std::sync::Arc;
 
@@ -39,6 +40,8 @@ pub struct Core {
     pub tokens: TokenKeys,
     pub passwords: PasswordHasher,
     pub hosts: HostResolver,
+    /// This process's random id: it owns the remote sessions it holds (new at every start).
+    pub process_id: String,
     master: MasterKey,
     keyring: Keyring,
     /// Pepper for stored client-secret hashes.
@@ -85,6 +88,7 @@ impl Core {
             tokens: TokenKeys::new(&token_key),
             passwords: PasswordHasher::new(config.password_hash_concurrency),
             hosts: HostResolver::default(),
+            process_id: crate::crypto::random_hex(16).to_string(),
             config,
             store,
             clock,

@@ -63,6 +63,10 @@ impl FromStr for Resource {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim().to_ascii_lowercase();
+        // `session` is how operators and the issue name it; `sessions` is its stored form.
+        if s == "session" {
+            return Ok(Self::Sessions);
+        }
         Self::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| {
             let names: Vec<_> = Self::ALL.iter().map(|r| r.as_str()).collect();
             format!("unknown resource {s:?} (expected one of {})", names.join(", "))

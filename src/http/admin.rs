@@ -4,6 +4,7 @@
 
 mod apps;
 mod pam;
+mod sessions;
 mod tokens;
 mod users;
 
@@ -43,6 +44,9 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/tokens", get(tokens::list).post(tokens::create))
         .route("/admin/tokens/{key}", put(tokens::update).delete(tokens::delete))
         .route("/admin/tokens/{key}/regenerate", post(tokens::regenerate))
+        .route("/admin/sessions", get(sessions::list))
+        .route("/admin/sessions/{id}", get(sessions::show))
+        .route("/admin/sessions/{session_id}/drop", post(sessions::drop_session))
 }
 
 fn can_read(caller: &Caller) -> ApiResult<()> {

@@ -93,13 +93,17 @@ pub struct Presentation {
     pub status: u16,
     pub challenge: Option<&'static str>,
     pub oauth: Option<&'static str>,
+    /// The legacy envelope (§1.3: status, mensagem, erro, message, error; no `exception`).
+    pub legacy: bool,
 }
 
 /// The one table from what went wrong to how it is answered.
 pub fn presentation(kind: ErrorKind) -> Presentation {
-    let plain = |status| Presentation { status, challenge: None, oauth: None };
+    let plain = |status| Presentation { status, challenge: None, oauth: None, legacy: false };
     match kind {
         ErrorKind::Contract(_) | ErrorKind::Invalid => plain(400),
+        ErrorKind::LegacyInvalid => Presentation { legacy: true, ..plain(400) },
+        ErrorKind::OperationFailed => plain(500),
         ErrorKind::NotFound | ErrorKind::NoRoute => plain(404),
         ErrorKind::MethodNotAllowed => plain(405),
         ErrorKind::Conflict => plain(409),
@@ -109,14 +113,16 @@ pub fn presentation(kind: ErrorKind) -> Presentation {
             status: 403,
             challenge: Some("Bearer realm=\"cofre\", error=\"insufficient_scope\""),
             oauth: None,
+            legacy: false,
         },
         ErrorKind::Unauthenticated => {
-            Presentation { status: 401, challenge: Some("Bearer realm=\"cofre\""), oauth: None }
+            Presentation { status: 401, challenge: Some("Bearer realm=\"cofre\""), oauth: None, legacy: false }
         }
         ErrorKind::InvalidToken => Presentation {
             status: 401,
             challenge: Some("Bearer realm=\"cofre\", error=\"invalid_token\""),
             oauth: None,
+            legacy: false,
         },
         ErrorKind::AuthenticationFailed | ErrorKind::InvalidSignature => plain(401),
         ErrorKind::Throttled => plain(429),
@@ -127,8 +133,9 @@ pub fn presentation(kind: ErrorKind) -> Presentation {
             status: 401,
             challenge: Some("Basic realm=\"cofre\""),
             oauth: Some(OAuthError::InvalidClient.as_str()),
+            legacy: false,
         },
-        ErrorKind::OAuth(other) => Presentation { status: 400, challenge: None, oauth: Some(other.as_str()) },
+        ErrorKind::OAuth(other) => Presentation { oauth: Some(other.as_str()), ..plain(400) },
     }
 }
 
@@ -136,6 +143,15 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let shown = presentation(self.kind);
         let body = match shown.oauth {
+            None if shown.legacy => json!({
+                "response": {
+                    "status": shown.status,
+                    "mensagem": self.message,
+                    "erro": true,
+                    "message": self.message,
+                    "error": true,
+                },
+            }),
             None => {
                 let detail = self.error_id.as_ref().map_or(Value::Null, |id| Value::String(format!("error id {id}")));
                 json!({

@@ -30,19 +30,19 @@ pub async fn reveal(core: &Core, caller: &Caller, key: &str) -> ApiResult<Reveal
     if !c.enabled {
         return Err(inactive());
     }
-    let password = current_password(core, caller, c).await?;
+    let password = current_password(core, caller.authorization.id, c).await?;
     let settings = open_settings(core, c).await?;
     core.store.start_custody(c.id, caller.authorization.id, core.now()).await?;
     Ok(Revealed { found, password, settings })
 }
 
 /// The credential's own password, or its parent's when it inherits one. The parent is read as
-/// this reader sees it, every time: a parent the reader can no longer see (unlinked, or never
+/// this reader (an authorization) sees it, every time: a parent the reader can no longer see (unlinked, or never
 /// theirs) answers `CREDENTIAL_NO_ACCESS`, a disabled parent `CREDENTIAL_INACTIVE`, as reading the parent itself would.
-async fn current_password(core: &Core, caller: &Caller, c: &Credential) -> ApiResult<Zeroizing<String>> {
+pub async fn current_password(core: &Core, reader: i64, c: &Credential) -> ApiResult<Zeroizing<String>> {
     let (uid, blob) = match c.parent_id {
         Some(parent) => {
-            let parent = match core.store.find_credential(caller.authorization.id, &CredentialKey::Id(parent)).await {
+            let parent = match core.store.find_credential(reader, &CredentialKey::Id(parent)).await {
                 Ok(found) if found.visible => found.credential,
                 Ok(_) | Err(StoreError::NotFound) => {
                     return Err(no_access().with_reason("parent credential not reachable"));

@@ -1,0 +1,74 @@
+//! `cofre session list|show|drop`: the same service as the API, over every session.
+
+use serde_json::{Value, json};
+
+use super::{CliResult, SessionCommand};
+use crate::domain::sessions::{RemoteSession, hms};
+use crate::service::Core;
+use crate::service::audit::AuditSink;
+use crate::service::sessions::control::{self, Scope};
+
+fn session_json(s: &RemoteSession, now: i64) -> Value {
+    json!({
+        "id": s.id,
+        "session_id": s.session_id,
+        "user": s.username,
+        "origin_ip": s.origin_ip,
+        "credential": s.credential_label,
+        "device": s.device_label,
+        "protocol": s.protocol.as_str(),
+        "started_at": s.started_at,
+        "ended_at": s.ended_at,
+        "end_reason": s.end_reason,
+        "drop_requested": s.drop_requested,
+        "time": hms(s.ended_at.unwrap_or(now) - s.started_at),
+    })
+}
+
+fn line(s: &RemoteSession, now: i64) -> String {
+    let state = match (&s.end_reason, s.drop_requested) {
+        (Some(reason), _) => format!("ended ({reason})"),
+        (None, true) => "dropping".to_owned(),
+        (None, false) => "live".to_owned(),
+    };
+    format!(
+        "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+        s.id,
+        s.session_id,
+        s.username,
+        s.credential_label,
+        s.device_label,
+        s.protocol.as_str(),
+        hms(s.ended_at.unwrap_or(now) - s.started_at),
+        state
+    )
+}
+
+pub async fn run(core: &Core, cmd: SessionCommand) -> CliResult {
+    let now = core.now();
+    match cmd {
+        SessionCommand::List { json } => {
+            let all = control::list(core, Scope::All).await?;
+            if json {
+                println!("{}", Value::Array(all.iter().map(|s| session_json(s, now)).collect()));
+            } else {
+                for s in &all {
+                    println!("{}", line(s, now));
+                }
+            }
+        }
+        SessionCommand::Show { id, json } => {
+            let s = control::show(core, Scope::All, &id).await?;
+            if json { println!("{}", session_json(&s, now)) } else { println!("{}", line(&s, now)) }
+        }
+        SessionCommand::Drop { session_id } => {
+            // Outside a request, the drop and any end it causes are audited through a writer of its own.
+            let audit = AuditSink::spawn(core.store.clone());
+            let dropped = control::drop_session(core, &audit, Scope::All, &session_id, None).await;
+            audit.shutdown().await;
+            dropped?;
+            println!("session {session_id}: drop requested");
+        }
+    }
+    Ok(())
+}

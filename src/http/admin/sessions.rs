@@ -1,0 +1,30 @@
+//! Admin: remote sessions, all of them, through the same service as `/iso/session/…`.
+
+use axum::extract::{Path, State};
+
+use super::{can_read, can_write};
+use crate::domain::authorization::Caller;
+use crate::error::ApiResult;
+use crate::http::envelope::Reply;
+use crate::http::sessions::records::{drop_in, list_reply, show_reply};
+use crate::service::sessions::control::{self, Scope};
+use crate::state::AppState;
+
+pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Reply> {
+    can_read(&caller)?;
+    Ok(list_reply(&control::list(&state.core, Scope::All).await?, state.core.now()))
+}
+
+pub async fn show(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Reply> {
+    can_read(&caller)?;
+    Ok(show_reply(&control::show(&state.core, Scope::All, &id).await?, state.core.now()))
+}
+
+pub async fn drop_session(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(session_id): Path<String>,
+) -> ApiResult<Reply> {
+    can_write(&caller)?;
+    drop_in(&state, &caller, Scope::All, &session_id).await
+}

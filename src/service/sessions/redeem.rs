@@ -1,0 +1,74 @@
+//! `GET /modulos/auth?_sr=TOKEN`: the ticket is the credential. One atomic statement consumes
+//! it; the session row it opens is handed to the proxy origin with a one-time entry code.
+
+use std::net::IpAddr;
+
+use zeroize::Zeroizing;
+
+use crate::domain::network::canonical;
+use crate::domain::pam::CredentialKey;
+use crate::error::ApiResult;
+use crate::service::Core;
+use crate::service::sessions::ENTRY_CODE_TTL_SECS;
+use crate::store::sessions::records::NewSessionRow;
+use crate::store::sessions::tickets::Refused;
+
+/// A redemption that let the browser in: where to send it, and whom the audit names.
+pub struct Redeemed {
+    /// `{proxy_url}/_cofre/enter?code=…`: carries the one-time entry code.
+    pub redirect: Zeroizing<String>,
+    pub session_id: String,
+    pub application_id: i64,
+    pub authorization_id: i64,
+    pub username: String,
+}
+
+pub async fn redeem(core: &Core, token: &str, client_ip: IpAddr) -> ApiResult<Result<Redeemed, Refused>> {
+    if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(Err(Refused::Unknown));
+    }
+    let hash = crate::crypto::sha256(token.to_ascii_lowercase().as_bytes());
+    let ip = canonical(client_ip).to_string();
+    let now = core.now();
+    let Some(ticket) = core.store.redeem_session_ticket(&hash, &ip, now).await? else {
+        return Ok(Err(core.store.ticket_refusal(&hash, &ip, now).await?));
+    };
+    let username = core.store.user_login(ticket.user_id).await?;
+    let credential =
+        core.store.find_credential(ticket.authorization_id, &CredentialKey::Id(ticket.credential_id)).await?;
+    let session_id = crate::crypto::random_hex(20).to_string();
+    let code = crate::crypto::random_hex(32);
+    let code_hash = crate::crypto::sha256(code.as_bytes());
+    let device_label = format!("{}:{}", ticket.host, ticket.port);
+    core.store
+        .insert_remote_session(
+            &NewSessionRow {
+                session_id: &session_id,
+                ticket_hash: &ticket.token_hash,
+                authorization_id: ticket.authorization_id,
+                application_id: ticket.application_id,
+                user_id: ticket.user_id,
+                username: &username,
+                origin_ip: &ip,
+                credential_id: ticket.credential_id,
+                credential_label: &credential.credential.username,
+                device_label: &device_label,
+                host: &ticket.host,
+                port: ticket.port,
+                protocol: ticket.protocol,
+                screensize: &ticket.screensize,
+                entry_code_hash: &code_hash,
+                entry_expires_at: now + ENTRY_CODE_TTL_SECS,
+            },
+            now,
+        )
+        .await?;
+    let redirect = Zeroizing::new(format!("{}/_cofre/enter?code={}", core.config.proxy_base(), code.as_str()));
+    Ok(Ok(Redeemed {
+        redirect,
+        session_id,
+        application_id: ticket.application_id,
+        authorization_id: ticket.authorization_id,
+        username,
+    }))
+}
