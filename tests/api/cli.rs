@@ -14,7 +14,7 @@ on_both_stores!(
     cli_manages_domains_policies_and_pam_links,
 );
 
-fn cofre(app: &TestApp, args: &[&str]) -> String {
+pub fn cofre(app: &TestApp, args: &[&str]) -> String {
     cofre_with_stdin(app, args, "")
 }
 

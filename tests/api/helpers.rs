@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use cofre::clock::ManualClock;
+use cofre::clock::{Clock, ManualClock};
 use cofre::config::{Config, TlsMode};
 use cofre::domain::authorization::{Resource, Resources};
 use cofre::domain::network::IpAllowList;
@@ -113,8 +113,26 @@ impl TestApp {
         Self::start(config, data_dir).await
     }
 
+    /// A second server process on this one's database and master key, its clock
+    /// `offset_secs` ahead of this one's: what another cofre process (or a restart) sees.
+    pub async fn sibling(&self, offset_secs: i64) -> Self {
+        let data_dir = tempfile::tempdir().expect("tempdir");
+        let config = Config {
+            data_dir: data_dir.path().to_path_buf(),
+            database_url: self.config.database_url(),
+            master_key_file: Some(self.config.master_key_path()),
+            public_url: String::new(),
+            ..self.config.clone()
+        };
+        let clock = Arc::new(ManualClock::starting_at(self.clock.now_ms() + offset_secs * 1000));
+        Self::start_with_clock(config, data_dir, clock).await
+    }
+
     async fn start(config: Config, data_dir: tempfile::TempDir) -> Self {
-        let clock = Arc::new(ManualClock::starting_now());
+        Self::start_with_clock(config, data_dir, Arc::new(ManualClock::starting_now())).await
+    }
+
+    async fn start_with_clock(config: Config, data_dir: tempfile::TempDir, clock: Arc<ManualClock>) -> Self {
         let app = cofre::App::build(config.clone(), clock.clone()).await.expect("app builds");
         let addr = app.local_addr();
         let scheme = if app.is_tls() { "https" } else { "http" };
@@ -125,6 +143,11 @@ impl TestApp {
         });
         let client = reqwest::Client::builder().build().expect("client");
         Self { addr, base: format!("{scheme}://{addr}"), state, clock, client, config, data_dir, handle }
+    }
+
+    /// Stops serving (the store and data directory stay, for a sibling to reopen).
+    pub fn stop(&self) {
+        self.handle.shutdown();
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -33,6 +33,8 @@ mod scim;
 mod scim_access;
 mod scim_paging;
 mod sealing;
+mod session_tickets;
+mod sessions;
 mod sigv4;
 mod throttle;
 mod tls;
