@@ -213,6 +213,9 @@ async fn a_ticket_is_redeemed_once_in_time_from_its_address(backend: Backend) {
     let late = token(&app, &client).await;
     app.clock.advance_secs(31);
     assert_eq!(redeem(&app, &late).await.status(), StatusCode::GONE);
+    // The purge removes it; the redeemed one stays, named by its session.
+    let purged = cofre::service::auth::purge::purge_expired(&app.state.core).await.expect("purged");
+    assert_eq!(purged.session_tickets, 1);
 
     // Forged, malformed, and bound to another address.
     assert_eq!(redeem(&app, &"ab".repeat(32)).await.status(), StatusCode::FORBIDDEN);

@@ -45,6 +45,11 @@ async fn entry_consumes_the_code_once_and_the_cookie_finds_the_session(backend: 
     let client = fixture(&app).await;
     let (core, audit) = (&app.state.core, &app.state.audit);
 
+    // An entry code is good for 30 seconds.
+    let stale = redeemed(&app, &client).await;
+    app.clock.advance_secs(31);
+    assert!(proxy::enter(core, audit, &stale, loopback()).await.is_err());
+
     let code = redeemed(&app, &client).await;
     // From another address the code does nothing (and stays good for the right one).
     assert!(proxy::enter(core, audit, &code, "10.1.1.1".parse().expect("ip")).await.is_err());
@@ -93,6 +98,8 @@ async fn entry_consumes_the_code_once_and_the_cookie_finds_the_session(backend: 
     assert!(!proxy::end(core, audit, &session.session_id, EndReason::Closed).await.expect("once"));
     assert!(proxy::by_cookie(core, audit, &cookie).await.expect("read").is_none());
     let records = core.recent_audit(20).await.expect("audit");
+    let created = records.iter().find(|r| r.route == "/iso/remote/session").expect("creation audited");
+    assert!(created.detail.contains("\"session_user\":\"alice\""), "{}", created.detail);
     for event in ["\"enter\"", "\"end\""] {
         let r = records.iter().find(|r| r.method == "SESSION" && r.detail.contains(event)).expect(event);
         assert_eq!(r.application_id, Some(client.app.application_id));

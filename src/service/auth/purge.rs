@@ -1,5 +1,5 @@
 //! Authentication leaves rows behind: nonces and signatures seen, attempt counters, dynamic
-//! token values, DSM run credentials. Once expired they decide nothing, so a background job deletes them and the
+//! token values, DSM run credentials, session tickets never redeemed. Once expired they decide nothing, so a background job deletes them and the
 //! tables stay as large as the traffic of one window, not of the server's whole life. Every
 //! process may run it; deleting an expired row twice is harmless.
 
@@ -13,6 +13,7 @@ pub struct Purged {
     pub attempts: u64,
     pub issued_tokens: u64,
     pub run_credentials: u64,
+    pub session_tickets: u64,
 }
 
 pub async fn purge_expired(core: &Core) -> ApiResult<Purged> {
@@ -23,5 +24,6 @@ pub async fn purge_expired(core: &Core) -> ApiResult<Purged> {
         attempts: core.store.purge_attempts(now, window).await?,
         issued_tokens: core.store.purge_issued_tokens(now).await?,
         run_credentials: core.store.purge_run_credentials(now).await?,
+        session_tickets: core.store.purge_session_tickets(now).await?,
     })
 }

@@ -105,6 +105,15 @@ impl Store {
         })
     }
 
+    /// Tickets that expired unredeemed; a redeemed one stays, named by its session row.
+    pub async fn purge_session_tickets(&self, now: i64) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM session_tickets WHERE consumed_at IS NULL AND expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     /// An active user's id and login, by login.
     pub async fn active_user(&self, username: &str) -> StoreResult<Option<(i64, String)>> {
         let row =
