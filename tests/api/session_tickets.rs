@@ -163,6 +163,15 @@ async fn ticket_errors_follow_the_contract(backend: Backend) {
         let reply = ticket(&app, &client, extra.clone()).await;
         assert_eq!((reply.status, &reply.body), (StatusCode::BAD_REQUEST, &legacy(message)), "{extra}");
     }
+    // Logins compare in their canonical form; a disabled user gets no session.
+    let reply = ticket(&app, &client, json!({"user": " Alice"})).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let disable = users::UserChanges { enabled: Some(false), ..users::UserChanges::default() };
+    users::update_user(&app.state.core, "alice", disable).await.expect("disabled");
+    let reply = ticket(&app, &client, json!({})).await;
+    assert_eq!(reply.body, legacy("User not found or inactive"));
+    let enable = users::UserChanges { enabled: Some(true), ..users::UserChanges::default() };
+    users::update_user(&app.state.core, "alice", enable).await.expect("enabled");
     // A credential on another device.
     device(&app, &client, "web02").await;
     let reply = ticket(&app, &client, json!({"credential": "web01-admin", "device": "web02"})).await;
@@ -182,12 +191,12 @@ async fn ticket_errors_follow_the_contract(backend: Backend) {
     let reply = app.post_json(&pam_only, "/iso/remote/session", json!({})).await;
     assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(reply.body["response"]["message"], "You are not authorized to access this resource.");
-    // None of the refusals left a ticket behind.
+    // None of the refusals left a ticket behind (only the one accepted above is there).
     let count: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM session_tickets")
         .fetch_one(app.state.core.store.pool())
         .await
         .expect("count");
-    assert_eq!(count.0, 0);
+    assert_eq!(count.0, 1);
 }
 
 async fn refusals_audited(app: &TestApp) -> Vec<String> {

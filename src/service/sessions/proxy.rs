@@ -84,7 +84,7 @@ pub async fn by_cookie(core: &Core, audit: &AuditSink, cookie: &str) -> ApiResul
 /// Where to forward the session and with which credential, read as the authorization that
 /// issued the ticket reads it now (a credential since unlinked or disabled stops working).
 pub async fn target(core: &Core, session: &LiveSession) -> ApiResult<SessionTarget> {
-    let row = core.store.remote_session(session.id).await?.ok_or_else(|| ApiError::forbidden("Session not found"))?;
+    let row = core.store.remote_session(session.id).await?.ok_or_else(|| ApiError::not_found("Session not found"))?;
     let found = core.store.find_credential(row.authorization_id, &CredentialKey::Id(row.credential_id)).await?;
     if !found.visible {
         return Err(no_access());

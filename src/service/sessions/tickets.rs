@@ -8,6 +8,7 @@ use crate::domain::authorization::{Caller, Resource};
 use crate::domain::network::canonical;
 use crate::domain::pam::{CredentialKey, CredentialKind, FoundCredential};
 use crate::domain::sessions::{NewTicket, Protocol};
+use crate::domain::user::canonical_login;
 use crate::error::{ApiError, ApiResult, codes};
 use crate::service::Core;
 use crate::service::access::require_write;
@@ -62,8 +63,11 @@ pub async fn create(core: &Core, caller: &Caller, request: TicketRequest) -> Api
         None => None,
     };
 
-    let (user_id, _) =
-        core.store.active_user(&user).await?.ok_or_else(|| ApiError::legacy("User not found or inactive"))?;
+    let (user_id, _) = core
+        .store
+        .active_user(&canonical_login(&user))
+        .await?
+        .ok_or_else(|| ApiError::legacy("User not found or inactive"))?;
     let found = credential_on(core, caller, &credential, &device).await?;
     let c = &found.credential;
     if c.kind != CredentialKind::Password {

@@ -4,6 +4,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::{port_column, protocol_column};
 use crate::domain::sessions::{EndReason, Protocol, RemoteSession};
 use crate::store::{Store, StoreResult, flag};
 
@@ -35,7 +36,6 @@ pub struct Ended {
 }
 
 fn session(row: &AnyRow) -> StoreResult<RemoteSession> {
-    let protocol: String = row.try_get("protocol")?;
     Ok(RemoteSession {
         id: row.try_get("id")?,
         session_id: row.try_get("session_id")?,
@@ -48,8 +48,8 @@ fn session(row: &AnyRow) -> StoreResult<RemoteSession> {
         credential_label: row.try_get("credential_label")?,
         device_label: row.try_get("device_label")?,
         host: row.try_get("host")?,
-        port: u16::try_from(row.try_get::<i64, _>("port")?).unwrap_or(0),
-        protocol: Protocol::parse(&protocol).unwrap_or(Protocol::Https),
+        port: port_column(row)?,
+        protocol: protocol_column(row)?,
         screensize: row.try_get("screensize")?,
         owner: row.try_get("owner")?,
         owner_seen_at: row.try_get("owner_seen_at")?,

@@ -2,7 +2,8 @@
 
 use sqlx::Row;
 
-use crate::domain::sessions::{NewTicket, Protocol, RedeemedTicket};
+use super::{port_column, protocol_column};
+use crate::domain::sessions::{NewTicket, RedeemedTicket};
 use crate::store::{Store, StoreResult};
 
 /// Why a ticket could not be redeemed, found after the atomic redemption refused it.
@@ -70,16 +71,15 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
-        let protocol: String = row.try_get("protocol")?;
         Ok(Some(RedeemedTicket {
             token_hash: row.try_get("token_hash")?,
             authorization_id: row.try_get("authorization_id")?,
             application_id: row.try_get("application_id")?,
             user_id: row.try_get("user_id")?,
             credential_id: row.try_get("credential_id")?,
-            protocol: Protocol::parse(&protocol).unwrap_or(Protocol::Https),
+            protocol: protocol_column(&row)?,
             host: row.try_get("host")?,
-            port: u16::try_from(row.try_get::<i64, _>("port")?).unwrap_or(0),
+            port: port_column(&row)?,
             screensize: row.try_get("screensize")?,
         }))
     }
