@@ -258,11 +258,23 @@ async fn of_two_concurrent_redemptions_exactly_one_wins(backend: Backend) {
         statuses.sort();
         assert_eq!(statuses, [StatusCode::SEE_OTHER, StatusCode::GONE]);
     }
+    // Across two processes on one store, too.
+    let other = app.sibling(0).await;
+    for _ in 0..5 {
+        let token = token(&app, &client).await;
+        let (a, b) = tokio::join!(
+            tokio::spawn(redeem_status(app.url(&format!("/modulos/auth?_sr={token}")))),
+            tokio::spawn(redeem_status(other.url(&format!("/modulos/auth?_sr={token}")))),
+        );
+        let mut statuses = [a.expect("joined"), b.expect("joined")];
+        statuses.sort();
+        assert_eq!(statuses, [StatusCode::SEE_OTHER, StatusCode::GONE]);
+    }
     let sessions: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM remote_sessions")
         .fetch_one(app.state.core.store.pool())
         .await
         .expect("count");
-    assert_eq!(sessions.0, 5);
+    assert_eq!(sessions.0, 10);
 }
 
 async fn redeem_status(url: String) -> StatusCode {
