@@ -12,13 +12,13 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::ws::{Message as ServerMessage, WebSocketUpgrade};
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use cofre::http::proxy::{Forwarded, Upstream, UpstreamClients, UpstreamTls, basic_auth, forward};
+use cofre::http::proxy::{Forwarded, Upstream, UpstreamClients, UpstreamTls, basic_auth, credential_headers, forward};
 use futures_util::{SinkExt, StreamExt, stream};
 use reqwest::Url;
 use tokio::net::{TcpListener, TcpStream};
@@ -99,7 +99,20 @@ async fn ticks() -> Body {
     Body::from_stream(ticks)
 }
 
+/// A device that takes a bearer token and a user header instead of Basic.
+async fn bearer_only(headers: HeaderMap) -> Response {
+    let bearer = format!("Bearer {PASSWORD}");
+    let user = headers.get("x-user").and_then(|v| v.to_str().ok());
+    let authorizations = headers.get_all(header::AUTHORIZATION).iter().count();
+    if authorizations == 1 && headers[header::AUTHORIZATION] == bearer.as_str() && user == Some(USER) {
+        "token accepted".into_response()
+    } else {
+        StatusCode::UNAUTHORIZED.into_response()
+    }
+}
+
 fn target_routes(target: Target) -> Router {
+    let bearer = Router::new().route("/bearer", get(bearer_only));
     Router::new()
         .route("/login", get(login))
         .route("/next", get(|| async { "welcome" }))
@@ -108,6 +121,7 @@ fn target_routes(target: Target) -> Router {
         .route("/ticks", get(ticks))
         .layer(middleware::from_fn_with_state(target.clone(), demand_credentials))
         .with_state(target)
+        .merge(bearer)
 }
 
 async fn start_target() -> Target {
@@ -164,11 +178,15 @@ struct Front {
 
 impl Front {
     async fn start(base: &str, tls: UpstreamTls) -> Self {
+        Self::start_injecting(base, tls, vec![(header::AUTHORIZATION, basic_auth(USER, PASSWORD))]).await
+    }
+
+    async fn start_injecting(base: &str, tls: UpstreamTls, inject: Vec<(HeaderName, HeaderValue)>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind front");
         let origin = format!("http://{}", listener.local_addr().expect("addr"));
         let upstream = Arc::new(Upstream {
             base: Url::parse(base).expect("base"),
-            inject: vec![(header::AUTHORIZATION, basic_auth(USER, PASSWORD))],
+            inject,
             public_origin: Url::parse(&origin).expect("origin"),
             own_cookie: OWN_COOKIE,
             tls,
@@ -279,6 +297,21 @@ async fn the_credential_is_injected_and_the_browser_stays_on_the_proxy() {
     }
     let statuses = [front.next_report().await.status, front.next_report().await.status];
     assert_eq!(statuses, [StatusCode::FOUND, StatusCode::OK]);
+}
+
+#[tokio::test]
+async fn a_header_template_from_session_settings_is_injected_instead_of_basic() {
+    let target = start_target().await;
+    let settings = serde_json::json!({"headers": {"Authorization": "Bearer {{password}}", "X-User": "{{ username }}"}});
+    let inject = credential_headers(settings.as_object(), USER, PASSWORD).expect("a valid template");
+    let front =
+        Front::start_injecting(&format!("http://127.0.0.1:{}", target.port), UpstreamTls::Default, inject).await;
+    let answer = browser().get(format!("{}/bearer", front.origin)).send().await.expect("bearer");
+    assert_eq!(answer.status(), StatusCode::OK, "the rendered headers replaced the browser's Authorization");
+    let headers = answer.headers().clone();
+    let body = answer.bytes().await.expect("body");
+    assert_eq!(&body[..], b"token accepted");
+    assert_no_credential(&shown(StatusCode::OK, &headers, &body));
 }
 
 #[tokio::test]

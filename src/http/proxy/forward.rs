@@ -1,7 +1,7 @@
 //! One browser request forwarded to the device and its answer streamed back.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::body::{Body, HttpBody};
 use axum::extract::Request;
@@ -35,52 +35,58 @@ pub async fn forward(
     report: impl FnOnce(Forwarded) + Send + 'static,
 ) -> Result<Response, UpstreamError> {
     let report: Report = Box::new(report);
+    let up = Arc::new(AtomicU64::new(0));
     let outcome = match clients.for_trust(&upstream.tls) {
         Ok(trusted) if websocket::is_upgrade(&request) => {
             return websocket::relay(&trusted, upstream, request, cancel, report).await;
         }
-        Ok(trusted) => exchange(&trusted.http, upstream, request, cancel.clone()).await,
+        Ok(trusted) => exchange(&trusted.http, upstream, request, up.clone(), cancel.clone()).await,
         Err(error) => Err(error),
     };
     match outcome {
-        Ok(exchanged) => Ok(metered_response(upstream, exchanged, cancel, report)),
+        Ok(response) => Ok(metered_response(upstream, response, up, cancel, report)),
         Err(error) => {
-            report(Forwarded { status: error.status(), bytes_up: 0, bytes_down: 0 });
+            // Part of a request body may have gone before the device failed.
+            report(Forwarded { status: error.status(), bytes_up: up.load(Ordering::Relaxed), bytes_down: 0 });
             Err(error)
         }
     }
 }
 
-type Exchanged = (reqwest::Response, Arc<AtomicU64>, Arc<AtomicU64>);
-
+/// Sends the request, its body (if any) streamed and counted into `up`; returns at the device's
+/// response headers.
 async fn exchange(
     client: &reqwest::Client,
     upstream: &Upstream,
     request: Request,
+    up: Arc<AtomicU64>,
     cancel: CancellationToken,
-) -> Result<Exchanged, UpstreamError> {
+) -> Result<reqwest::Response, UpstreamError> {
     let url = device_url(&upstream.base, request.uri());
     let headers = upstream_request_headers(request.headers(), upstream);
     let method = request.method().clone();
-    let up = Arc::new(AtomicU64::new(0));
-    let down = Arc::new(AtomicU64::new(0));
     let mut outgoing = client.request(method, url).headers(headers);
     // A bodiless request stays bodiless: a streamed body would turn a GET into a chunked one.
     if !request.body().is_end_stream() {
         let body = Box::pin(request.into_body().into_data_stream());
-        outgoing =
-            outgoing.body(reqwest::Body::wrap_stream(MeteredStream::new(body, up.clone(), cancel.clone(), None)));
+        outgoing = outgoing.body(reqwest::Body::wrap_stream(MeteredStream::new(body, up, cancel.clone(), None)));
     }
-    let response = tokio::select! {
-        sent = outgoing.send() => sent.map_err(|e| UpstreamError::from_reqwest(&e))?,
-        () = cancel.cancelled() => return Err(UpstreamError::SessionEnded),
-    };
-    Ok((response, up, down))
+    tokio::select! {
+        biased;
+        () = cancel.cancelled() => Err(UpstreamError::SessionEnded),
+        sent = outgoing.send() => sent.map_err(|e| UpstreamError::from_reqwest(&e)),
+    }
 }
 
 /// The device's response with rewritten headers and a counted body that ends with the session.
-fn metered_response(upstream: &Upstream, exchanged: Exchanged, cancel: CancellationToken, report: Report) -> Response {
-    let (response, up, down) = exchanged;
+fn metered_response(
+    upstream: &Upstream,
+    response: reqwest::Response,
+    up: Arc<AtomicU64>,
+    cancel: CancellationToken,
+    report: Report,
+) -> Response {
+    let down = Arc::new(AtomicU64::new(0));
     let status = response.status();
     let headers = browser_response_headers(response.headers(), upstream);
     let meter = Arc::new(Meter::new(status, up, down.clone(), report));

@@ -68,8 +68,9 @@ pub(super) async fn relay(
         Err(error) => return fail(error, report),
     };
     let answered = tokio::select! {
-        answered = send_upgrade(trusted, &upstream.base, upgrade) => answered,
+        biased;
         () = cancel.cancelled() => Err(UpstreamError::SessionEnded),
+        answered = send_upgrade(trusted, &upstream.base, upgrade) => answered,
     };
     let mut response = match answered {
         Ok(response) => response,
@@ -101,8 +102,9 @@ pub(super) async fn relay(
             let _ = tokio::io::copy_bidirectional(&mut browser, &mut device).await;
         };
         tokio::select! {
-            () = relayed => {}
+            biased;
             () = cancel.cancelled() => {}
+            () = relayed => {}
         }
         // Both connections are dropped (closed) here, and the meter reports.
         drop(meter);
