@@ -11,6 +11,7 @@ pub mod mysafe;
 pub mod pam;
 pub mod params;
 pub mod path;
+pub mod proxy;
 pub mod scim;
 pub mod sessions;
 

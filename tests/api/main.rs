@@ -26,6 +26,7 @@ mod pam_keys;
 mod pem_keys;
 mod policy_atomic;
 mod policy_scale;
+mod proxy_engine;
 mod purge;
 mod rotation;
 mod rotation_safety;

@@ -1,0 +1,112 @@
+//! When the device cannot be reached: an error the caller records (the session failed) and logs,
+//! and a small 502 page for the browser that names the kind of failure and nothing else — no
+//! address, no certificate detail, no credential.
+
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    /// The device refused, was unreachable, or did not answer in time.
+    #[error("device unreachable: {0}")]
+    Connect(String),
+    /// The device's certificate did not verify against its trust setting.
+    #[error("device certificate rejected: {0}")]
+    Certificate(String),
+    /// The device's trust setting itself is unusable (an unreadable PEM bundle).
+    #[error("device trust setting unusable: {0}")]
+    Trust(String),
+    /// The connection broke or the device answered something that is not HTTP.
+    #[error("device exchange failed: {0}")]
+    Exchange(String),
+    /// The session was ended (dropped) before the device answered: not the device's fault.
+    #[error("session ended before the device answered")]
+    SessionEnded,
+}
+
+impl UpstreamError {
+    /// Sorts a client error by its cause. The request URL reqwest puts in its messages holds no
+    /// credential: the credential only ever travels in headers.
+    pub(super) fn from_reqwest(error: &reqwest::Error) -> Self {
+        let detail = chain(error);
+        if has_certificate_error(error) {
+            Self::Certificate(detail)
+        } else if error.is_connect() || error.is_timeout() {
+            Self::Connect(detail)
+        } else {
+            Self::Exchange(detail)
+        }
+    }
+
+    pub(super) fn from_io(error: &std::io::Error) -> Self {
+        if has_certificate_error(error) { Self::Certificate(chain(error)) } else { Self::Connect(chain(error)) }
+    }
+
+    /// Whether this is the session's own end rather than a device failure.
+    pub fn is_session_end(&self) -> bool {
+        matches!(self, Self::SessionEnded)
+    }
+
+    /// 502 for a device failure; 503 when the session itself ended.
+    pub fn status(&self) -> StatusCode {
+        if self.is_session_end() { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::BAD_GATEWAY }
+    }
+
+    fn browser_message(&self) -> &'static str {
+        match self {
+            Self::SessionEnded => "This session has ended.",
+            Self::Connect(_) | Self::Exchange(_) => "The application on this device could not be reached.",
+            Self::Certificate(_) => "The application on this device presented a certificate that is not trusted.",
+            Self::Trust(_) => "The trust settings for this device are not usable.",
+        }
+    }
+}
+
+impl IntoResponse for UpstreamError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let title = status.canonical_reason().unwrap_or("Error");
+        let page = format!(
+            "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\n\
+             <body><h1>{title}</h1><p>{}</p><p>Ask the vault's administrators if this persists.</p></body></html>\n",
+            self.browser_message()
+        );
+        (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], page)
+            .into_response()
+    }
+}
+
+/// The messages of an error and its causes, for the log.
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(next) = cause {
+        text.push_str(": ");
+        text.push_str(&next.to_string());
+        cause = next.source();
+    }
+    text
+}
+
+/// Whether rustls rejected the certificate somewhere in the chain. `io::Error` hides the error it
+/// wraps from `source()` (and TLS errors arrive wrapped twice), so it is unwrapped by hand.
+fn has_certificate_error(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(current) = cause {
+        if is_certificate_error(current) {
+            return true;
+        }
+        cause = current.source();
+    }
+    false
+}
+
+fn is_certificate_error(error: &(dyn std::error::Error + 'static)) -> bool {
+    if let Some(rustls::Error::InvalidCertificate(_)) = error.downcast_ref::<rustls::Error>() {
+        return true;
+    }
+    match error.downcast_ref::<std::io::Error>().and_then(std::io::Error::get_ref) {
+        Some(wrapped) => is_certificate_error(wrapped),
+        None => false,
+    }
+}
