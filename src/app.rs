@@ -24,6 +24,8 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct App {
     state: AppState,
     listener: std::net::TcpListener,
+    /// The web proxy's own origin (remote sessions).
+    proxy_listener: std::net::TcpListener,
     tls: Option<RustlsConfig>,
     handle: Handle<SocketAddr>,
 }
@@ -49,6 +51,13 @@ impl App {
             let bound = listener.local_addr().map_err(|cause| AppError::Bind { addr: listen, cause })?;
             config.public_url = Config { listen: bound, ..config.clone() }.public_base();
         }
+        let proxy_listen = config.proxy_listen;
+        let proxy_listener =
+            std::net::TcpListener::bind(proxy_listen).map_err(|cause| AppError::Bind { addr: proxy_listen, cause })?;
+        if config.proxy_url.is_empty() {
+            let bound = proxy_listener.local_addr().map_err(|cause| AppError::Bind { addr: proxy_listen, cause })?;
+            config.proxy_url = Config { proxy_listen: bound, ..config.clone() }.proxy_base();
+        }
         // The core creates the data directory owner-only; the TLS files go inside it after.
         let core = Core::open(config, clock).await?;
         let tls = crate::tls::server_config(&core.config).await?;
@@ -57,11 +66,16 @@ impl App {
         if let Err(e) = crate::service::sessions::proxy::close_interrupted(&core, &audit).await {
             tracing::warn!(error = %e, "could not close interrupted sessions");
         }
-        Ok(Self { state: AppState::new(core, audit), listener, tls, handle: Handle::new() })
+        Ok(Self { state: AppState::new(core, audit), listener, proxy_listener, tls, handle: Handle::new() })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    /// Where the web proxy listens.
+    pub fn proxy_addr(&self) -> SocketAddr {
+        self.proxy_listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
     }
 
     pub fn state(&self) -> AppState {
@@ -89,19 +103,35 @@ impl App {
         let service = MapRequestLayer::new(normalize_path::<hyper::body::Incoming>).layer(router);
         let make_service =
             ServiceExt::<Request<hyper::body::Incoming>>::into_make_service_with_connect_info::<SocketAddr>(service);
-        let served = match self.tls {
+        let proxy_state = crate::http::proxy::front::ProxyState::new(self.state.clone());
+        let drops = crate::http::proxy::front::spawn_drop_watch(proxy_state.clone());
+        let proxy_service =
+            crate::http::proxy::front::router(proxy_state).into_make_service_with_connect_info::<SocketAddr>();
+        let (vault, proxy) = match self.tls {
             Some(tls) => {
-                let mut server = axum_server::from_tcp_rustls(self.listener, tls).map_err(AppError::Serve)?;
+                let mut server = axum_server::from_tcp_rustls(self.listener, tls.clone()).map_err(AppError::Serve)?;
                 limit_header_wait(server.http_builder());
-                server.handle(self.handle).serve(make_service).await
+                let mut proxy_server =
+                    axum_server::from_tcp_rustls(self.proxy_listener, tls).map_err(AppError::Serve)?;
+                limit_header_wait(proxy_server.http_builder());
+                tokio::join!(
+                    server.handle(self.handle.clone()).serve(make_service),
+                    proxy_server.handle(self.handle).serve(proxy_service)
+                )
             }
             None => {
                 let mut server = axum_server::from_tcp(self.listener).map_err(AppError::Serve)?;
                 limit_header_wait(server.http_builder());
-                server.handle(self.handle).serve(make_service).await
+                let mut proxy_server = axum_server::from_tcp(self.proxy_listener).map_err(AppError::Serve)?;
+                limit_header_wait(proxy_server.http_builder());
+                tokio::join!(
+                    server.handle(self.handle.clone()).serve(make_service),
+                    proxy_server.handle(self.handle).serve(proxy_service)
+                )
             }
         };
-        for task in scheduler.into_iter().chain([renewals, purge]) {
+        let served = vault.and(proxy);
+        for task in scheduler.into_iter().chain([renewals, purge, drops]) {
             task.abort();
         }
         self.state.audit.shutdown().await;

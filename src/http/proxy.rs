@@ -14,6 +14,7 @@
 
 mod failure;
 mod forward;
+pub mod front;
 mod headers;
 mod inject;
 mod metered;

@@ -70,6 +70,8 @@ macro_rules! on_both_stores {
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// Where the web proxy of remote sessions listens.
+    pub proxy: SocketAddr,
     pub base: String,
     pub state: AppState,
     pub clock: Arc<ManualClock>,
@@ -103,6 +105,7 @@ impl TestApp {
         let mut config = Config {
             data_dir: data_dir.path().to_path_buf(),
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            proxy_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             tls: TlsMode::Off,
             ..Config::default()
         };
@@ -122,6 +125,7 @@ impl TestApp {
             database_url: self.config.database_url(),
             master_key_file: Some(self.config.master_key_path()),
             public_url: String::new(),
+            proxy_url: String::new(),
             ..self.config.clone()
         };
         let clock = Arc::new(ManualClock::starting_at(self.clock.now_ms() + offset_secs * 1000));
@@ -135,6 +139,7 @@ impl TestApp {
     async fn start_with_clock(config: Config, data_dir: tempfile::TempDir, clock: Arc<ManualClock>) -> Self {
         let app = cofre::App::build(config.clone(), clock.clone()).await.expect("app builds");
         let addr = app.local_addr();
+        let proxy = app.proxy_addr();
         let scheme = if app.is_tls() { "https" } else { "http" };
         let state = app.state();
         let handle = app.handle();
@@ -142,7 +147,7 @@ impl TestApp {
             app.run().await.expect("server runs");
         });
         let client = reqwest::Client::builder().build().expect("client");
-        Self { addr, base: format!("{scheme}://{addr}"), state, clock, client, config, data_dir, handle }
+        Self { addr, proxy, base: format!("{scheme}://{addr}"), state, clock, client, config, data_dir, handle }
     }
 
     /// Stops serving (the store and data directory stay, for a sibling to reopen).

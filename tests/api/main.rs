@@ -41,4 +41,5 @@ mod throttle;
 mod tls;
 mod tokens;
 mod upsert_races;
+mod web_proxy;
 mod write_races;

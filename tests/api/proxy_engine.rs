@@ -27,8 +27,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_util::sync::CancellationToken;
 
-const USER: &str = "operator";
-const PASSWORD: &str = "Pw-9f3!never-shown";
+pub const USER: &str = "operator";
+pub const PASSWORD: &str = "Pw-9f3!never-shown";
 const OWN_COOKIE: &str = "cofre_proxy";
 const BROWSER_COOKIES: &str = "theme=dark; cofre_proxy=the-session-secret; lang=pt";
 const MIB: usize = 1024 * 1024;
@@ -40,8 +40,8 @@ fn expected_authorization() -> String {
 // ---- the target web application ---------------------------------------------------------
 
 #[derive(Clone, Default)]
-struct Target {
-    port: u16,
+pub struct Target {
+    pub port: u16,
     /// The headers of every request that reached the target.
     seen: Arc<Mutex<Vec<HeaderMap>>>,
 }
@@ -124,7 +124,7 @@ fn target_routes(target: Target) -> Router {
         .merge(bearer)
 }
 
-async fn start_target() -> Target {
+pub async fn start_target() -> Target {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind target");
     let target = Target { port: listener.local_addr().expect("addr").port(), ..Target::default() };
     tokio::spawn(axum::serve(listener, target_routes(target.clone())).into_future());
@@ -243,7 +243,7 @@ fn browser() -> reqwest::Client {
 }
 
 /// Everything the browser was shown, for the password search.
-fn shown(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> String {
+pub fn shown(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> String {
     let mut text = format!("{status}\n");
     for (name, value) in headers {
         text.push_str(&format!("{name}: {}\n", String::from_utf8_lossy(value.as_bytes())));
@@ -252,7 +252,7 @@ fn shown(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> String {
     text
 }
 
-fn assert_no_credential(shown: &str) {
+pub fn assert_no_credential(shown: &str) {
     let encoded = STANDARD.encode(format!("{USER}:{PASSWORD}"));
     assert!(!shown.contains(PASSWORD) && !shown.contains(&encoded), "the credential leaked: {shown}");
 }

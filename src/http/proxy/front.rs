@@ -1,0 +1,207 @@
+//! The proxy origin (`proxy_listen`, `proxy_url`): its own host and port, so its cookie is never
+//! the vault's. `/_cofre/enter?code=…` takes the one-time code the vault's redemption sent the
+//! browser with and answers the session cookie; every other request is forwarded, with the
+//! credential injected, into the session that cookie holds. A task polls the store for drops
+//! (the poll is also this process's heartbeat) and cuts the dropped sessions' streams.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Query, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use reqwest::Url;
+use tokio_util::sync::CancellationToken;
+
+use crate::domain::sessions::{EndReason, LiveSession, Protocol, RequestNote};
+use crate::http::proxy::{Forwarded, Upstream, UpstreamClients, UpstreamTls, credential_headers, forward};
+use crate::service::sessions::proxy;
+use crate::state::AppState;
+
+/// cofre's session cookie on the proxy origin.
+pub const COOKIE: &str = "cofre_proxy";
+/// How often the store is asked for drops: a dropped session's streams close within a second.
+const DROP_POLL: Duration = Duration::from_millis(400);
+/// A device may pin its own CA bundle or certificate (PEM) in its credential's session settings.
+const TLS_PIN_KEY: &str = "tls_ca_pem";
+
+#[derive(Clone)]
+pub struct ProxyState(Arc<Inner>);
+
+struct Inner {
+    app: AppState,
+    clients: UpstreamClients,
+    origin: Url,
+    /// The sessions this process forwards, by session id: cancelled on a drop.
+    live: Mutex<HashMap<String, CancellationToken>>,
+}
+
+impl ProxyState {
+    pub fn new(app: AppState) -> Self {
+        let origin = Url::parse(&app.core.config.proxy_base()).unwrap_or_else(|_| {
+            Url::parse("https://localhost:8444").unwrap_or_else(|_| unreachable!("a constant URL parses"))
+        });
+        Self(Arc::new(Inner { app, clients: UpstreamClients::new(), origin, live: Mutex::default() }))
+    }
+
+    fn cancel_for(&self, session_id: &str) -> CancellationToken {
+        let mut live = self.0.live.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        live.entry(session_id.to_owned()).or_default().clone()
+    }
+
+    fn forget(&self, session_id: &str) -> Option<CancellationToken> {
+        self.0.live.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(session_id)
+    }
+}
+
+pub fn router(state: ProxyState) -> Router {
+    Router::new().route("/_cofre/enter", axum::routing::get(enter)).fallback(forward_request).with_state(state)
+}
+
+/// Polls for drops of the sessions this process holds, cuts their streams and ends them.
+pub fn spawn_drop_watch(state: ProxyState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(DROP_POLL);
+        loop {
+            tick.tick().await;
+            let (core, audit) = (&state.0.app.core, &state.0.app.audit);
+            let dropped = match proxy::drop_requested(core, &core.process_id).await {
+                Ok(dropped) => dropped,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not poll for dropped sessions");
+                    continue;
+                }
+            };
+            for session_id in dropped {
+                if let Some(cancel) = state.forget(&session_id) {
+                    cancel.cancel();
+                }
+                if let Err(e) = proxy::end(core, audit, &session_id, EndReason::Dropped).await {
+                    tracing::warn!(error = %e, "could not end a dropped session");
+                }
+            }
+        }
+    })
+}
+
+#[derive(serde::Deserialize)]
+struct Entry {
+    code: String,
+}
+
+/// The hand-off from the vault: the one-time code becomes the session cookie.
+async fn enter(
+    State(state): State<ProxyState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(entry): Query<Entry>,
+) -> Response {
+    let (core, audit) = (&state.0.app.core, &state.0.app.audit);
+    match proxy::enter(core, audit, &entry.code, peer.ip()).await {
+        Ok((_, cookie)) => {
+            let secure = if state.0.origin.scheme() == "https" { "; Secure" } else { "" };
+            let value = format!("{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict{secure}", cookie.as_str());
+            let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, "/")]).into_response();
+            if let Ok(mut value) = HeaderValue::from_str(&value) {
+                value.set_sensitive(true);
+                response.headers_mut().insert(header::SET_COOKIE, value);
+            }
+            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(_) => page(StatusCode::FORBIDDEN, "This session link is not valid, or was already used."),
+    }
+}
+
+/// Every other request: into the session the cookie holds, with the credential injected.
+async fn forward_request(State(state): State<ProxyState>, request: Request) -> Response {
+    let (core, audit) = (&state.0.app.core, &state.0.app.audit);
+    let Some(cookie) = session_cookie(&request) else {
+        return page(StatusCode::UNAUTHORIZED, "No session: open the session link you were given.");
+    };
+    let session = match proxy::by_cookie(core, audit, &cookie).await {
+        Ok(Some(session)) => session,
+        Ok(None) => return page(StatusCode::GONE, "This session has ended."),
+        Err(_) => return page(StatusCode::SERVICE_UNAVAILABLE, "The session could not be checked; try again."),
+    };
+    let upstream = match upstream_for(&state, &session).await {
+        Ok(upstream) => upstream,
+        Err(why) => {
+            let _ = proxy::end(core, audit, &session.session_id, EndReason::Failed).await;
+            return page(StatusCode::BAD_GATEWAY, why);
+        }
+    };
+    let cancel = state.cancel_for(&session.session_id);
+    let (method, path) = (request.method().to_string(), request.uri().path().to_owned());
+    let report = {
+        let (app, session) = (state.0.app.clone(), session.clone());
+        move |done: Forwarded| {
+            let note = RequestNote {
+                method,
+                path,
+                status: done.status.as_u16(),
+                bytes_up: done.bytes_up,
+                bytes_down: done.bytes_down,
+            };
+            tokio::spawn(async move {
+                if let Err(e) = proxy::note_request(&app.core, &session, &note).await {
+                    tracing::warn!(error = %e, "could not record a proxied request");
+                }
+            });
+        }
+    };
+    match forward(&state.0.clients, &upstream, request, cancel, report).await {
+        Ok(response) => response,
+        Err(failure) => {
+            if !failure.is_session_end() {
+                let _ = proxy::end(core, audit, &session.session_id, EndReason::Failed).await;
+                state.forget(&session.session_id);
+            }
+            failure.into_response()
+        }
+    }
+}
+
+/// Where the session forwards to and as whom: the device's web application with the credential
+/// as HTTP Basic, or as the header template of the credential's session settings.
+async fn upstream_for(state: &ProxyState, session: &LiveSession) -> Result<Upstream, &'static str> {
+    let target =
+        proxy::target(&state.0.app.core, session).await.map_err(|_| "The session's credential is not available.")?;
+    let scheme = match target.protocol {
+        Protocol::Http => "http",
+        Protocol::Https => "https",
+    };
+    let host = if target.host.contains(':') { format!("[{}]", target.host) } else { target.host.clone() };
+    let base =
+        Url::parse(&format!("{scheme}://{host}:{}", target.port)).map_err(|_| "The device's address is not valid.")?;
+    let settings = target.session_settings.as_ref();
+    let inject = credential_headers(settings, &target.username, &target.password)
+        .map_err(|_| "The credential's session header template is not valid.")?;
+    let tls = match settings.and_then(|s| s.get(TLS_PIN_KEY)).and_then(|v| v.as_str()) {
+        Some(pem) => UpstreamTls::Roots(pem.as_bytes().to_vec()),
+        None => UpstreamTls::Default,
+    };
+    Ok(Upstream { base, inject, public_origin: state.0.origin.clone(), own_cookie: COOKIE, tls })
+}
+
+fn session_cookie(request: &Request) -> Option<String> {
+    request.headers().get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|line| {
+        line.split(';').find_map(|pair| {
+            let (name, value) = pair.trim().split_once('=')?;
+            (name == COOKIE && !value.is_empty()).then(|| value.to_owned())
+        })
+    })
+}
+
+/// A small page that says what happened and nothing else.
+fn page(status: StatusCode, message: &str) -> Response {
+    let body = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>cofre session</title></head>\
+         <body><p>{message}</p></body></html>"
+    );
+    let mut response = (status, Html(body)).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
