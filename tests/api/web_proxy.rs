@@ -20,6 +20,8 @@ on_both_stores!(
     a_session_url_leads_into_the_target_without_showing_the_password,
     a_drop_through_another_process_ends_the_session_within_a_second,
     a_device_that_refuses_ends_the_session_as_failed,
+    idle_sessions_are_ended_by_the_sweep,
+    a_websocket_relays_through_the_session_until_it_is_dropped,
 );
 
 /// A session-capable client, the user `alice`, and the credential `operator` on the device
@@ -140,4 +142,50 @@ async fn a_device_that_refuses_ends_the_session_as_failed(backend: Backend) {
     assert_no_credential(&seen);
     assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM remote_sessions WHERE end_reason = 'failed'").await, 1);
     assert_eq!(get(&origin, &cookie, "/", &mut seen).await.0, StatusCode::GONE);
+}
+
+/// An idle session is ended by the holder's sweep, not only when its cookie comes back.
+async fn idle_sessions_are_ended_by_the_sweep(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let target = start_target().await;
+    let client = fixture(&app).await;
+    let mut seen = String::new();
+    let (origin, cookie) = enter(&app, &client, target.port, &mut seen).await;
+    assert_eq!(get(&origin, &cookie, "/next", &mut seen).await.0, StatusCode::OK);
+    let (core, audit) = (&app.state.core, &app.state.audit);
+    assert!(cofre::service::sessions::proxy::end_overdue(core, audit).await.expect("sweep").is_empty());
+    app.clock.advance_secs(i64::try_from(core.config.session_idle_timeout).expect("secs") + 1);
+    let ended = cofre::service::sessions::proxy::end_overdue(core, audit).await.expect("sweep");
+    assert_eq!(ended.len(), 1);
+    assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM remote_sessions WHERE end_reason = 'expired'").await, 1);
+    assert_eq!(get(&origin, &cookie, "/next", &mut seen).await.0, StatusCode::GONE);
+}
+
+/// A WebSocket of the device's application works through the session, and a drop closes it
+/// within a second.
+async fn a_websocket_relays_through_the_session_until_it_is_dropped(backend: Backend) {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let app = TestApp::spawn(backend).await;
+    let target = start_target().await;
+    let client = fixture(&app).await;
+    let mut seen = String::new();
+    let (_, cookie) = enter(&app, &client, target.port, &mut seen).await;
+    let mut request = format!("ws://{}/ws", app.proxy).into_client_request().expect("request");
+    request.headers_mut().insert("cookie", cookie.parse().expect("header"));
+    let stream = tokio::net::TcpStream::connect(app.proxy).await.expect("connect");
+    let (mut socket, handshake) = tokio_tungstenite::client_async(request, stream).await.expect("upgraded");
+    assert_no_credential(&format!("{:?}", handshake.headers()));
+    socket.send(Message::text("ping through the vault")).await.expect("send");
+    assert_eq!(socket.next().await.expect("message").expect("ok"), Message::text("ping through the vault"));
+
+    let listed = app.call(&client, Method::GET, "/iso/session/remotesessions").await;
+    let session_id = listed.body["remote_sessions"][0]["session_id"].as_str().expect("session id").to_owned();
+    let dropped = app.call(&client, Method::DELETE, &format!("/iso/session/drop/{session_id}")).await;
+    assert_eq!(dropped.status, StatusCode::OK, "{}", dropped.body);
+    let closed =
+        tokio::time::timeout(Duration::from_secs(1), async { while let Some(Ok(_)) = socket.next().await {} }).await;
+    assert!(closed.is_ok(), "the relay closed within a second of the drop");
 }

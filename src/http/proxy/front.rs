@@ -25,6 +25,8 @@ use crate::state::AppState;
 pub const COOKIE: &str = "cofre_proxy";
 /// How often the store is asked for drops: a dropped session's streams close within a second.
 const DROP_POLL: Duration = Duration::from_millis(400);
+/// Overdue sessions are looked for every this many drop polls (about every ten seconds).
+const SWEEP_EVERY_POLLS: u32 = 25;
 /// A device may pin its own CA bundle or certificate (PEM) in its credential's session settings.
 const TLS_PIN_KEY: &str = "tls_ca_pem";
 
@@ -61,13 +63,22 @@ pub fn router(state: ProxyState) -> Router {
     Router::new().route("/_cofre/enter", axum::routing::get(enter)).fallback(forward_request).with_state(state)
 }
 
-/// Polls for drops of the sessions this process holds, cuts their streams and ends them.
+/// Polls for drops of the sessions this process holds, cuts their streams and ends them; now
+/// and then also ends overdue sessions (idle, too long, or left by a dead process).
 pub fn spawn_drop_watch(state: ProxyState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(DROP_POLL);
+        let mut polls = 0u32;
         loop {
             tick.tick().await;
             let (core, audit) = (&state.0.app.core, &state.0.app.audit);
+            polls = polls.wrapping_add(1);
+            if polls % SWEEP_EVERY_POLLS == 0 {
+                match proxy::end_overdue(core, audit).await {
+                    Ok(ended) => ended.iter().filter_map(|id| state.forget(id)).for_each(|cancel| cancel.cancel()),
+                    Err(e) => tracing::warn!(error = %e, "could not end overdue sessions"),
+                }
+            }
             let dropped = match proxy::drop_requested(core, &core.process_id).await {
                 Ok(dropped) => dropped,
                 Err(e) => {

@@ -189,6 +189,21 @@ pub async fn close_interrupted(core: &Core, audit: &AuditSink) -> ApiResult<usiz
     Ok(interrupted.len() + never_entered.len())
 }
 
+/// Ends the sessions past their idle timeout or maximum length, and those a dead process left
+/// open, without waiting for their cookie to come back. Answers the ended session ids, so their
+/// holder can cut their streams.
+pub async fn end_overdue(core: &Core, audit: &AuditSink) -> ApiResult<Vec<String>> {
+    let now = core.now();
+    let idle_before = now - secs(core.config.session_idle_timeout);
+    let started_before = now - secs(core.config.session_max_length);
+    let overdue = core.store.end_overdue_sessions(idle_before, started_before, now).await?;
+    for e in &overdue {
+        audit_end(core, audit, e, EndReason::Expired, "idle timeout or maximum length").await?;
+    }
+    close_interrupted(core, audit).await?;
+    Ok(overdue.into_iter().map(|e| e.session_id).collect())
+}
+
 /// Whether a live process holds the session (its heartbeat is recent).
 pub(super) fn held_by_live_owner(session: &RemoteSession, now: i64) -> bool {
     session.owner.is_some() && session.owner_seen_at.is_some_and(|t| t >= now - OWNER_SILENCE_SECS)

@@ -246,6 +246,27 @@ impl Store {
         ))
     }
 
+    /// Ends entered sessions idle since before `idle_before` or started before `started_before`.
+    pub async fn end_overdue_sessions(
+        &self,
+        idle_before: i64,
+        started_before: i64,
+        now: i64,
+    ) -> StoreResult<Vec<Ended>> {
+        let sql = format!(
+            "UPDATE remote_sessions SET ended_at = $3, end_reason = $4 WHERE ended_at IS NULL AND owner IS NOT NULL \
+             AND (last_seen_at < $1 OR started_at < $2) {ENDED_COLUMNS}"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(idle_before)
+            .bind(started_before)
+            .bind(now)
+            .bind(EndReason::Expired.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(ended).collect()
+    }
+
     pub async fn insert_session_request(&self, session: i64, uid: &str, at_ms: i64, sealed: &[u8]) -> StoreResult<()> {
         sqlx::query("INSERT INTO session_requests (uid, session, at_ms, record) VALUES ($1, $2, $3, $4)")
             .bind(uid)
