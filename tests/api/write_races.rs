@@ -199,7 +199,10 @@ async fn admin_changes_move_the_scim_version(backend: Backend) {
     let stale = created.body["meta"]["version"].as_str().expect("etag").to_owned();
 
     let changed = app
-        .send(app.authed(&admin, Method::PUT, "/api/admin/users/ana").json(&json!({"email": "ana@example.com"})))
+        .send(
+            app.authed(&admin, Method::PUT, "/api/admin/users/ana")
+                .json(&json!({"name": "Ana Admin", "email": "ana@example.com"})),
+        )
         .await;
     assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
     let put = app
@@ -228,4 +231,24 @@ async fn admin_changes_move_the_scim_version(backend: Backend) {
     let still = send(&app, &scim, Method::GET, &format!("/Users/{id}"), None).await;
     assert_eq!(still.status, StatusCode::OK, "the user was not deleted: {}", still.body);
     assert_eq!(still.body["groups"][0]["display"], "ops", "{}", still.body);
+    // SCIM shows what the administrator set: one value for each, whichever API wrote it last.
+    assert_eq!(still.body["displayName"], "Ana Admin", "{}", still.body);
+    assert_eq!(still.body["emails"][0]["value"], "ana@example.com", "{}", still.body);
+    let renamed = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ana",
+                         "displayName": "Ana SCIM", "emails": [{"value": "ana@scim.example", "primary": true}]});
+    let etag = still.body["meta"]["version"].as_str().expect("etag").to_owned();
+    let put = app
+        .send(
+            app.client
+                .put(app.url(&format!("/scim/v2/Users/{id}")))
+                .bearer_auth(&scim)
+                .header("content-type", "application/scim+json")
+                .header("If-Match", &etag)
+                .body(renamed.to_string()),
+        )
+        .await;
+    assert_eq!(put.status, StatusCode::OK, "{}", put.body);
+    let admin_view = app.call(&admin, Method::GET, "/api/admin/users/ana").await;
+    assert!(admin_view.body.to_string().contains("Ana SCIM"), "{}", admin_view.body);
+    assert!(admin_view.body.to_string().contains("ana@scim.example"), "{}", admin_view.body);
 }

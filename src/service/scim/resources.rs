@@ -45,6 +45,13 @@ fn meta(kind: ResourceKind, base: &str, id: i64, created: i64, modified: i64, ve
            "lastModified": time_text(modified), "location": format!("{base}/{}/{id}", kind.endpoint()), "version": etag(version)})
 }
 
+/// The primary email of a SCIM `emails` list, else its first one.
+fn primary_email(emails: Option<&Value>) -> String {
+    let list = emails.and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    let primary = list.iter().find(|e| e["primary"] == true).or_else(|| list.first());
+    primary.and_then(|e| e["value"].as_str()).unwrap_or_default().to_owned()
+}
+
 pub fn user_json(base: &str, row: &ScimUserRow) -> Value {
     let doc: Map<String, Value> = serde_json::from_str(&row.scim).unwrap_or_default();
     let mut out = Map::new();
@@ -62,6 +69,15 @@ pub fn user_json(base: &str, row: &ScimUserRow) -> Value {
         if k != "userName" && k != "active" {
             out.insert(k.clone(), v.clone());
         }
+    }
+    // The display name and primary email are also cofre's columns, which the admin API changes:
+    // they win over the document, so SCIM and the admin API never show two different values.
+    if !row.display_name.is_empty() {
+        out.insert("displayName".into(), Value::String(row.display_name.clone()));
+    }
+    let listed = |emails: &Value| emails.as_array().is_some_and(|l| l.iter().any(|e| e["value"] == row.email.as_str()));
+    if !row.email.is_empty() && !out.get("emails").is_some_and(listed) {
+        out.insert("emails".into(), json!([{"value": row.email, "primary": true}]));
     }
     // A provisioned user shows `active` only when it was given; others show the column.
     if doc.contains_key("active") || !doc.contains_key("userName") {
@@ -167,12 +183,16 @@ pub async fn write_user(
     };
     let external_id = get_ci(&Value::Object(doc.clone()), "externalId").and_then(Value::as_str).map(str::to_owned);
     attrs.remove("groups");
+    let display_name = attrs.get("displayName").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let email = primary_email(attrs.get("emails"));
     let scim = Value::Object(attrs).to_string();
     let write = ScimUserWrite {
         username: &canonical,
         password_hash: hash.as_deref(),
         enabled: active,
         external_id: external_id.as_deref(),
+        display_name: &display_name,
+        email: &email,
         scim: &scim,
     };
     let now = core.now();

@@ -16,6 +16,9 @@ pub struct ScimUserRow {
     pub username: String,
     pub enabled: bool,
     pub external_id: Option<String>,
+    /// The display name and primary email cofre's other APIs read and change.
+    pub display_name: String,
+    pub email: String,
     pub scim: String,
     pub version: i64,
     pub created_at: i64,
@@ -42,6 +45,8 @@ pub struct ScimUserWrite<'a> {
     pub password_hash: Option<&'a str>,
     pub enabled: bool,
     pub external_id: Option<&'a str>,
+    pub display_name: &'a str,
+    pub email: &'a str,
     pub scim: &'a str,
 }
 
@@ -51,6 +56,8 @@ fn user(row: &AnyRow) -> StoreResult<ScimUserRow> {
         username: row.try_get("username")?,
         enabled: flag(row, "enabled")?,
         external_id: row.try_get("external_id")?,
+        display_name: row.try_get("display_name")?,
+        email: row.try_get("email")?,
         scim: row.try_get("scim")?,
         version: row.try_get("version")?,
         created_at: row.try_get("created_at")?,
@@ -123,8 +130,8 @@ impl Store {
     pub async fn scim_users_by_id(&self, ids: &[i64]) -> StoreResult<Vec<ScimUserRow>> {
         let rows = self
             .for_ids(
-                "SELECT id, username, enabled, external_id, scim, version, created_at, updated_at FROM users \
-                 WHERE deleted_at IS NULL AND id IN ({ids})",
+                "SELECT id, username, enabled, external_id, display_name, email, scim, version, created_at, updated_at \
+                 FROM users WHERE deleted_at IS NULL AND id IN ({ids})",
                 ids,
             )
             .await?;
@@ -173,7 +180,7 @@ impl Store {
     pub async fn insert_scim_user(&self, w: &ScimUserWrite<'_>, now: i64) -> StoreResult<i64> {
         let row = sqlx::query(
             "INSERT INTO users (username, display_name, email, password_hash, enabled, external_id, scim, version, created_at, updated_at) \
-             VALUES ($1, '', '', $2, $3, $4, $5, 1, $6, $6) RETURNING id",
+             VALUES ($1, $7, $8, $2, $3, $4, $5, 1, $6, $6) RETURNING id",
         )
         .bind(w.username)
         .bind(w.password_hash)
@@ -181,6 +188,8 @@ impl Store {
         .bind(w.external_id)
         .bind(w.scim)
         .bind(now)
+        .bind(w.display_name)
+        .bind(w.email)
         .fetch_one(&self.pool)
         .await?;
         Ok(row.try_get("id")?)
@@ -190,7 +199,8 @@ impl Store {
     pub async fn update_scim_user(&self, id: i64, w: &ScimUserWrite<'_>, expected: i64, now: i64) -> StoreResult<()> {
         let done = sqlx::query(
             "UPDATE users SET username = $1, password_hash = COALESCE($2, password_hash), enabled = $3, external_id = $4, scim = $5, \
-             version = version + 1, updated_at = $6 WHERE id = $7 AND version = $8 AND deleted_at IS NULL",
+             display_name = $9, email = $10, version = version + 1, updated_at = $6 \
+             WHERE id = $7 AND version = $8 AND deleted_at IS NULL",
         )
         .bind(w.username)
         .bind(w.password_hash)
@@ -200,6 +210,8 @@ impl Store {
         .bind(now)
         .bind(id)
         .bind(expected)
+        .bind(w.display_name)
+        .bind(w.email)
         .execute(&self.pool)
         .await?;
         if done.rows_affected() == 0 { Err(StoreError::Stale) } else { Ok(()) }
