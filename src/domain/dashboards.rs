@@ -59,6 +59,13 @@ impl Default for WorkingHours {
 }
 
 impl WorkingHours {
+    /// `HH-HH` (`08-18`), the start before the end, within a day.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (start, end) = text.trim().split_once('-')?;
+        let (start, end) = (start.trim().parse().ok()?, end.trim().parse().ok()?);
+        (0 <= start && start < end && end <= 24).then_some(Self { start, end })
+    }
+
     pub fn contains(self, at: i64) -> bool {
         // 1970-01-01 was a Thursday: day 0 + 4 is weekday 4 with Sunday as 0.
         let weekday = (at.div_euclid(86_400) + 4).rem_euclid(7);
@@ -185,6 +192,15 @@ mod tests {
         assert!(!h.contains(MONDAY + 18 * 3600));
         assert!(!h.contains(MONDAY + 5 * 86_400 + 10 * 3600), "Saturday");
         assert!(!h.contains(MONDAY - 86_400 + 10 * 3600), "Sunday");
+    }
+
+    #[test]
+    fn working_hours_parse_from_config() {
+        assert_eq!(WorkingHours::parse("09-17").map(|h| (h.start, h.end)), Some((9, 17)));
+        assert_eq!(WorkingHours::parse("00-24").map(|h| (h.start, h.end)), Some((0, 24)));
+        for bad in ["18-08", "8", "08-25", "a-b", "-1-5"] {
+            assert!(WorkingHours::parse(bad).is_none(), "{bad}");
+        }
     }
 
     #[test]

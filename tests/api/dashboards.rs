@@ -15,6 +15,7 @@ on_both_stores!(
     risk_scores_follow_the_stated_rules,
     credentials_are_counted_expired_and_in_use,
     refusals_use_the_contract_words_and_statuses,
+    working_hours_come_from_the_config,
 );
 
 /// Moves the clock to the next Monday (never today) at `hour` UTC; tokens are minted after.
@@ -300,4 +301,24 @@ async fn refusals_use_the_contract_words_and_statuses(backend: Backend) {
     let reader = Client { token: app.token_for(&read_only).await, app: read_only };
     ok(&app, &reader, "/iso/dash/credentials/all", "Credentials").await;
     ok(&app, &reader, "/iso/coge/risco/all", "MaiorRisco").await;
+}
+
+async fn working_hours_come_from_the_config(backend: Backend) {
+    for (hours, expected) in [
+        ("08-18", ("70", "outside working hours, first use of origin IP")),
+        ("00-24", ("30", "first use of origin IP")),
+    ] {
+        let app = TestApp::spawn_with(backend.clone(), |c| c.working_hours = hours.into()).await;
+        to_next_monday(&app, 3);
+        let sessions = fixture(&app).await;
+        let dash = app.client(&[Resource::Dashboards]).await;
+        // The legacy query reveals too.
+        let id = get(&app, &sessions, "/iso/pam/credential/web01-admin").await.body["credential"]["id"].clone();
+        let legacy = get(&app, &sessions, &format!("/iso/coe/senha/{}", id.as_str().expect("id"))).await;
+        assert_eq!(legacy.status, StatusCode::OK, "{}", legacy.body);
+        let body = ok(&app, &dash, "/iso/coge/risco/consultas", "MaiorRisco").await;
+        let scored = risks(&body["maior_risco"]["consultas"]);
+        assert_eq!(scored.len(), 2, "{body}");
+        assert_eq!(scored[0], (expected.0.to_owned(), expected.1.to_owned()), "{hours}");
+    }
 }

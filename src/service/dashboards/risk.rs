@@ -31,7 +31,8 @@ pub async fn scored(core: &Core, caller: &Caller, m: &str, filters: Filters) -> 
         "acessos" | "access" => (false, true),
         _ => return Err(invalid_request()),
     };
-    let hours = WorkingHours::default();
+    // Checked at start-up; the default only if the config was built without that check.
+    let hours = WorkingHours::parse(&core.config.working_hours).unwrap_or_default();
     let mut scored = Scored::default();
     if queries {
         let events = core.store.reveal_events(&filters, SCANNED).await?;
