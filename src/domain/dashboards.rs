@@ -40,11 +40,6 @@ pub fn protocol(name: &str) -> Option<&'static ProtocolName> {
     PROTOCOLS.iter().find(|p| p.name.eq_ignore_ascii_case(name.trim()))
 }
 
-/// The label a stored session protocol is counted under.
-pub fn label_of(stored: &str) -> &str {
-    PROTOCOLS.iter().find(|p| p.stored.first() == Some(&stored)).map_or(stored, |p| p.label)
-}
-
 /// Mon–Fri, `start` to `end` hours UTC: anything else is outside working hours.
 #[derive(Clone, Copy, Debug)]
 pub struct WorkingHours {
@@ -234,10 +229,16 @@ mod tests {
     }
 
     #[test]
+    fn the_resource_is_named_dashboards() {
+        use crate::domain::authorization::Resource;
+        assert_eq!("dashboards".parse::<Resource>(), Ok(Resource::Dashboards));
+        assert_eq!(Resource::Dashboards.as_str(), "dashboards");
+    }
+
+    #[test]
     fn contract_protocols_map_to_labels() {
         assert_eq!(protocol("SSH").map(|p| p.label), Some("SSH/Telnet"));
         assert!(protocol("gopher").is_none());
-        assert_eq!(label_of("HTTPS"), "HTTPS");
-        assert_eq!(label_of("RDPWEB"), "RDP_Web");
+        assert_eq!(protocol("https").map(|p| p.stored), Some(&["HTTPS"][..]));
     }
 }

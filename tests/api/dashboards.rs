@@ -277,6 +277,9 @@ async fn refusals_use_the_contract_words_and_statuses(backend: Backend) {
         ("/iso/coge/credenciais/vencidas", "Invalid request"),
         ("/api/dash/credentials/old", "Invalid request"),
         ("/iso/dash/sessions/all?data1=01/02/2024", "Invalid request"),
+        // The path parameter is judged before the query.
+        ("/iso/dash/risk/everything?protocol=gopher&hostname=web01", "Invalid request"),
+        ("/iso/coge/sessoes/gopher?data1=2024-02-01&data2=2024-01-31", "Invalid request"),
     ];
     for (path, message) in cases {
         let reply = get(&app, &dash, path).await;

@@ -12,7 +12,7 @@ use crate::error::ApiResult;
 use crate::http::envelope::Reply;
 use crate::http::pam::datetime;
 use crate::http::params::Params;
-use crate::service::dashboards::{filters, risk};
+use crate::service::dashboards::risk;
 use crate::state::AppState;
 
 pub async fn pt(state: State<AppState>, caller: Caller, m: Path<String>, params: Params) -> ApiResult<Reply> {
@@ -62,9 +62,8 @@ async fn answer(
     params: Params,
     lang: Lang,
 ) -> ApiResult<Reply> {
-    crate::service::dashboards::require(&caller)?;
-    let filters = filters::parse(raw_filters(&params)?)?;
-    let scored = risk::scored(&state.core, &caller, &m, filters).await?;
+    let raw = raw_filters(&params)?;
+    let scored = risk::scored(&state.core, &caller, &m, raw).await?;
     let (queries, access) = if lang == Lang::En { ("queries", "access") } else { ("consultas", "acessos") };
     let mut body = Map::new();
     if let Some(items) = scored.queries {

@@ -8,7 +8,6 @@ use crate::domain::authorization::Caller;
 use crate::error::ApiResult;
 use crate::http::envelope::Reply;
 use crate::http::params::Params;
-use crate::service::dashboards::filters;
 use crate::service::dashboards::sessions::{self, Counted};
 use crate::state::AppState;
 
@@ -32,10 +31,9 @@ async fn answer(
     params: Params,
     lang: Lang,
 ) -> ApiResult<Reply> {
-    crate::service::dashboards::require(&caller)?;
-    let filters = filters::parse(raw_filters(&params)?)?;
+    let raw = raw_filters(&params)?;
     let only_active = params.text("ativo")?.is_some_and(|v| v.trim() == "1");
-    let counts = sessions::counts(&state.core, &caller, &p, filters).await?;
+    let counts = sessions::counts(&state.core, &caller, &p, raw).await?;
     let active = per_label(&counts, |c| c.active);
     let historic = per_label(&counts, |c| c.historic);
     let body = match (lang, only_active) {

@@ -2,9 +2,10 @@
 //! ("access") matching the filters, each scored by `domain::dashboards`, highest risk first.
 
 use crate::domain::authorization::Caller;
-use crate::domain::dashboards::{AccessEvent, Filters, QueryEvent, Risk, WorkingHours, access_risk, query_risk};
+use crate::domain::dashboards::{AccessEvent, QueryEvent, Risk, WorkingHours, access_risk, query_risk};
 use crate::error::ApiResult;
 use crate::service::Core;
+use crate::service::dashboards::filters::{self, RawFilters};
 use crate::service::dashboards::{invalid_request, require};
 
 /// How many recent events of each kind are read and scored, and how many are answered.
@@ -23,7 +24,8 @@ fn ranked<T>(mut items: Vec<(T, Risk)>, newest: impl Fn(&T) -> i64) -> Vec<(T, R
     items
 }
 
-pub async fn scored(core: &Core, caller: &Caller, m: &str, filters: Filters) -> ApiResult<Scored> {
+/// The module first (500), then `{m}`, then the filters.
+pub async fn scored(core: &Core, caller: &Caller, m: &str, raw: RawFilters) -> ApiResult<Scored> {
     require(caller)?;
     let (queries, access) = match m.trim().to_ascii_lowercase().as_str() {
         "all" => (true, true),
@@ -31,6 +33,7 @@ pub async fn scored(core: &Core, caller: &Caller, m: &str, filters: Filters) -> 
         "acessos" | "access" => (false, true),
         _ => return Err(invalid_request()),
     };
+    let filters = filters::parse(raw)?;
     // Checked at start-up; the default only if the config was built without that check.
     let hours = WorkingHours::parse(&core.config.working_hours).unwrap_or_default();
     let mut scored = Scored::default();

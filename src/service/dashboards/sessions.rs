@@ -1,9 +1,10 @@
 //! The sessions dashboard: sessions per protocol, all of them in the window and those open.
 
 use crate::domain::authorization::Caller;
-use crate::domain::dashboards::{Filters, protocol};
+use crate::domain::dashboards::protocol;
 use crate::error::ApiResult;
 use crate::service::Core;
+use crate::service::dashboards::filters::{self, RawFilters};
 use crate::service::dashboards::{invalid_request, require};
 
 /// The `{p}` values the contract lists, then cofre's own web protocols; `all` means every one.
@@ -17,7 +18,8 @@ pub struct Counted {
     pub active: i64,
 }
 
-pub async fn counts(core: &Core, caller: &Caller, p: &str, filters: Filters) -> ApiResult<Vec<Counted>> {
+/// The module first (500), then `{p}`, then the filters.
+pub async fn counts(core: &Core, caller: &Caller, p: &str, raw: RawFilters) -> ApiResult<Vec<Counted>> {
     require(caller)?;
     let names: Vec<&str> = if p.eq_ignore_ascii_case("all") {
         PATH_PROTOCOLS.to_vec()
@@ -27,7 +29,7 @@ pub async fn counts(core: &Core, caller: &Caller, p: &str, filters: Filters) -> 
             None => return Err(invalid_request()),
         }
     };
-    let rows = core.store.session_counts(&filters).await?;
+    let rows = core.store.session_counts(&filters::parse(raw)?).await?;
     Ok(names
         .into_iter()
         .filter_map(protocol)
