@@ -92,6 +92,8 @@ pub struct Config {
     pub session_idle_timeout: u64,
     /// Seconds after which a web session ends however busy it is.
     pub session_max_length: u64,
+    /// Working hours for the risk dashboard, `HH-HH` UTC on weekdays (`08-18`).
+    pub working_hours: String,
 }
 
 impl Default for Config {
@@ -132,6 +134,7 @@ impl Default for Config {
             session_ticket_ttl: 30,
             session_idle_timeout: 900,
             session_max_length: 8 * 3600,
+            working_hours: "08-18".into(),
         }
     }
 }
@@ -248,6 +251,9 @@ impl Config {
                 "session_ticket_ttl, session_idle_timeout and session_max_length must be positive".into(),
             ));
         }
+        if crate::domain::dashboards::WorkingHours::parse(&self.working_hours).is_none() {
+            return Err(ConfigError("working_hours (COFRE_WORKING_HOURS): expected HH-HH, start before end".into()));
+        }
         for (name, url) in [("public_url", &self.public_url), ("proxy_url", &self.proxy_url)] {
             if !(url.is_empty() || url.starts_with("https://") || url.starts_with("http://")) {
                 return Err(ConfigError(format!("{name}: must start with https:// or http://")));
@@ -331,6 +337,7 @@ const OPTIONS: &[&str] = &[
     "session_ticket_ttl",
     "session_idle_timeout",
     "session_max_length",
+    "working_hours",
 ];
 
 /// Env values are strings; give numbers, booleans and comma lists their TOML type.
@@ -421,6 +428,12 @@ mod tests {
         let env = BTreeMap::from([("COFRE_TRUSTED_PROXIES".to_owned(), "10.0.0.0/8,127.000.0.1".to_owned())]);
         let err = Config::from_sources(None, &env).expect_err("invalid").to_string();
         assert!(err.contains("trusted_proxies"), "{err}");
+
+        let env = BTreeMap::from([("COFRE_WORKING_HOURS".to_owned(), "18-08".to_owned())]);
+        let err = Config::from_sources(None, &env).expect_err("invalid").to_string();
+        assert!(err.contains("working_hours"), "{err}");
+        let env = BTreeMap::from([("COFRE_WORKING_HOURS".to_owned(), "09-17".to_owned())]);
+        assert_eq!(Config::from_sources(None, &env).expect("valid").working_hours, "09-17");
 
         let env = BTreeMap::from([("COFRE_NOPE".to_owned(), "1".to_owned())]);
         assert!(Config::from_sources(None, &env).is_ok(), "unknown variables are ignored with a warning");

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod authorization;
+pub mod dashboards;
 pub mod dsm;
 pub mod expiration;
 pub mod identifier;

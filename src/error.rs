@@ -24,6 +24,8 @@ pub enum ErrorKind {
     Invalid,
     /// Input refused in the contract's legacy shape, with no exception (session tickets, §8).
     LegacyInvalid,
+    /// Input a dashboard refuses (§13.1): 400 with `error: false`, as the contract prints it.
+    DashboardInvalid,
     /// An operation the contract answers as a server error with its own words (a drop, §8);
     /// nothing internal went wrong, so nothing is logged under an error id.
     OperationFailed,
@@ -139,6 +141,11 @@ impl ApiError {
     /// A 500 whose text the contract fixes (it is not an internal failure).
     pub fn operation_failed(message: &'static str) -> Self {
         Self::new(ErrorKind::OperationFailed, message).with_reason(message)
+    }
+
+    /// A dashboard refusal (§1.7: status 400 with `erro`/`error` false, no `exception`).
+    pub fn dashboard(message: &'static str) -> Self {
+        Self::new(ErrorKind::DashboardInvalid, message).with_reason(message)
     }
 
     pub fn not_found(message: impl Into<Cow<'static, str>>) -> Self {

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod dashboards;
 pub mod drain;
 pub mod dsm;
 pub mod envelope;
@@ -62,6 +63,12 @@ fn families(state: &AppState) -> Router<AppState> {
         .route("/session/remotesessions", get(sessions::records::list))
         .route("/session/remotesessions/{id}", get(sessions::records::show))
         .route("/session/drop/{session_id}", delete(sessions::records::drop_session))
+        .route("/coge/sessoes/{p}", get(dashboards::sessions::pt))
+        .route("/dash/sessions/{p}", get(dashboards::sessions::en))
+        .route("/coge/risco/{m}", get(dashboards::risk::pt))
+        .route("/dash/risk/{m}", get(dashboards::risk::en))
+        .route("/coge/credenciais/{s}", get(dashboards::credentials::pt))
+        .route("/dash/credentials/{s}", get(dashboards::credentials::en))
         .merge(admin::routes())
         .nest("/scim/v2", scim::routes())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate));
@@ -128,12 +135,14 @@ pub fn router(state: AppState) -> Router {
 
 /// What a path that matches no route is told: a SCIM error under any SCIM base (as SCIM
 /// clients expect), the contract's 404 "Resource sub not found" under a known family (§1.5),
-/// and the gateway's "No route matched" anywhere else.
+/// the dashboards' 404 "Resource/sub-resource not found" (a missing path parameter), and the
+/// gateway's "No route matched" anywhere else.
 async fn unrouted(uri: axum::http::Uri) -> Response {
     const FAMILIES: [&str; 10] = ["admin", "cicd", "coe", "dapp", "mysafe", "pam", "remote", "sctm", "session", "user"];
     let segments: Vec<&str> = uri.path().split('/').skip(1).collect();
     match segments.as_slice() {
         ["scim", "v2", ..] | ["iso" | "api", "scim", "v2", ..] => scim::discovery::unknown().await.into_response(),
+        ["iso" | "api", "coge" | "dash", ..] => ApiError::not_found("Resource/sub-resource not found").into_response(),
         ["iso" | "api", family, ..] if FAMILIES.contains(family) => {
             ApiError::not_found("Resource sub not found").into_response()
         }

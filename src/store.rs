@@ -9,6 +9,7 @@ pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod change;
+pub mod dashboards;
 pub mod dsm;
 pub mod mysafe;
 pub mod pam;

@@ -93,16 +93,28 @@ pub struct Presentation {
     pub status: u16,
     pub challenge: Option<&'static str>,
     pub oauth: Option<&'static str>,
+    pub shape: Shape,
+}
+
+/// Which envelope an error is answered in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// The current envelope with `exception`.
+    Current,
     /// The legacy envelope (§1.3: status, mensagem, erro, message, error; no `exception`).
-    pub legacy: bool,
+    Legacy,
+    /// The dashboards' refusals (§1.7): the current `response` block with the error flags
+    /// false, and no `exception`.
+    Dashboard,
 }
 
 /// The one table from what went wrong to how it is answered.
 pub fn presentation(kind: ErrorKind) -> Presentation {
-    let plain = |status| Presentation { status, challenge: None, oauth: None, legacy: false };
+    let plain = |status| Presentation { status, challenge: None, oauth: None, shape: Shape::Current };
     match kind {
         ErrorKind::Contract(_) | ErrorKind::Invalid => plain(400),
-        ErrorKind::LegacyInvalid => Presentation { legacy: true, ..plain(400) },
+        ErrorKind::LegacyInvalid => Presentation { shape: Shape::Legacy, ..plain(400) },
+        ErrorKind::DashboardInvalid => Presentation { shape: Shape::Dashboard, ..plain(400) },
         ErrorKind::OperationFailed => plain(500),
         ErrorKind::NotFound | ErrorKind::NoRoute => plain(404),
         ErrorKind::MethodNotAllowed => plain(405),
@@ -113,16 +125,16 @@ pub fn presentation(kind: ErrorKind) -> Presentation {
             status: 403,
             challenge: Some("Bearer realm=\"cofre\", error=\"insufficient_scope\""),
             oauth: None,
-            legacy: false,
+            shape: Shape::Current,
         },
         ErrorKind::Unauthenticated => {
-            Presentation { status: 401, challenge: Some("Bearer realm=\"cofre\""), oauth: None, legacy: false }
+            Presentation { status: 401, challenge: Some("Bearer realm=\"cofre\""), oauth: None, shape: Shape::Current }
         }
         ErrorKind::InvalidToken => Presentation {
             status: 401,
             challenge: Some("Bearer realm=\"cofre\", error=\"invalid_token\""),
             oauth: None,
-            legacy: false,
+            shape: Shape::Current,
         },
         ErrorKind::AuthenticationFailed | ErrorKind::InvalidSignature => plain(401),
         ErrorKind::Throttled => plain(429),
@@ -133,7 +145,7 @@ pub fn presentation(kind: ErrorKind) -> Presentation {
             status: 401,
             challenge: Some("Basic realm=\"cofre\""),
             oauth: Some(OAuthError::InvalidClient.as_str()),
-            legacy: false,
+            shape: Shape::Current,
         },
         ErrorKind::OAuth(other) => Presentation { oauth: Some(other.as_str()), ..plain(400) },
     }
@@ -143,7 +155,11 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let shown = presentation(self.kind);
         let body = match shown.oauth {
-            None if shown.legacy => json!({
+            None if shown.shape == Shape::Dashboard => json!({
+                "code": shown.status,
+                "response": response_block(shown.status, &self.message, false),
+            }),
+            None if shown.shape == Shape::Legacy => json!({
                 "response": {
                     "status": shown.status,
                     "mensagem": self.message,

@@ -10,6 +10,7 @@ mod audit;
 mod bad_input;
 mod cli;
 mod contract_fidelity;
+mod dashboards;
 mod dsm;
 mod dsm_security;
 mod file_streaming;

@@ -3,6 +3,7 @@
 use zeroize::Zeroizing;
 
 use crate::domain::authorization::{Caller, Resource};
+use crate::domain::dashboards::NewReveal;
 use crate::domain::pam::FoundCredential;
 use crate::domain::pam::{Credential, CredentialKey, CredentialKind, CredentialSettings};
 use crate::error::{ApiError, ApiResult};
@@ -33,6 +34,17 @@ pub async fn reveal(core: &Core, caller: &Caller, key: &str) -> ApiResult<Reveal
     let password = current_password(core, caller.authorization.id, c).await?;
     let settings = open_settings(core, c).await?;
     core.store.start_custody(c.id, caller.authorization.id, core.now()).await?;
+    // The risk dashboard scores reveals by time, origin and rate (never the secret).
+    let reveal = NewReveal {
+        at: core.now(),
+        application_id: caller.authorization.application_id,
+        authorization_id: caller.authorization.id,
+        credential_id: c.id,
+        credential_label: &c.username,
+        hostname: &found.device.hostname,
+        client_ip: caller.client_ip.to_string(),
+    };
+    core.store.record_reveal(&reveal).await?;
     Ok(Revealed { found, password, settings })
 }
 
