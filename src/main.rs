@@ -47,6 +47,7 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let scheme = if app.is_tls() { "https" } else { "http" };
     tracing::info!(address = %app.local_addr(), "cofre listening");
     eprintln!("cofre: listening on {scheme}://{}", app.local_addr());
+    eprintln!("cofre: session web proxy on {scheme}://{}", app.proxy_addr());
     app.run_until_signal().await?;
     Ok(())
 }
