@@ -15,6 +15,7 @@ on_both_stores!(
     ticket_errors_follow_the_contract,
     a_ticket_is_redeemed_once_in_time_from_its_address,
     of_two_concurrent_redemptions_exactly_one_wins,
+    a_user_disabled_after_the_ticket_does_not_get_in,
 );
 
 pub const PASSWORD: &str = "web-admin-password-7f3a";
@@ -279,4 +280,21 @@ async fn of_two_concurrent_redemptions_exactly_one_wins(backend: Backend) {
 
 async fn redeem_status(url: String) -> StatusCode {
     browser().get(url).send().await.expect("sent").status()
+}
+
+/// The ticket's user is checked again at redemption: one disabled in between is refused.
+async fn a_user_disabled_after_the_ticket_does_not_get_in(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = fixture(&app).await;
+    let token = token(&app, &client).await;
+    let admin = app.client(&[Resource::Admin]).await;
+    let disabled = app.call(&admin, Method::POST, "/api/admin/users/alice/disable").await;
+    assert_eq!(disabled.status, StatusCode::OK, "{}", disabled.body);
+    let refused = redeem(&app, &token).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let sessions = sqlx::query("SELECT COUNT(*) AS n FROM remote_sessions")
+        .fetch_one(app.state.core.store.pool())
+        .await
+        .expect("count");
+    assert_eq!(sqlx::Row::get::<i64, _>(&sessions, "n"), 0, "no session was opened");
 }

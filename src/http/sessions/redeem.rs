@@ -53,7 +53,9 @@ fn refusal(refused: Refused) -> Response {
         Refused::Reused | Refused::Expired => {
             (StatusCode::GONE, "This session link has already been used or has expired. Ask for a new one.\n")
         }
-        Refused::Unknown | Refused::WrongAddress => (StatusCode::FORBIDDEN, "This session link is not valid.\n"),
+        Refused::Unknown | Refused::WrongAddress | Refused::UserInactive => {
+            (StatusCode::FORBIDDEN, "This session link is not valid.\n")
+        }
     };
     let mut response = (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response();
     private(response.headers_mut());

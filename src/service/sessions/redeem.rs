@@ -33,7 +33,10 @@ pub async fn redeem(core: &Core, token: &str, client_ip: IpAddr) -> ApiResult<Re
     let Some(ticket) = core.store.redeem_session_ticket(&hash, &ip, now).await? else {
         return Ok(Err(core.store.ticket_refusal(&hash, &ip, now).await?));
     };
-    let username = core.store.user_login(ticket.user_id).await?;
+    // The user is checked again: one disabled since the ticket was made does not get in.
+    let Some(username) = core.store.active_user_login(ticket.user_id).await? else {
+        return Ok(Err(Refused::UserInactive));
+    };
     let credential =
         core.store.find_credential(ticket.authorization_id, &CredentialKey::Id(ticket.credential_id)).await?;
     let session_id = crate::crypto::random_hex(20).to_string();

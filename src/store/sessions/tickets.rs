@@ -13,6 +13,8 @@ pub enum Refused {
     Reused,
     Expired,
     WrongAddress,
+    /// The ticket's user was disabled or deleted since the ticket was made.
+    UserInactive,
 }
 
 impl Refused {
@@ -22,6 +24,7 @@ impl Refused {
             Self::Reused => "ticket already used",
             Self::Expired => "ticket expired",
             Self::WrongAddress => "ticket bound to another address",
+            Self::UserInactive => "the ticket's user is no longer active",
         }
     }
 }
@@ -127,8 +130,12 @@ impl Store {
 
 impl Store {
     /// A user's login by id (deleted or not: a session row keeps the name it was opened with).
-    pub async fn user_login(&self, id: i64) -> StoreResult<String> {
-        let row = sqlx::query("SELECT username FROM users WHERE id = $1").bind(id).fetch_one(&self.pool).await?;
-        Ok(row.try_get("username")?)
+    /// The login of a user who may still open sessions (enabled, not deleted).
+    pub async fn active_user_login(&self, id: i64) -> StoreResult<Option<String>> {
+        let row = sqlx::query("SELECT username FROM users WHERE id = $1 AND enabled = 1 AND deleted_at IS NULL")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok(r.try_get("username")?)).transpose()
     }
 }
