@@ -78,6 +78,8 @@ pub struct Config {
     pub mysafe_file_limit: usize,
     /// DSM: how long the client id and secret a re-registration answers stay valid, in seconds.
     pub dsm_run_credential_ttl: u64,
+    /// Days that credential reveals and proxied-request records are kept; 0 keeps them forever.
+    pub record_retention_days: u64,
     /// The vault's own base URL, as browsers reach it (session URLs point here). Empty: derived
     /// from `listen` and the TLS mode.
     pub public_url: String,
@@ -128,6 +130,7 @@ impl Default for Config {
             tenant: "cofre".to_owned(),
             mysafe_file_limit: 10 * 1024 * 1024,
             dsm_run_credential_ttl: 24 * 3600,
+            record_retention_days: 365,
             public_url: String::new(),
             proxy_url: String::new(),
             proxy_listen: SocketAddr::from(([127, 0, 0, 1], 8444)),
@@ -338,6 +341,7 @@ const OPTIONS: &[&str] = &[
     "session_idle_timeout",
     "session_max_length",
     "working_hours",
+    "record_retention_days",
 ];
 
 /// Env values are strings; give numbers, booleans and comma lists their TOML type.
@@ -363,7 +367,8 @@ fn env_value(option: &str, value: &str) -> toml::Value {
         | "dsm_run_credential_ttl"
         | "session_ticket_ttl"
         | "session_idle_timeout"
-        | "session_max_length" => {
+        | "session_max_length"
+        | "record_retention_days" => {
             value.trim().parse::<i64>().map_or_else(|_| toml::Value::String(value.into()), toml::Value::Integer)
         }
         "allow_insecure_http" => match value.trim() {

@@ -14,7 +14,10 @@ use zeroize::Zeroizing;
 use crate::helpers::{Backend, TestApp};
 use crate::on_both_stores;
 
-on_both_stores!(expired_authentication_rows_are_purged_and_live_ones_kept);
+on_both_stores!(
+    expired_authentication_rows_are_purged_and_live_ones_kept,
+    reveals_and_request_records_are_kept_for_their_retention_only
+);
 
 async fn count(app: &TestApp, table: &str) -> i64 {
     let sql = format!("SELECT COUNT(*) AS n FROM {table}");
@@ -96,4 +99,45 @@ async fn expired_authentication_rows_are_purged_and_live_ones_kept(backend: Back
     for table in ["replay_guard", "auth_failures", "issued_tokens"] {
         assert_eq!(count(&app, table).await, 0, "{table}");
     }
+}
+
+/// Credential reveals and proxied-request records are kept `record_retention_days` (365), then
+/// purged; younger ones stay.
+async fn reveals_and_request_records_are_kept_for_their_retention_only(backend: Backend) {
+    use crate::session_tickets::{entry_code, fixture, redeem, token};
+    use cofre::domain::sessions::RequestNote;
+    use cofre::service::sessions::proxy;
+
+    let app = TestApp::spawn(backend).await;
+    let core = &app.state.core;
+    let now = core.now();
+    for at in [now - 400 * 86_400, now - 86_400] {
+        sqlx::query(
+            "INSERT INTO credential_reveals (at, application_id, authorization_id, credential_id, credential_label, \
+             hostname, client_ip) VALUES ($1, 1, 1, 1, 'root', 'web01', '10.0.0.9')",
+        )
+        .bind(at)
+        .execute(core.store.pool())
+        .await
+        .expect("reveal");
+    }
+    let client = fixture(&app).await;
+    let redeemed = redeem(&app, &token(&app, &client).await).await;
+    let code = entry_code(&app, &redeemed);
+    let ip = "127.0.0.1".parse().expect("ip");
+    let (session, _) = proxy::enter(core, &app.state.audit, &code, ip).await.expect("entered");
+    let note = RequestNote { method: "GET".into(), path: "/".into(), status: 200, bytes_up: 0, bytes_down: 10 };
+    for _ in 0..2 {
+        proxy::note_request(core, &session, &note).await.expect("noted");
+    }
+    sqlx::query("UPDATE session_requests SET at_ms = at_ms - $1 WHERE id = (SELECT MIN(id) FROM session_requests)")
+        .bind(400_i64 * 86_400_000)
+        .execute(core.store.pool())
+        .await
+        .expect("aged");
+
+    // The server's own purge job may get there first: what counts is what is left.
+    purge_expired(core).await.expect("purge");
+    assert_eq!(count(&app, "credential_reveals").await, 1);
+    assert_eq!(count(&app, "session_requests").await, 1);
 }

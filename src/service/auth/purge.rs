@@ -1,7 +1,9 @@
 //! Authentication leaves rows behind: nonces and signatures seen, attempt counters, dynamic
-//! token values, DSM run credentials, session tickets never redeemed. Once expired they decide nothing, so a background job deletes them and the
-//! tables stay as large as the traffic of one window, not of the server's whole life. Every
-//! process may run it; deleting an expired row twice is harmless.
+//! token values, DSM run credentials, session tickets never redeemed. Once expired they decide
+//! nothing, so a background job deletes them and the tables stay as large as the traffic of one
+//! window, not of the server's whole life. Credential reveals and proxied-request records are
+//! kept `record_retention_days` (0: forever). Every process may run it; deleting a row twice is
+//! harmless.
 
 use crate::error::ApiResult;
 use crate::service::Core;
@@ -14,6 +16,8 @@ pub struct Purged {
     pub issued_tokens: u64,
     pub run_credentials: u64,
     pub session_tickets: u64,
+    pub credential_reveals: u64,
+    pub session_requests: u64,
 }
 
 pub async fn purge_expired(core: &Core) -> ApiResult<Purged> {
@@ -25,5 +29,19 @@ pub async fn purge_expired(core: &Core) -> ApiResult<Purged> {
         issued_tokens: core.store.purge_issued_tokens(now).await?,
         run_credentials: core.store.purge_run_credentials(now).await?,
         session_tickets: core.store.purge_session_tickets(now).await?,
+        credential_reveals: match retention_cutoff(core) {
+            Some(before) => core.store.purge_reveals(before).await?,
+            None => 0,
+        },
+        session_requests: match retention_cutoff(core) {
+            Some(before) => core.store.purge_session_requests(before.saturating_mul(1000)).await?,
+            None => 0,
+        },
     })
+}
+
+/// Records made before this (unix seconds) are past their retention; `None` keeps them all.
+fn retention_cutoff(core: &Core) -> Option<i64> {
+    let days = i64::try_from(core.config.record_retention_days).ok().filter(|d| *d > 0)?;
+    Some(core.now().saturating_sub(days.saturating_mul(86_400)))
 }

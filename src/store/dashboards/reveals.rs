@@ -21,4 +21,10 @@ impl Store {
         .await?;
         Ok(())
     }
+
+    /// Deletes reveals older than `before` (unix seconds).
+    pub async fn purge_reveals(&self, before: i64) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM credential_reveals WHERE at < $1").bind(before).execute(&self.pool).await?;
+        Ok(done.rows_affected())
+    }
 }

@@ -267,6 +267,13 @@ impl Store {
         rows.iter().map(ended).collect()
     }
 
+    /// Deletes proxied-request records made before `before_ms`.
+    pub async fn purge_session_requests(&self, before_ms: i64) -> StoreResult<u64> {
+        let done =
+            sqlx::query("DELETE FROM session_requests WHERE at_ms < $1").bind(before_ms).execute(&self.pool).await?;
+        Ok(done.rows_affected())
+    }
+
     pub async fn insert_session_request(&self, session: i64, uid: &str, at_ms: i64, sealed: &[u8]) -> StoreResult<()> {
         sqlx::query("INSERT INTO session_requests (uid, session, at_ms, record) VALUES ($1, $2, $3, $4)")
             .bind(uid)
