@@ -12,6 +12,9 @@ use serde::Deserialize;
 
 use crate::domain::network::IpRule;
 
+mod sources;
+use sources::{OPTIONS, describe, env_value};
+
 /// The committed example file; a unit test checks that it parses to the defaults.
 pub const EXAMPLE_TOML: &str = include_str!("../config/cofre.toml");
 
@@ -300,95 +303,6 @@ impl Config {
 
     pub fn master_key_path(&self) -> PathBuf {
         self.master_key_file.clone().unwrap_or_else(|| self.data_dir.join("master.key"))
-    }
-}
-
-/// Option names, as in the TOML file; env names are these upper-cased with a `COFRE_` prefix.
-const OPTIONS: &[&str] = &[
-    "data_dir",
-    "database_url",
-    "database_max_connections",
-    "listen",
-    "tls",
-    "tls_cert_file",
-    "tls_key_file",
-    "tls_sans",
-    "allow_insecure_http",
-    "master_key_file",
-    "token_ttl",
-    "trusted_proxies",
-    "body_limit",
-    "request_timeout",
-    "log_format",
-    "oauth1_timestamp_window",
-    "sigv4_region",
-    "dynamic_token_minutes",
-    "auth_failure_limit",
-    "auth_failure_limit_per_ip",
-    "auth_failure_window",
-    "auth_lockout",
-    "password_hash_concurrency",
-    "rotation_command",
-    "rotation_check_interval",
-    "rotation_retry",
-    "tenant",
-    "mysafe_file_limit",
-    "dsm_run_credential_ttl",
-    "public_url",
-    "proxy_url",
-    "proxy_listen",
-    "session_ticket_ttl",
-    "session_idle_timeout",
-    "session_max_length",
-    "working_hours",
-    "record_retention_days",
-];
-
-/// Env values are strings; give numbers, booleans and comma lists their TOML type.
-fn env_value(option: &str, value: &str) -> toml::Value {
-    match option {
-        "tls_sans" | "trusted_proxies" => toml::Value::Array(
-            value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| toml::Value::String(s.into())).collect(),
-        ),
-        "database_max_connections"
-        | "token_ttl"
-        | "body_limit"
-        | "request_timeout"
-        | "oauth1_timestamp_window"
-        | "dynamic_token_minutes"
-        | "auth_failure_limit"
-        | "auth_failure_limit_per_ip"
-        | "auth_failure_window"
-        | "auth_lockout"
-        | "password_hash_concurrency"
-        | "rotation_check_interval"
-        | "rotation_retry"
-        | "mysafe_file_limit"
-        | "dsm_run_credential_ttl"
-        | "session_ticket_ttl"
-        | "session_idle_timeout"
-        | "session_max_length"
-        | "record_retention_days" => {
-            value.trim().parse::<i64>().map_or_else(|_| toml::Value::String(value.into()), toml::Value::Integer)
-        }
-        "allow_insecure_http" => match value.trim() {
-            "true" | "1" | "yes" => toml::Value::Boolean(true),
-            "false" | "0" | "no" | "" => toml::Value::Boolean(false),
-            _ => toml::Value::String(value.into()),
-        },
-        _ => toml::Value::String(value.into()),
-    }
-}
-
-/// serde's message names the bad value, not the option: find the option by trying each alone.
-fn describe(table: &toml::Table, e: &toml::de::Error) -> String {
-    let culprit = table.iter().find(|(key, value)| {
-        let single = toml::Table::from_iter([((*key).clone(), (*value).clone())]);
-        single.try_into::<Config>().is_err()
-    });
-    match culprit {
-        Some((key, _)) => format!("{key} (COFRE_{}): {}", key.to_ascii_uppercase(), e.message()),
-        None => e.message().to_owned(),
     }
 }
 
