@@ -20,7 +20,7 @@ use crate::domain::audit::AuditRecord;
 use crate::error::{ApiError, ApiResult};
 use crate::http::envelope::presentation;
 use crate::http::middleware::RequestContext;
-use crate::service::mysafe::items::FileReader;
+use crate::service::mysafe::files::FileReader;
 use crate::state::AppState;
 
 /// Chunks opened ahead of what the client has taken.

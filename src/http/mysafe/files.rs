@@ -22,9 +22,8 @@ use crate::http::params::Params;
 use crate::http::path::ItemKey;
 use crate::service::mysafe::activation;
 use crate::service::mysafe::edit;
-use crate::service::mysafe::items::{
-    self, FILE_CHUNK as CHUNK, ItemInput, ItemView, ListFilter, SafeItemKind, SealedFile, chunk_aad,
-};
+use crate::service::mysafe::files::{FILE_CHUNK as CHUNK, chunk_aad, open_file};
+use crate::service::mysafe::items::{self, ItemInput, ItemView, ListFilter, SafeItemKind, SealedFile};
 use crate::state::AppState;
 
 fn multipart_error(e: &axum::extract::multipart::MultipartError, limit: usize) -> ApiError {
@@ -145,7 +144,7 @@ pub async fn show(
     ItemKey(key): ItemKey,
 ) -> ApiResult<Response> {
     let view = items::get(&state.core, &caller, SafeItemKind::File, &key).await?;
-    let reader = items::open_file(&state.core, &view).await?;
+    let reader = open_file(&state.core, &view).await?;
     // A random value no stored field can equal; the content takes its place as it is streamed.
     let marker = format!("content-{}", uuid::Uuid::new_v4().simple());
     let envelope = Reply::ok("Success").with("file_entity", file_json(&view, Some(marker.clone()))).into_response();

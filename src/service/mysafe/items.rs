@@ -22,8 +22,6 @@ use crate::store::mysafe::items::{ItemRow, Share, ShareRows};
 pub const MAX_NOTE_CHARS: usize = 900;
 const MAX_FIELD_CHARS: usize = 255;
 const MAX_SECRET_BYTES: usize = 64 * 1024;
-/// Files are sealed in chunks of this many bytes; only the last may be shorter.
-pub const FILE_CHUNK: usize = 64 * 1024;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SafeItemKind {
@@ -142,10 +140,6 @@ pub(super) fn acting_user(caller: &Caller) -> ApiResult<i64> {
 
 fn secret_aad(uid: &str) -> Aad<'_> {
     Aad::new("mysafe_items", uid, "secret")
-}
-
-pub fn chunk_aad(row: &str) -> Aad<'_> {
-    Aad::new("mysafe_file_chunks", row, "data")
 }
 
 pub(super) fn seal_secrets(core: &Core, uid: &str, secrets: &Map<String, Value>) -> Vec<u8> {
@@ -323,79 +317,4 @@ pub async fn list(
                 && filter.identifier_code.as_deref().is_none_or(|c| row.identifier_code.as_deref() == Some(c.trim()))
         })
         .collect())
-}
-
-/// A file's content, opened one chunk at a time as it is read, so it is never whole in memory.
-/// It is the version the access check read: if the item changes meanwhile, the next read fails
-/// (`Stale`) instead of mixing two contents.
-pub struct FileReader {
-    item_id: i64,
-    uid: String,
-    revision: i64,
-    chunks: i64,
-    next: i64,
-    size: usize,
-    remaining: usize,
-    first: Option<Zeroizing<Vec<u8>>>,
-}
-
-/// Checks that every chunk is there and opens the first, so that the likeliest failures (a
-/// missing chunk, a key that cannot be had) are answered before any of the content is sent.
-pub async fn open_file(core: &Core, view: &ItemView) -> ApiResult<FileReader> {
-    let row = &view.row;
-    let size = usize::try_from(row.file_size).map_err(|_| ApiError::internal(&"a negative file size"))?;
-    let chunks = core
-        .store
-        .mysafe_file_chunk_count(row.id, row.revision)
-        .await
-        .or_not_found(|| not_found(SafeItemKind::File))?;
-    if usize::try_from(chunks).ok() != Some(size.div_ceil(FILE_CHUNK)) {
-        let cause = format!("MySafe file {} has {chunks} chunks for {size} bytes", row.id);
-        return Err(ApiError::internal(&cause));
-    }
-    let mut reader = FileReader {
-        item_id: row.id,
-        uid: row.uid.clone(),
-        revision: row.revision,
-        chunks,
-        next: 0,
-        size,
-        remaining: size,
-        first: None,
-    };
-    reader.first = reader.read(core).await?;
-    Ok(reader)
-}
-
-impl FileReader {
-    /// The content's length in bytes, checked against the chunks as they are read.
-    pub fn size(&self) -> usize {
-        self.size
-    }
-
-    /// The next chunk in clear; `None` after the last.
-    pub async fn next(&mut self, core: &Core) -> ApiResult<Option<Zeroizing<Vec<u8>>>> {
-        match self.first.take() {
-            Some(first) => Ok(Some(first)),
-            None => self.read(core).await,
-        }
-    }
-
-    async fn read(&mut self, core: &Core) -> ApiResult<Option<Zeroizing<Vec<u8>>>> {
-        if self.next == self.chunks {
-            return Ok(None);
-        }
-        let sealed = core.store.mysafe_file_chunk(self.item_id, self.revision, self.next).await?;
-        let plain = core.unseal(&chunk_aad(&format!("{}:{}", self.uid, self.next)), &sealed).await?;
-        // Every chunk but the last is full: the size announced before the content stays true.
-        let expected = self.remaining.min(FILE_CHUNK);
-        if plain.len() != expected {
-            let cause =
-                format!("MySafe file {} chunk {} has {} bytes, not {expected}", self.item_id, self.next, plain.len());
-            return Err(ApiError::internal(&cause));
-        }
-        self.remaining -= expected;
-        self.next += 1;
-        Ok(Some(plain))
-    }
 }
