@@ -2,5 +2,6 @@
 
 pub mod activation;
 pub mod edit;
+pub mod files;
 pub mod items;
 pub mod sharing;

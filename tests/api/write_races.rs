@@ -184,6 +184,15 @@ async fn authorization_edits_of_different_fields_both_survive(backend: Backend) 
     }
 }
 
+/// A SCIM PUT of user `id` that applies only at version `etag`.
+fn scim_put(app: &TestApp, token: &str, id: &str, etag: &str) -> reqwest::RequestBuilder {
+    app.client
+        .put(app.url(&format!("/scim/v2/Users/{id}")))
+        .bearer_auth(token)
+        .header("content-type", "application/scim+json")
+        .header("If-Match", etag)
+}
+
 /// A SCIM client holding a user's ETag never overwrites or deletes what an administrator
 /// changed since (a profile field, a group membership): its If-Match writes get 412.
 async fn admin_changes_move_the_scim_version(backend: Backend) {
@@ -205,16 +214,7 @@ async fn admin_changes_move_the_scim_version(backend: Backend) {
         )
         .await;
     assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
-    let put = app
-        .send(
-            app.client
-                .put(app.url(&format!("/scim/v2/Users/{id}")))
-                .bearer_auth(&scim)
-                .header("content-type", "application/scim+json")
-                .header("If-Match", &stale)
-                .body(user.to_string()),
-        )
-        .await;
+    let put = app.send(scim_put(&app, &scim, &id, &stale).body(user.to_string())).await;
     assert_eq!(put.status, StatusCode::PRECONDITION_FAILED, "{}", put.body);
 
     let current = send(&app, &scim, Method::GET, &format!("/Users/{id}"), None).await;
@@ -237,16 +237,7 @@ async fn admin_changes_move_the_scim_version(backend: Backend) {
     let renamed = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ana",
                          "displayName": "Ana SCIM", "emails": [{"value": "ana@scim.example", "primary": true}]});
     let etag = still.body["meta"]["version"].as_str().expect("etag").to_owned();
-    let put = app
-        .send(
-            app.client
-                .put(app.url(&format!("/scim/v2/Users/{id}")))
-                .bearer_auth(&scim)
-                .header("content-type", "application/scim+json")
-                .header("If-Match", &etag)
-                .body(renamed.to_string()),
-        )
-        .await;
+    let put = app.send(scim_put(&app, &scim, &id, &etag).body(renamed.to_string())).await;
     assert_eq!(put.status, StatusCode::OK, "{}", put.body);
     let admin_view = app.call(&admin, Method::GET, "/api/admin/users/ana").await;
     assert!(admin_view.body.to_string().contains("Ana SCIM"), "{}", admin_view.body);

@@ -113,6 +113,21 @@ async fn snapshot(core: &Core, c: &Credential, changes: &Changes) -> ApiResult<V
     Ok(seen)
 }
 
+/// The fields an upsert may change that are not sealed, to tell whether it changed any.
+fn plain_fields(c: &Credential) -> impl PartialEq + use<> {
+    (
+        c.identifier.clone(),
+        c.username.clone(),
+        c.device_id,
+        c.additional.clone(),
+        c.tags.clone(),
+        c.credential_type.clone(),
+        c.domain.clone(),
+        c.parent_id,
+        c.expiration_time.clone(),
+    )
+}
+
 /// One attempt: the changes applied to `c` as read and written over its revision; `None` when
 /// the credential changed since it was read.
 async fn apply_changes(
@@ -124,17 +139,7 @@ async fn apply_changes(
     changes: &Changes,
     now: i64,
 ) -> ApiResult<Option<Upserted>> {
-    let before = (
-        c.identifier.clone(),
-        c.username.clone(),
-        c.device_id,
-        c.additional.clone(),
-        c.tags.clone(),
-        c.credential_type.clone(),
-        c.domain.clone(),
-        c.parent_id,
-        c.expiration_time.clone(),
-    );
+    let before = plain_fields(&c);
     let old_settings = open_settings(core, &c).await?;
     let mut settings = old_settings.clone();
     merge_settings(&mut settings, changes.settings.clone());
@@ -174,17 +179,7 @@ async fn apply_changes(
     let settings_changed = settings != old_settings;
     c.automatic_change = settings.automatic_change();
     c.settings = Some(seal_settings(core, &c.uid, &settings));
-    let after = (
-        c.identifier.clone(),
-        c.username.clone(),
-        c.device_id,
-        c.additional.clone(),
-        c.tags.clone(),
-        c.credential_type.clone(),
-        c.domain.clone(),
-        c.parent_id,
-        c.expiration_time.clone(),
-    );
+    let after = plain_fields(&c);
     let changed = previous.is_some() || settings_changed || before != after;
     let scheduled = c.next_rotation_at;
     if previous.is_some() || c.next_rotation_at.is_none() {
