@@ -26,6 +26,8 @@ pub struct App {
     listener: std::net::TcpListener,
     /// The web proxy's own origin (remote sessions).
     proxy_listener: std::net::TcpListener,
+    /// The SSH gateway, when `ssh_listen` is set.
+    ssh: Option<(std::net::TcpListener, Arc<russh::server::Config>)>,
     tls: Option<RustlsConfig>,
     handle: Handle<SocketAddr>,
 }
@@ -40,6 +42,8 @@ pub enum AppError {
     Bind { addr: SocketAddr, cause: std::io::Error },
     #[error("server: {0}")]
     Serve(std::io::Error),
+    #[error("SSH gateway: {0}")]
+    Ssh(String),
 }
 
 impl App {
@@ -66,7 +70,16 @@ impl App {
         if let Err(e) = crate::service::sessions::proxy::close_interrupted(&core, &audit).await {
             tracing::warn!(error = %e, "could not close interrupted sessions");
         }
-        Ok(Self { state: AppState::new(core, audit), listener, proxy_listener, tls, handle: Handle::new() })
+        let state = AppState::new(core, audit);
+        let ssh = match state.core.config.ssh_listen {
+            Some(addr) => {
+                let listener = std::net::TcpListener::bind(addr).map_err(|cause| AppError::Bind { addr, cause })?;
+                let config = crate::ssh::gateway::config(&state).await.map_err(|e| AppError::Ssh(e.to_string()))?;
+                Some((listener, config))
+            }
+            None => None,
+        };
+        Ok(Self { state, listener, proxy_listener, ssh, tls, handle: Handle::new() })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -76,6 +89,11 @@ impl App {
     /// Where the web proxy listens.
     pub fn proxy_addr(&self) -> SocketAddr {
         self.proxy_listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    /// Where the SSH gateway listens, when it is on.
+    pub fn ssh_addr(&self) -> Option<SocketAddr> {
+        self.ssh.as_ref().and_then(|(listener, _)| listener.local_addr().ok())
     }
 
     pub fn state(&self) -> AppState {
@@ -103,8 +121,17 @@ impl App {
         let service = MapRequestLayer::new(normalize_path::<hyper::body::Incoming>).layer(router);
         let make_service =
             ServiceExt::<Request<hyper::body::Incoming>>::into_make_service_with_connect_info::<SocketAddr>(service);
+        let ssh_stop = tokio_util::sync::CancellationToken::new();
+        let gateway = match self.ssh {
+            Some((listener, config)) => {
+                listener.set_nonblocking(true).map_err(AppError::Serve)?;
+                let listener = tokio::net::TcpListener::from_std(listener).map_err(AppError::Serve)?;
+                Some(tokio::spawn(crate::ssh::gateway::serve(self.state.clone(), config, listener, ssh_stop.clone())))
+            }
+            None => None,
+        };
         let proxy_state = crate::http::proxy::front::ProxyState::new(self.state.clone());
-        let drops = crate::http::proxy::front::spawn_drop_watch(proxy_state.clone());
+        let drops = crate::service::sessions::watch::spawn(self.state.clone());
         let proxy_service =
             crate::http::proxy::front::router(proxy_state).into_make_service_with_connect_info::<SocketAddr>();
         let (vault, proxy) = match self.tls {
@@ -131,9 +158,11 @@ impl App {
             }
         };
         let served = vault.and(proxy);
-        for task in scheduler.into_iter().chain([renewals, purge, drops]) {
+        ssh_stop.cancel();
+        for task in scheduler.into_iter().chain(gateway).chain([renewals, purge, drops]) {
             task.abort();
         }
+        end_carried_sessions(&self.state).await;
         self.state.audit.shutdown().await;
         self.state.core.store.close().await;
         served.map_err(AppError::Serve)
@@ -148,6 +177,19 @@ impl App {
             handle.graceful_shutdown(Some(DRAIN_TIMEOUT));
         });
         self.run().await
+    }
+}
+
+/// Cuts the terminals this process still carries and ends their sessions as interrupted.
+async fn end_carried_sessions(state: &AppState) {
+    use crate::domain::sessions::EndReason;
+    use crate::service::sessions::live::Cut;
+    for session_id in state.live.cut_terminals(Cut::ShuttingDown) {
+        let ended =
+            crate::service::sessions::proxy::end(&state.core, &state.audit, &session_id, EndReason::Interrupted);
+        if let Err(e) = ended.await {
+            tracing::warn!(error = %e, "could not end a session at shutdown");
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! server's configuration and call the same service functions as the admin API, so they work
 //! while the server runs.
 
+pub mod devices;
 pub mod dsm;
 pub mod run;
 pub mod sessions;
@@ -53,6 +54,34 @@ pub enum Command {
     /// Remote sessions: list, show, drop.
     #[command(subcommand)]
     Session(SessionCommand),
+    /// Devices: the SSH host key pinned for each.
+    #[command(subcommand)]
+    Device(DeviceCommand),
+}
+
+#[derive(Subcommand)]
+pub enum DeviceCommand {
+    /// A device's pinned SSH host key: show it, set it (an OpenSSH public key line, e.g. from
+    /// `ssh-keyscan -t ed25519 HOST`), or reset it so the next session pins what it meets.
+    HostKey {
+        #[command(subcommand)]
+        action: HostKeyAction,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum HostKeyAction {
+    Show {
+        device_id: i64,
+    },
+    Set {
+        device_id: i64,
+        #[arg(long)]
+        key: String,
+    },
+    Reset {
+        device_id: i64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -70,6 +99,15 @@ pub enum SessionCommand {
     },
     /// End a live session (on whichever process holds it) by its 40-hex session id.
     Drop { session_id: String },
+    /// Write an SSH session's recording (asciicast v2) to stdout: `> x.cast` plays in asciinema.
+    Export { id: String },
+    /// Replay an SSH session's recording in this terminal, `--speed` times as fast; pauses are
+    /// capped at two seconds (before the speed-up), so idle time is not replayed in full.
+    Play {
+        id: String,
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+    },
 }
 
 #[derive(Subcommand)]

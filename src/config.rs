@@ -91,6 +91,8 @@ pub struct Config {
     pub proxy_url: String,
     /// Where the web proxy listens.
     pub proxy_listen: SocketAddr,
+    /// Where the SSH gateway listens (session tickets as SSH user names); off unless set.
+    pub ssh_listen: Option<SocketAddr>,
     /// Seconds a session URL stays redeemable.
     pub session_ticket_ttl: u64,
     /// Seconds without a request after which a web session ends.
@@ -137,6 +139,7 @@ impl Default for Config {
             public_url: String::new(),
             proxy_url: String::new(),
             proxy_listen: SocketAddr::from(([127, 0, 0, 1], 8444)),
+            ssh_listen: None,
             session_ticket_ttl: 30,
             session_idle_timeout: 900,
             session_max_length: 8 * 3600,

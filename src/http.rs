@@ -62,6 +62,7 @@ fn families(state: &AppState) -> Router<AppState> {
         .route("/remote/session", post(sessions::tickets::create))
         .route("/session/remotesessions", get(sessions::records::list))
         .route("/session/remotesessions/{id}", get(sessions::records::show))
+        .route("/session/remotesessions/{id}/recording", get(sessions::recordings::download))
         .route("/session/drop/{session_id}", delete(sessions::records::drop_session))
         .route("/coge/sessoes/{p}", get(dashboards::sessions::pt))
         .route("/dash/sessions/{p}", get(dashboards::sessions::en))

@@ -12,6 +12,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod service;
+pub mod ssh;
 pub mod state;
 pub mod store;
 pub mod telemetry;

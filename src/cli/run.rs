@@ -49,6 +49,7 @@ pub async fn run_operator_command(config: Config, command: Command) -> CliResult
         Command::Policy(cmd) => policy(&core, cmd).await,
         Command::Dsm(_) => Err("cofre dsm runs without a server configuration".into()),
         Command::Session(cmd) => super::sessions::run(&core, cmd).await,
+        Command::Device(cmd) => super::devices::run(&core, cmd).await,
     };
     core.close().await;
     result

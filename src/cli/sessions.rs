@@ -1,8 +1,11 @@
-//! `cofre session list|show|drop`: the same service as the API, over every session.
+//! `cofre session list|show|drop|export|play`: the same service as the API, over every session.
+
+use std::io::Write;
 
 use serde_json::{Value, json};
 
 use super::{CliResult, SessionCommand};
+use crate::domain::sessions::recording::{Cast, parse};
 use crate::domain::sessions::{RemoteSession, hms};
 use crate::service::Core;
 use crate::service::audit::AuditSink;
@@ -68,6 +71,38 @@ pub async fn run(core: &Core, cmd: SessionCommand) -> CliResult {
             audit.shutdown().await;
             dropped?;
             println!("session {session_id}: drop requested");
+        }
+        SessionCommand::Export { id } => {
+            let (_, cast) = control::recording(core, Scope::All, &id).await?;
+            let mut out = std::io::stdout().lock();
+            out.write_all(&cast)?;
+            out.flush()?;
+        }
+        SessionCommand::Play { id, speed } => {
+            if !(speed.is_finite() && speed > 0.0) {
+                return Err("--speed must be a positive number".into());
+            }
+            let (_, cast) = control::recording(core, Scope::All, &id).await?;
+            let cast = parse(&String::from_utf8_lossy(&cast)).ok_or("the recording is not asciicast v2")?;
+            play(&cast, speed).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The longest pause replayed, before the speed-up.
+const MAX_PAUSE_SECS: f64 = 2.0;
+
+async fn play(cast: &Cast, speed: f64) -> std::io::Result<()> {
+    let mut out = std::io::stdout();
+    let mut last = 0.0;
+    for (at, kind, data) in &cast.events {
+        let pause = (at - last).clamp(0.0, MAX_PAUSE_SECS) / speed;
+        last = *at;
+        tokio::time::sleep(std::time::Duration::from_secs_f64(pause)).await;
+        if kind == "o" {
+            out.write_all(data.as_bytes())?;
+            out.flush()?;
         }
     }
     Ok(())

@@ -38,6 +38,7 @@ pub(super) const OPTIONS: &[&str] = &[
     "public_url",
     "proxy_url",
     "proxy_listen",
+    "ssh_listen",
     "session_ticket_ttl",
     "session_idle_timeout",
     "session_max_length",

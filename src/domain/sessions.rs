@@ -1,23 +1,31 @@
 //! Remote sessions: the ticket a single-use URL stands for, the session row it opens, and what
 //! the web proxy needs to forward a session's requests.
 
+pub mod host_key;
+pub mod recording;
+
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
-/// The protocols a session can be opened for now (SSH comes with the SSH gateway).
+use crate::domain::pam::CredentialKind;
+
+/// The protocols a session can be opened for: web applications through the web proxy, and
+/// terminals through the SSH gateway (a native SSH client or the browser terminal).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Protocol {
     Http,
     Https,
+    Ssh,
 }
 
 impl Protocol {
-    pub const SUPPORTED: [Protocol; 2] = [Self::Http, Self::Https];
+    pub const SUPPORTED: [Protocol; 3] = [Self::Http, Self::Https, Self::Ssh];
 
     pub fn parse(raw: &str) -> Option<Self> {
         match raw.trim().to_ascii_uppercase().as_str() {
             "HTTP" => Some(Self::Http),
             "HTTPS" => Some(Self::Https),
+            "SSH" => Some(Self::Ssh),
             _ => None,
         }
     }
@@ -26,6 +34,7 @@ impl Protocol {
         match self {
             Self::Http => "HTTP",
             Self::Https => "HTTPS",
+            Self::Ssh => "SSH",
         }
     }
 
@@ -33,12 +42,22 @@ impl Protocol {
         match self {
             Self::Http => 80,
             Self::Https => 443,
+            Self::Ssh => 22,
         }
     }
 
     /// The `proxy` column of the session list (§8).
     pub fn proxy_name(self) -> &'static str {
-        "Web Proxy"
+        match self {
+            Self::Http | Self::Https => "Web Proxy",
+            Self::Ssh => "SSH Proxy",
+        }
+    }
+
+    /// Whether a credential of this kind can open a session of this protocol: web applications
+    /// take a password; SSH takes a password or a private key.
+    pub fn accepts(self, kind: CredentialKind) -> bool {
+        matches!((self, kind), (_, CredentialKind::Password) | (Self::Ssh, CredentialKind::SshKey))
     }
 
     /// The port a device's `connectivities` (`HTTPS:443,SSH:22`) names for this protocol.
@@ -102,6 +121,7 @@ pub struct RedeemedTicket {
     pub application_id: i64,
     pub user_id: i64,
     pub credential_id: i64,
+    pub device_id: i64,
     pub protocol: Protocol,
     pub host: String,
     pub port: u16,
@@ -120,6 +140,8 @@ pub struct RemoteSession {
     pub origin_ip: String,
     pub credential_id: i64,
     pub credential_label: String,
+    /// None on rows opened before sessions named their device.
+    pub device_id: Option<i64>,
     pub device_label: String,
     pub host: String,
     pub port: u16,
@@ -147,6 +169,7 @@ pub struct LiveSession {
     pub credential_id: i64,
     pub device_label: String,
     pub protocol: Protocol,
+    pub screensize: String,
     pub started_at: i64,
     pub last_seen_at: i64,
 }
@@ -164,20 +187,58 @@ impl From<RemoteSession> for LiveSession {
             credential_id: s.credential_id,
             device_label: s.device_label,
             protocol: s.protocol,
+            screensize: s.screensize,
             started_at: s.started_at,
             last_seen_at: s.last_seen_at,
         }
     }
 }
 
-/// Where the proxy forwards a session, and with what credential. Never shown to the browser.
+/// Where the proxy or the gateway forwards a session, and with what credential. Never shown to
+/// the user.
 pub struct SessionTarget {
     pub protocol: Protocol,
     pub host: String,
     pub port: u16,
+    /// The device, whose SSH host key is pinned (None on rows older than that).
+    pub device_id: Option<i64>,
     pub username: String,
-    pub password: Zeroizing<String>,
+    pub secret: LoginSecret,
     pub session_settings: Option<Map<String, Value>>,
+}
+
+/// What logs in to the device: a password, or (SSH only) a private key and its passphrase.
+pub enum LoginSecret {
+    Password(Zeroizing<String>),
+    Key { private_key: Zeroizing<String>, passphrase: Zeroizing<String> },
+}
+
+impl LoginSecret {
+    /// The password of a password credential; a key has none (empty).
+    pub fn password(&self) -> &str {
+        match self {
+            Self::Password(p) => p,
+            Self::Key { .. } => "",
+        }
+    }
+}
+
+/// The largest terminal cofre opens on a device; bigger asks are clamped (an enormous window
+/// would only make the device and the recording allocate for nothing).
+pub const MAX_TERMINAL_COLS: u32 = 1000;
+pub const MAX_TERMINAL_ROWS: u32 = 500;
+
+/// A terminal size as asked for, clamped to 1..=MAX; zero (unknown) becomes 80x24.
+pub fn terminal_size(cols: u32, rows: u32) -> (u32, u32) {
+    let fit = |v: u32, default: u32, max: u32| if v == 0 { default } else { v.min(max) };
+    (fit(cols, 80, MAX_TERMINAL_COLS), fit(rows, 24, MAX_TERMINAL_ROWS))
+}
+
+/// A ticket's `screensize` (`1920x1080`, pixels) as a terminal size, at 8x16 pixels a cell.
+pub fn screensize_terminal(screensize: &str) -> (u32, u32) {
+    let (w, h) = screensize.split_once(['x', 'X']).unwrap_or(("", ""));
+    let px = |v: &str| v.trim().parse::<u32>().unwrap_or(0);
+    terminal_size(px(w) / 8, px(h) / 16)
 }
 
 /// One proxied request, as recorded (sealed): never bodies, never credential values.
@@ -207,5 +268,17 @@ mod tests {
         assert_eq!(Protocol::Https.port_in("SSH:22, https:8443"), Some(8443));
         assert_eq!(Protocol::Http.port_in("SSH:22"), None);
         assert_eq!(hms(3 * 3600 + 62), "03:01:02");
+        assert_eq!(Protocol::parse("ssh"), Some(Protocol::Ssh));
+        assert_eq!(Protocol::Ssh.port_in("HTTPS:443,SSH:2222"), Some(2222));
+        assert!(Protocol::Ssh.accepts(CredentialKind::SshKey));
+        assert!(!Protocol::Https.accepts(CredentialKind::SshKey));
+    }
+
+    #[test]
+    fn terminal_sizes_are_clamped() {
+        assert_eq!(terminal_size(0, 0), (80, 24));
+        assert_eq!(terminal_size(100_000, 100_000), (MAX_TERMINAL_COLS, MAX_TERMINAL_ROWS));
+        assert_eq!(screensize_terminal("1920x1080"), (240, 67));
+        assert_eq!(screensize_terminal("garbage"), (80, 24));
     }
 }

@@ -3,6 +3,7 @@
 //! same service functions as the CLI. Secrets appear only in creation and regeneration answers.
 
 mod apps;
+mod devices;
 mod pam;
 mod sessions;
 mod tokens;
@@ -44,8 +45,13 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/tokens", get(tokens::list).post(tokens::create))
         .route("/admin/tokens/{key}", put(tokens::update).delete(tokens::delete))
         .route("/admin/tokens/{key}/regenerate", post(tokens::regenerate))
+        .route(
+            "/admin/devices/{id}/ssh-host-key",
+            get(devices::show_host_key).put(devices::set_host_key).delete(devices::reset_host_key),
+        )
         .route("/admin/sessions", get(sessions::list))
         .route("/admin/sessions/{id}", get(sessions::show))
+        .route("/admin/sessions/{id}/recording", get(sessions::recording))
         .route("/admin/sessions/{session_id}/drop", post(sessions::drop_session))
 }
 

@@ -19,6 +19,7 @@ mod headers;
 mod inject;
 mod metered;
 mod rewrite;
+mod terminal;
 mod upstream_tls;
 mod websocket;
 

@@ -8,9 +8,13 @@
 //! ends it as interrupted, and a drop ends it at once instead of waiting for the holder.
 
 pub mod control;
+pub mod live;
 pub mod proxy;
+pub mod recording;
 pub mod redeem;
+pub mod ssh;
 pub mod tickets;
+pub mod watch;
 
 use serde_json::{Value, json};
 

@@ -1,5 +1,7 @@
 //! Remote sessions: tickets, session rows and their sealed request records.
 
+pub mod host_keys;
+pub mod recordings;
 pub mod records;
 pub mod tickets;
 

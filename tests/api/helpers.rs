@@ -72,6 +72,8 @@ pub struct TestApp {
     pub addr: SocketAddr,
     /// Where the web proxy of remote sessions listens.
     pub proxy: SocketAddr,
+    /// Where the SSH gateway listens, when the config turned it on.
+    pub ssh: Option<SocketAddr>,
     pub base: String,
     pub state: AppState,
     pub clock: Arc<ManualClock>,
@@ -140,6 +142,7 @@ impl TestApp {
         let app = cofre::App::build(config.clone(), clock.clone()).await.expect("app builds");
         let addr = app.local_addr();
         let proxy = app.proxy_addr();
+        let ssh = app.ssh_addr();
         let scheme = if app.is_tls() { "https" } else { "http" };
         let state = app.state();
         let handle = app.handle();
@@ -147,7 +150,7 @@ impl TestApp {
             app.run().await.expect("server runs");
         });
         let client = reqwest::Client::builder().build().expect("client");
-        Self { addr, proxy, base: format!("{scheme}://{addr}"), state, clock, client, config, data_dir, handle }
+        Self { addr, proxy, ssh, base: format!("{scheme}://{addr}"), state, clock, client, config, data_dir, handle }
     }
 
     /// Stops serving (the store and data directory stay, for a sibling to reopen).

@@ -67,7 +67,7 @@ async fn entry_consumes_the_code_once_and_the_cookie_finds_the_session(backend: 
     // The target carries the credential, unsealed, for the proxy only.
     let target = proxy::target(core, &found).await.expect("target");
     assert_eq!((target.host.as_str(), target.port, target.username.as_str()), ("web01", 443, "admin"));
-    assert_eq!(target.password.as_str(), PASSWORD);
+    assert_eq!(target.secret.password(), PASSWORD);
 
     // Request notes are sealed at rest and open again.
     let marker = canary();

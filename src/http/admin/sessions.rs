@@ -28,3 +28,13 @@ pub async fn drop_session(
     can_write(&caller)?;
     drop_in(&state, &caller, Scope::All, &session_id).await
 }
+
+pub async fn recording(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<axum::response::Response> {
+    can_read(&caller)?;
+    let (session, cast) = control::recording(&state.core, Scope::All, &id).await?;
+    Ok(crate::http::sessions::recordings::cast_response(&session, &cast))
+}

@@ -1,20 +1,17 @@
 //! The proxy origin (`proxy_listen`, `proxy_url`): its own host and port, so its cookie is never
 //! the vault's. `/_cofre/enter?code=…` takes the one-time code the vault's redemption sent the
 //! browser with and answers the session cookie; every other request is forwarded, with the
-//! credential injected, into the session that cookie holds. A task polls the store for drops
-//! (the poll is also this process's heartbeat) and cuts the dropped sessions' streams.
+//! credential injected, into the session that cookie holds (`service::sessions::watch` cuts the
+//! streams of dropped and expired ones).
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use reqwest::Url;
-use tokio_util::sync::CancellationToken;
 
 use crate::domain::sessions::{EndReason, LiveSession, Protocol, RequestNote};
 use crate::http::proxy::{Forwarded, Upstream, UpstreamClients, UpstreamTls, credential_headers, forward};
@@ -23,10 +20,6 @@ use crate::state::AppState;
 
 /// cofre's session cookie on the proxy origin.
 pub const COOKIE: &str = "cofre_proxy";
-/// How often the store is asked for drops: a dropped session's streams close within a second.
-const DROP_POLL: Duration = Duration::from_millis(400);
-/// Overdue sessions are looked for every this many drop polls (about every ten seconds).
-const SWEEP_EVERY_POLLS: u32 = 25;
 /// A device may pin its own CA bundle or certificate (PEM) in its credential's session settings.
 const TLS_PIN_KEY: &str = "tls_ca_pem";
 
@@ -37,65 +30,32 @@ struct Inner {
     app: AppState,
     clients: UpstreamClients,
     origin: Url,
-    /// The sessions this process forwards, by session id: cancelled on a drop.
-    live: Mutex<HashMap<String, CancellationToken>>,
 }
 
 impl ProxyState {
+    pub fn app(&self) -> &AppState {
+        &self.0.app
+    }
+
+    /// The proxy's public origin (what browsers see).
+    pub fn origin(&self) -> &Url {
+        &self.0.origin
+    }
+
     pub fn new(app: AppState) -> Self {
         let origin = Url::parse(&app.core.config.proxy_base()).unwrap_or_else(|_| {
             Url::parse("https://localhost:8444").unwrap_or_else(|_| unreachable!("a constant URL parses"))
         });
-        Self(Arc::new(Inner { app, clients: UpstreamClients::new(), origin, live: Mutex::default() }))
-    }
-
-    fn cancel_for(&self, session_id: &str) -> CancellationToken {
-        let mut live = self.0.live.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        live.entry(session_id.to_owned()).or_default().clone()
-    }
-
-    fn forget(&self, session_id: &str) -> Option<CancellationToken> {
-        self.0.live.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(session_id)
+        Self(Arc::new(Inner { app, clients: UpstreamClients::new(), origin }))
     }
 }
 
 pub fn router(state: ProxyState) -> Router {
-    Router::new().route("/_cofre/enter", axum::routing::get(enter)).fallback(forward_request).with_state(state)
-}
-
-/// Polls for drops of the sessions this process holds, cuts their streams and ends them; now
-/// and then also ends overdue sessions (idle, too long, or left by a dead process).
-pub fn spawn_drop_watch(state: ProxyState) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(DROP_POLL);
-        let mut polls = 0u32;
-        loop {
-            tick.tick().await;
-            let (core, audit) = (&state.0.app.core, &state.0.app.audit);
-            polls = polls.wrapping_add(1);
-            if polls % SWEEP_EVERY_POLLS == 0 {
-                match proxy::end_overdue(core, audit).await {
-                    Ok(ended) => ended.iter().filter_map(|id| state.forget(id)).for_each(|cancel| cancel.cancel()),
-                    Err(e) => tracing::warn!(error = %e, "could not end overdue sessions"),
-                }
-            }
-            let dropped = match proxy::drop_requested(core, &core.process_id).await {
-                Ok(dropped) => dropped,
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not poll for dropped sessions");
-                    continue;
-                }
-            };
-            for session_id in dropped {
-                if let Some(cancel) = state.forget(&session_id) {
-                    cancel.cancel();
-                }
-                if let Err(e) = proxy::end(core, audit, &session_id, EndReason::Dropped).await {
-                    tracing::warn!(error = %e, "could not end a dropped session");
-                }
-            }
-        }
-    })
+    Router::new()
+        .route("/_cofre/enter", axum::routing::get(enter))
+        .route("/_cofre/terminal", axum::routing::get(super::terminal::socket))
+        .fallback(forward_request)
+        .with_state(state)
 }
 
 #[derive(serde::Deserialize)]
@@ -144,7 +104,7 @@ async fn forward_request(State(state): State<ProxyState>, request: Request) -> R
             return page(StatusCode::BAD_GATEWAY, why);
         }
     };
-    let cancel = state.cancel_for(&session.session_id);
+    let cancel = state.0.app.live.entry(&session.session_id).token();
     let (method, path) = (request.method().to_string(), request.uri().path().to_owned());
     let report = {
         let (app, session) = (state.0.app.clone(), session.clone());
@@ -168,7 +128,7 @@ async fn forward_request(State(state): State<ProxyState>, request: Request) -> R
         Err(failure) => {
             if !failure.is_session_end() {
                 let _ = proxy::end(core, audit, &session.session_id, EndReason::Failed).await;
-                state.forget(&session.session_id);
+                state.0.app.live.forget(&session.session_id);
             }
             failure.into_response()
         }
@@ -183,12 +143,13 @@ async fn upstream_for(state: &ProxyState, session: &LiveSession) -> Result<Upstr
     let scheme = match target.protocol {
         Protocol::Http => "http",
         Protocol::Https => "https",
+        Protocol::Ssh => return Err("An SSH session has no web application to forward to."),
     };
     let host = if target.host.contains(':') { format!("[{}]", target.host) } else { target.host.clone() };
     let base =
         Url::parse(&format!("{scheme}://{host}:{}", target.port)).map_err(|_| "The device's address is not valid.")?;
     let settings = target.session_settings.as_ref();
-    let inject = credential_headers(settings, &target.username, &target.password)
+    let inject = credential_headers(settings, &target.username, target.secret.password())
         .map_err(|_| "The credential's session header template is not valid.")?;
     let tls = match settings.and_then(|s| s.get(TLS_PIN_KEY)).and_then(|v| v.as_str()) {
         Some(pem) => UpstreamTls::Roots(pem.as_bytes().to_vec()),
@@ -198,7 +159,12 @@ async fn upstream_for(state: &ProxyState, session: &LiveSession) -> Result<Upstr
 }
 
 fn session_cookie(request: &Request) -> Option<String> {
-    request.headers().get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|line| {
+    session_cookie_in(request.headers())
+}
+
+/// cofre's session cookie among a request's `Cookie` headers.
+pub(super) fn session_cookie_in(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|line| {
         line.split(';').find_map(|pair| {
             let (name, value) = pair.trim().split_once('=')?;
             (name == COOKIE && !value.is_empty()).then(|| value.to_owned())
@@ -207,7 +173,7 @@ fn session_cookie(request: &Request) -> Option<String> {
 }
 
 /// A small page that says what happened and nothing else.
-fn page(status: StatusCode, message: &str) -> Response {
+pub(super) fn page(status: StatusCode, message: &str) -> Response {
     let body = format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>cofre session</title></head>\
          <body><p>{message}</p></body></html>"

@@ -53,7 +53,7 @@ fn refusal(refused: Refused) -> Response {
         Refused::Reused | Refused::Expired => {
             (StatusCode::GONE, "This session link has already been used or has expired. Ask for a new one.\n")
         }
-        Refused::Unknown | Refused::WrongAddress | Refused::UserInactive => {
+        Refused::Unknown | Refused::WrongAddress | Refused::UserInactive | Refused::WrongProtocol => {
             (StatusCode::FORBIDDEN, "This session link is not valid.\n")
         }
     };

@@ -320,22 +320,28 @@ pub async fn reveal(core: &Core, caller: &Caller, key: &str) -> ApiResult<Reveal
     if !c.enabled {
         return Err(inactive());
     }
-    let open = |field: &'static str, blob: Option<Vec<u8>>| async move {
-        match blob {
-            Some(b) => {
-                let bytes = core.unseal(&aad(&c.uid, field), &b).await?;
-                Ok::<_, ApiError>(Zeroizing::new(
-                    String::from_utf8(bytes.to_vec()).map_err(|e| ApiError::internal(&e))?,
-                ))
-            }
-            None => Ok(Zeroizing::new(String::new())),
-        }
-    };
-    let private_key = open("secret", c.secret.clone()).await?;
-    let passphrase = open("key_passphrase", c.key_passphrase.clone()).await?;
+    let (private_key, passphrase) = open_key(core, c).await?;
     let mut devices = vec![(found.device.hostname.clone(), found.device.ip.clone())];
     devices.extend(core.store.key_devices(c.id).await?);
     Ok(RevealedKey { found, private_key, passphrase, devices })
+}
+
+/// A key credential's private key and passphrase (empty when it has none), opened.
+pub async fn open_key(core: &Core, c: &Credential) -> ApiResult<(Zeroizing<String>, Zeroizing<String>)> {
+    Ok((
+        open_field(core, c, "secret", c.secret.as_ref()).await?,
+        open_field(core, c, "key_passphrase", c.key_passphrase.as_ref()).await?,
+    ))
+}
+
+async fn open_field(core: &Core, c: &Credential, field: &str, blob: Option<&Vec<u8>>) -> ApiResult<Zeroizing<String>> {
+    match blob {
+        Some(b) => {
+            let bytes = core.unseal(&aad(&c.uid, field), b).await?;
+            Ok(Zeroizing::new(String::from_utf8(bytes.to_vec()).map_err(|e| ApiError::internal(&e))?))
+        }
+        None => Ok(Zeroizing::new(String::new())),
+    }
 }
 
 /// PUT enables (`SSH_KEY_ALREADY_ACTIVE`), DELETE disables (`SSH_KEY_INACTIVE`).

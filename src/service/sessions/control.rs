@@ -1,6 +1,8 @@
 //! List, show and drop (§8), for API callers, the admin API and the CLI alike. An application
 //! sees the sessions opened through its own tickets; the admin resource and the CLI see all.
 
+use zeroize::Zeroizing;
+
 use crate::domain::authorization::{Caller, Resource};
 use crate::domain::sessions::{EndReason, RemoteSession};
 use crate::error::{ApiError, ApiResult, codes};
@@ -64,6 +66,15 @@ pub async fn show(core: &Core, scope: Scope, raw_id: &str) -> ApiResult<RemoteSe
     match core.store.remote_session(id).await? {
         Some(s) if scope.admits(&s) => Ok(s),
         _ => Err(not_found()),
+    }
+}
+
+/// One session's recording (asciicast v2), as `show` finds the session.
+pub async fn recording(core: &Core, scope: Scope, raw_id: &str) -> ApiResult<(RemoteSession, Zeroizing<Vec<u8>>)> {
+    let session = show(core, scope, raw_id).await?;
+    match super::recording::read(core, session.id, &session.session_id).await? {
+        Some(cast) => Ok((session, cast)),
+        None => Err(ApiError::not_found("This session has no recording (only SSH sessions are recorded)")),
     }
 }
 

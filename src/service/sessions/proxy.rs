@@ -8,11 +8,12 @@ use zeroize::Zeroizing;
 
 use crate::crypto::cipher::Aad;
 use crate::domain::network::canonical;
-use crate::domain::pam::CredentialKey;
-use crate::domain::sessions::{EndReason, LiveSession, RemoteSession, RequestNote, SessionTarget};
+use crate::domain::pam::{CredentialKey, CredentialKind};
+use crate::domain::sessions::{EndReason, LiveSession, LoginSecret, RemoteSession, RequestNote, SessionTarget};
 use crate::error::{ApiError, ApiResult};
 use crate::service::Core;
 use crate::service::audit::AuditSink;
+use crate::service::pam::keys::open_key;
 use crate::service::pam::lookup::{inactive, no_access};
 use crate::service::pam::reveal::current_password;
 use crate::service::pam::settings::open_settings;
@@ -74,7 +75,7 @@ pub async fn by_cookie(core: &Core, audit: &AuditSink, cookie: &str) -> ApiResul
     let too_long = now - session.started_at > secs(core.config.session_max_length);
     if idle || too_long {
         let why = if idle { "idle timeout" } else { "maximum length" };
-        end_with(core, audit, &session.session_id, EndReason::Expired, why).await?;
+        end_because(core, audit, &session.session_id, EndReason::Expired, why).await?;
         return Ok(None);
     }
     core.store.touch_remote_session(session.id, now, ACTIVITY_EVERY_SECS).await?;
@@ -93,14 +94,21 @@ pub async fn target(core: &Core, session: &LiveSession) -> ApiResult<SessionTarg
     if !c.enabled {
         return Err(inactive());
     }
-    let password = current_password(core, row.authorization_id, c).await?;
+    let secret = match c.kind {
+        CredentialKind::Password => LoginSecret::Password(current_password(core, row.authorization_id, c).await?),
+        CredentialKind::SshKey => {
+            let (private_key, passphrase) = open_key(core, c).await?;
+            LoginSecret::Key { private_key, passphrase }
+        }
+    };
     let settings = open_settings(core, c).await?;
     Ok(SessionTarget {
         protocol: row.protocol,
         host: row.host,
         port: row.port,
+        device_id: row.device_id,
         username: c.username.clone(),
-        password,
+        secret,
         session_settings: settings.session,
     })
 }
@@ -130,10 +138,17 @@ pub async fn requests(core: &Core, session_row: i64) -> ApiResult<Vec<(i64, Requ
 
 /// Ends a session; false when it was not open.
 pub async fn end(core: &Core, audit: &AuditSink, session_id: &str, reason: EndReason) -> ApiResult<bool> {
-    end_with(core, audit, session_id, reason, reason.as_str()).await
+    end_because(core, audit, session_id, reason, reason.as_str()).await
 }
 
-async fn end_with(core: &Core, audit: &AuditSink, session_id: &str, reason: EndReason, why: &str) -> ApiResult<bool> {
+/// Ends a session, with why in the audit trail; false when it was not open.
+pub async fn end_because(
+    core: &Core,
+    audit: &AuditSink,
+    session_id: &str,
+    reason: EndReason,
+    why: &str,
+) -> ApiResult<bool> {
     match core.store.end_remote_session(session_id, reason, core.now()).await? {
         Some(ended) => {
             audit_end(core, audit, &ended, reason, why).await?;

@@ -1,5 +1,6 @@
-//! `GET /modulos/auth?_sr=TOKEN`: the ticket is the credential. One atomic statement consumes
-//! it; the session row it opens is handed to the proxy origin with a one-time entry code.
+//! Redemption: the ticket is the credential. One atomic statement consumes it, and the session
+//! row it opens carries a one-time entry code: the browser takes that code to the proxy origin
+//! (`GET /modulos/auth?_sr=TOKEN` redirects there), the SSH gateway redeems it at once itself.
 
 use std::net::IpAddr;
 
@@ -7,13 +8,24 @@ use zeroize::Zeroizing;
 
 use crate::domain::network::canonical;
 use crate::domain::pam::CredentialKey;
+use crate::domain::sessions::Protocol;
 use crate::error::ApiResult;
 use crate::service::Core;
 use crate::service::sessions::ENTRY_CODE_TTL_SECS;
 use crate::store::sessions::records::NewSessionRow;
 use crate::store::sessions::tickets::Refused;
 
-/// A redemption that let the browser in: where to send it, and whom the audit names.
+/// A session a redemption opened (not yet entered).
+pub struct Opened {
+    /// The one-time code that enters it (64 hex); only its hash is stored.
+    pub entry_code: Zeroizing<String>,
+    pub session_id: String,
+    pub application_id: i64,
+    pub authorization_id: i64,
+    pub username: String,
+}
+
+/// A browser redemption: where to send the browser, and whom the audit names.
 pub struct Redeemed {
     /// `{proxy_url}/_cofre/enter?code=…`: carries the one-time entry code.
     pub redirect: Zeroizing<String>,
@@ -23,15 +35,33 @@ pub struct Redeemed {
     pub username: String,
 }
 
+/// The browser's redemption, for a ticket of any protocol (an SSH one opens the browser terminal).
 pub async fn redeem(core: &Core, token: &str, client_ip: IpAddr) -> ApiResult<Result<Redeemed, Refused>> {
+    Ok(open(core, token, client_ip, None).await?.map(|o| Redeemed {
+        redirect: Zeroizing::new(format!("{}/_cofre/enter?code={}", core.config.proxy_base(), o.entry_code.as_str())),
+        session_id: o.session_id,
+        application_id: o.application_id,
+        authorization_id: o.authorization_id,
+        username: o.username,
+    }))
+}
+
+/// Consumes the ticket `token` (for `protocol` only, when given: another ticket is left unused)
+/// and opens its session row.
+pub async fn open(
+    core: &Core,
+    token: &str,
+    client_ip: IpAddr,
+    protocol: Option<Protocol>,
+) -> ApiResult<Result<Opened, Refused>> {
     if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Ok(Err(Refused::Unknown));
     }
     let hash = crate::crypto::sha256(token.to_ascii_lowercase().as_bytes());
     let ip = canonical(client_ip).to_string();
     let now = core.now();
-    let Some(ticket) = core.store.redeem_session_ticket(&hash, &ip, now).await? else {
-        return Ok(Err(core.store.ticket_refusal(&hash, &ip, now).await?));
+    let Some(ticket) = core.store.redeem_session_ticket(&hash, &ip, protocol, now).await? else {
+        return Ok(Err(core.store.ticket_refusal(&hash, &ip, protocol, now).await?));
     };
     // The user is checked again: one disabled since the ticket was made does not get in.
     let Some(username) = core.store.active_user_login(ticket.user_id).await? else {
@@ -55,6 +85,7 @@ pub async fn redeem(core: &Core, token: &str, client_ip: IpAddr) -> ApiResult<Re
                 origin_ip: &ip,
                 credential_id: ticket.credential_id,
                 credential_label: &credential.credential.username,
+                device_id: ticket.device_id,
                 device_label: &device_label,
                 host: &ticket.host,
                 port: ticket.port,
@@ -66,9 +97,8 @@ pub async fn redeem(core: &Core, token: &str, client_ip: IpAddr) -> ApiResult<Re
             now,
         )
         .await?;
-    let redirect = Zeroizing::new(format!("{}/_cofre/enter?code={}", core.config.proxy_base(), code.as_str()));
-    Ok(Ok(Redeemed {
-        redirect,
+    Ok(Ok(Opened {
+        entry_code: code,
         session_id,
         application_id: ticket.application_id,
         authorization_id: ticket.authorization_id,

@@ -6,7 +6,7 @@ use zeroize::Zeroizing;
 
 use crate::domain::authorization::{Caller, Resource};
 use crate::domain::network::canonical;
-use crate::domain::pam::{CredentialKey, CredentialKind, FoundCredential};
+use crate::domain::pam::{CredentialKey, FoundCredential};
 use crate::domain::sessions::{NewTicket, Protocol};
 use crate::domain::user::canonical_login;
 use crate::error::{ApiError, ApiResult, codes};
@@ -70,7 +70,7 @@ pub async fn create(core: &Core, caller: &Caller, request: TicketRequest) -> Api
         .ok_or_else(|| ApiError::legacy("User not found or inactive"))?;
     let found = credential_on(core, caller, &credential, &device).await?;
     let c = &found.credential;
-    if c.kind != CredentialKind::Password {
+    if !protocol.accepts(c.kind) {
         return Err(not_a_credential());
     }
     if !c.enabled {

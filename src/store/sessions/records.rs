@@ -19,6 +19,7 @@ pub struct NewSessionRow<'a> {
     pub origin_ip: &'a str,
     pub credential_id: i64,
     pub credential_label: &'a str,
+    pub device_id: i64,
     pub device_label: &'a str,
     pub host: &'a str,
     pub port: u16,
@@ -46,6 +47,7 @@ fn session(row: &AnyRow) -> StoreResult<RemoteSession> {
         origin_ip: row.try_get("origin_ip")?,
         credential_id: row.try_get("credential_id")?,
         credential_label: row.try_get("credential_label")?,
+        device_id: row.try_get("device_id")?,
         device_label: row.try_get("device_label")?,
         host: row.try_get("host")?,
         port: port_column(row)?,
@@ -76,8 +78,8 @@ impl Store {
         let row = sqlx::query(
             "INSERT INTO remote_sessions (session_id, ticket_hash, authorization_id, application_id, user_id, \
              username, origin_ip, credential_id, credential_label, device_label, host, port, protocol, screensize, \
-             entry_code_hash, entry_expires_at, started_at, last_seen_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17) RETURNING id",
+             entry_code_hash, entry_expires_at, started_at, last_seen_at, device_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18) RETURNING id",
         )
         .bind(s.session_id)
         .bind(s.ticket_hash)
@@ -96,6 +98,7 @@ impl Store {
         .bind(s.entry_code_hash)
         .bind(s.entry_expires_at)
         .bind(now)
+        .bind(s.device_id)
         .fetch_one(&self.pool)
         .await?;
         Ok(row.try_get("id")?)

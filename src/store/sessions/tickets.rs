@@ -3,7 +3,7 @@
 use sqlx::Row;
 
 use super::{port_column, protocol_column};
-use crate::domain::sessions::{NewTicket, RedeemedTicket};
+use crate::domain::sessions::{NewTicket, Protocol, RedeemedTicket};
 use crate::store::{Store, StoreResult};
 
 /// Why a ticket could not be redeemed, found after the atomic redemption refused it.
@@ -15,6 +15,8 @@ pub enum Refused {
     WrongAddress,
     /// The ticket's user was disabled or deleted since the ticket was made.
     UserInactive,
+    /// A web ticket offered to the SSH gateway (it is left unused).
+    WrongProtocol,
 }
 
 impl Refused {
@@ -25,6 +27,7 @@ impl Refused {
             Self::Expired => "ticket expired",
             Self::WrongAddress => "ticket bound to another address",
             Self::UserInactive => "the ticket's user is no longer active",
+            Self::WrongProtocol => "ticket for another protocol",
         }
     }
 }
@@ -55,22 +58,25 @@ impl Store {
     }
 
     /// Consumes the ticket in one statement, so of any number of concurrent redemptions, on one
-    /// process or several, exactly one gets a row back.
+    /// process or several, exactly one gets a row back. With `protocol`, only a ticket for it.
     pub async fn redeem_session_ticket(
         &self,
         token_hash: &[u8],
         client_ip: &str,
+        protocol: Option<Protocol>,
         now: i64,
     ) -> StoreResult<Option<RedeemedTicket>> {
         let row = sqlx::query(
             "UPDATE session_tickets SET consumed_at = $2 \
              WHERE token_hash = $1 AND consumed_at IS NULL AND expires_at > $2 \
-             AND (remote_addr IS NULL OR remote_addr = $3) \
-             RETURNING token_hash, authorization_id, application_id, user_id, credential_id, protocol, host, port, screensize",
+             AND (remote_addr IS NULL OR remote_addr = $3) AND ($4 IS NULL OR protocol = $4) \
+             RETURNING token_hash, authorization_id, application_id, user_id, credential_id, device_id, protocol, host, \
+             port, screensize",
         )
         .bind(token_hash)
         .bind(now)
         .bind(client_ip)
+        .bind(protocol.map(Protocol::as_str))
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
@@ -80,6 +86,7 @@ impl Store {
             application_id: row.try_get("application_id")?,
             user_id: row.try_get("user_id")?,
             credential_id: row.try_get("credential_id")?,
+            device_id: row.try_get("device_id")?,
             protocol: protocol_column(&row)?,
             host: row.try_get("host")?,
             port: port_column(&row)?,
@@ -88,21 +95,32 @@ impl Store {
     }
 
     /// Why a redemption was refused, for the audit trail (read after the refusal).
-    pub async fn ticket_refusal(&self, token_hash: &[u8], client_ip: &str, now: i64) -> StoreResult<Refused> {
-        let row = sqlx::query("SELECT consumed_at, expires_at, remote_addr FROM session_tickets WHERE token_hash = $1")
-            .bind(token_hash)
-            .fetch_optional(&self.pool)
-            .await?;
+    pub async fn ticket_refusal(
+        &self,
+        token_hash: &[u8],
+        client_ip: &str,
+        protocol: Option<Protocol>,
+        now: i64,
+    ) -> StoreResult<Refused> {
+        let row = sqlx::query(
+            "SELECT consumed_at, expires_at, remote_addr, protocol FROM session_tickets WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
         let Some(row) = row else { return Ok(Refused::Unknown) };
         let consumed: Option<i64> = row.try_get("consumed_at")?;
         let expires_at: i64 = row.try_get("expires_at")?;
         let remote: Option<String> = row.try_get("remote_addr")?;
+        let stored = protocol_column(&row)?;
         Ok(if consumed.is_some() {
             Refused::Reused
         } else if expires_at <= now {
             Refused::Expired
         } else if remote.is_some_and(|r| r != client_ip) {
             Refused::WrongAddress
+        } else if protocol.is_some_and(|p| p != stored) {
+            Refused::WrongProtocol
         } else {
             Refused::Unknown
         })
