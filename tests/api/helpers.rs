@@ -222,6 +222,18 @@ impl TestApp {
         self.send(self.authed(client, method, path)).await
     }
 
+    /// A cofre user without a password (one who opens sessions or owns MySafe items).
+    pub async fn create_user(&self, username: &str) {
+        let user = cofre::service::admin::users::NewUser {
+            username: username.into(),
+            display_name: String::new(),
+            email: String::new(),
+            password: None,
+            groups: vec![],
+        };
+        cofre::service::admin::users::create_user(&self.state.core, user).await.expect("user");
+    }
+
     pub async fn post_json(&self, client: &Client, path: &str, body: Value) -> Reply {
         self.send(self.authed(client, Method::POST, path).json(&body)).await
     }

@@ -2,7 +2,7 @@
 //! redemption at `/modulos/auth` — once, in time, from the bound address, one of two racing.
 
 use cofre::domain::authorization::Resource;
-use cofre::service::admin::users::{self, NewUser};
+use cofre::service::admin::users;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -24,14 +24,7 @@ pub const PASSWORD: &str = "web-admin-password-7f3a";
 /// credential `admin`.
 pub async fn fixture(app: &TestApp) -> Client {
     let client = app.client(&[Resource::Sessions, Resource::Pam]).await;
-    let user = NewUser {
-        username: "alice".into(),
-        display_name: String::new(),
-        email: String::new(),
-        password: None,
-        groups: vec![],
-    };
-    users::create_user(&app.state.core, user).await.expect("user");
+    app.create_user("alice").await;
     device(app, &client, "web01").await;
     let reply = app
         .post_json(

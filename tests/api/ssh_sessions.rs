@@ -7,7 +7,6 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use cofre::domain::authorization::Resource;
-use cofre::service::admin::users::{self, NewUser};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -43,14 +42,7 @@ pub async fn ssh_app(backend: Backend) -> TestApp {
 
 pub async fn fixture(app: &TestApp, key: Option<&str>) -> Client {
     let client = app.client(&[Resource::Sessions, Resource::Pam]).await;
-    let alice = NewUser {
-        username: "alice".into(),
-        display_name: String::new(),
-        email: String::new(),
-        password: None,
-        groups: vec![],
-    };
-    users::create_user(&app.state.core, alice).await.expect("user");
+    app.create_user("alice").await;
     let device = json!({"hostname": "127.0.0.1", "ip": "127.0.0.1", "model": "Linux", "type": "Server",
                         "vendor": "test", "site": "lab"});
     assert_eq!(app.post_json(&client, "/iso/pam/device", device).await.status, StatusCode::CREATED);

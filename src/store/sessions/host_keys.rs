@@ -21,34 +21,30 @@ impl Store {
     /// Pins `key` for the device unless one is pinned already, and answers the pinned one: of two
     /// processes meeting the device for the first time, both get the same answer.
     pub async fn pin_device_host_key(&self, key: &PinnedHostKey) -> StoreResult<PinnedHostKey> {
-        sqlx::query(
-            "INSERT INTO device_host_keys (device_id, public_key, fingerprint, source, pinned_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (device_id) DO NOTHING",
-        )
-        .bind(key.device_id)
-        .bind(key.public_key.as_str())
-        .bind(key.fingerprint.as_str())
-        .bind(key.source.as_str())
-        .bind(key.pinned_at)
-        .execute(&self.pool)
-        .await?;
+        self.write_device_host_key(key, "DO NOTHING").await?;
         self.device_host_key(key.device_id).await?.ok_or(crate::store::StoreError::NotFound)
     }
 
     /// Sets (replaces) the device's pinned key, as an operator does.
     pub async fn set_device_host_key(&self, key: &PinnedHostKey) -> StoreResult<()> {
-        sqlx::query(
+        let replace = "DO UPDATE SET public_key = excluded.public_key, fingerprint = excluded.fingerprint, \
+                       source = excluded.source, pinned_at = excluded.pinned_at";
+        self.write_device_host_key(key, replace).await
+    }
+
+    async fn write_device_host_key(&self, key: &PinnedHostKey, on_conflict: &str) -> StoreResult<()> {
+        let sql = format!(
             "INSERT INTO device_host_keys (device_id, public_key, fingerprint, source, pinned_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (device_id) DO UPDATE SET public_key = excluded.public_key, \
-             fingerprint = excluded.fingerprint, source = excluded.source, pinned_at = excluded.pinned_at",
-        )
-        .bind(key.device_id)
-        .bind(key.public_key.as_str())
-        .bind(key.fingerprint.as_str())
-        .bind(key.source.as_str())
-        .bind(key.pinned_at)
-        .execute(&self.pool)
-        .await?;
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (device_id) {on_conflict}"
+        );
+        sqlx::query(&sql)
+            .bind(key.device_id)
+            .bind(key.public_key.as_str())
+            .bind(key.fingerprint.as_str())
+            .bind(key.source.as_str())
+            .bind(key.pinned_at)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
