@@ -16,6 +16,8 @@ use crate::service::sessions::ssh::{gateway_host_key_seed, open_native};
 use crate::ssh::relay::{self, Command, Pty, UserEvent, UserInput, UserOutput};
 use crate::state::AppState;
 
+/// How long a client may stay connected after its session's channel closed.
+const LINGER_AFTER_END: Duration = Duration::from_secs(5);
 /// How long a client may take to ask for its shell or command after opening its channel.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -355,6 +357,12 @@ impl UserOutput for ClientOutput {
         }
         let _ = self.writer.eof().await;
         let _ = self.writer.close().await;
-        let _ = self.handle.disconnect(russh::Disconnect::ByApplication, "session ended".into(), "en".into()).await;
+        // A client leaves when its one channel closes (and exits with the status it was sent);
+        // one that stays connected anyway is cut off a little later.
+        let handle = self.handle.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(LINGER_AFTER_END).await;
+            let _ = handle.disconnect(russh::Disconnect::ByApplication, "session ended".into(), "en".into()).await;
+        });
     }
 }

@@ -41,19 +41,34 @@ pub async fn ssh_app(backend: Backend) -> TestApp {
 }
 
 pub async fn fixture(app: &TestApp, key: Option<&str>) -> Client {
+    match key {
+        None => fixture_for(app, USER, Login::Password(PASSWORD)).await,
+        Some(private) => fixture_for(app, USER, Login::Key(private)).await,
+    }
+}
+
+/// How the vaulted credential logs in to the device.
+pub enum Login<'a> {
+    Password(&'a str),
+    /// An OpenSSH private key.
+    Key(&'a str),
+}
+
+/// The same, for the device account `username` and its `login`.
+pub async fn fixture_for(app: &TestApp, username: &str, login: Login<'_>) -> Client {
     let client = app.client(&[Resource::Sessions, Resource::Pam]).await;
     app.create_user("alice").await;
     let device = json!({"hostname": "127.0.0.1", "ip": "127.0.0.1", "model": "Linux", "type": "Server",
                         "vendor": "test", "site": "lab"});
     assert_eq!(app.post_json(&client, "/iso/pam/device", device).await.status, StatusCode::CREATED);
-    let created = match key {
-        None => {
-            let body = json!({"username": USER, "hostname": "127.0.0.1", "ip": "127.0.0.1", "content": PASSWORD});
+    let created = match login {
+        Login::Password(password) => {
+            let body = json!({"username": username, "hostname": "127.0.0.1", "ip": "127.0.0.1", "content": password});
             app.post_json(&client, "/iso/pam/credential", body).await
         }
-        Some(private) => {
+        Login::Key(private) => {
             let public = russh::keys::decode_secret_key(private, None).expect("key").public_key().to_openssh();
-            let body = json!({"username": USER, "hostname": "127.0.0.1", "ip": "127.0.0.1",
+            let body = json!({"username": username, "hostname": "127.0.0.1", "ip": "127.0.0.1",
                               "private_key": private, "public_key": public.expect("public")});
             app.post_json(&client, "/iso/pam/key", body).await
         }
@@ -64,7 +79,13 @@ pub async fn fixture(app: &TestApp, key: Option<&str>) -> Client {
 
 /// A ticket for `protocol` to the device's port `port`: its token.
 pub async fn ticket(app: &TestApp, client: &Client, protocol: &str, port: u16) -> String {
-    let body = json!({"user": "alice", "credential": USER, "device": "127.0.0.1", "protocol": protocol, "port": port});
+    ticket_as(app, client, USER, protocol, port).await
+}
+
+/// A ticket for the credential of the device account `username`.
+pub async fn ticket_as(app: &TestApp, client: &Client, username: &str, protocol: &str, port: u16) -> String {
+    let body =
+        json!({"user": "alice", "credential": username, "device": "127.0.0.1", "protocol": protocol, "port": port});
     let created = app.post_json(client, "/iso/remote/session", body).await;
     assert_eq!(created.status, StatusCode::OK, "{}", created.body);
     created.body["session"]["token"].as_str().expect("token").to_owned()
