@@ -35,7 +35,7 @@ const SHORT: Duration = Duration::from_secs(5);
 pub async fn ssh_app(backend: Backend) -> TestApp {
     TestApp::spawn_with(backend, |c| {
         c.ssh_listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
-        c.auth_failure_limit_per_ip = 3;
+        c.auth_failure_limit_per_ip = 5;
     })
     .await
 }
@@ -258,6 +258,12 @@ async fn the_gateway_refuses_what_it_must(backend: Backend) {
     assert!(terminal.read_until("1000x500", SHORT).await, "an enormous window is clamped: {}", terminal.text());
     assert_eq!(device.seen.lock().expect("seen").pty.as_ref().map(|p| (p.1, p.2)), Some((1000, 500)));
 
+    // A ticket past its 30 seconds does not open a session.
+    let late = ticket(&app, &client, "SSH", device.port).await;
+    app.clock.advance_secs(31);
+    assert!(login(gw, &late).await.is_err());
+    eventually(&app, "SELECT COUNT(*) AS n FROM audit_log WHERE detail LIKE '%ticket expired%'", 1).await;
+
     // An unknown ticket is audited with its reason; the client only learns it failed.
     assert!(login(gw, &"ab".repeat(32)).await.is_err());
     eventually(&app, "SELECT COUNT(*) AS n FROM audit_log WHERE detail LIKE '%unknown ticket%'", 1).await;
@@ -268,7 +274,7 @@ async fn wrong_tickets_are_throttled_like_failed_logins(backend: Backend) {
     let device = SshTarget::start(Accepts::Password).await;
     let client = fixture(&app, None).await;
     let gw = gateway(&app);
-    for _ in 0..3 {
+    for _ in 0..5 {
         assert!(login(gw, &cofre::crypto::random_hex(32)).await.is_err());
     }
     let token = ticket(&app, &client, "SSH", device.port).await;
