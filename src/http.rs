@@ -15,6 +15,7 @@ pub mod path;
 pub mod proxy;
 pub mod scim;
 pub mod sessions;
+pub mod terminal;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
