@@ -8,6 +8,7 @@ mod admin;
 mod atomic_changes;
 mod audit;
 mod bad_input;
+mod browser;
 mod cli;
 mod contract_fidelity;
 mod dashboards;

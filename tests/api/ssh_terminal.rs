@@ -9,6 +9,7 @@ use reqwest::{Method, StatusCode};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
+use crate::browser::{Browser, ENTER};
 use crate::helpers::{Backend, TestApp};
 use crate::on_both_stores;
 use crate::session_tickets::browser;
@@ -16,6 +17,14 @@ use crate::ssh_sessions::{eventually, fixture, ssh_app, ticket};
 use crate::ssh_target::{Accepts, PASSWORD, SshTarget};
 
 on_both_stores!(the_browser_terminal_relays_to_the_device_until_it_is_dropped);
+
+mod a_browser_opens_the_session_url_and_works_in_the_terminal {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(not(cofre_test_browser), ignore = "needs COFRE_TEST_CHROMEDRIVER (Debian's chromium-driver)")]
+    async fn sqlite() {
+        super::a_browser_opens_the_session_url_and_works_in_the_terminal(crate::helpers::Backend::Sqlite).await;
+    }
+}
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
 
@@ -88,4 +97,34 @@ async fn the_browser_terminal_relays_to_the_device_until_it_is_dropped(backend: 
     assert!(seen.contains(r#"{"end":"Session ended by an administrator."}"#), "{seen}");
     assert!(!seen.contains(PASSWORD));
     eventually(&app, "SELECT COUNT(*) AS n FROM remote_sessions WHERE end_reason = 'dropped'", 1).await;
+}
+
+/// Chromium opens the URL the ticket answered, and the person types in the terminal page.
+async fn a_browser_opens_the_session_url_and_works_in_the_terminal(backend: Backend) {
+    let app = ssh_app(backend).await;
+    let device = SshTarget::start(Accepts::Password).await;
+    let client = fixture(&app, None).await;
+    let body = serde_json::json!({"user": "alice", "credential": crate::ssh_target::USER, "device": "127.0.0.1",
+                                  "protocol": "SSH", "port": device.port});
+    let created = app.post_json(&client, "/iso/remote/session", body).await;
+    let url = created.body["session"]["session_url"].as_str().expect("session url").to_owned();
+
+    let browser = Browser::start().await;
+    browser.goto(&url).await;
+    let shown = browser.wait_for_text(".xterm-rows", "device$", Duration::from_secs(15)).await;
+    assert!(shown.contains("welcome to the device"), "{shown}");
+    browser.type_into(".xterm-helper-textarea", &format!("echo typed-in-chromium{ENTER}")).await;
+    let shown = browser.wait_for_text(".xterm-rows", "\ntyped-in-chromium", Duration::from_secs(10)).await;
+    assert!(shown.contains("\ntyped-in-chromium"), "the device's answer on the page: {shown}");
+    assert!(!shown.contains(PASSWORD));
+    let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("ssh-terminal.png");
+    browser.screenshot(&shot).await;
+
+    let listed = app.call(&client, Method::GET, "/iso/session/remotesessions").await;
+    let session_id = listed.body["remote_sessions"][0]["session_id"].as_str().expect("session id").to_owned();
+    let dropped = app.call(&client, Method::DELETE, &format!("/iso/session/drop/{session_id}")).await;
+    assert_eq!(dropped.status, StatusCode::OK);
+    let status = browser.wait_for_text("#cofre-status", "administrator", Duration::from_secs(5)).await;
+    assert_eq!(status, "Session ended by an administrator.");
+    browser.screenshot(&shot.with_file_name("ssh-terminal-dropped.png")).await;
 }

@@ -54,6 +54,7 @@ pub fn router(state: ProxyState) -> Router {
     Router::new()
         .route("/_cofre/enter", axum::routing::get(enter))
         .route("/_cofre/terminal", axum::routing::get(super::terminal::socket))
+        .merge(crate::http::terminal::assets_router())
         .fallback(forward_request)
         .with_state(state)
 }
@@ -97,6 +98,14 @@ async fn forward_request(State(state): State<ProxyState>, request: Request) -> R
         Ok(None) => return page(StatusCode::GONE, "This session has ended."),
         Err(_) => return page(StatusCode::SERVICE_UNAVAILABLE, "The session could not be checked; try again."),
     };
+    if session.protocol == Protocol::Ssh {
+        // An SSH session has no web application behind it: its page is the terminal.
+        return if request.method() == axum::http::Method::GET && request.uri().path() == "/" {
+            crate::http::terminal::page()
+        } else {
+            page(StatusCode::NOT_FOUND, "Not found: this session is a terminal.")
+        };
+    }
     let upstream = match upstream_for(&state, &session).await {
         Ok(upstream) => upstream,
         Err(why) => {
