@@ -21,6 +21,7 @@ on_both_stores!(
     a_ticket_as_the_ssh_user_name_reaches_a_shell_with_the_vaulted_password,
     a_vaulted_key_logs_in_to_the_device,
     a_changed_host_key_is_refused_until_an_operator_resets_it,
+    operators_set_and_reset_host_keys_through_the_admin_api,
     a_drop_through_another_process_ends_the_ssh_session_within_a_second,
     the_gateway_refuses_what_it_must,
     wrong_tickets_are_throttled_like_failed_logins,
@@ -318,4 +319,49 @@ async fn a_terminal_flood_arrives_whole_and_the_session_still_answers(backend: B
     terminal.type_line("echo still-here").await;
     assert!(terminal.read_until("still-here\r\n", Duration::from_secs(20)).await, "{} bytes", terminal.output.len());
     assert!(terminal.output.iter().filter(|&&b| b == b'x').count() >= 3_000_000);
+}
+
+async fn operators_set_and_reset_host_keys_through_the_admin_api(backend: Backend) {
+    let app = ssh_app(backend).await;
+    let device = SshTarget::start(Accepts::Password).await;
+    let client = fixture(&app, None).await;
+    let admin = app.client(&[Resource::Admin]).await;
+    let read_only = app.create_app(&[Resource::Admin], true, &["*"]).await;
+    let read_only = Client { token: app.token_for(&read_only).await, app: read_only };
+    let path = "/api/admin/devices/1/ssh-host-key";
+
+    assert_eq!(app.call(&admin, Method::GET, path).await.status, StatusCode::NOT_FOUND, "nothing pinned yet");
+    let garbage = app.send(app.authed(&admin, Method::PUT, path).json(&json!({"public_key": "ssh-ed25519 !!"}))).await;
+    assert_eq!(garbage.status, StatusCode::BAD_REQUEST, "{}", garbage.body);
+    let refused =
+        app.send(app.authed(&read_only, Method::PUT, path).json(&json!({"public_key": device.host_public_key()})));
+    assert_ne!(refused.await.status, StatusCode::OK, "a read-only authorization cannot set a key");
+    let unknown = app.send(app.authed(&admin, Method::GET, "/api/admin/devices/999/ssh-host-key")).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+
+    // Set ahead of the first session to another key: the device's real one is then refused.
+    let other = new_key().public_key().to_openssh().expect("openssh");
+    let set =
+        app.send(app.authed(&admin, Method::PUT, path).json(&json!({"public_key": format!("{other} laptop")}))).await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.body);
+    assert_eq!(set.body["host_key"]["public_key"], other.as_str(), "stored without its comment");
+    assert_eq!(set.body["host_key"]["source"], "operator");
+    let token = ticket(&app, &client, "SSH", device.port).await;
+    let (handle, _) = login(gateway(&app), &token).await.expect("in");
+    let mut refused = Terminal::exec(&handle, "whoami").await;
+    assert!(refused.read_to_end(SHORT).await);
+    assert!(refused.text().contains("host key has changed"), "{}", refused.text());
+
+    // Set to the device's own key (as ssh-keyscan gives it): the session goes through.
+    let set = app.send(app.authed(&admin, Method::PUT, path).json(&json!({"public_key": device.host_public_key()})));
+    assert_eq!(set.await.status, StatusCode::OK);
+    let token = ticket(&app, &client, "SSH", device.port).await;
+    let (handle, _) = login(gateway(&app), &token).await.expect("in");
+    let mut command = Terminal::exec(&handle, "whoami").await;
+    assert!(command.read_to_end(SHORT).await);
+    assert_eq!(command.text(), format!("{USER}\r\n"));
+    let shown = app.call(&read_only, Method::GET, path).await;
+    assert_eq!(shown.body["host_key"]["public_key"], device.host_public_key().as_str(), "{}", shown.body);
+    assert_eq!(app.call(&admin, Method::DELETE, path).await.status, StatusCode::OK);
+    assert_eq!(app.call(&admin, Method::DELETE, path).await.status, StatusCode::NOT_FOUND, "already reset");
 }
