@@ -48,6 +48,9 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     tracing::info!(address = %app.local_addr(), "cofre listening");
     eprintln!("cofre: listening on {scheme}://{}", app.local_addr());
     eprintln!("cofre: session web proxy on {scheme}://{}", app.proxy_addr());
+    if let Some(ssh) = app.ssh_addr() {
+        eprintln!("cofre: SSH gateway on {ssh} (ssh -p {} TICKET@host)", ssh.port());
+    }
     app.run_until_signal().await?;
     Ok(())
 }
