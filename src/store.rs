@@ -11,6 +11,7 @@ pub mod auth;
 pub mod change;
 pub mod dashboards;
 pub mod dsm;
+mod durability;
 pub mod mysafe;
 pub mod pam;
 pub mod scim;
@@ -26,10 +27,12 @@ use sqlx::{Executor, Row};
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 
-/// Applied on every SQLite connection: WAL for concurrent readers, FULL so an acknowledged commit
-/// survives power loss, foreign keys enforced, and a wait instead of SQLITE_BUSY under write load.
+/// Applied on every SQLite connection: WAL for concurrent readers, NORMAL so a commit does not
+/// flush on its own (`Store::sync` flushes for many commits at once, before any of them is
+/// acknowledged: see `durability`), foreign keys enforced, and a wait instead of SQLITE_BUSY
+/// under write load.
 const SQLITE_PRAGMAS: &str =
-    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
+    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -39,8 +42,13 @@ pub enum Backend {
 
 #[derive(Clone)]
 pub struct Store {
+    /// Reads (and, on PostgreSQL, writes).
     pool: AnyPool,
+    /// Writes and transactions: one connection on SQLite, the same pool on PostgreSQL.
+    writer: AnyPool,
     backend: Backend,
+    /// SQLite's WAL, flushed by `sync` (none on PostgreSQL and for in-memory databases).
+    wal: Option<std::sync::Arc<durability::WalSync>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -78,23 +86,19 @@ impl Store {
     pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") { Backend::Sqlite } else { Backend::Postgres };
+        let mut wal = None;
         if backend == Backend::Sqlite {
             restrict_sqlite_files(url).map_err(|e| StoreError::Unavailable(sqlx::Error::Io(e)))?;
+            wal = durability::WalSync::for_database(sqlite_path(url)).map(std::sync::Arc::new);
         }
-        let pool = AnyPoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(5))
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        conn.execute(SQLITE_PRAGMAS).await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect(url)
-            .await?;
-        Ok(Self { pool, backend })
+        let pool = pool_options(backend, max_connections, 5).connect(url).await?;
+        // SQLite takes one writer at a time: writes queue here, in order, rather than retrying
+        // its lock in the busy handler's sleeps.
+        let writer = match backend {
+            Backend::Sqlite => pool_options(backend, 1, 10).connect(url).await?,
+            Backend::Postgres => pool.clone(),
+        };
+        Ok(Self { pool, writer, backend, wal })
     }
 
     pub async fn migrate(&self) -> StoreResult<()> {
@@ -120,17 +124,35 @@ impl Store {
         Ok(())
     }
 
+    /// Flushes what this process committed, then closes the pool.
     pub async fn close(&self) {
+        if let Err(e) = self.sync().await {
+            tracing::error!(error.cause = %e, "could not flush the database before closing");
+        }
+        self.writer.close().await;
         self.pool.close().await;
     }
+}
+
+fn pool_options(backend: Backend, max_connections: u32, acquire_secs: u64) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(acquire_secs))
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    conn.execute(SQLITE_PRAGMAS).await?;
+                }
+                Ok(())
+            })
+        })
 }
 
 /// The SQLite database holds password hashes and sealed secrets: its file is created readable by
 /// its owner only, whatever the directory's mode or the umask, and an existing one (with its WAL
 /// and shared-memory files, which SQLite creates with the database's own mode) is tightened.
 fn restrict_sqlite_files(url: &str) -> std::io::Result<()> {
-    let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
-    let path = path.split('?').next().unwrap_or_default();
+    let path = sqlite_path(url);
     if path.is_empty() || path == ":memory:" {
         return Ok(());
     }
@@ -148,6 +170,12 @@ fn restrict_sqlite_files(url: &str) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The database file of a `sqlite:` URL.
+fn sqlite_path(url: &str) -> &str {
+    let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    path.split('?').next().unwrap_or_default()
 }
 
 /// An UPDATE that must have touched a row: none means the row does not exist.

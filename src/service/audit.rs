@@ -1,8 +1,9 @@
 //! The audit pipeline: requests hand their record to one writer task through a bounded queue and
-//! wait until it is durable. The writer commits whatever has queued up in one transaction, so
-//! under load batches grow instead of requests queueing behind one another's commits. If the
-//! store cannot take the batch, every waiting request is told, and answers 503: nothing is
-//! served unaudited.
+//! wait until it is durable. The writer commits whatever has queued up in one transaction and
+//! flushes it (`Store::sync`, which also makes durable every write the requests committed
+//! before their records), so under load batches grow instead of requests queueing behind one
+//! another's commits. If the store cannot take the batch, every waiting request is told, and
+//! answers 503: nothing is served unaudited.
 
 use std::sync::Mutex;
 
@@ -82,7 +83,13 @@ async fn write_batches(store: Store, mut rx: mpsc::Receiver<Pending>, mut stop: 
             }
         }
         let records: Vec<AuditRecord> = batch.iter().map(|p| p.record.clone()).collect();
-        let durable = match store.append_audit(&records).await {
+        // The flush covers the batch and every write its requests committed before it.
+        let durable = match async {
+            store.append_audit(&records).await?;
+            store.sync().await
+        }
+        .await
+        {
             Ok(()) => true,
             Err(e) => {
                 tracing::error!(error.cause = %e, records = records.len(), "audit batch failed; refusing the requests");

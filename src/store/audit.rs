@@ -41,7 +41,7 @@ impl Store {
                 .bind(r.outcome.as_str())
                 .bind(r.detail.as_str());
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         query.execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())

@@ -10,7 +10,7 @@ pub struct Change(pub(super) sqlx::Transaction<'static, Any>);
 
 impl Store {
     pub async fn begin(&self) -> StoreResult<Change> {
-        Ok(Change(self.pool.begin().await?))
+        Ok(Change(self.writer.begin().await?))
     }
 }
 

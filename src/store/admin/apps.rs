@@ -122,7 +122,7 @@ pub(in crate::store) async fn insert_authorization(
 impl Store {
     /// Creates an application with its first authorization; returns both ids.
     pub async fn insert_application(&self, row: &NewAuthorizationRow<'_>, now: i64) -> StoreResult<(i64, i64)> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let ids = insert_application(&mut tx, row, now).await?;
         tx.commit().await?;
         Ok(ids)
@@ -240,7 +240,7 @@ impl Store {
                 .bind(i64::from(enabled))
                 .bind(now)
                 .bind(id)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
         exactly_one(&done)
     }
@@ -265,7 +265,7 @@ impl Store {
         .bind(now)
         .bind(application_id)
         .bind(i64::from(access == Access::Write))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected())
     }
@@ -300,7 +300,7 @@ impl Store {
         .bind(now)
         .bind(z.id)
         .bind(z.revision)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         if done.rows_affected() == 0 { Err(StoreError::Stale) } else { Ok(()) }
     }
@@ -314,7 +314,7 @@ impl Store {
         .bind(hash.to_vec())
         .bind(now)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         exactly_one(&done)
     }
@@ -327,7 +327,7 @@ impl Store {
         .bind(kind.as_str())
         .bind(item_id)
         .bind(application_id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected())
     }

@@ -48,7 +48,7 @@ impl Store {
     /// Dynamic token values past their expiry: they no longer authenticate anyone.
     pub async fn purge_issued_tokens(&self, now: i64) -> StoreResult<u64> {
         let done =
-            sqlx::query("DELETE FROM issued_tokens WHERE expires_at <= $1").bind(now).execute(&self.pool).await?;
+            sqlx::query("DELETE FROM issued_tokens WHERE expires_at <= $1").bind(now).execute(&self.writer).await?;
         Ok(done.rows_affected())
     }
 
@@ -60,7 +60,7 @@ impl Store {
         row: &NewApiTokenRow<'_>,
         now: i64,
     ) -> StoreResult<(i64, i64)> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let (_, authorization_id) = insert_application(&mut tx, authorization, now).await?;
         let id = sqlx::query(
             "INSERT INTO api_tokens (authorization_id, name, description, kind, token_hash, user_id, lifetime_minutes, \
@@ -121,14 +121,14 @@ impl Store {
                 .bind(hash.to_vec())
                 .bind(now)
                 .bind(id)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
         exactly_one(&done)
     }
 
     /// Deletes a token, the values drawn from it, and disables its authorization, atomically.
     pub async fn delete_api_token(&self, id: i64, now: i64) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let row =
             sqlx::query("SELECT authorization_id FROM api_tokens WHERE id = $1").bind(id).fetch_one(&mut *tx).await?;
         let authorization_id: i64 = row.try_get("authorization_id")?;
@@ -157,7 +157,7 @@ impl Store {
             .bind(user_id)
             .bind(expires_at)
             .bind(now)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -185,7 +185,7 @@ impl Store {
             .bind(expires_at)
             .bind(now)
             .bind(authorization_id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         exactly_one(&done)
     }

@@ -97,7 +97,7 @@ impl Store {
         found: Option<FoundAuthorization>,
         now: i64,
     ) -> StoreResult<(i64, i64)> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let (dsm_id, application_id) = if dsm.id == 0 {
             let application_id: i64 =
                 sqlx::query("INSERT INTO applications (name, enabled, auth_methods, created_at, updated_at) VALUES ($1, 1, 'oauth2', $2, $2) RETURNING id")
@@ -184,7 +184,7 @@ impl Store {
 
     pub async fn purge_run_credentials(&self, now: i64) -> StoreResult<u64> {
         let done =
-            sqlx::query("DELETE FROM run_credentials WHERE expires_at <= $1").bind(now).execute(&self.pool).await?;
+            sqlx::query("DELETE FROM run_credentials WHERE expires_at <= $1").bind(now).execute(&self.writer).await?;
         Ok(done.rows_affected())
     }
 
@@ -241,7 +241,7 @@ impl Store {
     /// identity was taken meanwhile); an existing one becomes version `secret.version`, with the
     /// data it replaces kept as `previous`, only if it is still at the version before (else `Stale`).
     pub async fn write_dsm_secrets(&self, writes: &[DsmSecretWrite], now: i64) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         for DsmSecretWrite { secret: s, previous } in writes {
             let Some((previous_version, previous_data)) = previous else {
                 sqlx::query(
@@ -313,7 +313,7 @@ impl Store {
             "UPDATE dsm_secrets SET renewal_lease = $1 WHERE id IN (SELECT id FROM dsm_secrets WHERE next_renewal_at IS NOT NULL \
              AND next_renewal_at <= $2 AND renewal_lease <= $2 ORDER BY next_renewal_at LIMIT $3 {lock}) RETURNING id"
         );
-        let rows = sqlx::query(&sql).bind(lease_until).bind(now).bind(limit).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(&sql).bind(lease_until).bind(now).bind(limit).fetch_all(&self.writer).await?;
         rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
     }
 
@@ -334,7 +334,7 @@ impl Store {
         .bind(deploy)
         .bind(namespace)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -351,7 +351,7 @@ impl Store {
             .bind(pod)
             .bind(deploy)
             .bind(namespace)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(done.rows_affected())
     }
@@ -363,7 +363,7 @@ impl Store {
         .bind(i64::from(enabled))
         .bind(now)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         exactly_one(&done)
     }

@@ -158,7 +158,7 @@ impl Store {
                 .bind(i64::from(enabled))
                 .bind(now)
                 .bind(id)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
         exactly_one(&done)
     }
@@ -170,7 +170,7 @@ impl Store {
                 .bind(authorization_id)
                 .bind(now)
                 .bind(id)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
         exactly_one(&done)
     }
@@ -184,7 +184,7 @@ impl Store {
         .bind(rotate_at)
         .bind(id)
         .bind(authorization_id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }

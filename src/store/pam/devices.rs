@@ -33,7 +33,7 @@ impl Store {
         let row = sqlx::query("INSERT INTO domains (name, created_at) VALUES ($1, $2) RETURNING id")
             .bind(name)
             .bind(now)
-            .fetch_one(&self.pool)
+            .fetch_one(&self.writer)
             .await?;
         Ok(row.try_get("id")?)
     }
@@ -116,7 +116,7 @@ impl Store {
         .bind(d.device_tags.as_str())
         .bind(d.created_by)
         .bind(now)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await?;
         Ok(row.try_get("id")?)
     }
@@ -140,7 +140,7 @@ impl Store {
         .bind(now)
         .bind(d.id)
         .bind(d.revision)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         if done.rows_affected() == 0 { Err(StoreError::Stale) } else { Ok(()) }
     }
@@ -148,7 +148,7 @@ impl Store {
     /// Enables or disables a device; disabling also suspends all its credentials, in one
     /// transaction. Enabling does not re-enable them.
     pub async fn set_device_enabled(&self, id: i64, enabled: bool, now: i64) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query("UPDATE devices SET enabled = $1, updated_at = $2, revision = revision + 1 WHERE id = $3")
             .bind(i64::from(enabled))
             .bind(now)

@@ -54,7 +54,7 @@ impl Store {
         .bind(record.sealed_content.clone())
         .bind(record.created_by)
         .bind(now)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await?;
         Ok(row.try_get("id")?)
     }
@@ -74,7 +74,7 @@ impl Store {
         .bind(now)
         .bind(record.id)
         .bind(record.uid.as_str())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         exactly_one(&done)
     }
@@ -83,7 +83,7 @@ impl Store {
         sqlx::query("UPDATE protected_info SET enabled = 0, updated_at = $1 WHERE id = $2")
             .bind(now)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }

@@ -56,7 +56,7 @@ impl Store {
         .bind(p.rotation_interval)
         .bind(i64::from(p.rotate_after_custody))
         .bind(now)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await?;
         Ok(row.try_get("id")?)
     }
@@ -85,7 +85,7 @@ impl Store {
         policy_id: Option<i64>,
         due: impl Fn(i64, Option<i64>) -> Option<i64>,
     ) -> StoreResult<usize> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query("DELETE FROM policy_assignments WHERE target_kind = $1 AND target = $2")
             .bind(target_kind)
             .bind(target)
@@ -154,7 +154,7 @@ impl Store {
              AND next_rotation_at IS NOT NULL AND next_rotation_at <= $2 AND rotation_lease <= $2 \
              ORDER BY next_rotation_at LIMIT $3 {lock}) RETURNING id"
         );
-        let rows = sqlx::query(&sql).bind(lease_until).bind(now).bind(limit).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(&sql).bind(lease_until).bind(now).bind(limit).fetch_all(&self.writer).await?;
         rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
     }
 
@@ -166,7 +166,7 @@ impl Store {
         .bind(error)
         .bind(retry_at)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }

@@ -25,7 +25,7 @@ impl Store {
         .bind(username)
         .bind(created_by)
         .bind(now)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await?;
         Ok(row.try_get("id")?)
     }
@@ -60,7 +60,7 @@ impl Store {
         .bind(i64::from(u.enabled))
         .bind(now)
         .bind(u.id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         exactly_one(&done)
     }

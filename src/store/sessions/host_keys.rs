@@ -43,7 +43,7 @@ impl Store {
             .bind(key.fingerprint.as_str())
             .bind(key.source.as_str())
             .bind(key.pinned_at)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -71,7 +71,7 @@ impl Store {
     pub async fn reset_device_host_key(&self, device_id: i64) -> StoreResult<bool> {
         let done = sqlx::query("DELETE FROM device_host_keys WHERE device_id = $1")
             .bind(device_id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -85,7 +85,7 @@ impl Store {
         .bind(name)
         .bind(sealed)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         let row =
             sqlx::query("SELECT sealed FROM gateway_keys WHERE name = $1").bind(name).fetch_one(&self.pool).await?;

@@ -11,7 +11,7 @@ impl Store {
             .bind(seq)
             .bind(sealed)
             .bind(now)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }

@@ -99,7 +99,7 @@ impl Store {
         .bind(s.entry_expires_at)
         .bind(now)
         .bind(s.device_id)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await?;
         Ok(row.try_get("id")?)
     }
@@ -124,7 +124,7 @@ impl Store {
         .bind(cookie_hash)
         .bind(owner)
         .bind(now)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await?;
         row.as_ref().map(session).transpose()
     }
@@ -168,7 +168,7 @@ impl Store {
             .bind(id)
             .bind(now)
             .bind(now - every)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -184,7 +184,8 @@ impl Store {
             "UPDATE remote_sessions SET ended_at = $2, end_reason = $3, entry_code_hash = NULL \
              WHERE session_id = $1 AND ended_at IS NULL {ENDED_COLUMNS}"
         );
-        let row = sqlx::query(&sql).bind(session_id).bind(now).bind(reason.as_str()).fetch_optional(&self.pool).await?;
+        let row =
+            sqlx::query(&sql).bind(session_id).bind(now).bind(reason.as_str()).fetch_optional(&self.writer).await?;
         row.as_ref().map(ended).transpose()
     }
 
@@ -194,7 +195,7 @@ impl Store {
             "UPDATE remote_sessions SET drop_requested = 1 WHERE session_id = $1 AND ended_at IS NULL RETURNING *",
         )
         .bind(session_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await?;
         row.as_ref().map(session).transpose()
     }
@@ -219,7 +220,7 @@ impl Store {
         .bind(owner)
         .bind(now)
         .bind(now - every)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -235,14 +236,14 @@ impl Store {
             .bind(silent_since)
             .bind(now)
             .bind(EndReason::Interrupted.as_str())
-            .fetch_all(&self.pool)
+            .fetch_all(&self.writer)
             .await?;
         let never_entered = format!(
             "UPDATE remote_sessions SET ended_at = $1, end_reason = $2, entry_code_hash = NULL \
              WHERE ended_at IS NULL AND owner IS NULL AND entry_expires_at <= $1 {ENDED_COLUMNS}"
         );
         let never_entered =
-            sqlx::query(&never_entered).bind(now).bind(EndReason::Expired.as_str()).fetch_all(&self.pool).await?;
+            sqlx::query(&never_entered).bind(now).bind(EndReason::Expired.as_str()).fetch_all(&self.writer).await?;
         Ok((
             interrupted.iter().map(ended).collect::<StoreResult<_>>()?,
             never_entered.iter().map(ended).collect::<StoreResult<_>>()?,
@@ -265,7 +266,7 @@ impl Store {
             .bind(started_before)
             .bind(now)
             .bind(EndReason::Expired.as_str())
-            .fetch_all(&self.pool)
+            .fetch_all(&self.writer)
             .await?;
         rows.iter().map(ended).collect()
     }
@@ -273,7 +274,7 @@ impl Store {
     /// Deletes proxied-request records made before `before_ms`.
     pub async fn purge_session_requests(&self, before_ms: i64) -> StoreResult<u64> {
         let done =
-            sqlx::query("DELETE FROM session_requests WHERE at_ms < $1").bind(before_ms).execute(&self.pool).await?;
+            sqlx::query("DELETE FROM session_requests WHERE at_ms < $1").bind(before_ms).execute(&self.writer).await?;
         Ok(done.rows_affected())
     }
 
@@ -283,7 +284,7 @@ impl Store {
             .bind(session)
             .bind(at_ms)
             .bind(sealed)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }

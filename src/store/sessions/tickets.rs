@@ -52,7 +52,7 @@ impl Store {
         .bind(t.screensize.as_str())
         .bind(t.expires_at)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -77,7 +77,7 @@ impl Store {
         .bind(now)
         .bind(client_ip)
         .bind(protocol.map(Protocol::as_str))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await?;
         let Some(row) = row else { return Ok(None) };
         Ok(Some(RedeemedTicket {
@@ -130,7 +130,7 @@ impl Store {
     pub async fn purge_session_tickets(&self, now: i64) -> StoreResult<u64> {
         let done = sqlx::query("DELETE FROM session_tickets WHERE consumed_at IS NULL AND expires_at <= $1")
             .bind(now)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(done.rows_affected())
     }
