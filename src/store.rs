@@ -49,6 +49,7 @@ pub struct Store {
     backend: Backend,
     /// SQLite's WAL, flushed by `sync` (none on PostgreSQL and for in-memory databases).
     wal: Option<std::sync::Arc<durability::WalSync>>,
+    recent: std::sync::Arc<auth::recent::RecentAuthorizations>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -98,7 +99,7 @@ impl Store {
             Backend::Sqlite => pool_options(backend, 1, 10).connect(url).await?,
             Backend::Postgres => pool.clone(),
         };
-        Ok(Self { pool, writer, backend, wal })
+        Ok(Self { pool, writer, backend, wal, recent: std::sync::Arc::new(auth::recent::RecentAuthorizations::new()) })
     }
 
     pub async fn migrate(&self) -> StoreResult<()> {

@@ -1,8 +1,10 @@
 //! Authentication (§2): every scheme — OAuth 2.0, OAuth 1.0a, SigV4, API tokens, password
 //! logins — ends in the same gate, and every attempt goes through the same throttle.
 //!
-//! The authorization row is read on every request, so disabling an application, expiring an
-//! authorization or rotating its secret stops its tokens at once, on every cofre process.
+//! Every request is checked against its authorization row as of at most half a second ago
+//! (`Store::recent_authorization`), so disabling an application, expiring an authorization or
+//! rotating its secret stops its tokens at once on the process that made the change, and within
+//! one second on every other cofre process.
 
 pub mod api_tokens;
 pub mod login;

@@ -78,9 +78,19 @@ async fn cli_creates_links_disables_and_tails_while_the_server_runs(backend: Bac
     assert!(listed.lines().any(|l| l.contains("\"name\":\"scanner\"")));
     assert!(!listed.contains(created["client_secret"].as_str().expect("secret")), "secrets are shown once");
 
+    // Another process disabled it: this one stops serving it within one second (it reads
+    // authorizations at most half a second old).
     cofre(&app, &["app", "disable", app_id]);
-    let refused = app.call(&scanner, Method::GET, "/iso/pam/info/for-scanner").await;
-    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    let disabled_at = std::time::Instant::now();
+    loop {
+        let sent_after = disabled_at.elapsed();
+        let read = app.call(&scanner, Method::GET, "/iso/pam/info/for-scanner").await;
+        if read.status == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        assert!(sent_after < std::time::Duration::from_secs(1), "still served {sent_after:?} after: {}", read.status);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 
     let tail = cofre(&app, &["audit", "tail", "-n", "3"]);
     assert_eq!(tail.lines().count(), 3);

@@ -72,7 +72,7 @@ async fn check_client(core: &Core, credentials: &ClientCredentials) -> ApiResult
 pub async fn resolve_bearer(core: &Core, token: &str, origin: Origin<'_>) -> ApiResult<Caller> {
     let claims = core.tokens.verify(token, core.now()).ok_or_else(ApiError::invalid_token)?;
     let id: i64 = claims.sub.parse().map_err(|_| ApiError::invalid_token())?;
-    let authorization = match core.store.authorization(id).await {
+    let authorization = match core.store.recent_authorization(id).await {
         Ok(a) => a,
         Err(StoreError::NotFound) => return Err(ApiError::invalid_token()),
         Err(e) => return Err(e.into()),

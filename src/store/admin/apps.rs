@@ -242,6 +242,7 @@ impl Store {
                 .bind(id)
                 .execute(&self.writer)
                 .await?;
+        self.forget_authorizations();
         exactly_one(&done)
     }
 
@@ -302,6 +303,7 @@ impl Store {
         .bind(z.revision)
         .execute(&self.writer)
         .await?;
+        self.forget_authorizations();
         if done.rows_affected() == 0 { Err(StoreError::Stale) } else { Ok(()) }
     }
 
@@ -316,6 +318,7 @@ impl Store {
         .bind(id)
         .execute(&self.writer)
         .await?;
+        self.forget_authorizations();
         exactly_one(&done)
     }
 

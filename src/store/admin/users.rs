@@ -131,6 +131,7 @@ impl Store {
         .bind(username)
         .execute(&self.writer)
         .await?;
+        self.forget_authorizations();
         exactly_one(&done)
     }
 

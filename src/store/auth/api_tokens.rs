@@ -140,6 +140,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.forget_authorizations();
         Ok(())
     }
 
@@ -187,6 +188,7 @@ impl Store {
             .bind(authorization_id)
             .execute(&self.writer)
             .await?;
+        self.forget_authorizations();
         exactly_one(&done)
     }
 }

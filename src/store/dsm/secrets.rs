@@ -365,6 +365,7 @@ impl Store {
         .bind(id)
         .execute(&self.writer)
         .await?;
+        self.forget_authorizations();
         exactly_one(&done)
     }
 }

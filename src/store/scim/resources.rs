@@ -214,6 +214,7 @@ impl Store {
         .bind(w.email)
         .execute(&self.writer)
         .await?;
+        self.forget_authorizations();
         if done.rows_affected() == 0 { Err(StoreError::Stale) } else { Ok(()) }
     }
 
@@ -240,6 +241,7 @@ impl Store {
             return Err(StoreError::Stale);
         }
         tx.commit().await?;
+        self.forget_authorizations();
         Ok(())
     }
 
