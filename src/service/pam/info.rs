@@ -57,27 +57,10 @@ pub async fn register(core: &Core, caller: &Caller, input: InfoInput) -> ApiResu
         )
     })?;
     let now = core.now();
-    // Two callers registering one identifier at once both find nothing and both insert; the
-    // one that loses the unique index reads again and updates what the winner created.
-    for attempt in 0..2 {
-        let existing = match &identifier {
-            Some(identifier) => match core.store.visible_info(caller.authorization.id, identifier, Access::Write).await
-            {
-                Ok(found) if found.identifier == *identifier => Some(found),
-                Ok(_) | Err(StoreError::NotFound) => None,
-                Err(e) => return Err(e.into()),
-            },
-            None => None,
-        };
-        if let Some(mut record) = existing {
-            if !record.enabled {
-                return Err(inactive());
-            }
-            merge(&mut record, &input);
-            record.sealed_content = core.seal(&content_aad(&record.uid), input.content.as_bytes());
-            core.store.update_info(&record, now).await?;
-            return Ok(Registered { view: InfoView { record, content: input.content }, created: false });
-        }
+    // A new identifier is one round trip: the insert. A taken one is read, and updated when it
+    // is the caller's to write; an insert and a read can both miss only if the item vanished
+    // in between, so that happens at most twice.
+    for _ in 0..2 {
         let uid = uuid::Uuid::new_v4().to_string();
         let mut record = InfoRecord {
             id: 0,
@@ -93,15 +76,24 @@ pub async fn register(core: &Core, caller: &Caller, input: InfoInput) -> ApiResu
             created_by: caller.authorization.id,
         };
         merge(&mut record, &input);
-        match core.store.insert_info(&record, now).await {
-            Ok(id) => {
-                record.id = id;
-                return Ok(Registered { view: InfoView { record, content: input.content }, created: true });
-            }
-            Err(StoreError::Conflict) if attempt == 0 => {}
-            Err(StoreError::Conflict) => break,
-            Err(e) => return Err(e.into()),
+        if let Some(id) = core.store.insert_info(&record, now).await? {
+            record.id = id;
+            return Ok(Registered { view: InfoView { record, content: input.content }, created: true });
         }
+        let existing = match core.store.visible_info(caller.authorization.id, &record.identifier, Access::Write).await {
+            Ok(found) if found.identifier == record.identifier => found,
+            Ok(_) => break,
+            Err(StoreError::NotFound) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let mut record = existing;
+        if !record.enabled {
+            return Err(inactive());
+        }
+        merge(&mut record, &input);
+        record.sealed_content = core.seal(&content_aad(&record.uid), input.content.as_bytes());
+        core.store.update_info(&record, now).await?;
+        return Ok(Registered { view: InfoView { record, content: input.content }, created: false });
     }
     // A taken identifier the caller cannot see (or write) is answered like a missing item.
     Err(not_found().with_reason("identifier held by an item this caller cannot see"))

@@ -38,11 +38,13 @@ impl Store {
         record(&sqlx::query(&sql).bind(authorization_id).bind(id).bind(key).fetch_one(&self.pool).await?)
     }
 
-    /// Inserts a new item whose sealed content was bound to `record.uid`; returns its id.
-    pub async fn insert_info(&self, record: &InfoRecord, now: i64) -> StoreResult<i64> {
+    /// Inserts a new item whose sealed content was bound to `record.uid`; returns its id, or
+    /// `None` when its identifier is taken (nothing is written then).
+    pub async fn insert_info(&self, record: &InfoRecord, now: i64) -> StoreResult<Option<i64>> {
         let row = sqlx::query(
             "INSERT INTO protected_info (uid, identifier, name, info_type, service, url, users_allowed, content, enabled, \
-             created_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10, $10) RETURNING id",
+             created_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10, $10) \
+             ON CONFLICT DO NOTHING RETURNING id",
         )
         .bind(record.uid.as_str())
         .bind(record.identifier.as_str())
@@ -54,9 +56,9 @@ impl Store {
         .bind(record.sealed_content.clone())
         .bind(record.created_by)
         .bind(now)
-        .fetch_one(&self.writer)
+        .fetch_optional(&self.writer)
         .await?;
-        Ok(row.try_get("id")?)
+        Ok(row.map(|r| r.try_get("id")).transpose()?)
     }
 
     /// Rewrites an existing item's fields (the uid, and so the content's binding, stays).
