@@ -7,7 +7,7 @@ use crate::domain::user::canonical_login;
 use crate::error::{ApiError, ApiResult};
 use crate::service::Core;
 use crate::service::auth::Origin;
-use crate::service::auth::throttle::{self, Precheck, Proof};
+use crate::service::auth::throttle::{self, Proof};
 use crate::store::StoreError;
 
 /// Checks a login and password. Unknown logins, disabled users, users without a password and
@@ -28,5 +28,5 @@ pub async fn login(core: &Core, login_name: &str, password: Zeroizing<String>, o
             _ => Proof::Invalid(ApiError::authentication_failed("wrong login or password")),
         })
     };
-    throttle::guard(core, Some(&format!("login:{login}")), origin.ip, Precheck::Lock, check).await
+    throttle::guard(core, Some(&format!("login:{login}")), origin.ip, check).await
 }

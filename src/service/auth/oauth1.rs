@@ -12,7 +12,7 @@ use crate::crypto::oauth1_signature::{SignatureMethod, base_string, verify};
 use crate::domain::authorization::{Authorization, Caller, Scheme};
 use crate::error::{ApiError, ApiResult};
 use crate::service::Core;
-use crate::service::auth::throttle::{self, Precheck, Proof};
+use crate::service::auth::throttle::{self, Proof};
 use crate::store::StoreError;
 
 /// A request as OAuth 1.0a sees it. `params` are every request parameter (query, form body and
@@ -43,8 +43,7 @@ pub async fn verify_request(core: &Core, request: SignedRequest<'_>, origin: Ori
         return Err(ApiError::invalid_signature("no consumer key"));
     }
     let subject = format!("oauth1:{consumer_key}");
-    let authorization =
-        throttle::guard(core, Some(&subject), origin.ip, Precheck::Lock, check(core, &request, &protocol)).await?;
+    let authorization = throttle::guard(core, Some(&subject), origin.ip, check(core, &request, &protocol)).await?;
     admit(core, authorization, None, Scheme::OAuth1, origin).await
 }
 

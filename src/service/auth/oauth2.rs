@@ -7,7 +7,7 @@ use crate::crypto::random_hex;
 use crate::domain::authorization::{Authorization, Caller, Scheme};
 use crate::error::{ApiError, ApiResult};
 use crate::service::Core;
-use crate::service::auth::throttle::{self, Precheck, Proof};
+use crate::service::auth::throttle::{self, Proof};
 use crate::service::auth::{Origin, admit, gate, reason};
 use crate::store::StoreError;
 
@@ -29,8 +29,7 @@ const DUMMY_HASH: [u8; 32] = [0x5a; 32];
 /// alike; the audit record keeps the reason. Failures count towards the lockout.
 pub async fn issue_token(core: &Core, credentials: &ClientCredentials, origin: Origin<'_>) -> ApiResult<IssuedToken> {
     let subject = credentials.client_id.trim().to_ascii_lowercase();
-    let authorization =
-        throttle::guard(core, Some(&subject), origin.ip, Precheck::None, check_client(core, credentials)).await?;
+    let authorization = throttle::guard(core, Some(&subject), origin.ip, check_client(core, credentials)).await?;
     gate(core, &authorization, origin).await.map_err(|r| {
         ApiError::invalid_client().with_reason(reason(r)).with_caller(authorization.application_id, authorization.id)
     })?;
@@ -52,7 +51,7 @@ pub async fn issue_token(core: &Core, credentials: &ClientCredentials, origin: O
 
 /// The client id and secret, compared in constant time whether or not the client exists.
 async fn check_client(core: &Core, credentials: &ClientCredentials) -> ApiResult<Proof<Authorization>> {
-    let found = match core.store.authorization_by_client_id(&credentials.client_id, core.now()).await {
+    let found = match core.store.recent_authorization_by_client_id(&credentials.client_id, core.now()).await {
         Ok(found) => Some(found),
         Err(StoreError::NotFound) => None,
         Err(e) => return Err(e.into()),

@@ -9,7 +9,7 @@ use crate::domain::authorization::{Authorization, Caller, Scheme};
 use crate::error::{ApiError, ApiResult};
 use crate::service::Core;
 use crate::service::auth::oauth1::secret_aad;
-use crate::service::auth::throttle::{self, Precheck, Proof};
+use crate::service::auth::throttle::{self, Proof};
 use crate::service::auth::{Origin, admit};
 use crate::store::StoreError;
 
@@ -32,8 +32,7 @@ pub async fn verify_request(
     origin: Origin<'_>,
 ) -> ApiResult<Caller> {
     let subject = format!("aws:{}", auth.access_key_id);
-    let authorization =
-        throttle::guard(core, Some(&subject), origin.ip, Precheck::Lock, check(core, &auth, &request)).await?;
+    let authorization = throttle::guard(core, Some(&subject), origin.ip, check(core, &auth, &request)).await?;
     admit(core, authorization, None, Scheme::SigV4, origin).await
 }
 

@@ -1,13 +1,13 @@
 //! Brute-force defence. Failures are counted per subject (client id, consumer key, access key,
 //! login) and per source IP in the store, so every cofre process sees the same counts.
 //!
-//! A proof is checked first, and its result is disclosed only once the store has ordered it
-//! among the other attempts: a wrong proof is counted in one atomic statement that tells
-//! whether it still fell within the limit (401) or beyond it (429); a right proof is let
-//! through only if, when read after its check, no key is locked. The store's order is one
-//! sequence of attempts in which at most `limit` failures come before the lock, so parallel
-//! guesses get no more answers than sequential ones, while honest logins cost one read and
-//! never wait for one another. A locked subject or IP is answered 429 with `Retry-After` even
+//! Every attempt reads its keys' counters first and is refused if one is locked. A right proof
+//! is then let through on that read; a wrong one is answered only after it is counted, in one
+//! atomic statement that tells whether it still fell within the limit (401) or beyond it (429).
+//! The check in between is invisible to the caller, so the store's order of those reads and
+//! counts is one sequence of attempts in which at most `limit` failures come before the lock:
+//! parallel guesses get no more answers than sequential ones, while honest logins cost one
+//! read and never wait for one another. A locked subject or IP is answered 429 with `Retry-After` even
 //! when the proof is right, and the answer never says which part was wrong.
 
 use std::net::IpAddr;
@@ -26,32 +26,20 @@ pub enum Proof<T> {
     Replayed(ApiError),
 }
 
-/// Whether a locked key is refused before the proof is checked.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Precheck {
-    /// The check costs (argon2) or consumes something (a nonce, a ticket): read the lock first.
-    Lock,
-    /// The check is a constant-time comparison with no side effect: skip the extra read.
-    None,
-}
-
 /// Runs `check` as one counted attempt of `subject` from `ip`. An error (store, gate, bad
 /// request) or a replay counts nothing.
 pub async fn guard<T>(
     core: &Core,
     subject: Option<&str>,
     ip: IpAddr,
-    precheck: Precheck,
     check: impl Future<Output = ApiResult<Proof<T>>>,
 ) -> ApiResult<T> {
     let keys = Keys::new(core, subject, ip);
-    if precheck == Precheck::Lock {
-        keys.refuse_if_locked(&core.store.attempt_states(&keys.names()).await?, core.now())?;
-    }
+    // Read before the check, so a locked key costs no argon2 and consumes no nonce or ticket.
+    let states = core.store.attempt_states(&keys.names()).await?;
+    keys.refuse_if_locked(&states, core.now())?;
     match check.await? {
         Proof::Valid(value) => {
-            let states = core.store.attempt_states(&keys.names()).await?;
-            keys.refuse_if_locked(&states, core.now())?;
             // A success clears the subject's failures, not the IP's: one good login must not hide a spray.
             if let Some(subject) = &keys.subject
                 && states.iter().any(|s| &s.key == subject && s.failures > 0)

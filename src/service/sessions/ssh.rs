@@ -12,7 +12,7 @@ use crate::domain::sessions::{LiveSession, Protocol};
 use crate::error::{ApiError, ApiResult};
 use crate::service::Core;
 use crate::service::audit::AuditSink;
-use crate::service::auth::throttle::{self, Precheck, Proof};
+use crate::service::auth::throttle::{self, Proof};
 use crate::service::sessions::{SessionEvent, audit_event, proxy, redeem};
 use crate::store::StoreError;
 use crate::store::sessions::host_keys::PinnedHostKey;
@@ -30,7 +30,7 @@ pub async fn open_native(core: &Core, audit: &AuditSink, token: &str, ip: IpAddr
             Err(refused) => Proof::Invalid(refusal(core, audit, refused, ip).await?),
         })
     };
-    let opened = throttle::guard(core, None, ip, Precheck::Lock, check).await?;
+    let opened = throttle::guard(core, None, ip, check).await?;
     let (session, _cookie) = proxy::enter(core, audit, &opened.entry_code, ip).await?;
     Ok(session)
 }

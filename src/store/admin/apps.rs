@@ -186,19 +186,28 @@ impl Store {
         authorization(&sqlx::query(&sql).bind(id).fetch_one(&self.pool).await?)
     }
 
-    /// The authorization for `client_id` with its stored secret hash, for token issue.
     /// The authorization a client id logs in to, with the secret hash to check: its own, or
     /// that of one of its unexpired run credentials (DSM re-registrations).
     pub async fn authorization_by_client_id(&self, client_id: &str, now: i64) -> StoreResult<(Authorization, Vec<u8>)> {
+        let (authorization, hash, _) = self.client_login(client_id, now).await?;
+        Ok((authorization, hash))
+    }
+
+    /// `authorization_by_client_id` with the run credential's expiry, if it is one.
+    pub(in crate::store) async fn client_login(
+        &self,
+        client_id: &str,
+        now: i64,
+    ) -> StoreResult<(Authorization, Vec<u8>, Option<i64>)> {
         let sql = format!(
-            "SELECT {AUTHORIZATION_COLUMNS}, z.secret_hash FROM authorizations z \
+            "SELECT {AUTHORIZATION_COLUMNS}, z.secret_hash, NULL AS run_expires_at FROM authorizations z \
              JOIN applications a ON a.id = z.application_id WHERE z.client_id = $1 \
-             UNION ALL SELECT {AUTHORIZATION_COLUMNS}, r.secret_hash FROM run_credentials r \
+             UNION ALL SELECT {AUTHORIZATION_COLUMNS}, r.secret_hash, r.expires_at AS run_expires_at FROM run_credentials r \
              JOIN authorizations z ON z.id = r.authorization_id JOIN applications a ON a.id = z.application_id \
              WHERE r.client_id = $1 AND r.expires_at > $2"
         );
         let row = sqlx::query(&sql).bind(client_id).bind(now).fetch_one(&self.pool).await?;
-        Ok((authorization(&row)?, row.try_get("secret_hash")?))
+        Ok((authorization(&row)?, row.try_get("secret_hash")?, row.try_get("run_expires_at")?))
     }
 
     /// Every application, or only `only`, with its authorizations.
