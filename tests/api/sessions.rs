@@ -227,7 +227,8 @@ async fn a_drop_through_another_process_reaches_the_holder(backend: Backend) {
     assert_eq!(polled, vec![session.session_id.clone()]);
     assert!(proxy::drop_requested(&b.state.core, &b.state.core.process_id).await.expect("poll").is_empty());
     assert!(proxy::by_cookie(&b.state.core, &b.state.audit, &cookie).await.expect("read").is_none());
-    assert!(proxy::end(&a.state.core, &a.state.audit, &session.session_id, EndReason::Dropped).await.expect("ended"));
+    // A ends it: here, or already in its own watch's poll (every 400 ms), which saw the same drop.
+    proxy::end(&a.state.core, &a.state.audit, &session.session_id, EndReason::Dropped).await.expect("ended");
     let row = b.state.core.store.remote_session_by_session_id(&session.session_id).await.expect("read").expect("row");
     assert_eq!(row.end_reason.as_deref(), Some("dropped"));
 }
