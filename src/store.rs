@@ -88,9 +88,9 @@ impl Store {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") { Backend::Sqlite } else { Backend::Postgres };
         let mut wal = None;
-        if backend == Backend::Sqlite {
-            restrict_sqlite_files(url).map_err(|e| StoreError::Unavailable(sqlx::Error::Io(e)))?;
-            wal = durability::WalSync::for_database(sqlite_path(url)).map(std::sync::Arc::new);
+        if let (Backend::Sqlite, Some(file)) = (backend, sqlite_file(url)) {
+            restrict_sqlite_files(file).map_err(|e| StoreError::Unavailable(sqlx::Error::Io(e)))?;
+            wal = Some(std::sync::Arc::new(durability::WalSync::for_database(file)));
         }
         let pool = pool_options(backend, max_connections, 5).connect(url).await?;
         // SQLite takes one writer at a time: writes queue here, in order, rather than retrying
@@ -152,11 +152,7 @@ fn pool_options(backend: Backend, max_connections: u32, acquire_secs: u64) -> An
 /// The SQLite database holds password hashes and sealed secrets: its file is created readable by
 /// its owner only, whatever the directory's mode or the umask, and an existing one (with its WAL
 /// and shared-memory files, which SQLite creates with the database's own mode) is tightened.
-fn restrict_sqlite_files(url: &str) -> std::io::Result<()> {
-    let path = sqlite_path(url);
-    if path.is_empty() || path == ":memory:" {
-        return Ok(());
-    }
+fn restrict_sqlite_files(path: &str) -> std::io::Result<()> {
     let db = std::path::PathBuf::from(path);
     let mut options = std::fs::OpenOptions::new();
     options.create(true).append(true);
@@ -173,10 +169,11 @@ fn restrict_sqlite_files(url: &str) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The database file of a `sqlite:` URL.
-fn sqlite_path(url: &str) -> &str {
+/// The database file of a `sqlite:` URL; none for an in-memory database.
+fn sqlite_file(url: &str) -> Option<&str> {
     let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
-    path.split('?').next().unwrap_or_default()
+    let path = path.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:").then_some(path)
 }
 
 /// An UPDATE that must have touched a row: none means the row does not exist.

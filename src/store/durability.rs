@@ -22,17 +22,14 @@ pub(super) struct WalSync {
 }
 
 impl WalSync {
-    /// For a SQLite database file (none for an in-memory database).
-    pub(super) fn for_database(path: &str) -> Option<Self> {
-        if path.is_empty() || path == ":memory:" {
-            return None;
-        }
-        Some(Self {
+    /// For the SQLite database file at `path`.
+    pub(super) fn for_database(path: &str) -> Self {
+        Self {
             wal: PathBuf::from(format!("{path}-wal")),
             requested: AtomicU64::new(0),
             synced: AtomicU64::new(0),
             flushing: tokio::sync::Mutex::new(()),
-        })
+        }
     }
 
     async fn sync(&self) -> std::io::Result<()> {
