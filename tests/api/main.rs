@@ -11,6 +11,7 @@ mod bad_input;
 mod browser;
 mod cli;
 mod contract_fidelity;
+mod crash;
 mod dashboards;
 mod dsm;
 mod dsm_security;
