@@ -26,9 +26,7 @@ bao="$PWD/$venv/bin/bao"
 cargo build --release --quiet
 cofre="$PWD/target/release/cofre"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() { for _ in $(seq 1 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; return 1; }
-json() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
+. bench/common.sh
 fresh_db() { psql -q "$pg/postgres" -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" >/dev/null; }
 
 # wrk scripts: a fixed request, or a write at a path of its own per thread (wrk threads share
@@ -94,22 +92,11 @@ HCL
 }
 
 cofre_run() { # label [database url]
-  local label=$1 db=${2:-} port dir
-  port=$(free_port); dir="$work/$label"; mkdir -p "$dir/data"
-  (
-    export COFRE_DATA_DIR="$dir/data" COFRE_TLS=off COFRE_LISTEN="127.0.0.1:$port" COFRE_PROXY_LISTEN="127.0.0.1:0" RUST_LOG=warn
-    [ -n "$db" ] && export COFRE_DATABASE_URL="$db"
-    exec "$cofre" serve
-  ) >"$dir/server.log" 2>&1 & pids+=($!)
-  local base="http://127.0.0.1:$port"
-  wait_http "$base/health"
-  local app id secret token
-  app=$(env COFRE_DATA_DIR="$dir/data" COFRE_TLS=off ${db:+COFRE_DATABASE_URL=$db} "$cofre" app create --name bench --resource info --json)
-  id=$(json 'd["client_id"]' <<<"$app"); secret=$(json 'd["client_secret"]' <<<"$app")
-  token=$(curl -sf "$base/iso/oauth2/token" -d grant_type=client_credentials -d "client_id=$id" -d "client_secret=$secret" | json 'd["access_token"]')
-  curl -sf "$base/iso/pam/info" -H "Authorization: Bearer $token" -d identifier=bench -d content=benchmark-secret >/dev/null
+  local label=$1 db=${2:-} dir="$work/$1"
+  mkdir -p "$dir"
+  cofre_up "$dir/data" "$dir/server.log" "$db"; pids+=("$cofre_pid")
   unique_writes "return wrk.format('POST', '/iso/pam/info', {['Authorization']='Bearer $token', ['Content-Type']='application/x-www-form-urlencoded'}, 'identifier=' .. name .. '&content=written-under-load')" >"$dir/write.lua"
-  printf "wrk.method='POST'\nwrk.body='grant_type=client_credentials&client_id=%s&client_secret=%s'\nwrk.headers['Content-Type']='application/x-www-form-urlencoded'\n" "$id" "$secret" >"$dir/token.lua"
+  token_lua >"$dir/token.lua"
   run "$label" read "$base/iso/pam/info/bench" -H "Authorization: Bearer $token"
   local perf_pid=
   if [ -n "${BENCH_PROFILE:-}" ]; then

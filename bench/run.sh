@@ -8,20 +8,12 @@ cd "$(dirname "$0")/.."
 secs="${1:-10}"; conns="${2:-32}"
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 cargo build --release --quiet
-bin=target/release/cofre
+cofre=target/release/cofre
+. bench/common.sh
 data=$(mktemp -d)
-port=$((20000 + RANDOM % 20000))
-export COFRE_DATA_DIR="$data" COFRE_TLS=off COFRE_LISTEN="127.0.0.1:$port" RUST_LOG=warn
-"$bin" serve & server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data"' EXIT
-for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
-
-app=$("$bin" app create --name bench --resource info --json)
-field() { python3 -c "import json,sys; print(json.load(sys.stdin)[\"$1\"])"; }
-id=$(field client_id <<<"$app"); secret=$(field client_secret <<<"$app")
-base="http://127.0.0.1:$port"
-token=$(curl -sf "$base/iso/oauth2/token" -d grant_type=client_credentials -d "client_id=$id" -d "client_secret=$secret" | field access_token)
-curl -sf "$base/iso/pam/info" -H "Authorization: Bearer $token" -d identifier=bench -d content=benchmark-secret >/dev/null
+cofre_up "$data" /dev/stderr "${COFRE_DATABASE_URL:-}"
+trap 'kill $cofre_pid 2>/dev/null; wait $cofre_pid 2>/dev/null; rm -rf "$data"' EXIT
+id=$client_id secret=$client_secret
 
 lua=$(mktemp)
 cat >"$lua" <<LUA
@@ -44,4 +36,4 @@ wrk -t2 -c"$conns" -d"${secs}s" --latency -H "Authorization: Bearer $token" "$ba
 echo "== sealed write (POST /iso/pam/info)"
 wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$lua" "$base/iso/pam/info" | sed -n '/Latency Distribution/,/Requests\/sec/p'
 rm -f "$lua" "$tok"
-echo "audit records: $("$bin" audit tail -n 1 --json >/dev/null && echo written)"
+echo "audit records: $(COFRE_DATA_DIR="$data" COFRE_TLS=off "$cofre" audit tail -n 1 --json >/dev/null && echo written)"

@@ -16,8 +16,7 @@ trap cleanup EXIT
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 cargo build --release --quiet
 cofre="$PWD/target/release/cofre"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-json() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
+. bench/common.sh
 rss_mib() { awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$server/status"; }
 
 # Writes at a path of their own per wrk thread; `wrk` prints how many it sent.
@@ -57,22 +56,9 @@ seed_to() { # target: write until at least that many secrets are stored
 read_rps() { wrk -t2 -c"$conns" -d"${secs}s" -H "Authorization: Bearer $token" "$base/iso/pam/info/bench" | awk '/Requests\/sec/ {print $2}'; }
 
 measure() { # label [database url]
-  local label=$1 db=${2:-} port dir
-  port=$(free_port); dir="$work/$label"; mkdir -p "$dir"
-  (
-    export COFRE_DATA_DIR="$dir" COFRE_TLS=off COFRE_LISTEN="127.0.0.1:$port" COFRE_PROXY_LISTEN="127.0.0.1:0" RUST_LOG=warn
-    [ -n "$db" ] && export COFRE_DATABASE_URL="$db"
-    exec "$cofre" serve
-  ) >"$work/$label.log" 2>&1 & server=$!
-  base="http://127.0.0.1:$port"
-  for _ in $(seq 1 100); do curl -s -o /dev/null "$base/health" && break; sleep 0.1; done
-  local app id secret
-  app=$(env COFRE_DATA_DIR="$dir" COFRE_TLS=off ${db:+COFRE_DATABASE_URL=$db} "$cofre" app create --name bench --resource info --json)
-  id=$(json 'd["client_id"]' <<<"$app"); secret=$(json 'd["client_secret"]' <<<"$app")
-  token=$(curl -sf "$base/iso/oauth2/token" -d grant_type=client_credentials -d "client_id=$id" -d "client_secret=$secret" | json 'd["access_token"]')
-  export token
+  local label=$1 db=${2:-}
+  cofre_up "$work/$label" "$work/$label.log" "$db"; server=$cofre_pid
   sed -i "1i token = '$token'" "$work/write.lua"
-  curl -sf "$base/iso/pam/info" -H "Authorization: Bearer $token" -d identifier=bench -d content=benchmark-secret >/dev/null
   stored=1
 
   seed_exactly 999; local small_n=$stored small; small=$(read_rps)
@@ -81,7 +67,7 @@ measure() { # label [database url]
     "$small" "$large" "$label" "$small_n" "$large_n" | tee -a "$work/summary"
 
   # The soak: three wrk runs side by side (read, write, token), RSS sampled every 10 s.
-  printf "wrk.method='POST'\nwrk.body='grant_type=client_credentials&client_id=%s&client_secret=%s'\nwrk.headers['Content-Type']='application/x-www-form-urlencoded'\n" "$id" "$secret" >"$work/token.lua"
+  token_lua >"$work/token.lua"
   local c=$((conns / 3 + 1)) loads=()
   wrk -t1 -c"$c" -d"${soak}s" -H "Authorization: Bearer $token" "$base/iso/pam/info/bench" >"$work/soak.read" & loads+=($!)
   wrk -t1 -c"$c" -d"${soak}s" -s "$work/write.lua" "$base/" >"$work/soak.write" & loads+=($!)

@@ -92,13 +92,7 @@ async fn a_kill_during_a_write_load_loses_no_acknowledged_write(backend: Backend
     let (mut child, base) = serve(&app);
     let http = reqwest::Client::new();
     wait_healthy(&http, &base).await;
-    let token = http
-        .post(format!("{base}/iso/oauth2/token"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", created.client_id.as_str()),
-            ("client_secret", created.client_secret.as_str()),
-        ])
+    let token = crate::helpers::token_request(&http, &base, &created)
         .send()
         .await
         .expect("token")

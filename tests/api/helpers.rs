@@ -193,13 +193,7 @@ impl TestApp {
     }
 
     pub async fn token_for(&self, app: &CreatedApplication) -> String {
-        let reply = self
-            .send(self.client.post(self.url("/iso/oauth2/token")).form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", app.client_id.as_str()),
-                ("client_secret", app.client_secret.as_str()),
-            ]))
-            .await;
+        let reply = self.send(token_request(&self.client, &self.base, app)).await;
         assert_eq!(reply.status, StatusCode::OK, "token request failed: {}", reply.body);
         reply.body["access_token"].as_str().expect("access_token").to_owned()
     }
@@ -248,6 +242,15 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         self.handle.shutdown();
     }
+}
+
+/// The client-credentials token request for `app` to the server at `base`.
+pub fn token_request(http: &reqwest::Client, base: &str, app: &CreatedApplication) -> reqwest::RequestBuilder {
+    http.post(format!("{base}/iso/oauth2/token")).form(&[
+        ("grant_type", "client_credentials"),
+        ("client_id", app.client_id.as_str()),
+        ("client_secret", app.client_secret.as_str()),
+    ])
 }
 
 /// A new schema in the test database, reached through `search_path` in the URL.

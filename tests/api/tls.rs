@@ -31,13 +31,7 @@ async fn self_signed_certificate_is_generated_and_trusted_by_name() {
     let health = client.get(format!("https://localhost:{port}/health")).send().await.expect("https works");
     assert_eq!(health.status(), StatusCode::OK);
     let created = app.create_app(&[Resource::Info], false, &["*"]).await;
-    let token = client
-        .post(format!("https://127.0.0.1:{port}/iso/oauth2/token"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", created.client_id.as_str()),
-            ("client_secret", created.client_secret.as_str()),
-        ])
+    let token = crate::helpers::token_request(&client, &format!("https://127.0.0.1:{port}"), &created)
         .send()
         .await
         .expect("token over https");
