@@ -4,6 +4,7 @@
 #   memory: the server's resident memory through a 5-minute mixed load of reads, writes and token
 #           requests (goal: flat once warm; the store itself grows by every write)
 #   bench/scale.sh [soak seconds] [read seconds]        (default 300 s and 10 s, wrk -t2 -c16)
+# SCALE_LARGE=N stores N instead of 100,000 (for a quick try of the script).
 # Needs the local PostgreSQL (postgres@127.0.0.1:5432, trust auth); installs wrk if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +24,7 @@ rss_mib() { awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$server/status"; }
 cat >"$work/write.lua" <<'LUA'
 local threads = 0
 function setup(thread) threads = threads + 1; thread:set("tid", threads) end
-function init(args) n = 0; prefix = "s" .. tid .. "-" .. os.time() end
+function init(args) n = 0; prefix = "s" .. tid .. "-" .. os.time(); token = os.getenv("BENCH_TOKEN") end
 function request()
   n = n + 1
   return wrk.format("POST", "/iso/pam/info", {["Authorization"] = "Bearer " .. token,
@@ -58,7 +59,7 @@ read_rps() { wrk -t2 -c"$conns" -d"${secs}s" -H "Authorization: Bearer $token" "
 measure() { # label [database url]
   local label=$1 db=${2:-}
   cofre_up "$work/$label" "$work/$label.log" "$db"; server=$cofre_pid
-  sed -i "1i token = '$token'" "$work/write.lua"
+  export BENCH_TOKEN=$token
   stored=1
 
   seed_exactly 999; local small_n=$stored small; small=$(read_rps)
@@ -85,7 +86,6 @@ print("%-15s RSS over %d s (%d requests): start %.1f MiB, after 1 min %.1f, end 
       % (label, soak, served, rss[0], warm, rss[-1], max(rss), (rss[-1] / warm - 1) * 100))
 print("%-15s samples every 10 s: %s" % (label, " ".join("%.0f" % x for x in rss)))
 PY
-  sed -i '1d' "$work/write.lua"
   kill "$server"; wait "$server" 2>/dev/null || true; server=
 }
 

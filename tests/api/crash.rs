@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use cofre::domain::authorization::Resource;
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 
-use crate::helpers::{Backend, Client, TestApp};
+use crate::helpers::{Backend, TestApp};
 use crate::on_both_stores;
 
 on_both_stores!(a_kill_during_a_write_load_loses_no_acknowledged_write);
@@ -123,11 +123,8 @@ async fn a_kill_during_a_write_load_loses_no_acknowledged_write(backend: Backend
     // A fresh process recovers the store; every acknowledged item reads back whole.
     let (mut restarted, base) = serve(&app);
     wait_healthy(&http, &base).await;
-    let reader = Client { app: created, token: token.clone() };
     for (identifier, _) in &acked {
-        let read = app
-            .send(http.request(Method::GET, format!("{base}/iso/pam/info/{identifier}")).bearer_auth(&reader.token))
-            .await;
+        let read = app.send(http.get(format!("{base}/iso/pam/info/{identifier}")).bearer_auth(&token)).await;
         assert_eq!(read.status, StatusCode::OK, "acknowledged write {identifier} lost: {}", read.body);
         assert_eq!(read.body["info"]["content"], format!("content of {identifier}"));
     }
