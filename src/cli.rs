@@ -2,6 +2,7 @@
 //! server's configuration and call the same service functions as the admin API, so they work
 //! while the server runs.
 
+pub mod certificates;
 pub mod devices;
 pub mod dsm;
 pub mod run;
@@ -57,6 +58,48 @@ pub enum Command {
     /// Devices: the SSH host key pinned for each.
     #[command(subcommand)]
     Device(DeviceCommand),
+    /// Certificate authorities held in cofre.
+    #[command(subcommand)]
+    Ca(CaCommand),
+    /// Certificates of every application.
+    #[command(subcommand)]
+    Cert(CertCommand),
+}
+
+#[derive(Subcommand)]
+pub enum CaCommand {
+    /// Make a root authority, or an intermediate with `--parent`.
+    Create {
+        name: String,
+        /// ECDSA-P256, ECDSA-P384, RSA-2048, RSA-3072 or RSA-4096.
+        #[arg(long, default_value = "ECDSA-P256")]
+        key_type: String,
+        #[arg(long, default_value_t = 3650)]
+        validity_days: i64,
+        /// The parent authority's id or name.
+        #[arg(long)]
+        parent: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every authority.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write an authority's certificate chain (PEM) to stdout.
+    Show { key: String },
+}
+
+#[derive(Subcommand)]
+pub enum CertCommand {
+    /// Certificates, oldest first; `--status` 1 valid, 2 revoked, 3 renewal pending, 4 expired.
+    List {
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]

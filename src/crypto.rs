@@ -9,6 +9,7 @@ pub mod password;
 pub mod sigv4_signature;
 pub mod ssh_private_key;
 pub mod totp;
+pub mod x509;
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;

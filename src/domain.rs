@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod authorization;
+pub mod certificates;
 pub mod dashboards;
 pub mod dsm;
 pub mod expiration;

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod certificates;
 pub mod dashboards;
 pub mod drain;
 pub mod dsm;
@@ -71,6 +72,7 @@ fn families(state: &AppState) -> Router<AppState> {
         .route("/dash/risk/{m}", get(dashboards::risk::en))
         .route("/coge/credenciais/{s}", get(dashboards::credentials::pt))
         .route("/dash/credentials/{s}", get(dashboards::credentials::en))
+        .merge(certificate_routes())
         .merge(admin::routes())
         .nest("/scim/v2", scim::routes())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate));
@@ -78,6 +80,26 @@ fn families(state: &AppState) -> Router<AppState> {
         .route("/oauth2/token", get(auth::oauth2::token).post(auth::oauth2::token))
         .route("/get_auth_token", get(auth::api_tokens::get_auth_token).post(auth::api_tokens::get_auth_token))
         .merge(protected)
+}
+
+/// Certificates (§13.2): the English `certificate` and the Portuguese `certificado` paths.
+fn certificate_routes() -> Router<AppState> {
+    use certificates::{authorities, issued, requests};
+    let mut routes = Router::new();
+    for (base, sign, list) in [("/certificate", "sign", "list"), ("/certificado", "assinar", "listar")] {
+        routes = routes
+            .route(&format!("{base}/request/{{code}}"), post(requests::submit))
+            .route(&format!("{base}/request/list"), get(requests::list))
+            .route(&format!("{base}/request/list/{{code}}"), get(requests::list_code))
+            .route(&format!("{base}/request/{sign}/{{code}}"), get(issued::sign))
+            .route(&format!("{base}/{list}"), get(issued::list))
+            .route(&format!("{base}/{list}/{{id}}"), get(issued::list_one))
+            .route(&format!("{base}/export/{{id}}"), post(issued::export))
+            .route(&format!("{base}/revoke/{{id}}"), post(issued::revoke))
+            .route(&format!("{base}/ca/{{key}}"), get(authorities::show))
+            .route(&format!("{base}/ca/{{key}}/crl"), get(authorities::crl));
+    }
+    routes
 }
 
 /// MySafe: one set of routes per kind, as §11 prints them.
@@ -140,7 +162,21 @@ pub fn router(state: AppState) -> Router {
 /// the dashboards' 404 "Resource/sub-resource not found" (a missing path parameter), and the
 /// gateway's "No route matched" anywhere else.
 async fn unrouted(uri: axum::http::Uri) -> Response {
-    const FAMILIES: [&str; 10] = ["admin", "cicd", "coe", "dapp", "mysafe", "pam", "remote", "sctm", "session", "user"];
+    const FAMILIES: [&str; 13] = [
+        "admin",
+        "cert",
+        "certificado",
+        "certificate",
+        "cicd",
+        "coe",
+        "dapp",
+        "mysafe",
+        "pam",
+        "remote",
+        "sctm",
+        "session",
+        "user",
+    ];
     let segments: Vec<&str> = uri.path().split('/').skip(1).collect();
     match segments.as_slice() {
         ["scim", "v2", ..] | ["iso" | "api", "scim", "v2", ..] => scim::discovery::unknown().await.into_response(),

@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod certificates;
 pub mod change;
 pub mod dashboards;
 pub mod dsm;

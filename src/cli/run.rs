@@ -50,6 +50,8 @@ pub async fn run_operator_command(config: Config, command: Command) -> CliResult
         Command::Dsm(_) => Err("cofre dsm runs without a server configuration".into()),
         Command::Session(cmd) => super::sessions::run(&core, cmd).await,
         Command::Device(cmd) => super::devices::run(&core, cmd).await,
+        Command::Ca(cmd) => super::certificates::authorities(&core, cmd).await,
+        Command::Cert(cmd) => super::certificates::certificates(&core, cmd).await,
     };
     core.close().await;
     result
@@ -75,7 +77,7 @@ fn secret_from_stdin() -> Result<Zeroizing<String>, std::io::Error> {
     Ok(Zeroizing::new(text.trim_end_matches(['\r', '\n']).to_owned()))
 }
 
-fn print(json_out: bool, value: &Value, text: impl FnOnce() -> String) {
+pub(super) fn print(json_out: bool, value: &Value, text: impl FnOnce() -> String) {
     if json_out { println!("{value}") } else { println!("{}", text()) }
 }
 

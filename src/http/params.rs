@@ -15,7 +15,24 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 /// Parameters recorded verbatim in the audit trail; every other value is recorded as an HMAC.
-const AUDIT_PLAIN: &[&str] = &["identifier", "name", "type", "grant_type", "client_id", "tenant"];
+const AUDIT_PLAIN: &[&str] = &[
+    "identifier",
+    "name",
+    "type",
+    "grant_type",
+    "client_id",
+    "tenant",
+    // Why a certificate was signed or revoked, and by which authority (issue 17).
+    "reason",
+    "motivo",
+    "justification",
+    "itsm_code",
+    "ca",
+    "self_signed",
+    "auto_assinado",
+    "common_name",
+    "revocation_reason",
+];
 const AUDIT_PLAIN_MAX: usize = 128;
 
 #[derive(Default)]

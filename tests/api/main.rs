@@ -9,6 +9,7 @@ mod atomic_changes;
 mod audit;
 mod bad_input;
 mod browser;
+mod certificates;
 mod cli;
 mod contract_fidelity;
 mod crash;
