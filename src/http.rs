@@ -84,9 +84,12 @@ fn families(state: &AppState) -> Router<AppState> {
 
 /// Certificates (§13.2): the English `certificate` and the Portuguese `certificado` paths.
 fn certificate_routes() -> Router<AppState> {
-    use certificates::{authorities, issued, requests};
+    use certificates::{authorities, imports, issued, requests};
     let mut routes = Router::new();
-    for (base, sign, list) in [("/certificate", "sign", "list"), ("/certificado", "assinar", "listar")] {
+    for (base, sign, list, import, scan) in [
+        ("/certificate", "sign", "list", "import", "scan"),
+        ("/certificado", "assinar", "listar", "importar", "descobrir"),
+    ] {
         routes = routes
             .route(&format!("{base}/request/{{code}}"), post(requests::submit))
             .route(&format!("{base}/request/list"), get(requests::list))
@@ -96,6 +99,8 @@ fn certificate_routes() -> Router<AppState> {
             .route(&format!("{base}/{list}/{{id}}"), get(issued::list_one))
             .route(&format!("{base}/export/{{id}}"), post(issued::export))
             .route(&format!("{base}/revoke/{{id}}"), post(issued::revoke))
+            .route(&format!("{base}/{import}"), post(imports::import))
+            .route(&format!("{base}/{scan}"), post(imports::scan))
             .route(&format!("{base}/ca/{{key}}"), get(authorities::show))
             .route(&format!("{base}/ca/{{key}}/crl"), get(authorities::crl));
     }

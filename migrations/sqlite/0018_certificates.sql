@@ -55,6 +55,8 @@ CREATE TABLE certificates (
     request_id        INTEGER UNIQUE REFERENCES certificate_requests (id),
     authority_id      INTEGER REFERENCES certificate_authorities (id),
     origin            TEXT    NOT NULL,
+    fingerprint       TEXT    NOT NULL,
+    self_signed       INTEGER NOT NULL DEFAULT 0,
     serial            TEXT    NOT NULL,
     common_name       TEXT    NOT NULL,
     san               TEXT    NOT NULL,
@@ -67,9 +69,12 @@ CREATE TABLE certificates (
     sign_reason       TEXT,
     sign_justification TEXT,
     itsm_code         TEXT,
+    key_password_hash TEXT,
+    revocation_hash   TEXT,
     revoked_at        INTEGER,
     revocation_reason TEXT,
-    created_at        INTEGER NOT NULL
+    created_at        INTEGER NOT NULL,
+    UNIQUE (application_id, fingerprint)
 );
 CREATE INDEX certificates_by_application ON certificates (application_id, not_after);
 CREATE INDEX certificates_revoked_by_authority ON certificates (authority_id, revoked_at);

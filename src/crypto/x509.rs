@@ -2,6 +2,8 @@
 //! TLS servers, CRLs, and encrypted PKCS#8 export. Keys enter and leave as PKCS#8 DER in
 //! zeroizing buffers; nothing here touches the store.
 
+pub mod import;
+
 use std::net::IpAddr;
 
 use rcgen::{

@@ -111,6 +111,7 @@ pub struct Certificate {
     pub renewal_days: i64,
     pub revoked_at: Option<i64>,
     pub has_key: bool,
+    pub self_signed: bool,
 }
 
 impl Certificate {
@@ -119,19 +120,25 @@ impl Certificate {
     }
 }
 
-/// A certificate to be stored after signing.
+/// A certificate to be stored: signed from a request, imported or found by a scan.
 pub struct NewCertificate {
     pub uid: String,
     pub application_id: i64,
     pub request_id: Option<i64>,
     pub authority_id: Option<i64>,
     pub origin: Origin,
+    /// SHA-256 of the DER: one row per certificate and application.
+    pub fingerprint: String,
+    pub self_signed: bool,
     pub serial: String,
     pub common_name: String,
     pub san: Vec<String>,
     pub certificate_pem: String,
     pub chain_pem: String,
     pub sealed_key: Option<Vec<u8>>,
+    /// For imports, which have no request to hold them (argon2 hashes).
+    pub key_password_hash: Option<String>,
+    pub revocation_hash: Option<String>,
     pub not_before: i64,
     pub not_after: i64,
     pub sign_reason: Option<String>,

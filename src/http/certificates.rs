@@ -3,6 +3,7 @@
 //! under `certificates`, whose keys are the request's field names (docs/API.md has each shape).
 
 pub mod authorities;
+pub mod imports;
 pub mod issued;
 pub mod requests;
 
@@ -70,7 +71,7 @@ pub fn certificate_json(c: &Certificate, now: i64) -> Value {
         "end_validity": datetime(Some(c.not_after)),
         "origin_certificate": c.origin.as_str(),
         "ca": c.authority,
-        "self_signed": c.authority.is_none() && c.chain_pem.is_empty(),
+        "self_signed": c.self_signed,
         "revoked_at": datetime(c.revoked_at),
         "private_key": if c.has_key { "sealed" } else { "absent" },
         "certificate": c.certificate_pem,

@@ -4,6 +4,8 @@
 //! sign with it. Keys are opened only to sign or to export under the request's key password.
 
 pub mod authorities;
+pub mod discovery;
+pub mod imports;
 pub mod issued;
 pub mod requests;
 pub mod signing;
@@ -34,6 +36,11 @@ impl From<X509Error> for ApiError {
 /// Runs CPU-heavy key work (RSA generation takes seconds) off the async workers.
 async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T, X509Error> + Send + 'static) -> ApiResult<T> {
     Ok(tokio::task::spawn_blocking(work).await.map_err(|e| ApiError::internal(&e))??)
+}
+
+/// Parsing work (PKCS#12 key derivation) off the async workers; its refusals are 400s.
+async fn blocking_text<T: Send + 'static>(work: impl FnOnce() -> Result<T, String> + Send + 'static) -> ApiResult<T> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| ApiError::internal(&e))?.map_err(ApiError::bad_request)
 }
 
 fn key_aad<'a>(table: &'a str, row: &'a str) -> Aad<'a> {

@@ -22,7 +22,7 @@ on_both_stores!(
     no_private_key_is_stored_or_audited_in_plaintext,
 );
 
-const KEY_PASSWORD: &str = "export-me-please";
+pub(crate) const KEY_PASSWORD: &str = "export-me-please";
 
 fn request_body(common_name: &str, extra: Value) -> Value {
     let mut body = json!({
@@ -38,7 +38,7 @@ fn request_body(common_name: &str, extra: Value) -> Value {
     body
 }
 
-async fn admin(app: &TestApp) -> Client {
+pub(crate) async fn admin(app: &TestApp) -> Client {
     app.client(&[Resource::Admin]).await
 }
 
@@ -83,12 +83,12 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
     path.to_string_lossy().into_owned()
 }
 
-fn openssl(args: &[&str]) -> (bool, String) {
+pub(crate) fn openssl(args: &[&str]) -> (bool, String) {
     let out = std::process::Command::new("openssl").args(args).output().expect("openssl runs");
     (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 
-fn pem_blocks(text: &str) -> Vec<Vec<u8>> {
+pub(crate) fn pem_blocks(text: &str) -> Vec<Vec<u8>> {
     let mut blocks = Vec::new();
     let mut rest = text;
     while let Some(start) = rest.find("-----BEGIN CERTIFICATE-----") {
@@ -102,7 +102,7 @@ fn pem_blocks(text: &str) -> Vec<Vec<u8>> {
 }
 
 /// The exported key, decrypted with the key password (PKCS#8 DER).
-fn decrypted_key(exported: &Value) -> Vec<u8> {
+pub(crate) fn decrypted_key(exported: &Value) -> Vec<u8> {
     let pem = exported["certificate"]["private_key"].as_str().expect("private key");
     assert!(pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"), "{pem}");
     let (_, doc) = pkcs8::SecretDocument::from_pem(pem).expect("pem");
@@ -110,7 +110,7 @@ fn decrypted_key(exported: &Value) -> Vec<u8> {
     info.decrypt(KEY_PASSWORD).expect("decrypts with the key password").as_bytes().to_vec()
 }
 
-async fn export(app: &TestApp, client: &Client, id: &str, password: &str) -> Reply {
+pub(crate) async fn export(app: &TestApp, client: &Client, id: &str, password: &str) -> Reply {
     app.post_json(client, &format!("/iso/certificate/export/{id}"), json!({ "key_password": password })).await
 }
 
@@ -446,6 +446,8 @@ async fn other_applications_and_narrower_callers_are_refused(backend: Backend) {
         sign(&app, &reader, "r", "self_signed=1&reason=x").await,
         export(&app, &reader, "1", KEY_PASSWORD).await,
         app.post_json(&reader, "/iso/certificate/revoke/1", json!({})).await,
+        app.post_json(&reader, "/iso/certificate/import", json!({"certificate": "x"})).await,
+        app.post_json(&reader, "/iso/certificado/descobrir", json!({"targets": ["127.0.0.1:1"]})).await,
     ] {
         assert_eq!(reply.body["exception"]["code"], 1039, "read-only: {}", reply.body);
     }

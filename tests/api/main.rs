@@ -9,6 +9,7 @@ mod atomic_changes;
 mod audit;
 mod bad_input;
 mod browser;
+mod certificate_imports;
 mod certificates;
 mod cli;
 mod contract_fidelity;

@@ -11,7 +11,7 @@ use crate::store::{Store, StoreError, StoreResult};
 
 const COLUMNS: &str = "c.id, c.uid, c.application_id, r.code AS request_code, a.name AS authority_name, c.origin, \
     c.serial, c.common_name, c.san, c.certificate, c.chain, c.not_before, c.not_after, c.renewal_days, c.revoked_at, \
-    CASE WHEN c.private_key IS NULL THEN 0 ELSE 1 END AS has_key";
+    CASE WHEN c.private_key IS NULL THEN 0 ELSE 1 END AS has_key, c.self_signed";
 const FROM: &str = "certificates c LEFT JOIN certificate_requests r ON r.id = c.request_id \
     LEFT JOIN certificate_authorities a ON a.id = c.authority_id";
 
@@ -41,6 +41,7 @@ fn certificate(row: &AnyRow) -> StoreResult<Certificate> {
         renewal_days: row.try_get("renewal_days")?,
         revoked_at: row.try_get("revoked_at")?,
         has_key: row.try_get::<i64, _>("has_key")? == 1,
+        self_signed: row.try_get::<i64, _>("self_signed")? == 1,
     })
 }
 
@@ -73,9 +74,26 @@ impl Store {
         if claimed.rows_affected() != 1 {
             return Err(StoreError::Stale);
         }
-        let id = self.insert_certificate_in(&mut tx, c, Some(request_id), now).await?;
+        let id = self.insert_certificate_in(&mut tx, c, Some(request_id), now).await?.ok_or(StoreError::Stale)?;
         tx.commit().await?;
         Ok(id)
+    }
+
+    /// Stores an imported or scanned certificate, or finds the one the application already holds
+    /// with the same fingerprint: (id, whether this call stored it).
+    pub async fn insert_certificate(&self, c: &NewCertificate, now: i64) -> StoreResult<(i64, bool)> {
+        let mut tx = self.writer.begin().await?;
+        let inserted = self.insert_certificate_in(&mut tx, c, None, now).await?;
+        tx.commit().await?;
+        if let Some(id) = inserted {
+            return Ok((id, true));
+        }
+        let row = sqlx::query("SELECT id FROM certificates WHERE application_id = $1 AND fingerprint = $2")
+            .bind(c.application_id)
+            .bind(&c.fingerprint)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((row.try_get("id")?, false))
     }
 
     async fn insert_certificate_in(
@@ -84,11 +102,13 @@ impl Store {
         c: &NewCertificate,
         request_id: Option<i64>,
         now: i64,
-    ) -> StoreResult<i64> {
+    ) -> StoreResult<Option<i64>> {
         let row = sqlx::query(
             "INSERT INTO certificates (uid, application_id, request_id, authority_id, origin, serial, common_name, san, \
              certificate, chain, private_key, not_before, not_after, sign_reason, sign_justification, itsm_code, \
-             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id",
+             created_at, fingerprint, self_signed, key_password_hash, revocation_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) \
+             ON CONFLICT (application_id, fingerprint) DO NOTHING RETURNING id",
         )
         .bind(&c.uid)
         .bind(c.application_id)
@@ -107,9 +127,13 @@ impl Store {
         .bind(c.sign_justification.as_deref())
         .bind(c.itsm_code.as_deref())
         .bind(now)
-        .fetch_one(&mut **tx)
+        .bind(&c.fingerprint)
+        .bind(i64::from(c.self_signed))
+        .bind(c.key_password_hash.as_deref())
+        .bind(c.revocation_hash.as_deref())
+        .fetch_optional(&mut **tx)
         .await?;
-        Ok(row.try_get("id")?)
+        row.map(|r| r.try_get("id")).transpose().map_err(Into::into)
     }
 
     /// Certificates with the list's filters; `application_id` confines them to one application.
@@ -149,7 +173,8 @@ impl Store {
         id: i64,
     ) -> StoreResult<Option<(Certificate, CertificateSecrets)>> {
         let row = sqlx::query(&format!(
-            "SELECT {COLUMNS}, c.private_key, r.key_password_hash, r.revocation_hash FROM {FROM} \
+            "SELECT {COLUMNS}, c.private_key, COALESCE(c.key_password_hash, r.key_password_hash) AS key_password_hash, \
+             COALESCE(c.revocation_hash, r.revocation_hash) AS revocation_hash FROM {FROM} \
              WHERE c.id = $1 AND ($2 IS NULL OR c.application_id = $2)"
         ))
         .bind(id)
