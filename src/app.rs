@@ -113,6 +113,7 @@ impl App {
     pub async fn run(self) -> Result<(), AppError> {
         let scheduler = spawn_rotation(self.state.clone());
         let renewals = spawn_renewals(self.state.clone());
+        let certificate_renewals = spawn_certificate_renewals(self.state.clone());
         let purge = spawn_job("purge", self.state.clone(), |state| async move {
             crate::service::auth::purge::purge_expired(&state.core).await.map(drop)
         });
@@ -159,7 +160,7 @@ impl App {
         };
         let served = vault.and(proxy);
         ssh_stop.cancel();
-        for task in scheduler.into_iter().chain(gateway).chain([renewals, purge, drops]) {
+        for task in scheduler.into_iter().chain(gateway).chain([renewals, certificate_renewals, purge, drops]) {
             task.abort();
         }
         end_carried_sessions(&self.state).await;
@@ -208,6 +209,13 @@ fn spawn_rotation(state: AppState) -> Option<tokio::task::JoinHandle<()>> {
 fn spawn_renewals(state: AppState) -> tokio::task::JoinHandle<()> {
     spawn_job("DSM renewal", state, |state| async move {
         crate::service::dsm::renewal::renew_due(&state.core, &crate::service::dsm::renewal::LocalIssuer).await.map(drop)
+    })
+}
+
+/// Renews certificates marked for automatic renewal once they are due.
+fn spawn_certificate_renewals(state: AppState) -> tokio::task::JoinHandle<()> {
+    spawn_job("certificate renewal", state, |state| async move {
+        crate::service::certificates::renewal::renew_due(&state.core, &state.audit).await.map(drop)
     })
 }
 

@@ -99,6 +99,7 @@ fn certificate_routes() -> Router<AppState> {
             .route(&format!("{base}/{list}/{{id}}"), get(issued::list_one))
             .route(&format!("{base}/export/{{id}}"), post(issued::export))
             .route(&format!("{base}/revoke/{{id}}"), post(issued::revoke))
+            .route(&format!("{base}/renewal/{{id}}"), post(issued::renewal))
             .route(&format!("{base}/{import}"), post(imports::import))
             .route(&format!("{base}/{scan}"), post(imports::scan))
             .route(&format!("{base}/ca/{{key}}"), get(authorities::show))

@@ -59,12 +59,20 @@ CREATE TABLE certificates (
     self_signed       BIGINT NOT NULL DEFAULT 0,
     serial            TEXT    NOT NULL,
     common_name       TEXT    NOT NULL,
+    organization      TEXT    NOT NULL DEFAULT '',
+    -- The key's type and the signature digest, for renewal with a new key of the same kind.
+    key_type          TEXT,
+    digest            TEXT,
     san               TEXT    NOT NULL,
     certificate       TEXT    NOT NULL,
     chain             TEXT    NOT NULL,
     private_key       BYTEA,
     not_before        BIGINT NOT NULL,
     not_after         BIGINT NOT NULL,
+    auto_renew        BIGINT NOT NULL DEFAULT 0,
+    renewal_lease     BIGINT NOT NULL DEFAULT 0,
+    -- The certificate that replaced this one on renewal.
+    renewed_by        BIGINT,
     renewal_days      BIGINT NOT NULL DEFAULT 30,
     sign_reason       TEXT,
     sign_justification TEXT,
@@ -78,3 +86,4 @@ CREATE TABLE certificates (
 );
 CREATE INDEX certificates_by_application ON certificates (application_id, not_after);
 CREATE INDEX certificates_revoked_by_authority ON certificates (authority_id, revoked_at);
+CREATE INDEX certificates_due_for_renewal ON certificates (auto_renew, not_after);

@@ -7,6 +7,9 @@ pub mod requests;
 
 pub use keys::{KeySpec, SignatureDigest};
 
+/// Days before expiry from which a certificate is due for renewal, unless it says otherwise.
+pub const DEFAULT_RENEWAL_DAYS: i64 = 30;
+
 /// Where a certificate came from (`origin_certificate`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Origin {
@@ -112,6 +115,10 @@ pub struct Certificate {
     pub revoked_at: Option<i64>,
     pub has_key: bool,
     pub self_signed: bool,
+    /// Renewed by a CA in cofre before it expires (new key, same subject and names).
+    pub auto_renew: bool,
+    /// The certificate that replaced this one.
+    pub renewed_by: Option<i64>,
 }
 
 impl Certificate {
@@ -132,10 +139,16 @@ pub struct NewCertificate {
     pub self_signed: bool,
     pub serial: String,
     pub common_name: String,
+    pub organization: String,
+    /// The key's kind and digest, when cofre made the key (renewal makes another alike).
+    pub key: Option<(KeySpec, SignatureDigest)>,
     pub san: Vec<String>,
     pub certificate_pem: String,
     pub chain_pem: String,
     pub sealed_key: Option<Vec<u8>>,
+    pub auto_renew: bool,
+    /// Days before expiry from which it is due for renewal.
+    pub renewal_days: i64,
     /// For imports, which have no request to hold them (argon2 hashes).
     pub key_password_hash: Option<String>,
     pub revocation_hash: Option<String>,

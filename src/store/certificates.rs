@@ -3,6 +3,7 @@
 
 pub mod authorities;
 pub mod issued;
+pub mod renewals;
 pub mod requests;
 
 use crate::store::{StoreError, StoreResult};

@@ -24,7 +24,7 @@ on_both_stores!(
 
 pub(crate) const KEY_PASSWORD: &str = "export-me-please";
 
-fn request_body(common_name: &str, extra: Value) -> Value {
+pub(crate) fn request_body(common_name: &str, extra: Value) -> Value {
     let mut body = json!({
         "certificate_type": 1, "domain_type": "MULT", "organization": "Example Ltda",
         "common_name": common_name, "san": ["127.0.0.1"], "tags": ["web"],
@@ -43,7 +43,7 @@ pub(crate) async fn admin(app: &TestApp) -> Client {
 }
 
 /// A root and, under it, an intermediate; returns their names.
-async fn authorities(app: &TestApp, admin: &Client) -> (String, String) {
+pub(crate) async fn authorities(app: &TestApp, admin: &Client) -> (String, String) {
     let root = app
         .post_json(admin, "/api/admin/certificate-authorities", json!({"name": "Root CA", "validity_days": 3650}))
         .await;
@@ -60,11 +60,11 @@ async fn authorities(app: &TestApp, admin: &Client) -> (String, String) {
     ("Root CA".into(), "Issuing CA".into())
 }
 
-async fn request(app: &TestApp, client: &Client, code: &str, body: Value) -> Reply {
+pub(crate) async fn request(app: &TestApp, client: &Client, code: &str, body: Value) -> Reply {
     app.post_json(client, &format!("/iso/certificate/request/{code}"), body).await
 }
 
-async fn sign(app: &TestApp, client: &Client, code: &str, query: &str) -> Reply {
+pub(crate) async fn sign(app: &TestApp, client: &Client, code: &str, query: &str) -> Reply {
     app.call(client, Method::GET, &format!("/iso/certificate/request/sign/{code}?{query}")).await
 }
 
@@ -77,7 +77,7 @@ async fn issued(app: &TestApp, client: &Client, code: &str, ca: &str) -> Value {
     signed.body["certificate"].clone()
 }
 
-fn write(dir: &Path, name: &str, text: &str) -> String {
+pub(crate) fn write(dir: &Path, name: &str, text: &str) -> String {
     let path = dir.join(name);
     std::fs::write(&path, text).expect("write");
     path.to_string_lossy().into_owned()

@@ -10,8 +10,8 @@ use crate::domain::certificates::{CertificateFilter, CertificateStatus, Origin};
 use crate::error::{ApiError, ApiResult};
 use crate::http::envelope::Reply;
 use crate::http::params::Params;
-use crate::service::certificates::issued;
 use crate::service::certificates::signing::{self, SignInput};
+use crate::service::certificates::{issued, renewal};
 use crate::state::AppState;
 
 pub async fn sign(
@@ -26,6 +26,11 @@ pub async fn sign(
     };
     let input = SignInput {
         code,
+        auto_renew: match params.flag("auto_renew")? {
+            Some(v) => Some(v),
+            None => params.flag("renovacao_automatica")?,
+        },
+        renewal_days: whole(&params, "renewal_days")?,
         self_signed,
         ca: params.text("ca")?,
         reason: first(&params, &["reason", "motivo"])?,
@@ -34,6 +39,29 @@ pub async fn sign(
     };
     let certificate = signing::sign(&state.core, &caller, input).await?;
     Ok(Reply::ok("Certificate signed").with("certificate", certificate_json(&certificate, state.core.now())))
+}
+
+/// An optional whole-number parameter.
+fn whole(params: &Params, name: &str) -> ApiResult<Option<i64>> {
+    params
+        .text(name)?
+        .map(|v| {
+            v.trim().parse().map_err(|_| ApiError::bad_request(format!("Parameter '{name}' must be a whole number.")))
+        })
+        .transpose()
+}
+
+/// `POST /certificate/renewal/{id}` (cofre's own): `auto_renew` and `renewal_days`.
+pub async fn renewal(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    params: Params,
+) -> ApiResult<Reply> {
+    let id = certificate_id(&id)?;
+    let auto_renew = params.flag("auto_renew")?;
+    let certificate = renewal::configure(&state.core, &caller, id, auto_renew, whole(&params, "renewal_days")?).await?;
+    Ok(Reply::ok("Certificate renewal settings").with("certificate", certificate_json(&certificate, state.core.now())))
 }
 
 fn certificate_id(raw: &str) -> ApiResult<i64> {

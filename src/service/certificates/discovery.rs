@@ -14,7 +14,7 @@ use super::imports::by_id;
 use super::require_change;
 use crate::crypto::x509::import::describe_chain;
 use crate::domain::authorization::Caller;
-use crate::domain::certificates::{Certificate, NewCertificate, Origin};
+use crate::domain::certificates::{Certificate, DEFAULT_RENEWAL_DAYS, NewCertificate, Origin};
 use crate::error::{ApiError, ApiResult};
 use crate::service::Core;
 
@@ -98,6 +98,10 @@ async fn record(core: &Core, caller: &Caller, chain: Vec<Vec<u8>>) -> Result<(Ce
         fingerprint: d.fingerprint,
         self_signed: d.self_signed,
         serial: d.serial,
+        organization: String::new(),
+        key: None,
+        auto_renew: false,
+        renewal_days: DEFAULT_RENEWAL_DAYS,
         common_name: d.common_name,
         san: d.san,
         certificate_pem: d.certificate_pem,

@@ -9,7 +9,7 @@ use super::signing::TABLE;
 use super::{blocking_text, hash_password, key_aad, require_change};
 use crate::crypto::x509::import::{self, Format, Imported};
 use crate::domain::authorization::Caller;
-use crate::domain::certificates::{Certificate, CertificateFilter, NewCertificate, Origin};
+use crate::domain::certificates::{Certificate, CertificateFilter, DEFAULT_RENEWAL_DAYS, NewCertificate, Origin};
 use crate::error::{ApiError, ApiResult};
 use crate::service::Core;
 
@@ -76,6 +76,10 @@ pub async fn import(core: &Core, caller: &Caller, input: ImportInput) -> ApiResu
         fingerprint: described.fingerprint,
         self_signed: described.self_signed,
         serial: described.serial,
+        organization: String::new(),
+        key: None,
+        auto_renew: false,
+        renewal_days: DEFAULT_RENEWAL_DAYS,
         common_name: described.common_name,
         san: described.san,
         certificate_pem: described.certificate_pem,

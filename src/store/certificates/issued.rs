@@ -9,10 +9,10 @@ use crate::domain::certificates::requests::{STATUS_PENDING, STATUS_SIGNED};
 use crate::domain::certificates::{Certificate, CertificateFilter, CertificateStatus, NewCertificate, Origin};
 use crate::store::{Store, StoreError, StoreResult};
 
-const COLUMNS: &str = "c.id, c.uid, c.application_id, r.code AS request_code, a.name AS authority_name, c.origin, \
+pub(super) const COLUMNS: &str = "c.id, c.uid, c.application_id, r.code AS request_code, a.name AS authority_name, c.origin, \
     c.serial, c.common_name, c.san, c.certificate, c.chain, c.not_before, c.not_after, c.renewal_days, c.revoked_at, \
-    CASE WHEN c.private_key IS NULL THEN 0 ELSE 1 END AS has_key, c.self_signed";
-const FROM: &str = "certificates c LEFT JOIN certificate_requests r ON r.id = c.request_id \
+    CASE WHEN c.private_key IS NULL THEN 0 ELSE 1 END AS has_key, c.self_signed, c.auto_renew, c.renewed_by";
+pub(super) const FROM: &str = "certificates c LEFT JOIN certificate_requests r ON r.id = c.request_id \
     LEFT JOIN certificate_authorities a ON a.id = c.authority_id";
 
 /// A certificate's key and the passwords its request set, for export and revocation.
@@ -22,7 +22,7 @@ pub struct CertificateSecrets {
     pub revocation_hash: Option<String>,
 }
 
-fn certificate(row: &AnyRow) -> StoreResult<Certificate> {
+pub(super) fn certificate(row: &AnyRow) -> StoreResult<Certificate> {
     let origin: String = row.try_get("origin")?;
     Ok(Certificate {
         id: row.try_get("id")?,
@@ -42,6 +42,8 @@ fn certificate(row: &AnyRow) -> StoreResult<Certificate> {
         revoked_at: row.try_get("revoked_at")?,
         has_key: row.try_get::<i64, _>("has_key")? == 1,
         self_signed: row.try_get::<i64, _>("self_signed")? == 1,
+        auto_renew: row.try_get::<i64, _>("auto_renew")? == 1,
+        renewed_by: row.try_get("renewed_by")?,
     })
 }
 
@@ -96,7 +98,7 @@ impl Store {
         Ok((row.try_get("id")?, false))
     }
 
-    async fn insert_certificate_in(
+    pub(super) async fn insert_certificate_in(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         c: &NewCertificate,
@@ -106,8 +108,9 @@ impl Store {
         let row = sqlx::query(
             "INSERT INTO certificates (uid, application_id, request_id, authority_id, origin, serial, common_name, san, \
              certificate, chain, private_key, not_before, not_after, sign_reason, sign_justification, itsm_code, \
-             created_at, fingerprint, self_signed, key_password_hash, revocation_hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) \
+             created_at, fingerprint, self_signed, key_password_hash, revocation_hash, organization, key_type, digest, \
+             auto_renew, renewal_days) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+             $17, $18, $19, $20, $21, $22, $23, $24, $25, $26) \
              ON CONFLICT (application_id, fingerprint) DO NOTHING RETURNING id",
         )
         .bind(&c.uid)
@@ -131,6 +134,11 @@ impl Store {
         .bind(i64::from(c.self_signed))
         .bind(c.key_password_hash.as_deref())
         .bind(c.revocation_hash.as_deref())
+        .bind(&c.organization)
+        .bind(c.key.map(|(k, _)| k.as_stored()))
+        .bind(c.key.map(|(_, d)| d.as_str()))
+        .bind(i64::from(c.auto_renew))
+        .bind(c.renewal_days)
         .fetch_optional(&mut **tx)
         .await?;
         row.map(|r| r.try_get("id")).transpose().map_err(Into::into)
