@@ -75,6 +75,11 @@ pub struct Config {
     pub rotation_check_interval: u64,
     /// Seconds before a failed rotation is tried again.
     pub rotation_retry: u64,
+    /// The command that installs a certificate on a device (certificate, chain and key on
+    /// stdin; device and credential in its environment). Empty: publishing is refused.
+    pub certificate_publish_command: String,
+    /// Seconds one device's publication may take before it is recorded as failed.
+    pub certificate_publish_timeout: u64,
     /// The `tenant` name put in PAM responses.
     pub tenant: String,
     /// Largest MySafe file, in bytes.
@@ -132,6 +137,8 @@ impl Default for Config {
             rotation_command: String::new(),
             rotation_check_interval: 60,
             rotation_retry: 3600,
+            certificate_publish_command: String::new(),
+            certificate_publish_timeout: 60,
             tenant: "cofre".to_owned(),
             mysafe_file_limit: 10 * 1024 * 1024,
             dsm_run_credential_ttl: 24 * 3600,
@@ -237,6 +244,9 @@ impl Config {
             return Err(ConfigError(
                 "auth_failure_limit, auth_failure_limit_per_ip and auth_failure_window must be positive".into(),
             ));
+        }
+        if self.certificate_publish_timeout == 0 {
+            return Err(ConfigError("certificate_publish_timeout must be positive".into()));
         }
         if self.rotation_check_interval == 0 || self.rotation_retry == 0 {
             return Err(ConfigError("rotation_check_interval and rotation_retry must be positive".into()));

@@ -84,7 +84,7 @@ fn families(state: &AppState) -> Router<AppState> {
 
 /// Certificates (§13.2): the English `certificate` and the Portuguese `certificado` paths.
 fn certificate_routes() -> Router<AppState> {
-    use certificates::{authorities, imports, issued, requests};
+    use certificates::{authorities, imports, issued, publishing, requests};
     let mut routes = Router::new();
     for (base, sign, list, import, scan) in [
         ("/certificate", "sign", "list", "import", "scan"),
@@ -104,6 +104,15 @@ fn certificate_routes() -> Router<AppState> {
             .route(&format!("{base}/{scan}"), post(imports::scan))
             .route(&format!("{base}/ca/{{key}}"), get(authorities::show))
             .route(&format!("{base}/ca/{{key}}/crl"), get(authorities::crl));
+    }
+    // Publication: the contract's Portuguese `cert` paths and English ones beside them.
+    for (base, profile, publish, list) in
+        [("/cert", "perfil", "publicar", "listar"), ("/certificate", "profile", "publish", "list")]
+    {
+        routes = routes
+            .route(&format!("{base}/{profile}/{{kind}}"), post(publishing::save_profile))
+            .route(&format!("{base}/{publish}"), post(publishing::publish))
+            .route(&format!("{base}/{publish}/{list}/{{id}}"), get(publishing::list));
     }
     routes
 }

@@ -87,3 +87,36 @@ CREATE TABLE certificates (
 CREATE INDEX certificates_by_application ON certificates (application_id, not_after);
 CREATE INDEX certificates_revoked_by_authority ON certificates (authority_id, revoked_at);
 CREATE INDEX certificates_due_for_renewal ON certificates (auto_renew, not_after);
+
+-- Publishing profiles (§13.2 `cert/perfil/{type}`): where and with which credential a
+-- certificate is installed. The credential is read as the authorization that made the profile.
+CREATE TABLE certificate_publish_profiles (
+    id                INTEGER PRIMARY KEY AUTOINCREMENT,
+    application_id    INTEGER NOT NULL,
+    authorization_id  INTEGER NOT NULL,
+    kind              TEXT    NOT NULL,
+    name              TEXT    NOT NULL,
+    credential_id     INTEGER NOT NULL,
+    devices           TEXT    NOT NULL,
+    key_db_path       TEXT,
+    key_db_password   BLOB,
+    label             TEXT,
+    revision          INTEGER NOT NULL DEFAULT 1,
+    created_at        INTEGER NOT NULL,
+    updated_at        INTEGER NOT NULL,
+    UNIQUE (application_id, name)
+);
+
+-- One row per certificate, profile and device a publication tried, with its outcome.
+CREATE TABLE certificate_publications (
+    id                INTEGER PRIMARY KEY AUTOINCREMENT,
+    certificate_id    INTEGER NOT NULL REFERENCES certificates (id),
+    profile_id        INTEGER NOT NULL REFERENCES certificate_publish_profiles (id),
+    device_id         INTEGER NOT NULL,
+    hostname          TEXT    NOT NULL,
+    succeeded         INTEGER NOT NULL,
+    error             TEXT,
+    reason            TEXT,
+    published_at      INTEGER NOT NULL
+);
+CREATE INDEX certificate_publications_by_certificate ON certificate_publications (certificate_id, id);

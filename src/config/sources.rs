@@ -32,6 +32,8 @@ pub(super) const OPTIONS: &[&str] = &[
     "rotation_command",
     "rotation_check_interval",
     "rotation_retry",
+    "certificate_publish_command",
+    "certificate_publish_timeout",
     "tenant",
     "mysafe_file_limit",
     "dsm_run_credential_ttl",
@@ -65,6 +67,7 @@ pub(super) fn env_value(option: &str, value: &str) -> toml::Value {
         | "password_hash_concurrency"
         | "rotation_check_interval"
         | "rotation_retry"
+        | "certificate_publish_timeout"
         | "mysafe_file_limit"
         | "dsm_run_credential_ttl"
         | "session_ticket_ttl"

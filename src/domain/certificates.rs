@@ -3,6 +3,7 @@
 //! revocation at the moment it is read, so it is never stale.
 
 pub mod keys;
+pub mod publishing;
 pub mod requests;
 
 pub use keys::{KeySpec, SignatureDigest};

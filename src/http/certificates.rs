@@ -5,6 +5,7 @@
 pub mod authorities;
 pub mod imports;
 pub mod issued;
+pub mod publishing;
 pub mod requests;
 
 use serde_json::{Value, json};

@@ -7,6 +7,7 @@ pub mod authorities;
 pub mod discovery;
 pub mod imports;
 pub mod issued;
+pub mod publishing;
 pub mod renewal;
 pub mod requests;
 pub mod signing;

@@ -3,6 +3,7 @@
 
 pub mod authorities;
 pub mod issued;
+pub mod publishing;
 pub mod renewals;
 pub mod requests;
 

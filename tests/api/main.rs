@@ -10,6 +10,7 @@ mod audit;
 mod bad_input;
 mod browser;
 mod certificate_imports;
+mod certificate_publishing;
 mod certificate_renewal;
 mod certificates;
 mod cli;

@@ -6,6 +6,7 @@
 
 use super::authorities::usable;
 use super::imports::by_id;
+use super::publishing::{self, CommandPublisher};
 use super::signing::{TABLE, issue};
 use super::{blocking, key_aad, require_change};
 use crate::crypto::x509::{self, LeafSubject};
@@ -42,6 +43,7 @@ pub async fn renew_due(core: &Core, audit: &AuditSink) -> ApiResult<Vec<Renewal>
             match renew_one(core, id).await {
                 Ok(Some(new)) => {
                     audit_renewal(core, audit, id, 200, new).await?;
+                    republish(core, id, new).await;
                     renewed.push(Renewal { old: id, new });
                 }
                 Ok(None) => {}
@@ -136,6 +138,20 @@ async fn renew_one(core: &Core, id: i64) -> ApiResult<Option<i64>> {
         Ok(new) => Ok(Some(new)),
         Err(StoreError::Stale) => Ok(None),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Installs the replacement where the old certificate was published. A failure is recorded
+/// per device (and the old certificate stays there); it does not undo the renewal.
+async fn republish(core: &Core, old: i64, new: i64) {
+    let Some(publisher) = CommandPublisher::from_config(core) else { return };
+    let result = match core.store.certificate_renewal_source(new).await {
+        Ok(Some(source)) => publishing::republish(core, &publisher, old, &source.certificate).await.map(drop),
+        Ok(None) => Ok(()),
+        Err(e) => Err(e.into()),
+    };
+    if let Err(e) = result {
+        tracing::warn!(certificate = new, error = %e, "republishing a renewed certificate failed");
     }
 }
 
