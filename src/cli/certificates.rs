@@ -1,12 +1,24 @@
-//! `cofre ca create|list|show` and `cofre cert list`, on the same services as the admin API.
+//! `cofre ca create|list|show` and `cofre cert list|show|import|request|sign|revoke|export|scan`,
+//! on the same services as the API: per-application commands act as an authorization, whose
+//! rules apply as they do over HTTP. Secrets are read from stdin, never from the command line.
 
+use std::net::IpAddr;
+
+use base64::Engine;
 use serde_json::{Value, json};
+use zeroize::Zeroizing;
 
 use super::{CaCommand, CertCommand, CliResult};
+use crate::domain::authorization::{Caller, Scheme};
+use crate::domain::certificates::requests::RawRequest;
 use crate::domain::certificates::{Authority, Certificate, CertificateFilter, CertificateStatus};
 use crate::service::Core;
 use crate::service::certificates::authorities::{self, AuthorityInput};
+use crate::service::certificates::discovery::{self, ScanInput};
+use crate::service::certificates::imports::{self, ImportInput};
 use crate::service::certificates::issued;
+use crate::service::certificates::requests::{self, RequestInput};
+use crate::service::certificates::signing::{self, SignInput};
 
 fn authority_json(a: &Authority) -> Value {
     json!({"id": a.id.to_string(), "name": a.name, "parent": a.parent_id.map(|p| p.to_string()),
@@ -64,24 +76,188 @@ pub async fn authorities(core: &Core, cmd: CaCommand) -> CliResult {
 }
 
 pub async fn certificates(core: &Core, cmd: CertCommand) -> CliResult {
-    let CertCommand::List { status, json } = cmd;
-    let status = status
-        .map(|s| CertificateStatus::parse(&s).ok_or("--status: 1 valid, 2 revoked, 3 renewal pending, 4 expired"))
-        .transpose()?;
     let now = core.now();
-    let filter = CertificateFilter { status, limit: i64::MAX, ..CertificateFilter::default() };
-    for c in issued::list_all(core, &filter).await? {
-        super::run::print(json, &certificate_json(&c, now), || {
-            format!(
-                "{}\t{}\t{}\tstatus {}\t{} days left\t{}",
-                c.id,
-                c.common_name,
-                c.serial,
-                c.status(now) as i64,
-                days_left(c.not_after, now),
-                c.authority.as_deref().unwrap_or("self-signed")
-            )
-        });
+    match cmd {
+        CertCommand::List { status, json } => {
+            let status = status
+                .map(|s| {
+                    CertificateStatus::parse(&s).ok_or("--status: 1 valid, 2 revoked, 3 renewal pending, 4 expired")
+                })
+                .transpose()?;
+            let filter = CertificateFilter { status, limit: i64::MAX, ..CertificateFilter::default() };
+            for c in issued::list_all(core, &filter).await? {
+                super::run::print(json, &certificate_json(&c, now), || {
+                    format!(
+                        "{}\t{}\t{}\tstatus {}\t{} days left\t{}",
+                        c.id,
+                        c.common_name,
+                        c.serial,
+                        c.status(now) as i64,
+                        days_left(c.not_after, now),
+                        c.authority.as_deref().unwrap_or("self-signed")
+                    )
+                });
+            }
+        }
+        CertCommand::Show { id, json } => {
+            let filter = CertificateFilter { id: Some(id), limit: 1, ..CertificateFilter::default() };
+            let c = issued::list_all(core, &filter).await?.pop().ok_or_else(|| format!("no certificate {id}"))?;
+            if json {
+                println!("{}", certificate_json(&c, now));
+            } else {
+                print!("{}{}", c.certificate_pem, c.chain_pem);
+            }
+        }
+        CertCommand::Import { who, file, format, key, password_stdin } => {
+            let caller = acting_as(core, who.authorization).await?;
+            let bytes = Zeroizing::new(std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?);
+            let certificate = match std::str::from_utf8(&bytes) {
+                Ok(text) if text.contains("-----BEGIN") => Zeroizing::new(text.to_owned()),
+                _ => Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(bytes.as_slice())),
+            };
+            let private_key = match key {
+                Some(path) => Some(Zeroizing::new(
+                    std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?,
+                )),
+                None => None,
+            };
+            let input = ImportInput {
+                certificate: Some(certificate),
+                format,
+                password: stdin_if(password_stdin)?,
+                private_key,
+                key_password: None,
+                password_revogation: None,
+            };
+            let c = imports::import(core, &caller, input).await?;
+            print_certificate(who.json, &c, now, "imported");
+        }
+        CertCommand::Request {
+            who,
+            code,
+            common_name,
+            organization,
+            san,
+            encryption,
+            key_size,
+            algorithm,
+            validity,
+            domain_type,
+            certificate_type,
+            key_password_stdin,
+        } => {
+            let caller = acting_as(core, who.authorization).await?;
+            let raw = RawRequest {
+                certificate_type: Some(certificate_type),
+                domain_type: Some(domain_type),
+                organization: Some(organization),
+                common_name: Some(common_name),
+                san,
+                encryption: Some(encryption),
+                encryption_key_size: Some(key_size),
+                certificate_algorithm: Some(algorithm),
+                validity: Some(validity),
+                ..RawRequest::default()
+            };
+            let input =
+                RequestInput { code, raw, key_password: stdin_if(key_password_stdin)?, password_revogation: None };
+            let (r, created) = requests::submit(core, &caller, input).await?;
+            let value = json!({"id": r.id.to_string(), "code": r.code, "created": created, "csr": r.csr_pem});
+            super::run::print(who.json, &value, || {
+                format!("request {} {}\n{}", r.code, if created { "registered" } else { "updated" }, r.csr_pem)
+            });
+        }
+        CertCommand::Sign { who, code, ca, self_signed, reason, justification, auto_renew, renewal_days } => {
+            let caller = acting_as(core, who.authorization).await?;
+            let input = SignInput {
+                code,
+                auto_renew: Some(auto_renew),
+                renewal_days,
+                self_signed: Some(self_signed),
+                ca,
+                reason: Some(reason),
+                justification,
+                itsm_code: None,
+            };
+            let c = signing::sign(core, &caller, input).await?;
+            print_certificate(who.json, &c, now, "signed");
+        }
+        CertCommand::Revoke { who, id, reason, password_stdin } => {
+            let caller = acting_as(core, who.authorization).await?;
+            let c = issued::revoke(core, &caller, id, stdin_if(password_stdin)?, reason).await?;
+            print_certificate(who.json, &c, now, "revoked");
+        }
+        CertCommand::Export { who, id } => {
+            let caller = acting_as(core, who.authorization).await?;
+            let export = issued::export(core, &caller, id, stdin_if(true)?).await?;
+            let c = &export.certificate;
+            if who.json {
+                let mut value = certificate_json(c, now);
+                value["private_key"] = Value::String(export.encrypted_key.to_string());
+                println!("{value}");
+            } else {
+                print!("{}{}{}", c.certificate_pem, c.chain_pem, export.encrypted_key.as_str());
+            }
+        }
+        CertCommand::Scan { who, targets, timeout } => {
+            let caller = acting_as(core, who.authorization).await?;
+            let findings = discovery::scan(core, &caller, ScanInput { targets, timeout_seconds: timeout }).await?;
+            for f in findings {
+                let value = match &f.outcome {
+                    Ok((c, new)) => {
+                        json!({"target": f.target, "found": true, "new": new, "certificate": certificate_json(c, now)})
+                    }
+                    Err(why) => json!({"target": f.target, "found": false, "error": why}),
+                };
+                super::run::print(who.json, &value, || match &f.outcome {
+                    Ok((c, new)) => format!(
+                        "{}\t{}\t{}\t{}\t{} days left",
+                        f.target,
+                        if *new { "new" } else { "known" },
+                        c.id,
+                        c.common_name,
+                        days_left(c.not_after, now)
+                    ),
+                    Err(why) => format!("{}\tnot found\t{why}", f.target),
+                });
+            }
+        }
     }
     Ok(())
+}
+
+fn print_certificate(json_out: bool, c: &Certificate, now: i64, what: &str) {
+    super::run::print(json_out, &certificate_json(c, now), || {
+        format!(
+            "certificate {} {what}: {} serial {}, {} days left",
+            c.id,
+            c.common_name,
+            c.serial,
+            days_left(c.not_after, now)
+        )
+    });
+}
+
+/// A secret read from stdin when asked for, never from the command line.
+fn stdin_if(asked: bool) -> Result<Option<Zeroizing<String>>, std::io::Error> {
+    if !asked {
+        return Ok(None);
+    }
+    let mut text = Zeroizing::new(String::new());
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
+    Ok(Some(Zeroizing::new(text.trim_end_matches(['\r', '\n']).to_owned())))
+}
+
+/// The authorization the operator acts as: its resources and read-only flag apply as over HTTP.
+async fn acting_as(core: &Core, id: i64) -> Result<Caller, String> {
+    let authorization = core.store.authorization(id).await.map_err(|_| format!("no authorization {id}"))?;
+    if !authorization.enabled || !authorization.application_enabled {
+        return Err(format!("authorization {id} is disabled"));
+    }
+    Ok(Caller {
+        authorization,
+        acting_user_id: None,
+        client_ip: IpAddr::from([127, 0, 0, 1]),
+        scheme: Scheme::ApiToken,
+    })
 }

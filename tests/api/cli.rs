@@ -12,6 +12,7 @@ on_both_stores!(
     cli_creates_links_disables_and_tails_while_the_server_runs,
     cli_manages_users_groups_and_tokens,
     cli_manages_domains_policies_and_pam_links,
+    cli_requests_signs_imports_exports_and_revokes_certificates,
 );
 
 pub fn cofre(app: &TestApp, args: &[&str]) -> String {
@@ -19,6 +20,13 @@ pub fn cofre(app: &TestApp, args: &[&str]) -> String {
 }
 
 fn cofre_with_stdin(app: &TestApp, args: &[&str], stdin: &str) -> String {
+    let (ok, stdout, stderr) = cofre_outcome(app, args, stdin);
+    assert!(ok, "cofre {args:?}: {stderr}");
+    stdout
+}
+
+/// Whether cofre succeeded, and what it wrote to stdout and stderr.
+fn cofre_outcome(app: &TestApp, args: &[&str], stdin: &str) -> (bool, String, String) {
     use std::io::Write;
     let mut child = Command::new(env!("CARGO_BIN_EXE_cofre"))
         .args(args)
@@ -34,8 +42,8 @@ fn cofre_with_stdin(app: &TestApp, args: &[&str], stdin: &str) -> String {
         .expect("cofre runs");
     child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("stdin written");
     let output = child.wait_with_output().expect("cofre finishes");
-    assert!(output.status.success(), "cofre {args:?}: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).expect("utf-8")
+    let text = |bytes: Vec<u8>| String::from_utf8(bytes).expect("utf-8");
+    (output.status.success(), text(output.stdout), text(output.stderr))
 }
 
 async fn cli_creates_links_disables_and_tails_while_the_server_runs(backend: Backend) {
@@ -231,4 +239,73 @@ async fn cli_manages_domains_policies_and_pam_links(backend: Backend) {
         .expect("row");
     assert!(due.is_some(), "assigning a policy schedules the device's credentials");
     cofre(&app, &["policy", "assign", "--none", "--device", "db01"]);
+}
+
+async fn cli_requests_signs_imports_exports_and_revokes_certificates(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let json_of = |out: String| -> Value { serde_json::from_str(out.trim()).expect("one JSON object") };
+    let ca = json_of(cofre(&app, &["ca", "create", "Shop Root", "--key-type", "RSA-2048", "--json"]));
+    assert_eq!(ca["key_type"], "RSA-2048");
+    let made = json_of(cofre(&app, &["app", "create", "--name", "certs", "--resource", "certificates", "--json"]));
+    let z = made["authorization_id"].as_str().expect("authorization").to_owned();
+    let who = ["--authorization", z.as_str(), "--json"];
+    let with = |args: &[&str]| -> Vec<String> { args.iter().chain(who.iter()).map(|s| (*s).to_owned()).collect() };
+    let run = |args: Vec<String>, stdin: &str| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        json_of(cofre_with_stdin(&app, &args, stdin))
+    };
+
+    let request = ["cert", "request", "web-01", "--common-name", "localhost", "--organization", "Shop"];
+    let request = with(&[&request[..], &["--san", "localhost,127.0.0.1", "--key-password-stdin"]].concat());
+    let requested = run(request, "a-long-export-password\n");
+    assert!(requested["csr"].as_str().expect("csr").contains("CERTIFICATE REQUEST"));
+    let signed = run(with(&["cert", "sign", "web-01", "--ca", "Shop Root", "--reason", "go-live"]), "");
+    assert_eq!(signed["status_certificate"], "1", "{signed}");
+    let id = signed["id"].as_str().expect("id").to_owned();
+
+    // The chain openssl checks; the key leaves only encrypted.
+    let dir = tempfile::tempdir().expect("dir");
+    let root = dir.path().join("root.pem");
+    std::fs::write(&root, cofre(&app, &["ca", "show", "Shop Root"])).expect("root");
+    let leaf = dir.path().join("leaf.pem");
+    std::fs::write(&leaf, cofre(&app, &["cert", "show", &id])).expect("leaf");
+    let verify = Command::new("openssl").arg("verify").arg("-CAfile").arg(&root).arg(&leaf).output().expect("openssl");
+    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
+    let exported = cofre_with_stdin(&app, &["cert", "export", &id, "--authorization", &z], "a-long-export-password");
+    assert!(exported.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") && !exported.contains("BEGIN PRIVATE KEY"));
+    let (ok, _, stderr) = cofre_outcome(&app, &["cert", "export", &id, "--authorization", &z], "wrong-password");
+    assert!(!ok && stderr.contains("Wrong key_password"), "{stderr}");
+
+    // Import what openssl made; revoke; list by status.
+    let (key, pem) = (dir.path().join("other.key"), dir.path().join("other.pem"));
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj", "/CN=other.example.com"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&pem)
+        .output()
+        .expect("openssl");
+    assert!(made.status.success());
+    let pem = pem.to_string_lossy().into_owned();
+    let key = key.to_string_lossy().into_owned();
+    let imported = run(with(&["cert", "import", &pem, "--key", &key]), "");
+    assert_eq!(
+        (&imported["origin_certificate"], &imported["common_name"]),
+        (&json!("IMPO"), &json!("other.example.com"))
+    );
+    let revoked = run(with(&["cert", "revoke", &id, "--reason", "retired"]), "");
+    assert_eq!(revoked["status_certificate"], "2");
+    let listed = cofre(&app, &["cert", "list", "--status", "2", "--json"]);
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    let scanned = run(with(&["cert", "scan", "127.0.0.1:1", "--timeout", "1"]), "");
+    assert_eq!(scanned["found"], false, "{scanned}");
+
+    // A read-only authorization is held to its rules here too.
+    let reader =
+        json_of(cofre(&app, &["app", "create", "--name", "ro", "--resource", "certificates", "--read-only", "--json"]));
+    let reader_z = reader["authorization_id"].as_str().expect("authorization");
+    let args = ["cert", "sign", "web-01", "--self-signed", "--reason", "x", "--authorization", reader_z];
+    let (ok, _, stderr) = cofre_outcome(&app, &args, "");
+    assert!(!ok, "read-only may not sign: {stderr}");
 }
