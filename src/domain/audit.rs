@@ -15,3 +15,22 @@ pub struct AuditRecord {
     /// A JSON object: parameter names, masked values, the reason for a refusal.
     pub detail: String,
 }
+
+impl AuditRecord {
+    /// A background job's action (a rotation, a renewal), audited like a request: no caller,
+    /// `method` and `route` naming what was acted on, `detail` a JSON object.
+    pub fn for_job(at_ms: i64, method: &str, route: String, status: i64, detail: serde_json::Value) -> Self {
+        Self {
+            at_ms,
+            request_id: uuid::Uuid::now_v7().to_string(),
+            client_ip: "-".into(),
+            application_id: None,
+            authorization_id: None,
+            method: method.into(),
+            route,
+            status,
+            outcome: if status < 400 { "success" } else { "error" }.into(),
+            detail: detail.to_string(),
+        }
+    }
+}

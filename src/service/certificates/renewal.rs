@@ -157,17 +157,7 @@ async fn republish(core: &Core, old: i64, new: i64) {
 
 /// Renewals are not requests, but they are audited like them, through the same writer.
 async fn audit_renewal(core: &Core, audit: &AuditSink, id: i64, status: i64, new: i64) -> ApiResult<()> {
-    let record = AuditRecord {
-        at_ms: core.clock.now_ms(),
-        request_id: uuid::Uuid::now_v7().to_string(),
-        client_ip: "-".into(),
-        application_id: None,
-        authorization_id: None,
-        method: "RENEW".into(),
-        route: format!("/certificate/{id}"),
-        status,
-        outcome: if status < 400 { "success" } else { "error" }.into(),
-        detail: serde_json::json!({"job": "certificate renewal", "renewed_by": new.to_string()}).to_string(),
-    };
+    let detail = serde_json::json!({"job": "certificate renewal", "renewed_by": new.to_string()});
+    let record = AuditRecord::for_job(core.clock.now_ms(), "RENEW", format!("/certificate/{id}"), status, detail);
     audit.record(record).await.map_err(|_| ApiError::unavailable())
 }

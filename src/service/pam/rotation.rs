@@ -318,18 +318,9 @@ async fn rotate_one(core: &Core, audit: &AuditSink, changer: &dyn SecretChanger,
 
 /// Rotations are not requests, but they are audited like them, through the same writer.
 async fn audit_rotation(core: &Core, audit: &AuditSink, credential_id: i64, status: i64) -> ApiResult<()> {
-    let record = AuditRecord {
-        at_ms: core.clock.now_ms(),
-        request_id: uuid::Uuid::now_v7().to_string(),
-        client_ip: "-".into(),
-        application_id: None,
-        authorization_id: None,
-        method: "ROTATE".into(),
-        route: format!("/pam/credential/{credential_id}"),
-        status,
-        outcome: if status < 400 { "success" } else { "error" }.into(),
-        detail: serde_json::json!({"job": "rotation"}).to_string(),
-    };
+    let detail = serde_json::json!({"job": "rotation"});
+    let route = format!("/pam/credential/{credential_id}");
+    let record = AuditRecord::for_job(core.clock.now_ms(), "ROTATE", route, status, detail);
     audit.record(record).await.map_err(|_| ApiError::unavailable())
 }
 
