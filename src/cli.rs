@@ -89,6 +89,21 @@ pub enum CaCommand {
     },
     /// Write an authority's certificate chain (PEM) to stdout.
     Show { key: String },
+    /// Bring in an existing authority with its key (PEM files); an encrypted key's password on stdin.
+    Import {
+        name: String,
+        #[arg(long)]
+        certificate: std::path::PathBuf,
+        #[arg(long)]
+        key: std::path::PathBuf,
+        /// The authority held in cofre that signed this one.
+        #[arg(long)]
+        parent: Option<String>,
+        #[arg(long)]
+        password_stdin: bool,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Acting for an application: the authorization whose rules (resources, read-only) apply.

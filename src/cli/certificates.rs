@@ -13,7 +13,7 @@ use crate::domain::authorization::{Caller, Scheme};
 use crate::domain::certificates::requests::RawRequest;
 use crate::domain::certificates::{Authority, Certificate, CertificateFilter, CertificateStatus};
 use crate::service::Core;
-use crate::service::certificates::authorities::{self, AuthorityInput};
+use crate::service::certificates::authorities::{self, AuthorityImport, AuthorityInput};
 use crate::service::certificates::discovery::{self, ScanInput};
 use crate::service::certificates::imports::{self, ImportInput};
 use crate::service::certificates::issued;
@@ -66,6 +66,22 @@ pub async fn authorities(core: &Core, cmd: CaCommand) -> CliResult {
                     )
                 });
             }
+        }
+        CaCommand::Import { name, certificate, key, parent, password_stdin, json } => {
+            let read = |path: &std::path::Path| {
+                std::fs::read_to_string(path).map(Zeroizing::new).map_err(|e| format!("{}: {e}", path.display()))
+            };
+            let input = AuthorityImport {
+                name,
+                certificate: read(&certificate)?,
+                private_key: read(&key)?,
+                password: stdin_if(password_stdin)?,
+                parent,
+            };
+            let a = authorities::import(core, input).await?;
+            super::run::print(json, &authority_json(&a), || {
+                format!("certificate authority {} ({}) imported: {}", a.name, a.id, a.key.as_stored())
+            });
         }
         CaCommand::Show { key } => {
             let a = core.store.authority(&key).await?.ok_or_else(|| format!("no certificate authority {key:?}"))?;

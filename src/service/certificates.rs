@@ -41,7 +41,9 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T, X509Error>
 }
 
 /// Parsing work (PKCS#12 key derivation) off the async workers; its refusals are 400s.
-async fn blocking_text<T: Send + 'static>(work: impl FnOnce() -> Result<T, String> + Send + 'static) -> ApiResult<T> {
+pub(super) async fn blocking_text<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> ApiResult<T> {
     tokio::task::spawn_blocking(work).await.map_err(|e| ApiError::internal(&e))?.map_err(ApiError::bad_request)
 }
 

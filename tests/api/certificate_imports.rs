@@ -17,6 +17,7 @@ on_both_stores!(
     an_imported_pkcs12_round_trips,
     imports_check_what_they_are_given,
     discovery_records_what_a_local_tls_server_presents,
+    an_imported_authority_signs_what_openssl_then_trusts,
 );
 
 const P12_PASSWORD: &str = "p12-transport-secret";
@@ -289,5 +290,80 @@ async fn discovery_records_what_a_local_tls_server_presents(backend: Backend) {
         let reply = app.post_json(&client, "/iso/certificate/scan", body.clone()).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{body}: {}", reply.body);
         assert!(message(&reply).contains(expected), "{body}: {}", reply.body);
+    }
+}
+
+async fn an_imported_authority_signs_what_openssl_then_trusts(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = crate::certificates::admin(&app).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let (ca_cert, ca_key) = (dir.path().join("ca.crt"), dir.path().join("ca.key"));
+    let (ca_cert, ca_key) = (ca_cert.to_string_lossy().into_owned(), ca_key.to_string_lossy().into_owned());
+    let (ok, out) = openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:3072",
+        "-nodes",
+        "-keyout",
+        &ca_key,
+        "-out",
+        &ca_cert,
+        "-days",
+        "3650",
+        "-subj",
+        "/CN=Corp Root/O=Corp",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    ]);
+    assert!(ok, "{out}");
+    let (cert_pem, key_pem) =
+        (std::fs::read_to_string(&ca_cert).expect("ca"), std::fs::read_to_string(&ca_key).expect("key"));
+    let path = "/api/admin/certificate-authorities";
+
+    // A leaf is not an authority (a self-signed one cofre made, with its key); a key of another
+    // certificate does not match.
+    let client = app.client(&[Resource::Certificates]).await;
+    let body = crate::certificates::request_body("leaf.example.com", json!({"san": []}));
+    assert_eq!(crate::certificates::request(&app, &client, "leaf", body).await.status, StatusCode::CREATED);
+    let own = crate::certificates::sign(&app, &client, "leaf", "self_signed=1&reason=x").await;
+    let leaf = own.body["certificate"]["certificate"].as_str().expect("pem").to_owned();
+    let exported = export(&app, &client, own.body["certificate"]["id"].as_str().expect("id"), KEY_PASSWORD).await;
+    let leaf_key =
+        format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n", b64(&decrypted_key(&exported.body)));
+    let refused =
+        app.post_json(&admin, path, json!({"name": "Leaf", "certificate": leaf, "private_key": leaf_key})).await;
+    assert!(message(&refused).contains("CA:TRUE"), "{}", refused.body);
+    let refused =
+        app.post_json(&admin, path, json!({"name": "Corp", "certificate": cert_pem, "private_key": leaf_key})).await;
+    assert!(message(&refused).contains("does not match"), "{}", refused.body);
+    let refused = app.post_json(&admin, path, json!({"name": "Corp", "certificate": cert_pem})).await;
+    assert!(message(&refused).contains("'private_key'"), "{}", refused.body);
+
+    let made =
+        app.post_json(&admin, path, json!({"name": "Corp", "certificate": cert_pem, "private_key": key_pem})).await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    assert_eq!(made.body["response"]["message"], "Certificate authority imported");
+    assert_eq!(made.body["certificate_authority"]["key_type"], "RSA-3072");
+
+    // It signs, and openssl trusts the result against the original CA file.
+    let body = crate::certificates::request_body("corp.example.com", json!({"san": []}));
+    assert_eq!(crate::certificates::request(&app, &client, "corp", body).await.status, StatusCode::CREATED);
+    let signed = crate::certificates::sign(&app, &client, "corp", "self_signed=0&ca=Corp&reason=x").await;
+    assert_eq!(signed.status, StatusCode::OK, "{}", signed.body);
+    let leaf_path = dir.path().join("corp.pem");
+    std::fs::write(&leaf_path, signed.body["certificate"]["certificate"].as_str().expect("pem")).expect("write");
+    let (ok, out) = openssl(&["verify", "-CAfile", &ca_cert, &leaf_path.to_string_lossy()]);
+    assert!(ok, "openssl verify: {out}");
+
+    // Its key is sealed, not stored as given.
+    let tail = &key_pem.as_bytes()[key_pem.len() - 80..key_pem.len() - 30];
+    let pool = app.state.core.store.pool();
+    for row in sqlx::query("SELECT private_key AS k FROM certificate_authorities").fetch_all(pool).await.expect("rows")
+    {
+        let sealed: Vec<u8> = sqlx::Row::get(&row, "k");
+        assert!(!sealed.windows(tail.len()).any(|w| w == tail) && !sealed.starts_with(b"-----"));
     }
 }

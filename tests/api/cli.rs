@@ -294,6 +294,9 @@ async fn cli_requests_signs_imports_exports_and_revokes_certificates(backend: Ba
         (&imported["origin_certificate"], &imported["common_name"]),
         (&json!("IMPO"), &json!("other.example.com"))
     );
+    // openssl's default extensions make it a CA too: it can be brought in as an authority.
+    let authority = json_of(cofre(&app, &["ca", "import", "Other", "--certificate", &pem, "--key", &key, "--json"]));
+    assert_eq!(authority["key_type"], "RSA-2048", "{authority}");
     let revoked = run(with(&["cert", "revoke", &id, "--reason", "retired"]), "");
     assert_eq!(revoked["status_certificate"], "2");
     let listed = cofre(&app, &["cert", "list", "--status", "2", "--json"]);

@@ -92,6 +92,34 @@ pub fn describe_chain(chain: &[Vec<u8>]) -> ImportResult<Described> {
     })
 }
 
+/// What an imported authority's certificate and key must be: a CA certificate (basicConstraints
+/// CA:TRUE) whose key is one cofre signs with. Returns the key's kind.
+pub fn authority_key(leaf_pem: &str, key_der: &[u8]) -> ImportResult<crate::domain::certificates::KeySpec> {
+    use crate::domain::certificates::KeySpec;
+    let block = pem::parse(leaf_pem).map_err(|_| "The PEM text is malformed.".to_owned())?;
+    let (_, cert) =
+        X509Certificate::from_der(block.contents()).map_err(|_| "The certificate is not valid X.509.".to_owned())?;
+    if !cert.basic_constraints().ok().flatten().is_some_and(|bc| bc.value.ca) {
+        return Err("The certificate is not a certificate authority's (basicConstraints CA:TRUE).".into());
+    }
+    let der = rustls::pki_types::PrivatePkcs8KeyDer::from(key_der.to_vec());
+    let key = rcgen::KeyPair::try_from(&der).map_err(|_| "The private key is not a supported one.".to_owned())?;
+    if key.is_compatible(&rcgen::PKCS_ECDSA_P256_SHA256) {
+        return Ok(KeySpec::EcdsaP256);
+    }
+    if key.is_compatible(&rcgen::PKCS_ECDSA_P384_SHA384) {
+        return Ok(KeySpec::EcdsaP384);
+    }
+    use rsa::pkcs8::DecodePrivateKey;
+    use rsa::traits::PublicKeyParts;
+    let rsa = rsa::RsaPrivateKey::from_pkcs8_der(key_der)
+        .map_err(|_| "The key must be RSA 2048, 3072 or 4096 bits, or ECDSA P-256 or P-384.".to_owned())?;
+    match rsa.size() * 8 {
+        bits @ (2048 | 3072 | 4096) => Ok(KeySpec::Rsa(bits as u32)),
+        bits => Err(format!("An RSA key of {bits} bits is not supported: use 2048, 3072 or 4096.")),
+    }
+}
+
 /// Whether `der` parses as one X.509 certificate (and so is not a PKCS#12 file).
 pub fn is_certificate_der(der: &[u8]) -> bool {
     X509Certificate::from_der(der).is_ok_and(|(rest, _)| rest.is_empty())

@@ -9,11 +9,28 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::certificates::authorities::authority_json;
 use crate::http::envelope::Reply;
 use crate::http::params::Params;
-use crate::service::certificates::authorities::{self, AuthorityInput};
+use crate::service::certificates::authorities::{self, AuthorityImport, AuthorityInput};
 use crate::state::AppState;
 
-pub async fn create(State(state): State<AppState>, caller: Caller, params: Params) -> ApiResult<Reply> {
+/// With `certificate` and `private_key` (PEM), an existing authority is imported; otherwise one
+/// is made.
+pub async fn create(State(state): State<AppState>, caller: Caller, mut params: Params) -> ApiResult<Reply> {
     can_write(&caller)?;
+    if let Some(certificate) = params.take_secret("certificate")? {
+        let input = AuthorityImport {
+            name: params.text("name")?.ok_or_else(|| ApiError::bad_request("Parameter 'name' is required."))?,
+            certificate,
+            private_key: params
+                .take_secret("private_key")?
+                .ok_or_else(|| ApiError::bad_request("Parameter 'private_key' is required to import an authority."))?,
+            password: params.take_secret("password")?,
+            parent: params.text("parent")?,
+        };
+        let a = authorities::import(&state.core, input).await?;
+        let chain = authorities::chain_pem(&state.core, &a).await?;
+        let body = authority_json(&a, &chain);
+        return Ok(Reply::created("Certificate authority imported").with("certificate_authority", body));
+    }
     let validity_days = params
         .text("validity_days")?
         .map(|v| {

@@ -98,6 +98,64 @@ pub async fn create(core: &Core, input: AuthorityInput) -> ApiResult<Authority> 
     }
 }
 
+/// An existing authority brought in with its key (PEM): the certificate must be a CA's and the
+/// key must match it. Issued certificates chain to it like to one cofre made.
+pub struct AuthorityImport {
+    pub name: String,
+    pub certificate: Zeroizing<String>,
+    pub private_key: Zeroizing<String>,
+    /// For an encrypted private key.
+    pub password: Option<Zeroizing<String>>,
+    /// The authority held in cofre that signed this one, if any.
+    pub parent: Option<String>,
+}
+
+pub async fn import(core: &Core, input: AuthorityImport) -> ApiResult<Authority> {
+    let name = check_name(&input.name)?;
+    let parent = match input.parent.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+        None => None,
+        Some(p) => Some(
+            core.store
+                .authority(p)
+                .await?
+                .ok_or_else(|| ApiError::bad_request(format!("No certificate authority named {p:?}.")))?,
+        ),
+    };
+    let (certificate, private_key, password) = (input.certificate, input.private_key, input.password);
+    let (imported, key) = super::blocking_text(move || {
+        let imported = x509::import::import(
+            x509::import::Format::Pem,
+            certificate.as_bytes(),
+            password.as_deref().map(String::as_str),
+            Some(&private_key),
+        )?;
+        let der = imported.key_der.as_ref().ok_or("No private key given.")?;
+        let key = x509::import::authority_key(&imported.described.certificate_pem, der)?;
+        Ok((imported, key))
+    })
+    .await?;
+    let key_der = imported.key_der.expect("checked above");
+    let d = imported.described;
+    let uid = uuid::Uuid::now_v7().to_string();
+    let new = NewAuthority {
+        sealed_key: core.seal(&key_aad(TABLE, &uid), &key_der),
+        uid,
+        name: name.clone(),
+        parent_id: parent.as_ref().map(|p| p.id),
+        key,
+        certificate_pem: d.certificate_pem,
+        not_before: d.not_before,
+        not_after: d.not_after,
+    };
+    match core.store.insert_authority(&new, core.now()).await {
+        Err(StoreError::Conflict) => {
+            Err(ApiError::conflict(format!("A certificate authority named {name:?} already exists.")))
+        }
+        Err(e) => Err(e.into()),
+        Ok(id) => core.store.authority_by_id(id).await?.map(|(a, _)| a).ok_or_else(|| ApiError::internal(&"lost")),
+    }
+}
+
 /// An authority may sign only while it is valid.
 pub fn usable(a: &Authority, now: i64) -> ApiResult<()> {
     if now >= a.not_after {
