@@ -8,6 +8,7 @@ pub mod auth;
 pub mod certificates;
 pub mod dashboards;
 pub mod dsm;
+pub mod external_command;
 pub mod hosts;
 pub mod mysafe;
 pub mod optimistic;

@@ -28,7 +28,7 @@ host="$COFRE_DEVICE_HOSTNAME"
 [ -e "$out/$host.break" ] && exit 3
 [ -e "$out/$host.hang" ] && sleep 30
 cat > "$out/$host.tmp" && mv "$out/$host.tmp" "$out/$host.pem"
-env | grep '^COFRE_' | sort > "$out/$host.env"
+env | sort > "$out/$host.env"
 echo "$@" > "$out/$host.argv"
 "#;
 
@@ -141,6 +141,15 @@ async fn publishing_installs_the_certificate_and_renewal_republishes_it(backend:
         format!("COFRE_CERTIFICATE_SERIAL={}", cert["serial"].as_str().expect("serial")),
     ] {
         assert!(env.lines().any(|l| l == line), "{line} in {env}");
+    }
+    // cofre's own environment (cargo's variables here; a database URL in production) stays behind.
+    let names: Vec<&str> = env.lines().filter_map(|l| l.split_once('=')).map(|(name, _)| name).collect();
+    let expected = ["COFRE_", "PATH", "HOME", "LANG", "TZ", "TMPDIR", "PWD", "SHLVL", "_"];
+    for name in &names {
+        assert!(
+            expected.iter().any(|e| name == e || (e.ends_with('_') && name.starts_with(e))),
+            "{name} leaked into {env}"
+        );
     }
     let argv = std::fs::read_to_string(out.join("web01.argv")).expect("argv");
     assert_eq!(argv.trim(), out.display().to_string(), "nothing secret on the command line");

@@ -154,7 +154,10 @@ async fn due_credentials_rotate_through_the_changer(backend: Backend) {
 
     // The command changer: the new secret on stdin, never on the command line.
     let out = app.data_dir.path().join("changed.txt");
-    let command = CommandChanger { program: "sh".into(), args: vec!["-c".into(), format!("cat > {}", out.display())] };
+    let command = CommandChanger {
+        program: "sh".into(),
+        args: vec!["-c".into(), format!("cat > {0}; env > {0}.env", out.display())],
+    };
     app.clock.advance_secs(3601);
     client.token = app.token_for(&client.app).await; // the access token lives an hour too
     assert_eq!(run_due(core, &app.state.audit, &command).await.expect("run").rotated.len(), 2);
@@ -163,6 +166,9 @@ async fn due_credentials_rotate_through_the_changer(backend: Backend) {
     assert!(
         written == now.body["credential"]["password"].as_str().expect("pw") || written.contains("OPENSSH PRIVATE KEY")
     );
+    // The command sees its job's variables, not cofre's environment (cargo's, in this test).
+    let env = std::fs::read_to_string(format!("{}.env", out.display())).expect("env");
+    assert!(env.contains("COFRE_CREDENTIAL_IDENTIFIER=") && !env.contains("CARGO_"), "{env}");
 
     // Rotation after custody is released.
     policies::create(core, policy("after-use", None, true)).await.expect("policy");

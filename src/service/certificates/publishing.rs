@@ -69,9 +69,8 @@ impl Publisher for CommandPublisher {
     fn publish<'a>(&'a self, job: &'a PublishJob) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
         Box::pin(async move {
             use tokio::io::AsyncWriteExt;
-            let mut command = tokio::process::Command::new(&self.program);
+            let mut command = crate::service::external_command::scrubbed(&self.program, &self.args);
             command
-                .args(&self.args)
                 .env("COFRE_PROFILE_TYPE", job.profile_kind.as_str())
                 .env("COFRE_PROFILE_NAME", &job.profile_name)
                 .env("COFRE_DEVICE_ID", job.device_id.to_string())

@@ -76,8 +76,7 @@ impl SecretChanger for CommandChanger {
     ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
         Box::pin(async move {
             use tokio::io::AsyncWriteExt;
-            let mut child = tokio::process::Command::new(&self.program)
-                .args(&self.args)
+            let mut child = crate::service::external_command::scrubbed(&self.program, &self.args)
                 .env("COFRE_CREDENTIAL_ID", target.credential_id.to_string())
                 .env("COFRE_CREDENTIAL_IDENTIFIER", &target.identifier)
                 .env("COFRE_CREDENTIAL_KIND", target.kind.as_str())
