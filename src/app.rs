@@ -65,7 +65,7 @@ impl App {
         // The core creates the data directory owner-only; the TLS files go inside it after.
         let core = Core::open(config, clock).await?;
         let tls = crate::tls::server_config(&core.config).await?;
-        let audit = AuditSink::spawn(core.store.clone());
+        let audit = AuditSink::spawn(core.store.clone(), core.audit_chain_key());
         // Sessions a dead process held, or never entered, are closed before any is served.
         if let Err(e) = crate::service::sessions::proxy::close_interrupted(&core, &audit).await {
             tracing::warn!(error = %e, "could not close interrupted sessions");
@@ -117,6 +117,7 @@ impl App {
         let purge = spawn_job("purge", self.state.clone(), |state| async move {
             crate::service::auth::purge::purge_expired(&state.core).await.map(drop)
         });
+        let checkpoints = spawn_audit_checkpoints(self.state.clone());
         let router = crate::http::router(self.state.clone());
         // Path normalisation must run before the router matches.
         let service = MapRequestLayer::new(normalize_path::<hyper::body::Incoming>).layer(router);
@@ -160,7 +161,12 @@ impl App {
         };
         let served = vault.and(proxy);
         ssh_stop.cancel();
-        for task in scheduler.into_iter().chain(gateway).chain([renewals, certificate_renewals, purge, drops]) {
+        for task in scheduler.into_iter().chain(gateway).chain(checkpoints).chain([
+            renewals,
+            certificate_renewals,
+            purge,
+            drops,
+        ]) {
             task.abort();
         }
         end_carried_sessions(&self.state).await;
@@ -217,6 +223,34 @@ fn spawn_certificate_renewals(state: AppState) -> tokio::task::JoinHandle<()> {
     spawn_job("certificate renewal", state, |state| async move {
         crate::service::certificates::renewal::renew_due(&state.core, &state.audit).await.map(drop)
     })
+}
+
+/// With `audit_checkpoint_file` set, writes the audit chain's head there every checkpoint
+/// interval (when it moved), outside the database's reach.
+fn spawn_audit_checkpoints(state: AppState) -> Option<tokio::task::JoinHandle<()>> {
+    let path = state.core.config.audit_checkpoint_file.clone()?;
+    let every = Duration::from_secs(state.core.config.audit_checkpoint_interval);
+    Some(tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(every);
+        let mut written = None;
+        loop {
+            ticker.tick().await;
+            let head = match state.core.store.audit_head().await {
+                Ok(head) => head.seq,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the audit chain's head for a checkpoint");
+                    continue;
+                }
+            };
+            if written == Some(head) {
+                continue;
+            }
+            match crate::service::integrity::chain::checkpoint(&state.core, &path).await {
+                Ok(c) => written = Some(c.seq),
+                Err(e) => tracing::warn!(error = %e, "audit checkpoint failed"),
+            }
+        }
+    }))
 }
 
 /// Runs `pass` every check interval, each in its own task: an error or even a panic in one pass

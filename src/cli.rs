@@ -5,6 +5,7 @@
 pub mod certificates;
 pub mod devices;
 pub mod dsm;
+pub mod integrity;
 pub mod run;
 pub mod sessions;
 
@@ -530,5 +531,28 @@ pub enum AuditCommand {
         lines: i64,
         #[arg(long)]
         json: bool,
+    },
+    /// Check the chain: every record against its MAC, the head and the checkpoint file. Names
+    /// the first record that was altered, deleted, inserted or reordered.
+    Verify {
+        /// Start at this sequence number (its predecessor is trusted).
+        #[arg(long, default_value_t = 1)]
+        since: i64,
+        /// Checkpoints to hold the trail to (default: audit_checkpoint_file).
+        #[arg(long)]
+        checkpoint_file: Option<std::path::PathBuf>,
+    },
+    /// Append the chain's head to the checkpoint file now.
+    Checkpoint {
+        #[arg(long)]
+        checkpoint_file: Option<std::path::PathBuf>,
+    },
+    /// Print records from a sequence number on, one JSON object per line, with `seq` and `mac`.
+    Export {
+        #[arg(long, default_value_t = 1)]
+        since: i64,
+        /// jsonl (JSON lines) is the only format.
+        #[arg(long, default_value = "jsonl")]
+        format: String,
     },
 }

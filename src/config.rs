@@ -106,6 +106,10 @@ pub struct Config {
     pub session_max_length: u64,
     /// Working hours for the risk dashboard, `HH-HH` UTC on weekdays (`08-18`).
     pub working_hours: String,
+    /// A file outside the database where the audit chain's head is written down every
+    /// `audit_checkpoint_interval` seconds, so that a trail cut short is caught. Unset: none.
+    pub audit_checkpoint_file: Option<PathBuf>,
+    pub audit_checkpoint_interval: u64,
 }
 
 impl Default for Config {
@@ -151,6 +155,8 @@ impl Default for Config {
             session_idle_timeout: 900,
             session_max_length: 8 * 3600,
             working_hours: "08-18".into(),
+            audit_checkpoint_file: None,
+            audit_checkpoint_interval: 300,
         }
     }
 }
@@ -247,6 +253,9 @@ impl Config {
         }
         if self.certificate_publish_timeout == 0 {
             return Err(ConfigError("certificate_publish_timeout must be positive".into()));
+        }
+        if self.audit_checkpoint_interval == 0 {
+            return Err(ConfigError("audit_checkpoint_interval must be positive".into()));
         }
         if self.rotation_check_interval == 0 || self.rotation_retry == 0 {
             return Err(ConfigError("rotation_check_interval and rotation_retry must be positive".into()));

@@ -10,6 +10,7 @@ pub mod dashboards;
 pub mod dsm;
 pub mod external_command;
 pub mod hosts;
+pub mod integrity;
 pub mod mysafe;
 pub mod optimistic;
 pub mod pam;
@@ -51,6 +52,8 @@ pub struct Core {
     secret_pepper: Zeroizing<Vec<u8>>,
     /// Key for masking sensitive values in the audit trail; separate from the KEK.
     audit_key: Zeroizing<Vec<u8>>,
+    /// Key of the audit chain's MACs.
+    audit_chain_key: integrity::chain::ChainKey,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +90,7 @@ impl Core {
         let token_key = shared("token_signing_key").await?;
         let secret_pepper = shared("client_secret_pepper").await?;
         let audit_key = shared("audit_hmac_key").await?;
+        let audit_chain_key = integrity::chain::ChainKey::new(shared("audit_chain_key").await?);
         Ok(Self {
             tokens: TokenKeys::new(&token_key),
             passwords: PasswordHasher::new(config.password_hash_concurrency),
@@ -99,6 +103,7 @@ impl Core {
             keyring,
             secret_pepper,
             audit_key,
+            audit_chain_key,
         })
     }
 
@@ -125,6 +130,11 @@ impl Core {
         self.keyring.seal(aad, plaintext)
     }
 
+    /// The data key `seal` uses now; values under another are moved by `cofre key reseal`.
+    pub fn active_data_key_id(&self) -> u32 {
+        self.keyring.active_id()
+    }
+
     /// Opens a sealed value; a data key created by another process is fetched once and kept.
     pub async fn unseal(&self, aad: &Aad<'_>, blob: &[u8]) -> Result<Zeroizing<Vec<u8>>, ApiError> {
         match self.keyring.open(aad, blob) {
@@ -147,6 +157,11 @@ impl Core {
 
     pub fn client_secret_matches(&self, secret: &str, stored: &[u8]) -> bool {
         ct_eq(&self.hash_credential(secret), stored)
+    }
+
+    /// The key that links audit records into one chain.
+    pub fn audit_chain_key(&self) -> integrity::chain::ChainKey {
+        self.audit_chain_key.clone()
     }
 
     /// How a sensitive value appears in the audit trail.

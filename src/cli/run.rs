@@ -45,6 +45,7 @@ pub async fn run_operator_command(config: Config, command: Command) -> CliResult
         Command::Group(cmd) => group(&core, cmd).await,
         Command::Token(cmd) => token(&core, cmd).await,
         Command::Audit(AuditCommand::Tail { lines, json }) => audit_tail(&core, lines, json).await,
+        Command::Audit(cmd) => super::integrity::audit(&core, cmd).await,
         Command::Domain(cmd) => domain(&core, cmd).await,
         Command::Policy(cmd) => policy(&core, cmd).await,
         Command::Dsm(_) => Err("cofre dsm runs without a server configuration".into()),

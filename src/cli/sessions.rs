@@ -66,7 +66,7 @@ pub async fn run(core: &Core, cmd: SessionCommand) -> CliResult {
         }
         SessionCommand::Drop { session_id } => {
             // Outside a request, the drop and any end it causes are audited through a writer of its own.
-            let audit = AuditSink::spawn(core.store.clone());
+            let audit = AuditSink::spawn(core.store.clone(), core.audit_chain_key());
             let dropped = control::drop_session(core, &audit, Scope::All, &session_id, None).await;
             audit.shutdown().await;
             dropped?;

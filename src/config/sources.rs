@@ -46,6 +46,8 @@ pub(super) const OPTIONS: &[&str] = &[
     "session_max_length",
     "working_hours",
     "record_retention_days",
+    "audit_checkpoint_file",
+    "audit_checkpoint_interval",
 ];
 
 /// Env values are strings; give numbers, booleans and comma lists their TOML type.
@@ -73,7 +75,8 @@ pub(super) fn env_value(option: &str, value: &str) -> toml::Value {
         | "session_ticket_ttl"
         | "session_idle_timeout"
         | "session_max_length"
-        | "record_retention_days" => {
+        | "record_retention_days"
+        | "audit_checkpoint_interval" => {
             value.trim().parse::<i64>().map_or_else(|_| toml::Value::String(value.into()), toml::Value::Integer)
         }
         "allow_insecure_http" => match value.trim() {

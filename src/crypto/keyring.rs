@@ -109,6 +109,11 @@ impl Keyring {
         key.open(aad, blob)
     }
 
+    /// The id of the data key new values are sealed with.
+    pub fn active_id(&self) -> u32 {
+        self.active.load().id()
+    }
+
     pub fn insert(&self, key: SealingKey) {
         let key = Arc::new(key);
         self.keys.rcu(|keys| {

@@ -34,3 +34,20 @@ impl AuditRecord {
         }
     }
 }
+
+/// A record as stored in the chain: its row id, sequence number and MAC.
+#[derive(Clone, Debug)]
+pub struct ChainedRecord {
+    pub id: i64,
+    pub seq: i64,
+    pub mac: Vec<u8>,
+    pub record: AuditRecord,
+}
+
+/// The chain's last link: sequence number (also how many records it holds) and MAC.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainHead {
+    pub seq: i64,
+    pub mac: Vec<u8>,
+    pub at_ms: i64,
+}

@@ -3,6 +3,7 @@
 //! same service functions as the CLI. Secrets appear only in creation and regeneration answers.
 
 mod apps;
+mod audit;
 mod certificates;
 mod devices;
 mod pam;
@@ -51,6 +52,7 @@ pub fn routes() -> Router<AppState> {
             get(devices::show_host_key).put(devices::set_host_key).delete(devices::reset_host_key),
         )
         .route("/admin/certificate-authorities", get(certificates::list).post(certificates::create))
+        .route("/admin/audit/head", get(audit::head))
         .route("/admin/sessions", get(sessions::list))
         .route("/admin/sessions/{id}", get(sessions::show))
         .route("/admin/sessions/{id}/recording", get(sessions::recording))

@@ -1,7 +1,7 @@
 //! The audit pipeline: requests hand their record to one writer task through a bounded queue and
-//! wait until it is durable. The writer commits whatever has queued up in one transaction and
-//! flushes it (`Store::sync`, which also makes durable every write the requests committed
-//! before their records), so under load batches grow instead of requests queueing behind one
+//! wait until it is durable. The writer commits whatever has queued up in one transaction,
+//! linked into the store's audit chain (see `integrity::chain`), and flushes it (`Store::sync`,
+//! which also makes durable every write the requests committed before their records), so under load batches grow instead of requests queueing behind one
 //! another's commits. If the store cannot take the batch, every waiting request is told, and
 //! answers 503: nothing is served unaudited.
 
@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::domain::audit::AuditRecord;
+use crate::service::integrity::chain::ChainKey;
 use crate::store::Store;
 
 const QUEUE_DEPTH: usize = 4096;
@@ -31,10 +32,11 @@ pub struct AuditSink {
 pub struct AuditUnavailable;
 
 impl AuditSink {
-    pub fn spawn(store: Store) -> Self {
+    /// Each batch extends the store's audit chain, linked under `key`.
+    pub fn spawn(store: Store, key: ChainKey) -> Self {
         let (queue, rx) = mpsc::channel(QUEUE_DEPTH);
         let (stop, stopped) = oneshot::channel();
-        let writer = tokio::spawn(write_batches(store, rx, stopped));
+        let writer = tokio::spawn(write_batches(store, key, rx, stopped));
         Self { queue, writer: Mutex::new(Some((writer, stop))) }
     }
 
@@ -58,7 +60,7 @@ impl AuditSink {
     }
 }
 
-async fn write_batches(store: Store, mut rx: mpsc::Receiver<Pending>, mut stop: oneshot::Receiver<()>) {
+async fn write_batches(store: Store, key: ChainKey, mut rx: mpsc::Receiver<Pending>, mut stop: oneshot::Receiver<()>) {
     let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
     let mut stopping = false;
     loop {
@@ -85,7 +87,7 @@ async fn write_batches(store: Store, mut rx: mpsc::Receiver<Pending>, mut stop: 
         let records: Vec<AuditRecord> = batch.iter().map(|p| p.record.clone()).collect();
         // The flush covers the batch and every write its requests committed before it.
         let durable = match async {
-            store.append_audit(&records).await?;
+            store.append_audit(&records, |prev, seq, r| key.link(prev, seq, r)).await?;
             store.sync().await
         }
         .await

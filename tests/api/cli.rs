@@ -26,7 +26,7 @@ fn cofre_with_stdin(app: &TestApp, args: &[&str], stdin: &str) -> String {
 }
 
 /// Whether cofre succeeded, and what it wrote to stdout and stderr.
-fn cofre_outcome(app: &TestApp, args: &[&str], stdin: &str) -> (bool, String, String) {
+pub fn cofre_outcome(app: &TestApp, args: &[&str], stdin: &str) -> (bool, String, String) {
     use std::io::Write;
     let mut child = Command::new(env!("CARGO_BIN_EXE_cofre"))
         .args(args)

@@ -7,6 +7,7 @@ mod signing;
 mod admin;
 mod atomic_changes;
 mod audit;
+mod audit_chain;
 mod bad_input;
 mod browser;
 mod certificate_imports;

@@ -1,0 +1,61 @@
+//! `cofre audit verify|checkpoint|export`: the audit chain, checked and handed on.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use futures_util::StreamExt;
+
+use super::{AuditCommand, CliResult};
+use crate::service::Core;
+use crate::service::integrity::chain::{self, Verdict};
+use crate::service::integrity::export;
+
+pub async fn audit(core: &Core, command: AuditCommand) -> CliResult {
+    match command {
+        AuditCommand::Tail { .. } => Err("handled by audit_tail".into()),
+        AuditCommand::Verify { since, checkpoint_file } => verify(core, since, checkpoint_file).await,
+        AuditCommand::Checkpoint { checkpoint_file } => {
+            let path = checkpoint_path(core, checkpoint_file)?;
+            let c = chain::checkpoint(core, &path).await?;
+            println!("checkpoint written to {}: record {} ({} records)", path.display(), c.seq, c.count);
+            Ok(())
+        }
+        AuditCommand::Export { since, format } => {
+            if format != "jsonl" {
+                return Err(format!("--format {format}: only jsonl is supported").into());
+            }
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let mut rows = std::pin::pin!(core.store.chained_audit(since.max(1)));
+            while let Some(row) = rows.next().await {
+                writeln!(out, "{}", export::json_line(&row?))?;
+            }
+            out.flush()?;
+            Ok(())
+        }
+    }
+}
+
+fn checkpoint_path(core: &Core, flag: Option<PathBuf>) -> Result<PathBuf, String> {
+    flag.or_else(|| core.config.audit_checkpoint_file.clone())
+        .ok_or_else(|| "no checkpoint file: pass --checkpoint-file or set COFRE_AUDIT_CHECKPOINT_FILE".to_owned())
+}
+
+async fn verify(core: &Core, since: i64, checkpoint_file: Option<PathBuf>) -> CliResult {
+    let checkpoints = match checkpoint_file.or_else(|| core.config.audit_checkpoint_file.clone()) {
+        Some(path) => chain::read_checkpoints(&path)?,
+        None => {
+            eprintln!("no checkpoint file set: a trail cut short after its head was rewritten would not be caught");
+            Vec::new()
+        }
+    };
+    match chain::verify(core, &core.audit_chain_key(), since, &checkpoints).await? {
+        Verdict::Intact { from, to, count } => {
+            println!(
+                "audit trail intact: {count} records verified ({from} to {to}), {} checkpoints held",
+                checkpoints.len()
+            );
+            Ok(())
+        }
+        Verdict::Broken { seq, problem } => Err(format!("audit trail broken at record {seq}: {problem}").into()),
+    }
+}

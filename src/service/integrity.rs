@@ -1,0 +1,5 @@
+//! Trust an operator can check: the audit chain, master- and data-key rotation, backups and
+//! moving a store.
+
+pub mod chain;
+pub mod export;
