@@ -118,6 +118,10 @@ impl App {
             crate::service::auth::purge::purge_expired(&state.core).await.map(drop)
         });
         let checkpoints = spawn_audit_checkpoints(self.state.clone());
+        // Data keys made by `cofre key new-data-key` (or another process): seal with the newest.
+        let data_keys = spawn_job("data keys", self.state.clone(), |state| async move {
+            state.core.refresh_data_keys().await.map(drop)
+        });
         let router = crate::http::router(self.state.clone());
         // Path normalisation must run before the router matches.
         let service = MapRequestLayer::new(normalize_path::<hyper::body::Incoming>).layer(router);
@@ -166,6 +170,7 @@ impl App {
             certificate_renewals,
             purge,
             drops,
+            data_keys,
         ]) {
             task.abort();
         }

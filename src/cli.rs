@@ -2,10 +2,12 @@
 //! server's configuration and call the same service functions as the admin API, so they work
 //! while the server runs.
 
+pub mod backups;
 pub mod certificates;
 pub mod devices;
 pub mod dsm;
 pub mod integrity;
+pub mod keys;
 pub mod run;
 pub mod sessions;
 
@@ -44,6 +46,22 @@ pub enum Command {
     /// The audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Write a consistent backup of the store to FILE while cofre serves; sealed whole, it
+    /// opens only with this master key.
+    Backup { file: std::path::PathBuf },
+    /// Load a backup into an empty store, then check every count, sealed value and the audit
+    /// chain.
+    Restore { file: std::path::PathBuf },
+    /// Move this installation to another (empty) store, e.g. from SQLite to PostgreSQL, ids,
+    /// versions and the audit chain intact.
+    MigrateStore {
+        /// The target database URL (postgres://… or sqlite:…).
+        #[arg(long)]
+        to: String,
+    },
+    /// The master key and the data keys: rotation while cofre serves.
+    #[command(subcommand)]
+    Key(KeyCommand),
     /// Domains that devices and credentials may name.
     #[command(subcommand)]
     Domain(DomainCommand),
@@ -521,6 +539,28 @@ pub enum TokenCommand {
     Delete {
         token: String,
     },
+}
+
+#[derive(Subcommand)]
+pub enum KeyCommand {
+    /// Re-wrap every data key under the master key in FILE (64 hex digits, mode 0600), then
+    /// install FILE's key as the master key file. Resumes an interrupted rotation.
+    Rotate {
+        #[arg(long)]
+        new_key_file: std::path::PathBuf,
+    },
+    /// Start sealing new values under a fresh data key (every process switches within one
+    /// job interval).
+    NewDataKey,
+    /// Move values sealed under older data keys to the newest, at most RATE values a second.
+    Reseal {
+        #[arg(long, default_value_t = 200)]
+        rate: u64,
+    },
+    /// Delete a data key nothing is sealed under any more.
+    RetireDataKey { id: i64 },
+    /// The data keys, what wraps each, and how many values each seals.
+    List,
 }
 
 #[derive(Subcommand)]

@@ -17,6 +17,7 @@ pub mod pam;
 pub mod scim;
 pub mod sessions;
 
+use std::path::Path;
 use std::sync::Arc;
 
 use zeroize::Zeroizing;
@@ -46,7 +47,8 @@ pub struct Core {
     pub hosts: HostResolver,
     /// This process's random id: it owns the remote sessions it holds (new at every start).
     pub process_id: String,
-    master: MasterKey,
+    /// The master key; swapped when a rotation installs a new one (see `master_for`).
+    master: arc_swap::ArcSwap<MasterKey>,
     keyring: Keyring,
     /// Pepper for stored client-secret hashes.
     secret_pepper: Zeroizing<Vec<u8>>,
@@ -84,7 +86,7 @@ impl Core {
                 key_path.display()
             );
         }
-        let keyring = load_keyring(&store, &master, clock.now()).await?;
+        let keyring = load_keyring(&store, &master, &MasterKey::incoming_path(&key_path), clock.now()).await?;
         let now = clock.now();
         let shared = |name: &'static str| server_secret(&store, &keyring, name, now);
         let token_key = shared("token_signing_key").await?;
@@ -99,7 +101,7 @@ impl Core {
             config,
             store,
             clock,
-            master,
+            master: arc_swap::ArcSwap::from_pointee(master),
             keyring,
             secret_pepper,
             audit_key,
@@ -143,11 +145,70 @@ impl Core {
                     StoreError::NotFound => ApiError::from(CryptoError::UnknownKey(id)),
                     other => other.into(),
                 })?;
-                self.keyring.insert(self.master.unwrap(wrapped.id, &wrapped.wrapped)?);
+                let master = self.master_for(wrapped.kek_id)?;
+                self.keyring.insert(master.unwrap(wrapped.id, &wrapped.wrapped)?);
                 Ok(self.keyring.open(aad, blob)?)
             }
             other => Ok(other?),
         }
+    }
+
+    /// The master key that wraps with id `kek_id`: the one in memory, else the key file read
+    /// again (a rotation finished since this process started: the new key is installed from
+    /// now on), else the incoming key of a rotation under way.
+    pub fn master_for(&self, kek_id: i64) -> Result<Arc<MasterKey>, ApiError> {
+        let current = self.master.load_full();
+        if i64::from(current.id()) == kek_id {
+            return Ok(current);
+        }
+        let path = self.config.master_key_path();
+        if let Ok(reread) = MasterKey::load(&path)
+            && i64::from(reread.id()) == kek_id
+        {
+            tracing::info!(kek_id, "the master key was rotated: using the new key");
+            let reread = Arc::new(reread);
+            self.master.store(reread.clone());
+            return Ok(reread);
+        }
+        match MasterKey::load(&MasterKey::incoming_path(&path)) {
+            Ok(incoming) if i64::from(incoming.id()) == kek_id => Ok(Arc::new(incoming)),
+            _ => Err(ApiError::from(CryptoError::UnknownKey(u32::try_from(kek_id).unwrap_or(0)))),
+        }
+    }
+
+    /// The master key in memory now.
+    pub fn master(&self) -> Arc<MasterKey> {
+        self.master.load_full()
+    }
+
+    /// Loads data keys other processes made since this one looked, and seals with the newest
+    /// from now on (after `cofre key new-data-key`, within one job interval).
+    pub async fn refresh_data_keys(&self) -> ApiResult<usize> {
+        let mut added = 0;
+        for wrapped in self.store.data_keys().await? {
+            let id = u32::try_from(wrapped.id).map_err(|_| ApiError::from(CryptoError::Malformed))?;
+            if self.keyring.contains(id) {
+                continue;
+            }
+            let master = self.master_for(wrapped.kek_id)?;
+            self.keyring.insert(master.unwrap(wrapped.id, &wrapped.wrapped)?);
+            added += 1;
+        }
+        Ok(added)
+    }
+
+    /// Makes a fresh data key, wrapped by the master key, and seals with it from now on.
+    pub async fn new_data_key(&self) -> ApiResult<i64> {
+        // The key file, not memory: another process may have rotated the master key since.
+        let master = match MasterKey::load(&self.config.master_key_path()) {
+            Ok(on_disk) => self.master_for(i64::from(on_disk.id()))?,
+            Err(_) => self.master(),
+        };
+        let dek = random_key();
+        let id = self.store.insert_data_key(i64::from(master.id()), self.now(), |id| master.wrap(id, &dek)).await?;
+        let wrapped = self.store.data_key(id).await?;
+        self.keyring.insert(master.unwrap(wrapped.id, &wrapped.wrapped)?);
+        Ok(id)
     }
 
     /// The stored form of a client secret or API token value: HMAC-SHA256 under the pepper.
@@ -171,8 +232,9 @@ impl Core {
 }
 
 /// Loads every data key, creating the first one on a fresh store. A store whose keys were
-/// wrapped by another master key is refused rather than extended with keys it cannot share.
-async fn load_keyring(store: &Store, master: &MasterKey, now: i64) -> Result<Keyring, StartError> {
+/// wrapped by another master key is refused rather than extended with keys it cannot share,
+/// unless that key is the incoming one of a rotation under way (`incoming`).
+async fn load_keyring(store: &Store, master: &MasterKey, incoming: &Path, now: i64) -> Result<Keyring, StartError> {
     let kek_id = i64::from(master.id());
     let mut wrapped = store.data_keys().await?;
     if wrapped.is_empty() {
@@ -180,12 +242,17 @@ async fn load_keyring(store: &Store, master: &MasterKey, now: i64) -> Result<Key
         let id = store.insert_data_key(kek_id, now, |id| master.wrap(id, &dek)).await?;
         wrapped.push(store.data_key(id).await?);
     }
+    let next = if wrapped.iter().any(|k| k.kek_id != kek_id) { MasterKey::load(incoming).ok() } else { None };
     let mut keys = Vec::with_capacity(wrapped.len());
     for k in &wrapped {
-        if k.kek_id != kek_id {
-            return Err(StartError::WrongMasterKey(CryptoError::UnknownKey(u32::try_from(k.kek_id).unwrap_or(0))));
-        }
-        keys.push(master.unwrap(k.id, &k.wrapped).map_err(StartError::WrongMasterKey)?);
+        let wrapping = match &next {
+            _ if k.kek_id == kek_id => master,
+            Some(next) if i64::from(next.id()) == k.kek_id => next,
+            _ => {
+                return Err(StartError::WrongMasterKey(CryptoError::UnknownKey(u32::try_from(k.kek_id).unwrap_or(0))));
+            }
+        };
+        keys.push(wrapping.unwrap(k.id, &k.wrapped).map_err(StartError::WrongMasterKey)?);
     }
     Keyring::new(keys).ok_or(StartError::WrongMasterKey(CryptoError::Malformed))
 }

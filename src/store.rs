@@ -13,6 +13,7 @@ pub mod change;
 pub mod dashboards;
 pub mod dsm;
 mod durability;
+pub mod integrity;
 pub mod mysafe;
 pub mod pam;
 pub mod scim;

@@ -33,6 +33,9 @@ pub async fn run_dsm(command: super::DsmCommand) -> CliResult {
 }
 
 pub async fn run_operator_command(config: Config, command: Command) -> CliResult {
+    if let Command::Restore { file } = &command {
+        return super::backups::restore(config, file).await;
+    }
     let core = Core::open(config, Arc::new(SystemClock)).await?;
     let result = match command {
         Command::Serve => Ok(()),
@@ -46,6 +49,10 @@ pub async fn run_operator_command(config: Config, command: Command) -> CliResult
         Command::Token(cmd) => token(&core, cmd).await,
         Command::Audit(AuditCommand::Tail { lines, json }) => audit_tail(&core, lines, json).await,
         Command::Audit(cmd) => super::integrity::audit(&core, cmd).await,
+        Command::Key(cmd) => super::keys::run(&core, cmd).await,
+        Command::Backup { file } => super::backups::backup(&core, &file).await,
+        Command::Restore { .. } => Err("restore runs without opening the store first".into()),
+        Command::MigrateStore { to } => super::backups::migrate_store(&core, &to).await,
         Command::Domain(cmd) => domain(&core, cmd).await,
         Command::Policy(cmd) => policy(&core, cmd).await,
         Command::Dsm(_) => Err("cofre dsm runs without a server configuration".into()),

@@ -18,6 +18,8 @@ use super::cipher::{Aad, CryptoError, SealingKey, blob_key_id};
 /// The master key and the id derived from it.
 pub struct MasterKey {
     key: SealingKey,
+    /// Root of keys derived for other purposes (backups), never used to seal directly.
+    derivation: Zeroizing<[u8; 32]>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -28,7 +30,16 @@ pub enum MasterKeyError {
 
 impl MasterKey {
     pub fn from_bytes(bytes: &[u8; 32]) -> Self {
-        Self { key: SealingKey::new(kek_id(bytes), bytes) }
+        let derivation = Zeroizing::new(super::hmac_sha256(bytes, b"cofre master key derivation"));
+        Self { key: SealingKey::new(kek_id(bytes), bytes), derivation }
+    }
+
+    /// The key that seals backup `backup_id`: only this master key opens the backup.
+    pub fn backup_key(&self, backup_id: &str) -> SealingKey {
+        let mut label = b"cofre backup ".to_vec();
+        label.extend_from_slice(backup_id.as_bytes());
+        let bytes = Zeroizing::new(super::hmac_sha256(self.derivation.as_ref(), &label));
+        SealingKey::new(self.id(), &bytes)
     }
 
     /// Reads a 64-hex-digit key, or generates one (mode 0600) when the file does not exist.
@@ -42,6 +53,15 @@ impl MasterKey {
             write_private(path, text.as_bytes()).map_err(|e| invalid(e.to_string()))?;
             return Ok((Self::from_bytes(&bytes), true));
         }
+        Ok((Self::load(path)?, false))
+    }
+
+    /// Reads an existing key file: private to its owner, 64 hex digits, not all zero.
+    pub fn load(path: &Path) -> Result<Self, MasterKeyError> {
+        let invalid = |reason: String| MasterKeyError::Invalid { path: path.display().to_string(), reason };
+        if !path.exists() {
+            return Err(invalid("no such file".into()));
+        }
         check_private(path).map_err(invalid)?;
         let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| invalid(e.to_string()))?);
         let mut bytes = Zeroizing::new([0u8; 32]);
@@ -50,7 +70,21 @@ impl MasterKey {
         if bytes.iter().all(|b| *b == 0) {
             return Err(invalid("an all-zero key is refused".into()));
         }
-        Ok((Self::from_bytes(&bytes), false))
+        Ok(Self::from_bytes(&bytes))
+    }
+
+    /// Where a rotation keeps the incoming key while data keys move to it: beside the master
+    /// key file, so every process finds both until the rotation completes.
+    pub fn incoming_path(path: &Path) -> std::path::PathBuf {
+        let mut name = path.as_os_str().to_owned();
+        name.push(".next");
+        std::path::PathBuf::from(name)
+    }
+
+    /// Copies the key in `from` to `to` (mode 0600), refusing to overwrite.
+    pub fn copy_file(from: &Path, to: &Path) -> std::io::Result<()> {
+        let text = Zeroizing::new(std::fs::read(from)?);
+        write_private(to, &text)
     }
 
     pub fn id(&self) -> u32 {
@@ -59,6 +93,13 @@ impl MasterKey {
 
     pub fn wrap(&self, dek_id: i64, dek: &[u8; 32]) -> Vec<u8> {
         self.key.seal(&dek_aad(&dek_id.to_string()), dek)
+    }
+
+    /// Data key `dek_id`, wrapped by this key, wrapped by `to` instead; the key itself is held
+    /// only in zeroizing memory on the way.
+    pub fn rewrap(&self, dek_id: i64, wrapped: &[u8], to: &MasterKey) -> Result<Vec<u8>, CryptoError> {
+        let bytes = self.key.open(&dek_aad(&dek_id.to_string()), wrapped)?;
+        Ok(to.key.seal(&dek_aad(&dek_id.to_string()), &bytes))
     }
 
     pub fn unwrap(&self, dek_id: i64, wrapped: &[u8]) -> Result<SealingKey, CryptoError> {
@@ -114,6 +155,8 @@ impl Keyring {
         self.active.load().id()
     }
 
+    /// Adds a data key; one newer than the active key becomes the active one, so every process
+    /// seals with the newest key it knows.
     pub fn insert(&self, key: SealingKey) {
         let key = Arc::new(key);
         self.keys.rcu(|keys| {
@@ -121,6 +164,11 @@ impl Keyring {
             keys.insert(key.id(), key.clone());
             keys
         });
+        self.active.rcu(|active| if key.id() > active.id() { key.clone() } else { active.clone() });
+    }
+
+    pub fn contains(&self, id: u32) -> bool {
+        self.keys.load().contains_key(&id)
     }
 }
 

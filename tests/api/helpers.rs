@@ -254,7 +254,7 @@ pub fn token_request(http: &reqwest::Client, base: &str, app: &CreatedApplicatio
 }
 
 /// A new schema in the test database, reached through `search_path` in the URL.
-async fn fresh_postgres_schema(base: &str) -> String {
+pub async fn fresh_postgres_schema(base: &str) -> String {
     sqlx::any::install_default_drivers();
     let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
     let pool = sqlx::AnyPool::connect(base).await.expect("PostgreSQL reachable at COFRE_TEST_POSTGRES_URL");

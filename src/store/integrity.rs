@@ -1,0 +1,5 @@
+//! Store side of integrity operations: store-wide leases and re-wrapping data keys.
+
+pub mod keys;
+pub mod leases;
+pub mod snapshot;
