@@ -228,3 +228,44 @@ async fn the_cli_verifies_checkpoints_and_exports(backend: Backend) {
     assert!(ok, "from 21 on the trail holds: {err}");
     assert!(out.contains(" verified (21 to "), "{out}");
 }
+
+/// Not a test: the measurement behind `bench/audit_verify.sh` (a million records, then one
+/// verification, timed and printed). Ignored so the suite never depends on a duration.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: run by bench/audit_verify.sh"]
+async fn bench_verify_a_million_records() {
+    let records: usize = std::env::var("COFRE_BENCH_RECORDS").ok().and_then(|n| n.parse().ok()).unwrap_or(1_000_000);
+    let backend = match std::env::var(crate::helpers::POSTGRES_ENV) {
+        Ok(url) if !url.is_empty() => Backend::Postgres(url),
+        _ => Backend::Sqlite,
+    };
+    let app = TestApp::spawn(backend).await;
+    let core = &app.state.core;
+    let key = core.audit_chain_key();
+    let started = std::time::Instant::now();
+    let batch: Vec<AuditRecord> = (0..1000)
+        .map(|i| {
+            AuditRecord::for_job(
+                i,
+                "JOB",
+                format!("/bench/{i}"),
+                200,
+                json!({"i": i, "note": "a typical detail object"}),
+            )
+        })
+        .collect();
+    for _ in 0..records / batch.len() {
+        core.store.append_audit(&batch, |prev, seq, r| key.link(prev, seq, r)).await.expect("append");
+    }
+    let filled = started.elapsed();
+    let started = std::time::Instant::now();
+    let verdict = verdict(&app, &[]).await;
+    let took = started.elapsed();
+    let Verdict::Intact { count, .. } = verdict else { panic!("{verdict:?}") };
+    println!(
+        "audit verify: {count} records in {:.2} s ({:.0} records/s); filling took {:.1} s",
+        took.as_secs_f64(),
+        count as f64 / took.as_secs_f64(),
+        filled.as_secs_f64()
+    );
+}
