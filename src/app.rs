@@ -118,6 +118,7 @@ impl App {
             crate::service::auth::purge::purge_expired(&state.core).await.map(drop)
         });
         let checkpoints = spawn_audit_checkpoints(self.state.clone());
+        let sink = spawn_audit_sink(self.state.clone());
         // Data keys made by `cofre key new-data-key` (or another process): seal with the newest.
         let data_keys = spawn_job("data keys", self.state.clone(), |state| async move {
             state.core.refresh_data_keys().await.map(drop)
@@ -165,7 +166,7 @@ impl App {
         };
         let served = vault.and(proxy);
         ssh_stop.cancel();
-        for task in scheduler.into_iter().chain(gateway).chain(checkpoints).chain([
+        for task in scheduler.into_iter().chain(gateway).chain(checkpoints).chain(sink).chain([
             renewals,
             certificate_renewals,
             purge,
@@ -228,6 +229,19 @@ fn spawn_certificate_renewals(state: AppState) -> tokio::task::JoinHandle<()> {
     spawn_job("certificate renewal", state, |state| async move {
         crate::service::certificates::renewal::renew_due(&state.core, &state.audit).await.map(drop)
     })
+}
+
+/// With `audit_sink` set, ships the trail there as records become durable.
+fn spawn_audit_sink(state: AppState) -> Option<tokio::task::JoinHandle<()>> {
+    use crate::service::integrity::sink;
+    let target = crate::domain::audit::SinkTarget::parse(&state.core.config.audit_sink).ok()??;
+    match sink::Shipper::new(target, state.core.config.audit_sink_ca_file.as_deref()) {
+        Ok(shipper) => Some(tokio::spawn(async move { sink::run(&state.core, shipper).await })),
+        Err(e) => {
+            tracing::error!(error = %e, "audit sink not started");
+            None
+        }
+    }
 }
 
 /// With `audit_checkpoint_file` set, writes the audit chain's head there every checkpoint

@@ -110,6 +110,12 @@ pub struct Config {
     /// `audit_checkpoint_interval` seconds, so that a trail cut short is caught. Unset: none.
     pub audit_checkpoint_file: Option<PathBuf>,
     pub audit_checkpoint_interval: u64,
+    /// A live copy of the trail for a SIEM: `file:PATH`, `syslog+tcp://HOST:PORT` or
+    /// `syslog+tls://HOST:PORT`. Each record is sent once durable, resumed after an outage or a
+    /// restart from the last one acknowledged. Empty: none.
+    pub audit_sink: String,
+    /// Roots (PEM) a `syslog+tls` sink must chain to; unset: the system's.
+    pub audit_sink_ca_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -157,6 +163,8 @@ impl Default for Config {
             working_hours: "08-18".into(),
             audit_checkpoint_file: None,
             audit_checkpoint_interval: 300,
+            audit_sink: String::new(),
+            audit_sink_ca_file: None,
         }
     }
 }
@@ -254,6 +262,7 @@ impl Config {
         if self.certificate_publish_timeout == 0 {
             return Err(ConfigError("certificate_publish_timeout must be positive".into()));
         }
+        crate::domain::audit::SinkTarget::parse(&self.audit_sink).map_err(ConfigError)?;
         if self.audit_checkpoint_interval == 0 {
             return Err(ConfigError("audit_checkpoint_interval must be positive".into()));
         }

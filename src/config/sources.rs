@@ -48,6 +48,8 @@ pub(super) const OPTIONS: &[&str] = &[
     "record_retention_days",
     "audit_checkpoint_file",
     "audit_checkpoint_interval",
+    "audit_sink",
+    "audit_sink_ca_file",
 ];
 
 /// Env values are strings; give numbers, booleans and comma lists their TOML type.

@@ -51,3 +51,42 @@ pub struct ChainHead {
     pub mac: Vec<u8>,
     pub at_ms: i64,
 }
+
+/// Where the live audit sink sends records: `file:PATH` (JSON lines), or RFC 5424 syslog over
+/// `syslog+tcp://HOST:PORT` or `syslog+tls://HOST:PORT` (octet-counted frames, RFC 6587).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SinkTarget {
+    File(std::path::PathBuf),
+    Syslog { host: String, port: u16, tls: bool },
+}
+
+impl SinkTarget {
+    /// `None` for an empty setting (no sink).
+    pub fn parse(text: &str) -> Result<Option<Self>, String> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        if let Some(path) = text.strip_prefix("file://").or_else(|| text.strip_prefix("file:")) {
+            if path.is_empty() {
+                return Err("audit_sink file: needs a path".into());
+            }
+            return Ok(Some(Self::File(path.into())));
+        }
+        let (tls, rest) = match (text.strip_prefix("syslog+tcp://"), text.strip_prefix("syslog+tls://")) {
+            (Some(rest), _) => (false, rest),
+            (_, Some(rest)) => (true, rest),
+            _ => {
+                return Err(format!(
+                    "audit_sink {text:?}: use file:PATH, syslog+tcp://HOST:PORT or syslog+tls://HOST:PORT"
+                ));
+            }
+        };
+        let (host, port) = rest
+            .rsplit_once(':')
+            .and_then(|(h, p)| Some((h.trim_start_matches('[').trim_end_matches(']'), p.parse::<u16>().ok()?)))
+            .filter(|(h, p)| !h.is_empty() && *p > 0)
+            .ok_or_else(|| format!("audit_sink {text:?}: needs HOST:PORT"))?;
+        Ok(Some(Self::Syslog { host: host.to_owned(), port, tls }))
+    }
+}

@@ -7,3 +7,4 @@ pub mod export;
 pub mod keys;
 pub mod moving;
 pub mod sealed;
+pub mod sink;

@@ -101,15 +101,45 @@ impl Store {
         )
         .bind(since)
         .fetch(&self.pool)
-        .map(|row| {
-            let row = row?;
-            Ok(ChainedRecord {
-                id: row.try_get("id")?,
-                seq: row.try_get("seq")?,
-                mac: row.try_get::<Option<Vec<u8>>, _>("mac")?.unwrap_or_default(),
-                record: record(&row)?,
-            })
+        .map(|row| chained(&row?))
+    }
+
+    /// Up to `limit` chained records after `after`, by sequence number.
+    pub async fn audit_page(&self, after: i64, limit: i64) -> StoreResult<Vec<ChainedRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, seq, mac, at_ms, request_id, client_ip, application_id, authorization_id, method, route, status, \
+             outcome, detail FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(chained).collect()
+    }
+
+    /// How far the sink `name` has been acknowledged (0: nothing yet).
+    pub async fn audit_sink_cursor(&self, name: &str) -> StoreResult<i64> {
+        let row = sqlx::query("SELECT seq FROM audit_sink_cursors WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(r) => r.try_get("seq")?,
+            None => 0,
         })
+    }
+
+    /// Moves the sink's cursor forward (never back).
+    pub async fn advance_audit_sink_cursor(&self, name: &str, seq: i64) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO audit_sink_cursors (name, seq) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE \
+             SET seq = excluded.seq WHERE audit_sink_cursors.seq < excluded.seq",
+        )
+        .bind(name)
+        .bind(seq)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
     }
 
     /// The MAC stored on record `seq`, if there is one.
@@ -134,6 +164,15 @@ impl Store {
             None => None,
         })
     }
+}
+
+fn chained(row: &sqlx::any::AnyRow) -> StoreResult<ChainedRecord> {
+    Ok(ChainedRecord {
+        id: row.try_get("id")?,
+        seq: row.try_get("seq")?,
+        mac: row.try_get::<Option<Vec<u8>>, _>("mac")?.unwrap_or_default(),
+        record: record(row)?,
+    })
 }
 
 fn record(r: &sqlx::any::AnyRow) -> StoreResult<AuditRecord> {

@@ -8,6 +8,7 @@ mod admin;
 mod atomic_changes;
 mod audit;
 mod audit_chain;
+mod audit_sink;
 mod bad_input;
 mod browser;
 mod certificate_imports;
