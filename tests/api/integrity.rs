@@ -37,8 +37,12 @@ async fn a_sqlite_installation_moves_to_postgresql() {
     let refused_before = app.call(&stranger, Method::GET, "/iso/pam/info/moved-1").await;
     assert!(refused_before.status.is_client_error(), "{}", refused_before.body);
     let target = fresh_postgres_schema(&std::env::var(crate::helpers::POSTGRES_ENV).expect("url")).await;
-    let moved = moving::migrate_store(&app.state.core, &target).await.expect("moved");
-    assert!(moved.sealed_values >= 20 && moved.audit_records > 0, "{moved:?}");
+    // One command, as an operator runs it, while the server is up.
+    let (ok, out, err) = crate::cli::cofre_outcome(&app, &["migrate-store", "--to", &target], "");
+    assert!(ok, "{err}");
+    assert!(out.starts_with("moved: ") && out.contains(" sealed values open, "), "{out}");
+    let (ok, _, err) = crate::cli::cofre_outcome(&app, &["migrate-store", "--to", &target], "");
+    assert!(!ok && err.contains("the target store is not empty"), "a second move is refused: {err}");
 
     let key = app.config.master_key_path();
     let pg = TestApp::spawn_with(Backend::postgres(), |c| {
