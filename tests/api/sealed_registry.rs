@@ -316,6 +316,8 @@ async fn values_are_counted_per_data_key_and_resealed_to_the_active_one(backend:
     // A new data key: every value moves to it, in batches, and still opens.
     let second = u32::try_from(core.new_data_key().await.expect("new key")).expect("id");
     assert_eq!(core.active_data_key_id(), second);
+    let revisions = "SELECT CAST(COALESCE(SUM(revision), 0) AS BIGINT) AS n FROM credentials";
+    let revisions_before = count(&app, revisions).await;
     assert_eq!(sealed::count_under_key(core, second).await.expect("count"), 0);
     let mut moved = 0;
     loop {
@@ -327,6 +329,10 @@ async fn values_are_counted_per_data_key_and_resealed_to_the_active_one(backend:
         moved += batch;
     }
     assert_eq!(moved, total);
+    assert!(
+        count(&app, revisions).await > revisions_before,
+        "moving a credential's seal bumps its revision, so a writer that read it before retries"
+    );
     assert_eq!(sealed::count_under_key(core, first).await.expect("count"), 0);
     assert_eq!(sealed::count_under_key(core, second).await.expect("count"), total);
     let check = sealed::check_all(core).await.expect("check");

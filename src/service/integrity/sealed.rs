@@ -42,6 +42,9 @@ use crate::error::{ApiError, ApiResult};
 use crate::service::Core;
 use crate::store::Backend;
 
+/// Tables with sealed columns whose writers check a revision (migrations 0009, 0010, 0018).
+const REVISIONED: [&str; 4] = ["authorizations", "credentials", "mysafe_items", "certificate_requests"];
+
 /// Rows read at a time (sealed values are at most a 64 KiB file chunk each).
 const PAGE: u64 = 64;
 /// How many times a reseal looks again when every value it tried was rewritten meanwhile.
@@ -307,8 +310,15 @@ impl SealedColumn {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Where the table keeps a revision, the move bumps it: a writer that read the row before
+    /// the move and writes its (old-key) blobs back fails its revision check and reads again,
+    /// so no value stays under a data key that is about to be retired.
     fn update_sql(&self, key_filter: &str, old_param: usize) -> String {
-        format!("UPDATE {} SET {} = $1 WHERE {key_filter} AND {} = ${old_param}", self.table, self.column, self.column)
+        let bump = if REVISIONED.contains(&self.table) { ", revision = revision + 1" } else { "" };
+        format!(
+            "UPDATE {} SET {} = $1{bump} WHERE {key_filter} AND {} = ${old_param}",
+            self.table, self.column, self.column
+        )
     }
 
     fn name(&self, key: &KeyValue) -> String {
