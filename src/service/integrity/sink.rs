@@ -76,6 +76,9 @@ impl Shipper {
         let cursor = core.store.audit_sink_cursor(SINK).await?;
         let records = core.store.audit_page(cursor, PAGE).await?;
         let Some(last) = records.last().map(|r| r.seq) else { return Ok(0) };
+        // A record can be read once committed, a moment before the writer's flush: flush here
+        // too, so nothing leaves that a power loss could take back (free on PostgreSQL).
+        core.store.sync().await?;
         if let Err(e) = self.send(&records).await {
             self.connection = None;
             return Err(ApiError::internal(&format!("audit sink: {e}")));
