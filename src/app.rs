@@ -284,11 +284,18 @@ where
         let mut ticker = tokio::time::interval(every);
         loop {
             ticker.tick().await;
-            match tokio::spawn(pass(state.clone())).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::warn!(job = name, error = %e, "background job pass failed"),
-                Err(e) => tracing::error!(job = name, error = %e, "background job pass panicked"),
-            }
+            let outcome = match tokio::spawn(pass(state.clone())).await {
+                Ok(Ok(())) => "success",
+                Ok(Err(e)) => {
+                    tracing::warn!(job = name, error = %e, "background job pass failed");
+                    "error"
+                }
+                Err(e) => {
+                    tracing::error!(job = name, error = %e, "background job pass panicked");
+                    "panic"
+                }
+            };
+            crate::metrics::METRICS.job(name, outcome);
         }
     })
 }

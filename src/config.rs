@@ -116,6 +116,9 @@ pub struct Config {
     pub audit_sink: String,
     /// Roots (PEM) a `syslog+tls` sink must chain to; unset: the system's.
     pub audit_sink_ca_file: Option<PathBuf>,
+    /// A bearer token that lets a scraper outside this machine read `/metrics`. Empty: loopback
+    /// clients only.
+    pub metrics_token: String,
 }
 
 impl Default for Config {
@@ -165,6 +168,7 @@ impl Default for Config {
             audit_checkpoint_interval: 300,
             audit_sink: String::new(),
             audit_sink_ca_file: None,
+            metrics_token: String::new(),
         }
     }
 }

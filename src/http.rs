@@ -8,6 +8,7 @@ pub mod drain;
 pub mod dsm;
 pub mod envelope;
 pub mod health;
+mod metrics;
 pub mod middleware;
 pub mod mysafe;
 pub mod pam;
@@ -169,6 +170,7 @@ pub fn router(state: AppState) -> Router {
         .layer(SetSensitiveRequestHeadersLayer::new([axum::http::header::AUTHORIZATION]))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
+        .route("/metrics", get(metrics::metrics))
         .with_state(state)
 }
 

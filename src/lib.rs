@@ -11,6 +11,7 @@ pub mod crypto;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod metrics;
 pub mod service;
 pub mod ssh;
 pub mod state;

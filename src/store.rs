@@ -122,6 +122,16 @@ impl Store {
         &self.pool
     }
 
+    /// Connections open and idle in the read pool and the write pool (the same pool on
+    /// PostgreSQL, reported once).
+    pub fn pool_stats(&self) -> Vec<(&'static str, u32, usize)> {
+        let mut stats = vec![("read", self.pool.size(), self.pool.num_idle())];
+        if self.backend == Backend::Sqlite {
+            stats.push(("write", self.writer.size(), self.writer.num_idle()));
+        }
+        stats
+    }
+
     pub async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())

@@ -50,6 +50,7 @@ pub(super) const OPTIONS: &[&str] = &[
     "audit_checkpoint_interval",
     "audit_sink",
     "audit_sink_ca_file",
+    "metrics_token",
 ];
 
 /// Env values are strings; give numbers, booleans and comma lists their TOML type.

@@ -88,6 +88,7 @@ pub async fn audited(
     req.extensions_mut().insert(context.clone());
     let method = req.method().to_string();
     let route: String = req.uri().path().chars().take(MAX_ROUTE_CHARS).collect();
+    let started = std::time::Instant::now();
 
     let mut response = match resolved {
         Err(_) => ApiError::bad_request("Malformed X-Forwarded-For header.")
@@ -127,6 +128,7 @@ pub async fn audited(
     if let Some(reason) = reason {
         detail.insert("reason".into(), reason.into());
     }
+    crate::metrics::METRICS.request(&route, &method, status, started.elapsed());
     let record = AuditRecord {
         at_ms: state.core.clock.now_ms(),
         request_id: request_id.to_string(),

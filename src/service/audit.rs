@@ -50,6 +50,11 @@ impl AuditSink {
         }
     }
 
+    /// Records waiting for the writer.
+    pub fn queue_depth(&self) -> usize {
+        QUEUE_DEPTH - self.queue.capacity()
+    }
+
     /// Stops taking records, commits what is queued, and waits for the writer to finish.
     pub async fn shutdown(&self) {
         let writer = self.writer.lock().ok().and_then(|mut w| w.take());
@@ -85,6 +90,7 @@ async fn write_batches(store: Store, key: ChainKey, mut rx: mpsc::Receiver<Pendi
             }
         }
         let records: Vec<AuditRecord> = batch.iter().map(|p| p.record.clone()).collect();
+        let started = std::time::Instant::now();
         // The flush covers the batch and every write its requests committed before it.
         let durable = match async {
             store.append_audit(&records, |prev, seq, r| key.link(prev, seq, r)).await?;
@@ -92,7 +98,10 @@ async fn write_batches(store: Store, key: ChainKey, mut rx: mpsc::Receiver<Pendi
         }
         .await
         {
-            Ok(()) => true,
+            Ok(()) => {
+                crate::metrics::METRICS.audit_batch(records.len(), started.elapsed());
+                true
+            }
             Err(e) => {
                 tracing::error!(error.cause = %e, records = records.len(), "audit batch failed; refusing the requests");
                 false

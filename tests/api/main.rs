@@ -27,6 +27,7 @@ mod info;
 mod integrity;
 mod links;
 mod lost_updates;
+mod metrics;
 mod mysafe;
 mod mysafe_files;
 mod oauth1;

@@ -28,5 +28,5 @@ pub async fn login(core: &Core, login_name: &str, password: Zeroizing<String>, o
             _ => Proof::Invalid(ApiError::authentication_failed("wrong login or password")),
         })
     };
-    throttle::guard(core, Some(&format!("login:{login}")), origin.ip, check).await
+    throttle::guard(core, "password", Some(&format!("login:{login}")), origin.ip, check).await
 }

@@ -43,7 +43,8 @@ pub async fn verify_request(core: &Core, request: SignedRequest<'_>, origin: Ori
         return Err(ApiError::invalid_signature("no consumer key"));
     }
     let subject = format!("oauth1:{consumer_key}");
-    let authorization = throttle::guard(core, Some(&subject), origin.ip, check(core, &request, &protocol)).await?;
+    let authorization =
+        throttle::guard(core, "oauth1", Some(&subject), origin.ip, check(core, &request, &protocol)).await?;
     admit(core, authorization, None, Scheme::OAuth1, origin).await
 }
 

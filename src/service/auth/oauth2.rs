@@ -29,7 +29,8 @@ const DUMMY_HASH: [u8; 32] = [0x5a; 32];
 /// alike; the audit record keeps the reason. Failures count towards the lockout.
 pub async fn issue_token(core: &Core, credentials: &ClientCredentials, origin: Origin<'_>) -> ApiResult<IssuedToken> {
     let subject = credentials.client_id.trim().to_ascii_lowercase();
-    let authorization = throttle::guard(core, Some(&subject), origin.ip, check_client(core, credentials)).await?;
+    let authorization =
+        throttle::guard(core, "oauth2", Some(&subject), origin.ip, check_client(core, credentials)).await?;
     gate(core, &authorization, origin).await.map_err(|r| {
         ApiError::invalid_client().with_reason(reason(r)).with_caller(authorization.application_id, authorization.id)
     })?;

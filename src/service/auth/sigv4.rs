@@ -32,7 +32,7 @@ pub async fn verify_request(
     origin: Origin<'_>,
 ) -> ApiResult<Caller> {
     let subject = format!("aws:{}", auth.access_key_id);
-    let authorization = throttle::guard(core, Some(&subject), origin.ip, check(core, &auth, &request)).await?;
+    let authorization = throttle::guard(core, "sigv4", Some(&subject), origin.ip, check(core, &auth, &request)).await?;
     admit(core, authorization, None, Scheme::SigV4, origin).await
 }
 

@@ -30,6 +30,7 @@ pub enum Proof<T> {
 /// request) or a replay counts nothing.
 pub async fn guard<T>(
     core: &Core,
+    scheme: &'static str,
     subject: Option<&str>,
     ip: IpAddr,
     check: impl Future<Output = ApiResult<Proof<T>>>,
@@ -37,7 +38,7 @@ pub async fn guard<T>(
     let keys = Keys::new(core, subject, ip);
     // Read before the check, so a locked key costs no argon2 and consumes no nonce or ticket.
     let states = core.store.attempt_states(&keys.names()).await?;
-    keys.refuse_if_locked(&states, core.now())?;
+    keys.refuse_if_locked(&states, core.now()).inspect_err(|_| crate::metrics::METRICS.throttled(scheme))?;
     match check.await? {
         Proof::Valid(value) => {
             // A success clears the subject's failures, not the IP's: one good login must not hide a spray.
@@ -49,13 +50,17 @@ pub async fn guard<T>(
             Ok(value)
         }
         Proof::Invalid(e) => {
+            crate::metrics::METRICS.auth_failure(scheme);
             let c = &core.config;
             let counted = core
                 .store
                 .record_failure(&keys.with_limits(), core.now(), secs(c.auth_failure_window), secs(c.auth_lockout))
                 .await?;
             match counted.iter().find(|s| s.failures > keys.limit_of(&s.key)) {
-                Some(beyond) => Err(locked(beyond.locked_until - core.now())),
+                Some(beyond) => {
+                    crate::metrics::METRICS.throttled(scheme);
+                    Err(locked(beyond.locked_until - core.now()))
+                }
                 None => Err(e),
             }
         }

@@ -78,6 +78,11 @@ impl LiveSessions {
         }
     }
 
+    /// How many sessions this process carries now.
+    pub fn count(&self) -> usize {
+        self.map().len()
+    }
+
     /// Forgets a session that ended by itself.
     pub fn forget(&self, session_id: &str) {
         self.map().remove(session_id);

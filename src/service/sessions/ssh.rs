@@ -30,7 +30,7 @@ pub async fn open_native(core: &Core, audit: &AuditSink, token: &str, ip: IpAddr
             Err(refused) => Proof::Invalid(refusal(core, audit, refused, ip).await?),
         })
     };
-    let opened = throttle::guard(core, None, ip, check).await?;
+    let opened = throttle::guard(core, "ssh_ticket", None, ip, check).await?;
     let (session, _cookie) = proxy::enter(core, audit, &opened.entry_code, ip).await?;
     Ok(session)
 }
