@@ -161,16 +161,13 @@ impl Core {
         if i64::from(current.id()) == kek_id {
             return Ok(current);
         }
-        let path = self.config.master_key_path();
-        if let Ok(reread) = MasterKey::load(&path)
+        if let Ok(reread) = self.master_on_disk()
             && i64::from(reread.id()) == kek_id
         {
             tracing::info!(kek_id, "the master key was rotated: using the new key");
-            let reread = Arc::new(reread);
-            self.master.store(reread.clone());
             return Ok(reread);
         }
-        match MasterKey::load(&MasterKey::incoming_path(&path)) {
+        match MasterKey::load(&MasterKey::incoming_path(&self.config.master_key_path())) {
             Ok(incoming) if i64::from(incoming.id()) == kek_id => Ok(Arc::new(incoming)),
             _ => Err(ApiError::from(CryptoError::UnknownKey(u32::try_from(kek_id).unwrap_or(0)))),
         }
@@ -179,6 +176,19 @@ impl Core {
     /// The master key in memory now.
     pub fn master(&self) -> Arc<MasterKey> {
         self.master.load_full()
+    }
+
+    /// The master key the key file holds now, kept in memory from here on: another process
+    /// may have rotated it since this one started.
+    pub fn master_on_disk(&self) -> Result<Arc<MasterKey>, crate::crypto::keyring::MasterKeyError> {
+        let on_disk = MasterKey::load(&self.config.master_key_path())?;
+        let current = self.master.load_full();
+        if on_disk.id() == current.id() {
+            return Ok(current);
+        }
+        let on_disk = Arc::new(on_disk);
+        self.master.store(on_disk.clone());
+        Ok(on_disk)
     }
 
     /// Loads data keys other processes made since this one looked, and seals with the newest
@@ -199,11 +209,7 @@ impl Core {
 
     /// Makes a fresh data key, wrapped by the master key, and seals with it from now on.
     pub async fn new_data_key(&self) -> ApiResult<i64> {
-        // The key file, not memory: another process may have rotated the master key since.
-        let master = match MasterKey::load(&self.config.master_key_path()) {
-            Ok(on_disk) => self.master_for(i64::from(on_disk.id()))?,
-            Err(_) => self.master(),
-        };
+        let master = self.master_on_disk().unwrap_or_else(|_| self.master());
         let dek = random_key();
         let id = self.store.insert_data_key(i64::from(master.id()), self.now(), |id| master.wrap(id, &dek)).await?;
         let wrapped = self.store.data_key(id).await?;

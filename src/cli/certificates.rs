@@ -8,7 +8,7 @@ use base64::Engine;
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
-use super::{CaCommand, CertCommand, CliResult};
+use super::CliResult;
 use crate::domain::authorization::{Caller, Scheme};
 use crate::domain::certificates::requests::RawRequest;
 use crate::domain::certificates::{Authority, Certificate, CertificateFilter, CertificateStatus};
@@ -20,6 +20,9 @@ use crate::service::certificates::issued;
 use crate::service::certificates::requests::{self, RequestInput};
 use crate::service::certificates::signing::{self, SignInput};
 
+mod commands;
+
+pub use commands::{ActingAs, CaCommand, CertCommand};
 fn authority_json(a: &Authority) -> Value {
     json!({"id": a.id.to_string(), "name": a.name, "parent": a.parent_id.map(|p| p.to_string()),
            "key_type": a.key.as_stored(), "not_before": a.not_before, "not_after": a.not_after,

@@ -5,10 +5,46 @@ use std::path::PathBuf;
 
 use futures_util::StreamExt;
 
-use super::{AuditCommand, CliResult};
+use super::CliResult;
 use crate::service::Core;
 use crate::service::integrity::chain::{self, Verdict};
 use crate::service::integrity::export;
+
+use clap::Subcommand;
+
+#[derive(Subcommand)]
+pub enum AuditCommand {
+    /// Print the most recent records, oldest first.
+    Tail {
+        #[arg(short = 'n', long, default_value_t = 20)]
+        lines: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the chain: every record against its MAC, the head and the checkpoint file. Names
+    /// the first record that was altered, deleted, inserted or reordered.
+    Verify {
+        /// Start at this sequence number (its predecessor is trusted).
+        #[arg(long, default_value_t = 1)]
+        since: i64,
+        /// Checkpoints to hold the trail to (default: audit_checkpoint_file).
+        #[arg(long)]
+        checkpoint_file: Option<std::path::PathBuf>,
+    },
+    /// Append the chain's head to the checkpoint file now.
+    Checkpoint {
+        #[arg(long)]
+        checkpoint_file: Option<std::path::PathBuf>,
+    },
+    /// Print records from a sequence number on, one JSON object per line, with `seq` and `mac`.
+    Export {
+        #[arg(long, default_value_t = 1)]
+        since: i64,
+        /// jsonl (JSON lines) is the only format.
+        #[arg(long, default_value = "jsonl")]
+        format: String,
+    },
+}
 
 pub async fn audit(core: &Core, command: AuditCommand) -> CliResult {
     match command {

@@ -1,8 +1,32 @@
 //! `cofre key …`: the master key and data keys, rotated while cofre serves.
 
-use super::{CliResult, KeyCommand};
+use super::CliResult;
 use crate::service::Core;
 use crate::service::integrity::{keys as key_ops, sealed};
+
+use clap::Subcommand;
+
+#[derive(Subcommand)]
+pub enum KeyCommand {
+    /// Re-wrap every data key under the master key in FILE (64 hex digits, mode 0600), then
+    /// install FILE's key as the master key file. Resumes an interrupted rotation.
+    Rotate {
+        #[arg(long)]
+        new_key_file: std::path::PathBuf,
+    },
+    /// Start sealing new values under a fresh data key (every process switches within one
+    /// job interval).
+    NewDataKey,
+    /// Move values sealed under older data keys to the newest, at most RATE values a second.
+    Reseal {
+        #[arg(long, default_value_t = 200)]
+        rate: u64,
+    },
+    /// Delete a data key nothing is sealed under any more.
+    RetireDataKey { id: i64 },
+    /// The data keys, what wraps each, and how many values each seals.
+    List,
+}
 
 pub async fn run(core: &Core, command: KeyCommand) -> CliResult {
     match command {

@@ -2,4 +2,5 @@
 
 pub mod keys;
 pub mod leases;
+pub mod sealed;
 pub mod snapshot;

@@ -60,7 +60,7 @@ pub async fn rotate_master_key(
 ) -> Result<Rotated, RotationError> {
     let new = MasterKey::load(new_key_file).map_err(|e| RotationError::NewKey(format!("new {e}")))?;
     let key_path = core.config.master_key_path();
-    let old = current_master(core, &key_path)?;
+    let old = core.master_on_disk().map_err(|e| RotationError::NewKey(format!("current {e}")))?;
     if new.id() == old.id() {
         return Err(RotationError::NewKey(format!(
             "{} holds the current master key: give a new one (64 hexadecimal digits, e.g. from `openssl rand -hex 32`)",
@@ -121,14 +121,6 @@ pub async fn rotate_master_key(
     core.master_for(new_id)?;
     core.store.release_lease(ROTATION_LEASE, &holder).await.map_err(ApiError::from)?;
     Ok(Rotated { kek_id: new.id(), rewrapped, data_keys: total, complete: true })
-}
-
-/// The master key the key file holds now (this process may still have an older one in memory
-/// if another process rotated: the file is the truth).
-fn current_master(core: &Core, path: &Path) -> Result<MasterKey, RotationError> {
-    let on_disk = MasterKey::load(path).map_err(|e| RotationError::NewKey(format!("current {e}")))?;
-    let _ = core.master_for(i64::from(on_disk.id()));
-    Ok(on_disk)
 }
 
 /// Progress of a reseal.

@@ -1,341 +1,33 @@
-//! The registry of every column that holds sealed values, and the operations over all of them:
-//! open every value (the check after `cofre restore` and `cofre migrate-store`), move values to
-//! the active data key (`cofre key reseal`) and count the values under a data key (`cofre key
-//! list`, and before `cofre key retire-data-key`).
-//!
-//! Each entry says where the value is and how its associated data is rebuilt from the row, in
-//! SQL both dialects run alike. The AAD is what the sealing code passes to `Aad::new`:
-//!
-//! | column | AAD row | AAD field |
-//! |---|---|---|
-//! | `server_secrets.sealed` | `name` | `sealed` |
-//! | `authorizations.oauth1_consumer_secret` | `client_id` | `oauth1_consumer_secret` |
-//! | `authorizations.oauth1_token_secret` | `client_id` | `oauth1_token_secret` |
-//! | `authorizations.aws_secret_access_key` | `client_id` | `aws_secret_access_key` |
-//! | `protected_info.content` | `uid` | `content` |
-//! | `credentials.secret`, `.key_passphrase`, `.settings` | `uid` | the column's name |
-//! | `credential_versions.secret`, `.key_passphrase` | `<credential uid>:<version>` | the column's name |
-//! | `mysafe_items.secret` | `uid` | `secret` |
-//! | `mysafe_file_chunks.data` | `<item uid>:<seq>` | `data` |
-//! | `dsm_secrets.data` | `uid` | `data` |
-//! | `dsm_secret_versions.data` | `<secret uid>:<version>` | `data` |
-//! | `session_requests.record` | `uid` | `record` |
-//! | `session_recordings.chunk` | `<remote session's session_id>:<seq>` | `chunk` |
-//! | `gateway_keys.sealed` | `name` | `seed` |
-//! | `certificate_authorities.private_key` | `uid` | `private_key` |
-//! | `certificate_requests.private_key` | `<application_id>:<code>` | `private_key` |
-//! | `certificates.private_key` | `uid` | `private_key` |
-//! | `certificate_publish_profiles.key_db_password` | `<application_id>:<name>` | `key_db_password` |
-//!
-//! `data_keys.wrapped_key` is not here: the master key wraps it, not a data key.
-//!
-//! Rows are read a page at a time in key order (keyset paging), so no operation holds more than
-//! one page of sealed values, and none holds a read open across its writes.
-
-use std::fmt;
-
-use sqlx::Row;
-use sqlx::any::AnyRow;
+//! Operations over every sealed value in the store (the registry and its SQL are in
+//! `store/integrity/sealed.rs`): open them all (the check after `cofre restore` and `cofre
+//! migrate-store`), move them to the active data key (`cofre key reseal`), and count them under
+//! a data key (`cofre key list`, and before `cofre key retire-data-key`).
 
 use crate::crypto::cipher::{Aad, blob_key_id};
 use crate::error::{ApiError, ApiResult};
 use crate::service::Core;
-use crate::store::Backend;
-
-/// Tables with sealed columns whose writers check a revision (migrations 0009, 0010, 0018).
-const REVISIONED: [&str; 4] = ["authorizations", "credentials", "mysafe_items", "certificate_requests"];
+pub use crate::store::integrity::sealed::{Key, SEALED_COLUMNS, SealedColumn};
+use crate::store::integrity::sealed::{KeyValue, SealedRow, Under};
 
 /// Rows read at a time (sealed values are at most a 64 KiB file chunk each).
 const PAGE: u64 = 64;
 /// How many times a reseal looks again when every value it tried was rewritten meanwhile.
 const LOST_RACE_ROUNDS: u32 = 5;
 
-/// A table's primary key, as the paging and the compare-and-set update name a row.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Key {
-    /// One integer column.
-    Int(&'static str),
-    /// One text column.
-    Text(&'static str),
-    /// Two integer columns, shown as `<a>:<b>`.
-    IntPair(&'static str, &'static str),
+fn name(column: &SealedColumn, key: &KeyValue) -> String {
+    format!("{}.{} row {key}", column.table, column.column)
 }
 
-impl Key {
-    fn columns(self) -> Vec<&'static str> {
-        match self {
-            Self::Int(c) | Self::Text(c) => vec![c],
-            Self::IntPair(a, b) => vec![a, b],
-        }
-    }
-}
-
-/// One column holding sealed values.
-#[derive(Debug)]
-pub struct SealedColumn {
-    pub table: &'static str,
-    pub column: &'static str,
-    /// SQL for the row's primary key as text (how failures name the row), e.g.
-    /// `CAST(id AS TEXT)`, `name`, or `CAST(a AS TEXT) || ':' || CAST(b AS TEXT)`.
-    pub key_sql: &'static str,
-    /// The primary key's column(s), for paging and for the update's `WHERE`.
-    pub key: Key,
-    /// SQL yielding the AAD row string, the same on SQLite and PostgreSQL (columns of the
-    /// table itself are qualified by its name inside subqueries).
-    pub aad_row_sql: &'static str,
-    /// The AAD field. Every sealing site uses a fixed field per column (the PAM history's
-    /// run-time field is the column's name), so none is computed per row.
-    pub aad_field: &'static str,
-}
-
-const fn by_id(table: &'static str, column: &'static str, aad_row_sql: &'static str) -> SealedColumn {
-    SealedColumn { table, column, key_sql: "CAST(id AS TEXT)", key: Key::Int("id"), aad_row_sql, aad_field: column }
-}
-
-pub const SEALED_COLUMNS: &[SealedColumn] = &[
-    // service.rs `server_secret`: Aad::new("server_secrets", name, "sealed").
-    SealedColumn {
-        table: "server_secrets",
-        column: "sealed",
-        key_sql: "name",
-        key: Key::Text("name"),
-        aad_row_sql: "name",
-        aad_field: "sealed",
-    },
-    // auth/oauth1.rs `secret_aad(client_id, field)`, sealed in admin/apps.rs.
-    by_id("authorizations", "oauth1_consumer_secret", "client_id"),
-    by_id("authorizations", "oauth1_token_secret", "client_id"),
-    by_id("authorizations", "aws_secret_access_key", "client_id"),
-    // pam/info.rs `content_aad(uid)`.
-    by_id("protected_info", "content", "uid"),
-    // pam/sealing.rs `aad(uid, field)`.
-    by_id("credentials", "secret", "uid"),
-    by_id("credentials", "key_passphrase", "uid"),
-    by_id("credentials", "settings", "uid"),
-    // pam/history.rs `version_row(uid, version)` = "<uid>:<version>".
-    SealedColumn {
-        table: "credential_versions",
-        column: "secret",
-        key_sql: "CAST(credential_id AS TEXT) || ':' || CAST(version AS TEXT)",
-        key: Key::IntPair("credential_id", "version"),
-        aad_row_sql: "(SELECT c.uid FROM credentials c WHERE c.id = credential_versions.credential_id) || ':' || \
-                      CAST(credential_versions.version AS TEXT)",
-        aad_field: "secret",
-    },
-    SealedColumn {
-        table: "credential_versions",
-        column: "key_passphrase",
-        key_sql: "CAST(credential_id AS TEXT) || ':' || CAST(version AS TEXT)",
-        key: Key::IntPair("credential_id", "version"),
-        aad_row_sql: "(SELECT c.uid FROM credentials c WHERE c.id = credential_versions.credential_id) || ':' || \
-                      CAST(credential_versions.version AS TEXT)",
-        aad_field: "key_passphrase",
-    },
-    // mysafe/items.rs `secret_aad(uid)`.
-    by_id("mysafe_items", "secret", "uid"),
-    // mysafe/files.rs `chunk_aad("<uid>:<seq>")` (http/mysafe/files.rs seals them).
-    SealedColumn {
-        table: "mysafe_file_chunks",
-        column: "data",
-        key_sql: "CAST(item_id AS TEXT) || ':' || CAST(seq AS TEXT)",
-        key: Key::IntPair("item_id", "seq"),
-        aad_row_sql: "(SELECT i.uid FROM mysafe_items i WHERE i.id = mysafe_file_chunks.item_id) || ':' || \
-                      CAST(mysafe_file_chunks.seq AS TEXT)",
-        aad_field: "data",
-    },
-    // dsm/secrets.rs `data_aad(uid)` and `version_aad("<uid>:<version>")`.
-    by_id("dsm_secrets", "data", "uid"),
-    SealedColumn {
-        table: "dsm_secret_versions",
-        column: "data",
-        key_sql: "CAST(secret_id AS TEXT) || ':' || CAST(version AS TEXT)",
-        key: Key::IntPair("secret_id", "version"),
-        aad_row_sql: "(SELECT s.uid FROM dsm_secrets s WHERE s.id = dsm_secret_versions.secret_id) || ':' || \
-                      CAST(dsm_secret_versions.version AS TEXT)",
-        aad_field: "data",
-    },
-    // sessions/proxy.rs `request_aad(uid)`.
-    by_id("session_requests", "record", "uid"),
-    // sessions/recording.rs `chunk_aad(session_id, seq)` = ("<session_id>:<seq>", "chunk").
-    SealedColumn {
-        table: "session_recordings",
-        column: "chunk",
-        key_sql: "CAST(session AS TEXT) || ':' || CAST(seq AS TEXT)",
-        key: Key::IntPair("session", "seq"),
-        aad_row_sql: "(SELECT r.session_id FROM remote_sessions r WHERE r.id = session_recordings.session) || ':' || \
-                      CAST(session_recordings.seq AS TEXT)",
-        aad_field: "chunk",
-    },
-    // sessions/ssh.rs: Aad::new("gateway_keys", GATEWAY_KEY, "seed"), the row's name.
-    SealedColumn {
-        table: "gateway_keys",
-        column: "sealed",
-        key_sql: "name",
-        key: Key::Text("name"),
-        aad_row_sql: "name",
-        aad_field: "seed",
-    },
-    // certificates.rs `key_aad(table, row)`: uid for authorities and certificates,
-    // requests.rs `key_row(application_id, code)` = "<application_id>:<code>" for requests.
-    by_id("certificate_authorities", "private_key", "uid"),
-    by_id("certificate_requests", "private_key", "CAST(application_id AS TEXT) || ':' || code"),
-    by_id("certificates", "private_key", "uid"),
-    // certificates/publishing.rs `profile_row(application_id, name)` = "<application_id>:<name>".
-    by_id("certificate_publish_profiles", "key_db_password", "CAST(application_id AS TEXT) || ':' || name"),
-];
-
-/// A row's primary key, read back.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum KeyValue {
-    Int(i64),
-    Text(String),
-    IntPair(i64, i64),
-}
-
-impl fmt::Display for KeyValue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Int(v) => write!(f, "{v}"),
-            Self::Text(v) => f.write_str(v),
-            Self::IntPair(a, b) => write!(f, "{a}:{b}"),
-        }
-    }
-}
-
-/// One sealed value and where it is.
-struct SealedRow {
-    key: KeyValue,
-    /// None when the row its AAD names is gone (an orphan).
-    aad_row: Option<String>,
-    blob: Vec<u8>,
-}
-
-type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
-
-/// The first four bytes after the format byte: the data key id, in each dialect.
-fn key_id_sql(backend: Backend, column: &str) -> String {
-    match backend {
-        Backend::Sqlite => format!("substr({column}, 2, 4)"),
-        Backend::Postgres => format!("substring({column} from 2 for 4)"),
-    }
-}
-
-/// Which values a page holds, by their data key.
-#[derive(Clone, Copy)]
-enum Under {
-    Any,
-    Key(u32),
-    NotKey(u32),
-}
-
-impl SealedColumn {
-    /// A page of non-NULL values after `after` in key order, at most `limit`.
-    async fn page(&self, core: &Core, after: Option<&KeyValue>, under: Under, limit: u64) -> ApiResult<Vec<SealedRow>> {
-        let columns = self.key.columns();
-        let keys: Vec<String> = columns.iter().enumerate().map(|(i, c)| format!("{c} AS k{i}")).collect();
-        let mut filters = vec![format!("{} IS NOT NULL", self.column)];
-        let mut n = 0;
-        let mut next = || {
-            n += 1;
-            format!("${n}")
-        };
-        if after.is_some() {
-            filters.push(match self.key {
-                Key::Int(c) | Key::Text(c) => format!("{c} > {}", next()),
-                Key::IntPair(a, b) => format!("({a} > {} OR ({a} = {} AND {b} > {}))", next(), next(), next()),
-            });
-        }
-        let header = key_id_sql(core.store.backend(), self.column);
-        match under {
-            Under::Any => {}
-            Under::Key(_) => filters.push(format!("{header} = {}", next())),
-            Under::NotKey(_) => filters.push(format!("{header} <> {}", next())),
-        }
-        let sql = format!(
-            "SELECT {}, {} AS aad_row, {} AS sealed FROM {} WHERE {} ORDER BY {} LIMIT {}",
-            keys.join(", "),
-            self.aad_row_sql,
-            self.column,
-            self.table,
-            filters.join(" AND "),
-            columns.join(", "),
-            next(),
-        );
-        let mut query = sqlx::query(&sql);
-        if let Some(after) = after {
-            query = match after {
-                KeyValue::Int(v) => query.bind(*v),
-                KeyValue::Text(v) => query.bind(v.clone()),
-                KeyValue::IntPair(a, b) => query.bind(*a).bind(*a).bind(*b),
-            };
-        }
-        if let Under::Key(id) | Under::NotKey(id) = under {
-            query = query.bind(id.to_be_bytes().to_vec());
-        }
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = query.bind(limit).fetch_all(core.store.pool()).await.map_err(crate::store::StoreError::from)?;
-        rows.iter().map(|r| self.decode(r)).collect()
-    }
-
-    fn decode(&self, row: &AnyRow) -> ApiResult<SealedRow> {
-        let get = |e: sqlx::Error| ApiError::from(crate::store::StoreError::from(e));
-        let key = match self.key {
-            Key::Int(_) => KeyValue::Int(row.try_get("k0").map_err(get)?),
-            Key::Text(_) => KeyValue::Text(row.try_get("k0").map_err(get)?),
-            Key::IntPair(..) => KeyValue::IntPair(row.try_get("k0").map_err(get)?, row.try_get("k1").map_err(get)?),
-        };
-        Ok(SealedRow { key, aad_row: row.try_get("aad_row").map_err(get)?, blob: row.try_get("sealed").map_err(get)? })
-    }
-
-    /// Replaces the value of row `key` with `new`, only if it is still `old`.
-    async fn compare_and_set(&self, core: &Core, key: &KeyValue, old: &[u8], new: Vec<u8>) -> ApiResult<bool> {
-        let (sql, query);
-        match key {
-            KeyValue::Int(v) => {
-                sql = self.update_sql(&format!("{} = $2", self.key.columns()[0]), 3);
-                query = sqlx::query(&sql).bind(new).bind(*v);
-            }
-            KeyValue::Text(v) => {
-                sql = self.update_sql(&format!("{} = $2", self.key.columns()[0]), 3);
-                query = sqlx::query(&sql).bind(new).bind(v.clone());
-            }
-            KeyValue::IntPair(a, b) => {
-                let c = self.key.columns();
-                sql = self.update_sql(&format!("{} = $2 AND {} = $3", c[0], c[1]), 4);
-                query = sqlx::query(&sql).bind(new).bind(*a).bind(*b);
-            }
-        }
-        let query: AnyQuery<'_> = query.bind(old.to_vec());
-        let done = query.execute(core.store.pool()).await.map_err(crate::store::StoreError::from)?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    /// Where the table keeps a revision, the move bumps it: a writer that read the row before
-    /// the move and writes its (old-key) blobs back fails its revision check and reads again,
-    /// so no value stays under a data key that is about to be retired.
-    fn update_sql(&self, key_filter: &str, old_param: usize) -> String {
-        let bump = if REVISIONED.contains(&self.table) { ", revision = revision + 1" } else { "" };
-        format!(
-            "UPDATE {} SET {} = $1{bump} WHERE {key_filter} AND {} = ${old_param}",
-            self.table, self.column, self.column
-        )
-    }
-
-    fn name(&self, key: &KeyValue) -> String {
-        format!("{}.{} row {key}", self.table, self.column)
-    }
-
-    /// Opens one value; the reason it does not open, otherwise (never its content).
-    async fn open(&self, core: &Core, row: &SealedRow) -> Result<zeroize::Zeroizing<Vec<u8>>, String> {
-        let Some(aad_row) = &row.aad_row else {
-            return Err("the row its associated data names is gone".into());
-        };
-        let key_id = blob_key_id(&row.blob).map_err(|e| e.to_string())?;
-        core.unseal(&Aad::new(self.table, aad_row, self.aad_field), &row.blob).await.map_err(|e| {
-            let why = e.audit_reason.map_or_else(|| e.message.to_string(), str::to_owned);
-            format!("sealed under data key {key_id}: {why}")
-        })
-    }
+/// Opens one value; the reason it does not open, otherwise (never its content).
+async fn open(core: &Core, column: &SealedColumn, row: &SealedRow) -> Result<zeroize::Zeroizing<Vec<u8>>, String> {
+    let Some(aad_row) = &row.aad_row else {
+        return Err("the row its associated data names is gone".into());
+    };
+    let key_id = blob_key_id(&row.blob).map_err(|e| e.to_string())?;
+    core.unseal(&Aad::new(column.table, aad_row, column.aad_field), &row.blob).await.map_err(|e| {
+        let why = e.audit_reason.map_or_else(|| e.message.to_string(), str::to_owned);
+        format!("sealed under data key {key_id}: {why}")
+    })
 }
 
 /// What opening every sealed value found.
@@ -352,11 +44,11 @@ pub async fn check_all(core: &Core) -> ApiResult<SealedCheck> {
     for column in SEALED_COLUMNS {
         let mut after = None;
         loop {
-            let page = column.page(core, after.as_ref(), Under::Any, PAGE).await?;
+            let page = core.store.sealed_page(column, after.as_ref(), Under::Any, PAGE).await?;
             for row in &page {
-                match column.open(core, row).await {
+                match open(core, column, row).await {
                     Ok(_) => check.opened += 1,
-                    Err(reason) => check.failures.push(format!("{}: {reason}", column.name(&row.key))),
+                    Err(reason) => check.failures.push(format!("{}: {reason}", name(column, &row.key))),
                 }
             }
             if (page.len() as u64) < PAGE {
@@ -401,17 +93,17 @@ async fn reseal_round(core: &Core, limit: u64) -> ApiResult<(u64, u64)> {
         let mut after = None;
         while moved < limit {
             let want = PAGE.min(limit - moved);
-            let page = column.page(core, after.as_ref(), Under::NotKey(active), want).await?;
+            let page = core.store.sealed_page(column, after.as_ref(), Under::NotKey(active), want).await?;
             for row in &page {
                 if blob_key_id(&row.blob).is_ok_and(|id| id == active) {
                     continue;
                 }
-                let plain = column.open(core, row).await.map_err(|reason| {
-                    ApiError::internal(&format!("cannot reseal {}: {reason}", column.name(&row.key)))
+                let plain = open(core, column, row).await.map_err(|reason| {
+                    ApiError::internal(&format!("cannot reseal {}: {reason}", name(column, &row.key)))
                 })?;
                 let Some(aad_row) = &row.aad_row else { continue };
                 let fresh = core.seal(&Aad::new(column.table, aad_row, column.aad_field), &plain);
-                if column.compare_and_set(core, &row.key, &row.blob, fresh).await? {
+                if core.store.sealed_compare_and_set(column, &row.key, &row.blob, fresh).await? {
                     moved += 1;
                 } else {
                     lost += 1;
@@ -437,7 +129,7 @@ pub async fn count_under_key(core: &Core, key_id: u32) -> ApiResult<u64> {
     for column in SEALED_COLUMNS {
         let mut after = None;
         loop {
-            let page = column.page(core, after.as_ref(), Under::Key(key_id), PAGE).await?;
+            let page = core.store.sealed_page(column, after.as_ref(), Under::Key(key_id), PAGE).await?;
             let wanted = key_id.to_be_bytes();
             count += page.iter().filter(|r| r.blob.get(1..5) == Some(&wanted[..])).count() as u64;
             if (page.len() as u64) < PAGE {
