@@ -11,10 +11,12 @@ pub mod health;
 mod metrics;
 pub mod middleware;
 pub mod mysafe;
+pub mod openapi;
 pub mod pam;
 pub mod params;
 pub mod path;
 pub mod proxy;
+pub mod routes;
 pub mod scim;
 pub mod sessions;
 pub mod terminal;
@@ -30,11 +32,12 @@ use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
 use crate::state::AppState;
+use routes::RouteTable;
 
 /// The route table, relative to the `/iso` and `/api` prefixes. Token endpoints authenticate
 /// their clients themselves; every other route sits behind `auth::authenticate`.
-fn families(state: &AppState) -> Router<AppState> {
-    let protected = Router::new()
+fn families(state: &AppState) -> RouteTable<AppState> {
+    let protected = RouteTable::new()
         .route("/pam/info", post(pam::info::register))
         .route("/pam/info/{key}", get(pam::info::show).delete(pam::info::disable))
         .route(
@@ -76,21 +79,31 @@ fn families(state: &AppState) -> Router<AppState> {
         .merge(certificate_routes())
         .merge(admin::routes())
         .nest("/scim/v2", scim::routes())
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate));
-    Router::new()
+        .map_router(|router| {
+            router.route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
+        });
+    RouteTable::new()
         .route("/oauth2/token", get(auth::oauth2::token).post(auth::oauth2::token))
         .route("/get_auth_token", get(auth::api_tokens::get_auth_token).post(auth::api_tokens::get_auth_token))
         .merge(protected)
 }
 
-/// Certificates (§13.2): the English `certificate` and the Portuguese `certificado` paths.
-fn certificate_routes() -> Router<AppState> {
+/// Certificates (§13.2): the English `certificate` and the Portuguese `certificado` paths, as
+/// (base, sign, list, import, scan).
+pub const CERTIFICATE_PATHS: [(&str, &str, &str, &str, &str); 2] = [
+    ("/certificate", "sign", "list", "import", "scan"),
+    ("/certificado", "assinar", "listar", "importar", "descobrir"),
+];
+
+/// Publication: the contract's Portuguese `cert` paths and English ones beside them, as
+/// (base, profile, publish, list).
+pub const PUBLISHING_PATHS: [(&str, &str, &str, &str); 2] =
+    [("/cert", "perfil", "publicar", "listar"), ("/certificate", "profile", "publish", "list")];
+
+fn certificate_routes() -> RouteTable<AppState> {
     use certificates::{authorities, imports, issued, publishing, requests};
-    let mut routes = Router::new();
-    for (base, sign, list, import, scan) in [
-        ("/certificate", "sign", "list", "import", "scan"),
-        ("/certificado", "assinar", "listar", "importar", "descobrir"),
-    ] {
+    let mut routes = RouteTable::new();
+    for (base, sign, list, import, scan) in CERTIFICATE_PATHS {
         routes = routes
             .route(&format!("{base}/request/{{code}}"), post(requests::submit))
             .route(&format!("{base}/request/list"), get(requests::list))
@@ -106,10 +119,7 @@ fn certificate_routes() -> Router<AppState> {
             .route(&format!("{base}/ca/{{key}}"), get(authorities::show))
             .route(&format!("{base}/ca/{{key}}/crl"), get(authorities::crl));
     }
-    // Publication: the contract's Portuguese `cert` paths and English ones beside them.
-    for (base, profile, publish, list) in
-        [("/cert", "perfil", "publicar", "listar"), ("/certificate", "profile", "publish", "list")]
-    {
+    for (base, profile, publish, list) in PUBLISHING_PATHS {
         routes = routes
             .route(&format!("{base}/{profile}/{{kind}}"), post(publishing::save_profile))
             .route(&format!("{base}/{publish}"), post(publishing::publish))
@@ -119,11 +129,11 @@ fn certificate_routes() -> Router<AppState> {
 }
 
 /// MySafe: one set of routes per kind, as §11 prints them.
-fn mysafe_routes(file_limit: usize) -> Router<AppState> {
+fn mysafe_routes(file_limit: usize) -> RouteTable<AppState> {
     use mysafe::files;
     use mysafe::items::{self, api_secrets, notes, passwords};
     let upload_limit = DefaultBodyLimit::max(file_limit + 1024 * 1024);
-    Router::new()
+    RouteTable::new()
         .route("/mysafe/password", get(passwords::list).post(passwords::create))
         .route("/mysafe/password/{key}", get(passwords::show))
         .route("/mysafe/password/update/{key}", put(passwords::update))
@@ -146,17 +156,27 @@ fn mysafe_routes(file_limit: usize) -> Router<AppState> {
         .route("/mysafe/file/inactive/{key}", post(files::deactivate))
 }
 
-pub fn router(state: AppState) -> Router {
-    let body_limit = state.core.config.body_limit;
-    Router::new()
-        .nest("/iso", families(&state))
-        .nest("/api", families(&state))
+/// Every API route: the families under `/iso` and `/api`, SCIM at the root too, the session
+/// ticket, the probes, metrics and the API's own description.
+pub fn routes(state: &AppState) -> RouteTable<AppState> {
+    RouteTable::new()
+        .nest("/iso", families(state))
+        .nest("/api", families(state))
         .nest(
             "/scim/v2",
-            scim::routes().route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate)),
+            scim::routes().map_router(|router| {
+                router.route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
+            }),
         )
         // Unauthenticated: the single-use ticket in the query is the credential.
         .route("/modulos/auth", get(sessions::redeem::redeem))
+        .merge(openapi::routes())
+}
+
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.core.config.body_limit;
+    routes(&state)
+        .into_router()
         .fallback(unrouted)
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         // Innermost first: a panic becomes a 500 envelope that is still audited.
@@ -168,10 +188,23 @@ pub fn router(state: AppState) -> Router {
             |req: &Request<_>| tracing::info_span!("http.request", method = %req.method(), path = %req.uri().path()),
         ))
         .layer(SetSensitiveRequestHeadersLayer::new([axum::http::header::AUTHORIZATION]))
+        .merge(probes().into_router())
+        .with_state(state)
+}
+
+/// The probes and metrics, served outside the audit trail.
+fn probes() -> RouteTable<AppState> {
+    RouteTable::new()
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .route("/metrics", get(metrics::metrics))
-        .with_state(state)
+}
+
+/// Every path the API listener serves, in axum's template syntax: what `/openapi.json` is held to.
+pub fn registered_paths(state: &AppState) -> Vec<String> {
+    let mut paths = routes(state).paths().to_vec();
+    paths.extend(probes().paths().iter().cloned());
+    paths
 }
 
 /// What a path that matches no route is told: a SCIM error under any SCIM base (as SCIM

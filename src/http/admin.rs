@@ -11,20 +11,20 @@ mod sessions;
 mod tokens;
 mod users;
 
-use axum::Router;
 use axum::routing::{get, post, put};
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::params::Params;
+use super::routes::RouteTable;
 use crate::domain::authorization::{Caller, Resource};
 use crate::error::{ApiError, ApiResult};
 use crate::service::access::{require_resource, require_write};
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> RouteTable<AppState> {
+    RouteTable::new()
         .route("/admin/applications", get(apps::list).post(apps::create))
         .route("/admin/applications/{id}", get(apps::show))
         .route("/admin/applications/{id}/enable", post(apps::enable))

@@ -5,13 +5,13 @@ pub mod discovery;
 pub mod resources;
 mod wire;
 
-use axum::Router;
 use axum::routing::{get, post};
 
+use super::routes::RouteTable;
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> RouteTable<AppState> {
+    RouteTable::new()
         .route("/ServiceProviderConfig", get(discovery::provider_config))
         .route("/ResourceTypes", get(discovery::resource_types))
         .route("/ResourceTypes/{name}", get(discovery::resource_type))
@@ -41,5 +41,5 @@ pub fn routes() -> Router<AppState> {
             "/Me",
             get(discovery::me).post(discovery::me).put(discovery::me).patch(discovery::me).delete(discovery::me),
         )
-        .fallback(discovery::unknown)
+        .map_router(|router| router.fallback(discovery::unknown))
 }

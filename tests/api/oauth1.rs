@@ -13,7 +13,7 @@ use crate::signing::{assert_status, python, send_signed, sign};
 on_both_stores!(python: oauthlib_signatures_are_accepted_on_every_carrier, replays_stale_and_malformed_requests_are_refused);
 on_both_stores!(extreme_timestamps_are_refused_not_overflowed);
 
-async fn oauth1_app(app: &TestApp, unsigned: bool) -> CreatedApplication {
+pub(crate) async fn oauth1_app(app: &TestApp, unsigned: bool) -> CreatedApplication {
     app.create_app_with(NewApplication {
         methods: AuthMethods { oauth1: true, ..AuthMethods::default() },
         oauth1_unsigned: unsigned,

@@ -50,11 +50,14 @@ impl ProxyState {
     }
 }
 
+/// The proxy origin is its own listener: its few paths of cofre's own are not the API (and not in
+/// `/openapi.json`); every other path is the target application's.
 pub fn router(state: ProxyState) -> Router {
-    Router::new()
+    crate::http::routes::RouteTable::new()
         .route("/_cofre/enter", axum::routing::get(enter))
         .route("/_cofre/terminal", axum::routing::get(super::terminal::socket))
         .merge(crate::http::terminal::assets_router())
+        .into_router()
         .fallback(forward_request)
         .with_state(state)
 }

@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use axum::Router;
+use crate::http::routes::RouteTable;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -36,8 +36,8 @@ pub(super) static ASSETS: [Asset; 5] = [
 
 /// `GET /_cofre/assets/{xterm.js, xterm.css, addon-fit.js, terminal.js, terminal.css}`; any state,
 /// so it merges into whichever router serves the page.
-pub fn assets_router<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    ASSETS.iter().fold(Router::new(), |router, asset| {
+pub fn assets_router<S: Clone + Send + Sync + 'static>() -> RouteTable<S> {
+    ASSETS.iter().fold(RouteTable::new(), |router, asset| {
         router.route(&format!("{ASSETS_PREFIX}/{}", asset.name), get(move || async move { serve(asset) }))
     })
 }
@@ -71,7 +71,7 @@ mod tests {
 
     async fn get(path: &str) -> Response {
         let request = Request::get(path).body(Body::empty()).expect("request");
-        assets_router::<()>().oneshot(request).await.expect("infallible")
+        assets_router::<()>().into_router().oneshot(request).await.expect("infallible")
     }
 
     #[tokio::test]
@@ -113,7 +113,7 @@ mod tests {
         assert_eq!(get("/_cofre/assets/../Cargo.toml").await.status(), StatusCode::NOT_FOUND);
         assert_eq!(get("/xterm.js").await.status(), StatusCode::NOT_FOUND);
         let post = Request::post("/_cofre/assets/terminal.js").body(Body::empty()).expect("request");
-        let response = assets_router::<()>().oneshot(post).await.expect("infallible");
+        let response = assets_router::<()>().into_router().oneshot(post).await.expect("infallible");
         assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
     }
 
