@@ -78,7 +78,6 @@ fn families(state: &AppState) -> RouteTable<AppState> {
         .route("/dash/credentials/{s}", get(dashboards::credentials::en))
         .merge(certificate_routes())
         .merge(admin::routes())
-        .nest("/scim/v2", scim::routes())
         .map_router(|router| {
             router.route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
         });
@@ -86,6 +85,7 @@ fn families(state: &AppState) -> RouteTable<AppState> {
         .route("/oauth2/token", get(auth::oauth2::token).post(auth::oauth2::token))
         .route("/get_auth_token", get(auth::api_tokens::get_auth_token).post(auth::api_tokens::get_auth_token))
         .merge(protected)
+        .nest("/scim/v2", scim::authenticated(state))
 }
 
 /// Certificates (§13.2): the English `certificate` and the Portuguese `certificado` paths, as
@@ -162,12 +162,7 @@ pub fn routes(state: &AppState) -> RouteTable<AppState> {
     RouteTable::new()
         .nest("/iso", families(state))
         .nest("/api", families(state))
-        .nest(
-            "/scim/v2",
-            scim::routes().map_router(|router| {
-                router.route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
-            }),
-        )
+        .nest("/scim/v2", scim::authenticated(state))
         // Unauthenticated: the single-use ticket in the query is the credential.
         .route("/modulos/auth", get(sessions::redeem::redeem))
         .merge(openapi::routes())

@@ -69,7 +69,9 @@ pub async fn run(core: &Core, cmd: SessionCommand) -> CliResult {
             let audit = AuditSink::spawn(core.store.clone(), core.audit_chain_key());
             let dropped = control::drop_session(core, &audit, Scope::All, &session_id, None).await;
             audit.shutdown().await;
-            dropped?;
+            if !dropped? {
+                return Err(format!("session {session_id}: no live session has this id").into());
+            }
             println!("session {session_id}: drop requested");
         }
         SessionCommand::Export { id } => {

@@ -28,7 +28,16 @@ use crate::service::auth::sigv4;
 use crate::state::AppState;
 
 pub async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    match resolve(&state, req).await {
+    authenticate_then(&state, req, next, ApiError::into_response).await
+}
+
+/// The same gate for SCIM, whose clients read refusals in the SCIM error schema (RFC 7644 §3.12).
+pub async fn authenticate_scim(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    authenticate_then(&state, req, next, super::scim::refusal).await
+}
+
+async fn authenticate_then(state: &AppState, req: Request, next: Next, refuse: fn(ApiError) -> Response) -> Response {
+    match resolve(state, req).await {
         Ok((caller, mut req)) => {
             if let Some(context) = req.extensions().get::<RequestContext>() {
                 context.note_caller(caller.authorization.application_id, caller.authorization.id);
@@ -40,7 +49,7 @@ pub async fn authenticate(State(state): State<AppState>, req: Request, next: Nex
             req.extensions_mut().insert(caller);
             next.run(req).await
         }
-        Err(e) => e.into_response(),
+        Err(e) => refuse(e),
     }
 }
 

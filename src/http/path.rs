@@ -24,3 +24,19 @@ impl<S: Send + Sync> FromRequestParts<S> for ItemKey {
         Ok(Self(key))
     }
 }
+
+/// Path parameters of any shape (`Segments(id): Segments<String>`, `Segments((a, b)): …`), with
+/// rejections in the envelope instead of axum's plain-text ones.
+pub struct Segments<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for Segments<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<T>::from_request_parts(parts, state).await.map(|Path(value)| Self(value)).map_err(|_| {
+            ApiError::bad_request(
+                "A path parameter is malformed: not UTF-8 text, or not a number where one is expected.",
+            )
+        })
+    }
+}

@@ -7,10 +7,41 @@ mod wire;
 
 use axum::routing::{get, post};
 
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+
 use super::routes::RouteTable;
+use crate::error::ApiError;
+use crate::service::scim::error::ScimError;
 use crate::state::AppState;
 
-pub fn routes() -> RouteTable<AppState> {
+/// The SCIM routes behind the SCIM-worded authentication gate.
+pub fn authenticated(state: &AppState) -> RouteTable<AppState> {
+    routes().map_router(|router| {
+        router.route_layer(axum::middleware::from_fn_with_state(state.clone(), super::auth::authenticate_scim))
+    })
+}
+
+/// An authentication refusal in the SCIM error schema, with the status, challenge and audit
+/// notes of the envelope it replaces. A 5xx says nothing of its cause.
+pub fn refusal(error: ApiError) -> Response {
+    let detail = error.message.to_string();
+    let mut response = error.into_response();
+    let status = response.status();
+    let detail = if status.is_server_error() { "The request could not be completed.".to_owned() } else { detail };
+    let scim = ScimError { status: status.as_u16(), scim_type: None, detail }.into_response();
+    let (parts, body) = scim.into_parts();
+    *response.body_mut() = body;
+    for name in [header::CONTENT_TYPE, header::CACHE_CONTROL] {
+        if let Some(value) = parts.headers.get(&name) {
+            response.headers_mut().insert(name, value.clone());
+        }
+    }
+    response.headers_mut().remove(header::CONTENT_LENGTH);
+    response
+}
+
+fn routes() -> RouteTable<AppState> {
     RouteTable::new()
         .route("/ServiceProviderConfig", get(discovery::provider_config))
         .route("/ResourceTypes", get(discovery::resource_types))

@@ -7,7 +7,10 @@ use serde_json::json;
 use crate::helpers::{Backend, TestApp, canary};
 use crate::on_both_stores;
 
-on_both_stores!(malformed_bodies_get_a_named_4xx_and_nothing_is_written);
+on_both_stores!(
+    malformed_bodies_get_a_named_4xx_and_nothing_is_written,
+    malformed_paths_and_uploads_are_answered_in_the_envelope
+);
 
 async fn malformed_bodies_get_a_named_4xx_and_nothing_is_written(backend: Backend) {
     let app = TestApp::spawn_with(backend, |c| c.body_limit = 64 * 1024).await;
@@ -106,4 +109,26 @@ async fn forwarded_for_counts_only_from_trusted_proxies(backend: Backend) {
     let malformed = app.send(token_from("203.0.113.5, garbage")).await;
     assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
     assert_eq!(malformed.body["response"]["message"], "Malformed X-Forwarded-For header.");
+}
+
+/// Found by schemathesis: axum's own rejections (a path segment that is not UTF-8 or not a
+/// number, an upload that is not multipart) were plain text, not the envelope.
+async fn malformed_paths_and_uploads_are_answered_in_the_envelope(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.client(&[Resource::Admin, Resource::MySafe]).await;
+    let cases = [
+        (Method::POST, "/api/admin/credentials/1/versions/two/restore", StatusCode::BAD_REQUEST),
+        (Method::GET, "/api/admin/applications/%FF", StatusCode::BAD_REQUEST),
+        (Method::GET, "/iso/certificate/list/%C3", StatusCode::BAD_REQUEST),
+        (Method::POST, "/api/mysafe/file", StatusCode::UNSUPPORTED_MEDIA_TYPE),
+        (Method::PUT, "/api/mysafe/file/update/1", StatusCode::UNSUPPORTED_MEDIA_TYPE),
+    ];
+    for (method, path, status) in cases {
+        let reply =
+            app.send(app.authed(&admin, method.clone(), path).header("content-type", "text/plain").body("x")).await;
+        assert_eq!(reply.status, status, "{method} {path}: {}", reply.body);
+        assert_eq!(reply.headers["content-type"], "application/json", "{method} {path}");
+        assert_eq!(reply.body["code"], status.as_u16(), "{method} {path}: {}", reply.body);
+        assert!(reply.body["exception"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
 }

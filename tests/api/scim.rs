@@ -15,6 +15,7 @@ on_both_stores!(
     patch_etag_and_uniqueness,
     bulk_resolves_references_and_stops_on_errors,
     deprovisioning_revokes_access_at_once,
+    wrong_types_are_refused_and_refusals_are_scim_errors,
 );
 on_both_stores!(python: scim2_tester_reports_no_error);
 
@@ -320,4 +321,46 @@ async fn scim2_tester_reports_no_error(backend: Backend) {
         let reply = app.send(app.client.get(app.url(&format!("/scim/v2{path}"))).bearer_auth("wrong")).await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{path}");
     }
+}
+
+/// Found by schemathesis: a non-string `externalId` and a non-object enterprise extension were
+/// dropped silently (200), and the authentication gate answered SCIM clients in the envelope.
+async fn wrong_types_are_refused_and_refusals_are_scim_errors(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let iga = app.client(&[Resource::Scim]).await;
+    let created = scim(&app, &iga, Method::POST, "/Users", Some(user("typed", "typed@example.com", "Ty"))).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let id = created.body["id"].as_str().expect("id").to_owned();
+    let enterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    for (field, value) in [("externalId", json!({})), ("externalId", json!(7)), (enterprise, json!("sales"))] {
+        for (method, path, name) in
+            [(Method::PUT, format!("/Users/{id}"), "typed"), (Method::POST, "/Users".to_owned(), "untyped")]
+        {
+            let mut body = user(name, "typed@example.com", "Ty");
+            body[field] = value.clone();
+            let reply = scim(&app, &iga, method.clone(), &path, Some(body)).await;
+            assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{method} {field}={value}: {}", reply.body);
+            assert_eq!(reply.body["scimType"], "invalidValue");
+        }
+    }
+    let shown = scim(&app, &iga, Method::GET, &format!("/Users/{id}"), None).await;
+    assert_eq!(shown.body["externalId"], "ext-typed", "the refused writes changed nothing");
+    let listed = scim(&app, &iga, Method::GET, "/Users?filter=userName%20eq%20%22untyped%22", None).await;
+    assert_eq!(listed.body["totalResults"], 0, "the refused creations created nothing");
+
+    // Refused at the gate: still SCIM's media type and error schema, with the challenge.
+    for base in ["/scim/v2", "/iso/scim/v2", "/api/scim/v2"] {
+        let response =
+            app.client.get(app.url(&format!("{base}/Users"))).bearer_auth("not-a-token").send().await.expect("send");
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert!(response.headers().contains_key("www-authenticate"));
+        assert_eq!(response.headers()["content-type"], "application/scim+json");
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error");
+        assert_eq!(body["status"], "401");
+    }
+    // And a malformed path segment is a SCIM error too.
+    let reply = app.send(app.authed(&iga, Method::GET, "/scim/v2/Users/%FF")).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply.body["scimType"], "invalidValue");
 }

@@ -198,6 +198,11 @@ async fn list_show_and_drop_follow_the_contract(backend: Backend) {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     let row = core.store.remote_session_by_session_id(&fresh_id).await.expect("read").expect("row");
     assert_eq!(row.end_reason.as_deref(), Some("dropped"));
+    // cofre's own admin API answers an ended or unknown session with a 404, not the contract's 500.
+    for id in [fresh_id.clone(), "f".repeat(40)] {
+        let again = app.call(&admin, Method::POST, &format!("/api/admin/sessions/{id}/drop")).await;
+        assert_eq!(again.status, StatusCode::NOT_FOUND, "{}", again.body);
+    }
 
     // Read-only callers may list but not drop.
     let ro_app = app.create_app(&[Resource::Sessions], true, &["*"]).await;

@@ -1,6 +1,6 @@
 //! Admin: applications and their authorizations.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde_json::{Value, json};
 
 use super::{can_read, can_write, expiry, list_param, number, time_text};
@@ -10,6 +10,7 @@ use crate::domain::network::IpAllowList;
 use crate::error::{ApiError, ApiResult};
 use crate::http::envelope::Reply;
 use crate::http::params::Params;
+use crate::http::path::Segments;
 use crate::service::admin::apps::{self, AuthMethods, AuthorizationChanges, NewApplication};
 use crate::state::AppState;
 
@@ -66,7 +67,7 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Re
         .with("applications", Value::Array(apps.iter().map(application_json).collect())))
 }
 
-pub async fn show(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Reply> {
+pub async fn show(State(state): State<AppState>, caller: Caller, Segments(id): Segments<String>) -> ApiResult<Reply> {
     can_read(&caller)?;
     let app = apps::application(&state.core, number(&id, "Application")?).await?;
     Ok(Reply::ok(format!("Application {}", app.id)).with("application", application_json(&app)))
@@ -104,11 +105,15 @@ async fn set_enabled(state: &AppState, caller: &Caller, id: &str, enabled: bool)
     Ok(Reply::ok(format!("Application successfully {word}")))
 }
 
-pub async fn enable(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Reply> {
+pub async fn enable(State(state): State<AppState>, caller: Caller, Segments(id): Segments<String>) -> ApiResult<Reply> {
     set_enabled(&state, &caller, &id, true).await
 }
 
-pub async fn disable(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Reply> {
+pub async fn disable(
+    State(state): State<AppState>,
+    caller: Caller,
+    Segments(id): Segments<String>,
+) -> ApiResult<Reply> {
     set_enabled(&state, &caller, &id, false).await
 }
 
@@ -117,7 +122,7 @@ pub async fn disable(State(state): State<AppState>, caller: Caller, Path(id): Pa
 pub async fn link(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Segments(id): Segments<String>,
     params: Params,
 ) -> ApiResult<Reply> {
     can_write(&caller)?;
@@ -139,7 +144,7 @@ pub async fn link(
 pub async fn unlink(
     State(state): State<AppState>,
     caller: Caller,
-    Path((id, kind, item)): Path<(String, String, String)>,
+    Segments((id, kind, item)): Segments<(String, String, String)>,
 ) -> ApiResult<Reply> {
     can_write(&caller)?;
     let kind = match kind.as_str() {
@@ -155,7 +160,7 @@ pub async fn unlink(
 pub async fn update_authorization(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Segments(id): Segments<String>,
     params: Params,
 ) -> ApiResult<Reply> {
     can_write(&caller)?;
@@ -174,7 +179,7 @@ pub async fn update_authorization(
 pub async fn regenerate_secret(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Segments(id): Segments<String>,
 ) -> ApiResult<Reply> {
     can_write(&caller)?;
     let secret = apps::regenerate_secret(&state.core, number(&id, "Authorization")?).await?;

@@ -2,7 +2,7 @@
 //! use; an operator can read it, set it ahead of the first session (e.g. from `ssh-keyscan`),
 //! or reset it after a legitimate change so the next session pins the new one.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde_json::{Value, json};
 
 use super::{can_read, can_write, time_text};
@@ -10,6 +10,7 @@ use crate::domain::authorization::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::http::envelope::Reply;
 use crate::http::params::Params;
+use crate::http::path::Segments;
 use crate::service::sessions::ssh;
 use crate::state::AppState;
 use crate::store::sessions::host_keys::PinnedHostKey;
@@ -23,7 +24,11 @@ pub fn host_key_json(k: &PinnedHostKey) -> Value {
            "source": k.source, "pinned_at": time_text(Some(k.pinned_at))})
 }
 
-pub async fn show_host_key(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Reply> {
+pub async fn show_host_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    Segments(id): Segments<String>,
+) -> ApiResult<Reply> {
     can_read(&caller)?;
     match ssh::host_key(&state.core, device_id(&id)?).await? {
         Some(key) => Ok(Reply::ok("Host key pinned").with("host_key", host_key_json(&key))),
@@ -35,7 +40,7 @@ pub async fn show_host_key(State(state): State<AppState>, caller: Caller, Path(i
 pub async fn set_host_key(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Segments(id): Segments<String>,
     params: Params,
 ) -> ApiResult<Reply> {
     can_write(&caller)?;
@@ -45,7 +50,11 @@ pub async fn set_host_key(
     Ok(Reply::ok("Host key set").with("host_key", host_key_json(&key)))
 }
 
-pub async fn reset_host_key(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Reply> {
+pub async fn reset_host_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    Segments(id): Segments<String>,
+) -> ApiResult<Reply> {
     can_write(&caller)?;
     if ssh::reset_host_key(&state.core, device_id(&id)?).await? {
         Ok(Reply::ok("Host key reset: the next session pins the key it meets"))

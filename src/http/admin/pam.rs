@@ -1,6 +1,6 @@
 //! Admin: domains, password policies and their assignments, credential version history.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde_json::{Value, json};
 
 use super::{can_read, can_write, time_text};
@@ -9,6 +9,7 @@ use crate::domain::pam::Policy;
 use crate::error::{ApiError, ApiResult};
 use crate::http::envelope::Reply;
 use crate::http::params::Params;
+use crate::http::path::Segments;
 use crate::service::pam::devices;
 use crate::service::pam::history;
 use crate::service::pam::policies;
@@ -91,7 +92,11 @@ pub async fn assign_policy(State(state): State<AppState>, caller: Caller, params
     Err(ApiError::bad_request("Name a 'credential', 'device' or 'tag'."))
 }
 
-pub async fn versions(State(state): State<AppState>, caller: Caller, Path(key): Path<String>) -> ApiResult<Reply> {
+pub async fn versions(
+    State(state): State<AppState>,
+    caller: Caller,
+    Segments(key): Segments<String>,
+) -> ApiResult<Reply> {
     can_read(&caller)?;
     let (current, versions) = history::versions(&state.core, &key).await?;
     let items: Vec<Value> = versions
@@ -106,7 +111,7 @@ pub async fn versions(State(state): State<AppState>, caller: Caller, Path(key): 
 pub async fn restore(
     State(state): State<AppState>,
     caller: Caller,
-    Path((key, version)): Path<(String, i64)>,
+    Segments((key, version)): Segments<(String, i64)>,
 ) -> ApiResult<Reply> {
     can_write(&caller)?;
     let by = format!("authorization {}", caller.authorization.id);

@@ -1,11 +1,12 @@
 //! Admin: remote sessions, all of them, through the same service as `/iso/session/…`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 
 use super::{can_read, can_write};
 use crate::domain::authorization::Caller;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::http::envelope::Reply;
+use crate::http::path::Segments;
 use crate::http::sessions::records::{drop_in, list_reply, show_reply};
 use crate::service::sessions::control::{self, Scope};
 use crate::state::AppState;
@@ -15,7 +16,7 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Re
     Ok(list_reply(&control::list(&state.core, Scope::All).await?, state.core.now()))
 }
 
-pub async fn show(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Reply> {
+pub async fn show(State(state): State<AppState>, caller: Caller, Segments(id): Segments<String>) -> ApiResult<Reply> {
     can_read(&caller)?;
     Ok(show_reply(&control::show(&state.core, Scope::All, &id).await?, state.core.now()))
 }
@@ -23,16 +24,18 @@ pub async fn show(State(state): State<AppState>, caller: Caller, Path(id): Path<
 pub async fn drop_session(
     State(state): State<AppState>,
     caller: Caller,
-    Path(session_id): Path<String>,
+    Segments(session_id): Segments<String>,
 ) -> ApiResult<Reply> {
     can_write(&caller)?;
-    drop_in(&state, &caller, Scope::All, &session_id).await
+    // cofre's own API says what it means: no live session is a 404, not the contract's 500.
+    let not_live = || ApiError::not_found("No live session has this id.");
+    drop_in(&state, &caller, Scope::All, &session_id, not_live).await
 }
 
 pub async fn recording(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Segments(id): Segments<String>,
 ) -> ApiResult<axum::response::Response> {
     can_read(&caller)?;
     let (session, cast) = control::recording(&state.core, Scope::All, &id).await?;

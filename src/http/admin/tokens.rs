@@ -1,6 +1,6 @@
 //! Admin: API tokens. A static token's value is returned at creation and regeneration only.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde_json::{Value, json};
 
 use super::{can_read, can_write, expiry, time_text};
@@ -9,6 +9,7 @@ use crate::domain::network::IpAllowList;
 use crate::error::{ApiError, ApiResult};
 use crate::http::envelope::Reply;
 use crate::http::params::Params;
+use crate::http::path::Segments;
 use crate::service::auth::api_tokens::{self, NewToken, TokenKind, TokenSummary};
 use crate::state::AppState;
 
@@ -62,7 +63,7 @@ pub async fn create(State(state): State<AppState>, caller: Caller, params: Param
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
-    Path(key): Path<String>,
+    Segments(key): Segments<String>,
     params: Params,
 ) -> ApiResult<Reply> {
     can_write(&caller)?;
@@ -72,13 +73,21 @@ pub async fn update(
     Ok(Reply::ok("Token successfully updated!"))
 }
 
-pub async fn regenerate(State(state): State<AppState>, caller: Caller, Path(key): Path<String>) -> ApiResult<Reply> {
+pub async fn regenerate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Segments(key): Segments<String>,
+) -> ApiResult<Reply> {
     can_write(&caller)?;
     let value = api_tokens::regenerate(&state.core, &key).await?;
     Ok(Reply::ok("Token regenerated").with("token", json!({"token": value.as_str()})))
 }
 
-pub async fn delete(State(state): State<AppState>, caller: Caller, Path(key): Path<String>) -> ApiResult<Reply> {
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Segments(key): Segments<String>,
+) -> ApiResult<Reply> {
     can_write(&caller)?;
     api_tokens::delete(&state.core, &key).await?;
     Ok(Reply::ok("Token successfully deleted!"))

@@ -1,6 +1,6 @@
 //! Admin: users, groups and memberships.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde_json::{Value, json};
 
 use super::{can_read, can_write, list_param};
@@ -9,6 +9,7 @@ use crate::domain::user::{Group, User};
 use crate::error::{ApiError, ApiResult};
 use crate::http::envelope::Reply;
 use crate::http::params::Params;
+use crate::http::path::Segments;
 use crate::service::admin::users::{self, NewUser, UserChanges};
 use crate::state::AppState;
 
@@ -36,7 +37,7 @@ pub async fn list_users(State(state): State<AppState>, caller: Caller) -> ApiRes
 pub async fn show_user(
     State(state): State<AppState>,
     caller: Caller,
-    Path(username): Path<String>,
+    Segments(username): Segments<String>,
 ) -> ApiResult<Reply> {
     can_read(&caller)?;
     let user = users::user(&state.core, &username).await?;
@@ -61,7 +62,7 @@ pub async fn create_user(State(state): State<AppState>, caller: Caller, mut para
 pub async fn update_user(
     State(state): State<AppState>,
     caller: Caller,
-    Path(username): Path<String>,
+    Segments(username): Segments<String>,
     mut params: Params,
 ) -> ApiResult<Reply> {
     can_write(&caller)?;
@@ -86,7 +87,7 @@ async fn set_enabled(state: &AppState, caller: &Caller, username: &str, enabled:
 pub async fn enable_user(
     State(state): State<AppState>,
     caller: Caller,
-    Path(username): Path<String>,
+    Segments(username): Segments<String>,
 ) -> ApiResult<Reply> {
     set_enabled(&state, &caller, &username, true).await
 }
@@ -94,7 +95,7 @@ pub async fn enable_user(
 pub async fn disable_user(
     State(state): State<AppState>,
     caller: Caller,
-    Path(username): Path<String>,
+    Segments(username): Segments<String>,
 ) -> ApiResult<Reply> {
     set_enabled(&state, &caller, &username, false).await
 }
@@ -123,7 +124,7 @@ async fn membership(state: &AppState, caller: &Caller, group: &str, username: &s
 pub async fn add_member(
     State(state): State<AppState>,
     caller: Caller,
-    Path((group, username)): Path<(String, String)>,
+    Segments((group, username)): Segments<(String, String)>,
 ) -> ApiResult<Reply> {
     membership(&state, &caller, &group, &username, true).await
 }
@@ -131,7 +132,7 @@ pub async fn add_member(
 pub async fn remove_member(
     State(state): State<AppState>,
     caller: Caller,
-    Path((group, username)): Path<(String, String)>,
+    Segments((group, username)): Segments<(String, String)>,
 ) -> ApiResult<Reply> {
     membership(&state, &caller, &group, &username, false).await
 }

@@ -2,7 +2,7 @@
 //! certificate list (`GET /certificate/list[/{id}]`, `/certificado/listar[/{id}]`), export and
 //! revocation (cofre's own `POST /certificate/export/{id}` and `/certificate/revoke/{id}`).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 
 use super::{certificate_json, first, paging};
 use crate::domain::authorization::Caller;
@@ -10,6 +10,7 @@ use crate::domain::certificates::{CertificateFilter, CertificateStatus, Origin};
 use crate::error::{ApiError, ApiResult};
 use crate::http::envelope::Reply;
 use crate::http::params::Params;
+use crate::http::path::Segments;
 use crate::service::certificates::signing::{self, SignInput};
 use crate::service::certificates::{issued, renewal};
 use crate::state::AppState;
@@ -17,7 +18,7 @@ use crate::state::AppState;
 pub async fn sign(
     State(state): State<AppState>,
     caller: Caller,
-    Path(code): Path<String>,
+    Segments(code): Segments<String>,
     params: Params,
 ) -> ApiResult<Reply> {
     let self_signed = match params.flag("self_signed")? {
@@ -55,7 +56,7 @@ fn whole(params: &Params, name: &str) -> ApiResult<Option<i64>> {
 pub async fn renewal(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Segments(id): Segments<String>,
     params: Params,
 ) -> ApiResult<Reply> {
     let id = certificate_id(&id)?;
@@ -84,7 +85,7 @@ pub async fn list(State(state): State<AppState>, caller: Caller, params: Params)
 pub async fn list_one(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Segments(id): Segments<String>,
     params: Params,
 ) -> ApiResult<Reply> {
     answer_list(&state, &caller, Some(certificate_id(&id)?), &params).await
@@ -130,7 +131,7 @@ async fn answer_list(state: &AppState, caller: &Caller, id: Option<i64>, params:
 pub async fn export(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Segments(id): Segments<String>,
     mut params: Params,
 ) -> ApiResult<Reply> {
     let id = certificate_id(&id)?;
@@ -143,7 +144,7 @@ pub async fn export(
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Segments(id): Segments<String>,
     mut params: Params,
 ) -> ApiResult<Reply> {
     let id = certificate_id(&id)?;

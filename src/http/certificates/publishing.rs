@@ -1,7 +1,7 @@
 //! Publication (§13.2, Portuguese paths): `POST /cert/perfil/{apache|iis|bigip|was}`,
 //! `POST /cert/publicar` and `GET /cert/publicar/listar/{id}`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde_json::{Value, json};
 
 use super::{first, names};
@@ -11,6 +11,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::envelope::Reply;
 use crate::http::pam::datetime;
 use crate::http::params::Params;
+use crate::http::path::Segments;
 use crate::service::certificates::publishing::{self, CommandPublisher, ProfileInput, PublishInput};
 use crate::state::AppState;
 
@@ -45,7 +46,7 @@ fn publication_json(p: &Publication) -> Value {
 pub async fn save_profile(
     State(state): State<AppState>,
     caller: Caller,
-    Path(kind): Path<String>,
+    Segments(kind): Segments<String>,
     mut params: Params,
 ) -> ApiResult<Reply> {
     let input = ProfileInput {
@@ -76,7 +77,7 @@ pub async fn publish(State(state): State<AppState>, caller: Caller, params: Para
     Ok(Reply::ok("Certificate publication").with("publications", outcomes.iter().map(publication_json).collect()))
 }
 
-pub async fn list(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Reply> {
+pub async fn list(State(state): State<AppState>, caller: Caller, Segments(id): Segments<String>) -> ApiResult<Reply> {
     let id = id.trim().parse().map_err(|_| ApiError::not_found("Certificate not found."))?;
     let found = publishing::list(&state.core, &caller, id).await?;
     Ok(Reply::ok("Certificate publications").with("publications", found.iter().map(publication_json).collect()))

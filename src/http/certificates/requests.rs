@@ -1,6 +1,6 @@
 //! `POST /certificate/request/{code}` (create or modify) and `GET /certificate/request/list[/{code}]`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde_json::{Value, json};
 
 use super::{first, names, paging};
@@ -10,6 +10,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::envelope::Reply;
 use crate::http::pam::datetime;
 use crate::http::params::Params;
+use crate::http::path::Segments;
 use crate::service::certificates::requests::{self, RequestInput};
 use crate::state::AppState;
 
@@ -46,7 +47,7 @@ pub fn request_json(r: &CertificateRequest) -> Value {
 pub async fn submit(
     State(state): State<AppState>,
     caller: Caller,
-    Path(code): Path<String>,
+    Segments(code): Segments<String>,
     mut params: Params,
 ) -> ApiResult<Reply> {
     let raw = RawRequest {
@@ -91,7 +92,7 @@ pub async fn list(State(state): State<AppState>, caller: Caller, params: Params)
 pub async fn list_code(
     State(state): State<AppState>,
     caller: Caller,
-    Path(code): Path<String>,
+    Segments(code): Segments<String>,
     params: Params,
 ) -> ApiResult<Reply> {
     answer_list(&state, &caller, Some(code), &params).await

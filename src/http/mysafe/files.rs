@@ -34,11 +34,27 @@ fn multipart_error(e: &axum::extract::multipart::MultipartError, limit: usize) -
     }
 }
 
+/// A multipart body, with rejections in the envelope: 415 unless the request is
+/// `multipart/form-data` with a boundary.
+pub struct Upload(Multipart);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Upload {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        Multipart::from_request(req, state).await.map(Self).map_err(|_| {
+            let mut refused = ApiError::unsupported_media_type();
+            refused.message = "Send the file as multipart/form-data with a boundary.".into();
+            refused
+        })
+    }
+}
+
 /// Reads the multipart body: text fields into parameters, the `file` part sealed chunk by chunk.
 async fn read_upload(
     state: &AppState,
     uid: &str,
-    mut multipart: Multipart,
+    Upload(mut multipart): Upload,
 ) -> ApiResult<(ItemInput, Option<SealedFile>)> {
     let limit = state.core.config.mysafe_file_limit;
     let mut pairs = Vec::new();
@@ -111,7 +127,7 @@ pub async fn upload(
     State(state): State<AppState>,
     Extension(context): Extension<RequestContext>,
     caller: Caller,
-    multipart: Multipart,
+    multipart: Upload,
 ) -> ApiResult<Reply> {
     let (input, file) = read_upload(&state, &uuid::Uuid::new_v4().to_string(), multipart).await?;
     let view = items::create(&state.core, &caller, SafeItemKind::File, input, file).await?;
@@ -124,7 +140,7 @@ pub async fn update(
     Extension(context): Extension<RequestContext>,
     caller: Caller,
     ItemKey(key): ItemKey,
-    multipart: Multipart,
+    multipart: Upload,
 ) -> ApiResult<Reply> {
     // New content is sealed to the item it replaces, so check access before reading it.
     let uid = items::editable_uid(&state.core, &caller, SafeItemKind::File, &key).await?;

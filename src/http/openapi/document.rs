@@ -163,9 +163,18 @@ fn field_schema(field: &Field) -> Value {
     value
 }
 
+/// The parameter map reads a JSON `null` as absent, which an optional field may be.
+fn nullable_unless_required(field: &Field) -> Value {
+    let schema = field_schema(field);
+    if field.required || field.kind == Kind::File {
+        return schema;
+    }
+    json!({"anyOf": [schema, {"type": "null"}]})
+}
+
 fn body_schema(fields: &[Field]) -> Value {
     let properties: serde_json::Map<String, Value> =
-        fields.iter().map(|field| (field.name.to_owned(), field_schema(field))).collect();
+        fields.iter().map(|field| (field.name.to_owned(), nullable_unless_required(field))).collect();
     let required: Vec<&str> = fields.iter().filter(|f| f.required).map(|f| f.name).collect();
     let mut body = json!({"type": "object", "properties": properties});
     if !required.is_empty() {
@@ -182,7 +191,8 @@ fn request_body(op: &Op) -> utoipa::openapi::request_body::RequestBody {
         Input::ScimJson => &["application/scim+json", "application/json"],
         _ => &["application/json", "application/x-www-form-urlencoded", "multipart/form-data"],
     };
-    let required = op.fields.iter().any(|f| f.required);
+    // A multipart route reads its body as multipart even when every field in it is optional.
+    let required = op.input == Input::Multipart || op.fields.iter().any(|f| f.required);
     media
         .iter()
         .fold(RequestBodyBuilder::new(), |builder, media| builder.content(*media, content()))
@@ -204,12 +214,14 @@ fn responses(op: &Op) -> utoipa::openapi::Responses {
     let (error_media, error) = match op.answer {
         Answer::Scim => ("application/scim+json", reference("ScimMessage")),
         Answer::Token => ("application/json", reference("TokenError")),
+        _ if op.legacy_errors => ("application/json", reference("LegacyEnvelope")),
         Answer::Legacy => ("application/json", reference("LegacyEnvelope")),
         Answer::Redirect | Answer::Metrics => ("text/plain", schema(json!({"type": "string"}))),
         _ => ("application/json", reference("Envelope")),
     };
     let success_response = ResponseBuilder::new().description(success_description(op.success));
     let success_response = match op.answer {
+        _ if op.success == 204 => success_response,
         Answer::Redirect => success_response,
         _ => success_response.content(media, ContentBuilder::new().schema(Some(success)).build()),
     };

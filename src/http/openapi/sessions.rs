@@ -19,7 +19,8 @@ pub fn family() -> Family {
                     text("remoteaddr").doc("Alias of remoteAddr, used when it is absent"),
                     text("screensize").doc("WIDTHxHEIGHT, default 1920x1080"),
                 ])
-                .describe("Refusals use the legacy envelope; the URL is single-use and expires (30 s by default)."),
+                .describe("Refusals use the legacy envelope; the URL is single-use and expires (30 s by default).")
+                .legacy_errors(),
             get("/session/remotesessions", "List remote sessions").input(Input::Nothing),
             get("/session/remotesessions/{id}", "Show a remote session")
                 .input(Input::Nothing)

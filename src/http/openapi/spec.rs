@@ -155,6 +155,8 @@ pub struct Op {
     pub success: u16,
     /// Statuses this operation answers besides the common ones for its `auth`.
     pub errors: Vec<u16>,
+    /// Whether its refusals come in the legacy envelope (§1.3) rather than the current one.
+    pub legacy_errors: bool,
 }
 
 fn op(method: Method, path: impl Into<String>, summary: &'static str) -> Op {
@@ -169,6 +171,7 @@ fn op(method: Method, path: impl Into<String>, summary: &'static str) -> Op {
         auth: Auth::Api,
         success: 200,
         errors: Vec::new(),
+        legacy_errors: false,
     }
 }
 
@@ -221,6 +224,11 @@ impl Op {
 
     pub fn success_status(mut self, status: u16) -> Self {
         self.success = status;
+        self
+    }
+
+    pub fn legacy_errors(mut self) -> Self {
+        self.legacy_errors = true;
         self
     }
 

@@ -4,13 +4,13 @@
 use std::collections::HashMap;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::Value;
 
 use super::resources::list;
-use super::wire::{access, base_url, body_json, list_query, scim_json};
+use super::wire::{ScimPath, access, base_url, body_json, list_query, scim_json};
 use crate::domain::authorization::Caller;
 use crate::http::middleware::RawPath;
 use crate::service::scim::error::{ScimError, ScimResult, error};
@@ -108,7 +108,7 @@ pub(super) async fn resource_type(
     caller: Caller,
     headers: HeaderMap,
     raw: Option<axum::Extension<RawPath>>,
-    Path(name): Path<String>,
+    ScimPath(name): ScimPath,
 ) -> ScimResult<Response> {
     access(&caller, false)?;
     let found = resource_types_json(&base_url(&state, &headers, raw.as_ref()))
@@ -135,7 +135,7 @@ pub(super) async fn schema(
     caller: Caller,
     headers: HeaderMap,
     raw: Option<axum::Extension<RawPath>>,
-    Path(id): Path<String>,
+    ScimPath(id): ScimPath,
 ) -> ScimResult<Response> {
     access(&caller, false)?;
     schema_json(&id, &base_url(&state, &headers, raw.as_ref()))

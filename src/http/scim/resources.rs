@@ -3,12 +3,14 @@
 use std::collections::HashMap;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use super::wire::{access, base_url, body_json, if_match, kind, list_query, object, resource_response, scim_json};
+use super::wire::{
+    ScimPath, access, base_url, body_json, if_match, kind, list_query, object, resource_response, scim_json,
+};
 use crate::domain::authorization::Caller;
 use crate::http::middleware::RawPath;
 use crate::service::scim::error::ScimResult;
@@ -40,7 +42,7 @@ pub async fn show<const G: bool>(
     caller: Caller,
     headers: HeaderMap,
     raw: Option<axum::Extension<RawPath>>,
-    Path(id): Path<String>,
+    ScimPath(id): ScimPath,
     Query(q): Query<HashMap<String, String>>,
 ) -> ScimResult<Response> {
     access(&caller, false)?;
@@ -68,7 +70,7 @@ pub async fn change<const G: bool, const PATCH: bool>(
     caller: Caller,
     headers: HeaderMap,
     raw: Option<axum::Extension<RawPath>>,
-    Path(id): Path<String>,
+    ScimPath(id): ScimPath,
     body: Bytes,
 ) -> ScimResult<Response> {
     access(&caller, true)?;
@@ -84,7 +86,7 @@ pub async fn remove<const G: bool>(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    ScimPath(id): ScimPath,
 ) -> ScimResult<Response> {
     access(&caller, true)?;
     resources::delete(&state.core, kind(G), &id, if_match(&headers)).await?;

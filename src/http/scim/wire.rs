@@ -119,3 +119,17 @@ pub(super) const fn kind(group: bool) -> ResourceKind {
 pub(super) fn base_url(state: &AppState, headers: &HeaderMap, raw: Option<&axum::Extension<RawPath>>) -> String {
     base(headers, raw.map(|e| &e.0), state)
 }
+
+/// A SCIM path segment (`{id}`, `{name}`), refused in the SCIM error schema when malformed.
+pub struct ScimPath(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ScimPath {
+    type Rejection = ScimError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| Self(value))
+            .map_err(|_| error(400, Some("invalidValue"), "The path segment is not valid UTF-8 text."))
+    }
+}

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::domain::authorization::Caller;
 use crate::domain::sessions::{RemoteSession, hms};
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::http::envelope::Reply;
 use crate::http::pam::datetime;
 use crate::service::sessions::control::{self, Scope};
@@ -60,11 +60,23 @@ pub async fn drop_session(
     Path(session_id): Path<String>,
 ) -> ApiResult<Reply> {
     let scope = control::scope_for(&caller, true)?;
-    drop_in(&state, &caller, scope, &session_id).await
+    // §8: the contract answers any failure, an unknown id included, with this 500.
+    let not_live = || ApiError::operation_failed("An error occurred while droping session");
+    drop_in(&state, &caller, scope, &session_id, not_live).await
 }
 
-pub async fn drop_in(state: &AppState, caller: &Caller, scope: Scope, session_id: &str) -> ApiResult<Reply> {
+/// Drops the session, or answers `not_live()` when the scope sees no live session by that id.
+pub async fn drop_in(
+    state: &AppState,
+    caller: &Caller,
+    scope: Scope,
+    session_id: &str,
+    not_live: impl FnOnce() -> ApiError,
+) -> ApiResult<Reply> {
     let actor = (caller.authorization.application_id, caller.authorization.id);
-    control::drop_session(&state.core, &state.audit, scope, session_id, Some(actor)).await?;
-    Ok(Reply::ok(DROPPED))
+    if control::drop_session(&state.core, &state.audit, scope, session_id, Some(actor)).await? {
+        Ok(Reply::ok(DROPPED))
+    } else {
+        Err(not_live())
+    }
 }

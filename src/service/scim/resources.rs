@@ -164,8 +164,12 @@ pub async fn write_user(
         (Err(StoreError::NotFound), _) | (Ok(_), Some(_)) => {}
         (Err(e), _) => return Err(e.into()),
     }
-    if let Some(Value::Object(ext)) = get_ci(&Value::Object(doc.clone()), ENTERPRISE) {
-        attrs.insert(ENTERPRISE.into(), Value::Object(clean(ext, ENTERPRISE_ATTRS)?));
+    match get_ci(&Value::Object(doc.clone()), ENTERPRISE) {
+        Some(Value::Object(ext)) => {
+            attrs.insert(ENTERPRISE.into(), Value::Object(clean(ext, ENTERPRISE_ATTRS)?));
+        }
+        None | Some(Value::Null) => {}
+        Some(_) => return Err(bad("invalidValue", format!("'{ENTERPRISE}' must be an object"))),
     }
     // New users are active unless told otherwise, and say so.
     if current.is_none() && !attrs.contains_key("active") {
@@ -181,7 +185,7 @@ pub async fn write_user(
         }
         None => None,
     };
-    let external_id = get_ci(&Value::Object(doc.clone()), "externalId").and_then(Value::as_str).map(str::to_owned);
+    let external_id = external_id(doc)?;
     attrs.remove("groups");
     let display_name = attrs.get("displayName").and_then(Value::as_str).unwrap_or_default().to_owned();
     let email = primary_email(attrs.get("emails"));
@@ -227,7 +231,7 @@ pub async fn write_group(
     if core.store.live_user_ids(&members).await?.len() != members.len() {
         return Err(bad("invalidValue", "a member is not a known user"));
     }
-    let external_id = get_ci(&Value::Object(doc.clone()), "externalId").and_then(Value::as_str).map(str::to_owned);
+    let external_id = external_id(doc)?;
     match core.store.group_id(&name).await {
         Ok(existing) if current.is_none_or(|g| g.id != existing) => {
             return Err(error(409, Some("uniqueness"), format!("displayName {name} is taken")));
@@ -362,4 +366,13 @@ pub async fn delete(core: &Core, kind: ResourceKind, id: &str, if_match: Option<
 pub fn list_of(items: Vec<Value>) -> Value {
     json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"], "totalResults": items.len(),
            "itemsPerPage": items.len(), "startIndex": 1, "Resources": items})
+}
+
+/// `externalId`: a string, or absent (null counts as absent); anything else is refused, not dropped.
+fn external_id(doc: &Map<String, Value>) -> ScimResult<Option<String>> {
+    match doc.iter().find(|(k, _)| k.eq_ignore_ascii_case("externalId")).map(|(_, v)| v) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(id)) => Ok(Some(id.clone())),
+        Some(_) => Err(bad("invalidValue", "'externalId' must be a string")),
+    }
 }

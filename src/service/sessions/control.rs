@@ -79,20 +79,20 @@ pub async fn recording(core: &Core, scope: Scope, raw_id: &str) -> ApiResult<(Re
 }
 
 /// Asks the holder to drop a live session; ends it at once when no live process holds it.
-/// `actor` is the (application, authorization) asking, for the audit trail.
+/// `actor` is the (application, authorization) asking, for the audit trail. `false` when the
+/// scope sees no live session by that id; each surface answers that in its own words.
 pub async fn drop_session(
     core: &Core,
     audit: &AuditSink,
     scope: Scope,
     session_id: &str,
     actor: Option<(i64, i64)>,
-) -> ApiResult<()> {
-    let failed = || ApiError::operation_failed("An error occurred while droping session");
+) -> ApiResult<bool> {
     match core.store.remote_session_by_session_id(session_id).await? {
         Some(s) if scope.admits(&s) && s.ended_at.is_none() => {}
-        _ => return Err(failed()),
+        _ => return Ok(false),
     }
-    let Some(marked) = core.store.request_session_drop(session_id).await? else { return Err(failed()) };
+    let Some(marked) = core.store.request_session_drop(session_id).await? else { return Ok(false) };
     audit_event(
         core,
         audit,
@@ -112,5 +112,5 @@ pub async fn drop_session(
             audit_end(core, audit, &ended, EndReason::Dropped, "dropped while not held").await?;
         }
     }
-    Ok(())
+    Ok(true)
 }
