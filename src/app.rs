@@ -120,7 +120,7 @@ impl App {
         let checkpoints = spawn_audit_checkpoints(self.state.clone());
         let sink = spawn_audit_sink(self.state.clone());
         // Data keys made by `cofre key new-data-key` (or another process): seal with the newest.
-        let data_keys = spawn_job("data keys", self.state.clone(), |state| async move {
+        let data_keys = spawn_job("data_keys", self.state.clone(), |state| async move {
             state.core.refresh_data_keys().await.map(drop)
         });
         let router = crate::http::router(self.state.clone());
@@ -219,14 +219,14 @@ fn spawn_rotation(state: AppState) -> Option<tokio::task::JoinHandle<()>> {
 
 /// Re-issues renewable DSM secrets when due, with the local issuer.
 fn spawn_renewals(state: AppState) -> tokio::task::JoinHandle<()> {
-    spawn_job("DSM renewal", state, |state| async move {
+    spawn_job("dsm_renewal", state, |state| async move {
         crate::service::dsm::renewal::renew_due(&state.core, &crate::service::dsm::renewal::LocalIssuer).await.map(drop)
     })
 }
 
 /// Renews certificates marked for automatic renewal once they are due.
 fn spawn_certificate_renewals(state: AppState) -> tokio::task::JoinHandle<()> {
-    spawn_job("certificate renewal", state, |state| async move {
+    spawn_job("certificate_renewal", state, |state| async move {
         crate::service::certificates::renewal::renew_due(&state.core, &state.audit).await.map(drop)
     })
 }

@@ -51,7 +51,7 @@ async fn schemathesis(app: &TestApp, filters: Vec<String>) -> Output {
         "--max-examples".into(),
         std::env::var("COFRE_FUZZ_EXAMPLES").unwrap_or_else(|_| "15".into()),
         "--seed".into(),
-        "1".into(),
+        std::env::var("COFRE_FUZZ_SEED").unwrap_or_else(|_| "1".into()),
         // One worker: hypothesis on CPython 3.11 is not thread-safe in its lambda-source cache.
         "--workers".into(),
         "1".into(),

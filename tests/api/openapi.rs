@@ -97,8 +97,11 @@ async fn every_operation_is_described_with_its_security_and_errors() {
             }
         }
     }
-    // The envelope is a component every family refers to.
+    // The envelope is a component every family refers to, with each route's entity keys on top.
     assert!(doc["components"]["schemas"]["Envelope"]["required"].as_array().is_some());
+    let shown = &doc["paths"]["/api/pam/credential/{key}"]["get"]["responses"]["200"]["content"]["application/json"];
+    assert_eq!(shown["schema"]["allOf"][1]["required"], serde_json::json!(["credential"]), "{shown}");
+    assert_eq!(shown["schema"]["allOf"][1]["properties"]["credential"]["type"], "object");
 }
 
 #[cfg_attr(not(cofre_test_python), ignore = "needs COFRE_TEST_PYTHON")]
@@ -140,4 +143,19 @@ async fn docs_serve_swagger_ui_from_cofre_itself() {
     assert!(!html.contains("://"), "the page loads something from another origin");
     let init = app.client.get(app.url("/docs/assets/init.js")).send().await.expect("init").text().await.expect("t");
     assert!(init.contains("'/openapi.json'"));
+}
+
+/// Swagger UI renders the document in a real browser under the page's own policy: nothing from
+/// another origin, no inline script.
+#[cfg_attr(not(cofre_test_browser), ignore = "needs COFRE_TEST_CHROMEDRIVER (Debian's chromium-driver)")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swagger_ui_renders_the_document_in_a_browser() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let browser = crate::browser::Browser::start().await;
+    browser.goto(&app.url("/docs")).await;
+    let within = std::time::Duration::from_secs(30);
+    let title = browser.wait_for_text(".info .title", "cofre", within).await;
+    assert!(title.contains("cofre") && title.contains("OAS 3.1"), "Swagger UI did not render the document: {title:?}");
+    let listed = browser.wait_for_text("#swagger-ui", "/api/pam/credential/{key}", within).await;
+    assert!(listed.contains("/iso/pam/credential/{key}") && listed.contains("/scim/v2/Users"), "operations missing");
 }

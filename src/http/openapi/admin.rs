@@ -18,7 +18,9 @@ pub fn family() -> Family {
         description: "Operator API for callers holding the admin resource: applications, users, tokens, PAM \
                       settings, authorities, sessions.",
         ops: vec![
-            get("/admin/applications", "List applications and their authorizations").input(Input::Nothing),
+            get("/admin/applications", "List applications and their authorizations")
+                .input(Input::Nothing)
+                .entities("applications"),
             post("/admin/applications", "Register an application")
                 .fields([
                     text("name").required().doc("1 to 200 characters"),
@@ -29,8 +31,9 @@ pub fn family() -> Family {
                 ])
                 .fields(gate())
                 .created()
-                .describe("The answer is the only place the new client secret (and OAuth 1.0a/AWS keys) appear."),
-            get("/admin/applications/{id}", "Show an application").input(Input::Nothing),
+                .describe("The answer is the only place the new client secret (and OAuth 1.0a/AWS keys) appear.")
+                .entity("application"),
+            get("/admin/applications/{id}", "Show an application").input(Input::Nothing).entity("application"),
             post("/admin/applications/{id}/enable", "Enable an application").input(Input::Nothing),
             post("/admin/applications/{id}/disable", "Disable an application").input(Input::Nothing),
             post("/admin/applications/{id}/links", "Link items to an application")
@@ -44,12 +47,13 @@ pub fn family() -> Family {
             delete("/admin/applications/{id}/links/{kind}/{item}", "Unlink an item from an application")
                 .input(Input::Nothing)
                 .describe("kind is info, credential or device; item is its id or identifier."),
-            get("/admin/domains", "List domains").input(Input::Nothing),
+            get("/admin/domains", "List domains").input(Input::Nothing).entities("domains"),
             post("/admin/domains", "Register a domain")
                 .fields([text("name").required().doc("One word of at most 255 characters, no commas")])
                 .created()
-                .errors(&[409]),
-            get("/admin/password-policies", "List password policies").input(Input::Nothing),
+                .errors(&[409])
+                .entity("domain"),
+            get("/admin/password-policies", "List password policies").input(Input::Nothing).entities("policies"),
             post("/admin/password-policies", "Register a password policy")
                 .fields([
                     text("name").required().doc("1 to 100 characters"),
@@ -64,14 +68,17 @@ pub fn family() -> Family {
                     boolean("rotate_after_custody").doc("Rotate when a custody ends"),
                 ])
                 .created()
-                .errors(&[409]),
+                .errors(&[409])
+                .entity("policy"),
             post("/admin/password-policies/assign", "Assign or remove a password policy").fields([
                 text("policy").doc("Policy name; empty removes the assignment"),
                 text("credential").doc("One of credential, device or tag is required"),
                 text("device").doc("One of credential, device or tag is required"),
                 text("tag").doc("One of credential, device or tag is required"),
             ]),
-            get("/admin/credentials/{key}/versions", "List a credential's earlier versions").input(Input::Nothing),
+            get("/admin/credentials/{key}/versions", "List a credential's earlier versions")
+                .input(Input::Nothing)
+                .entities("versions"),
             post("/admin/credentials/{key}/versions/{version}/restore", "Restore an earlier credential version")
                 .input(Input::Nothing)
                 .errors(&[409]),
@@ -79,10 +86,12 @@ pub fn family() -> Family {
                 .fields([list("resources").doc("Replaces the resources; at least one"), boolean("enabled")])
                 .fields(gate())
                 .errors(&[409])
-                .describe("Absent fields are kept; a concurrent change of the same fields is a 409."),
+                .describe("Absent fields are kept; a concurrent change of the same fields is a 409.")
+                .entity("authorization"),
             post("/admin/authorizations/{id}/secret", "Regenerate an authorization's client secret")
-                .input(Input::Nothing),
-            get("/admin/users", "List users").input(Input::Nothing),
+                .input(Input::Nothing)
+                .entity("authorization"),
+            get("/admin/users", "List users").input(Input::Nothing).entities("users"),
             post("/admin/users", "Register a user")
                 .fields([
                     text("username").required().doc("1 to 128 printable characters"),
@@ -92,21 +101,27 @@ pub fn family() -> Family {
                     list("groups").doc("Existing group names"),
                 ])
                 .created()
-                .errors(&[409]),
-            get("/admin/users/{username}", "Show a user").input(Input::Nothing),
-            put("/admin/users/{username}", "Update a user").fields([
-                text("name").doc("Display name"),
-                text("email"),
-                secret("password"),
-                boolean("enabled"),
-            ]),
-            post("/admin/users/{username}/enable", "Enable a user").input(Input::Nothing),
-            post("/admin/users/{username}/disable", "Disable a user").input(Input::Nothing),
-            get("/admin/groups", "List groups").input(Input::Nothing),
-            post("/admin/groups", "Register a group").fields([text("name").required()]).created().errors(&[409]),
-            put("/admin/groups/{name}/members/{username}", "Add a user to a group").input(Input::Nothing),
-            delete("/admin/groups/{name}/members/{username}", "Remove a user from a group").input(Input::Nothing),
-            get("/admin/tokens", "List API tokens").input(Input::Nothing),
+                .errors(&[409])
+                .entity("user"),
+            get("/admin/users/{username}", "Show a user").input(Input::Nothing).entity("user"),
+            put("/admin/users/{username}", "Update a user")
+                .fields([text("name").doc("Display name"), text("email"), secret("password"), boolean("enabled")])
+                .entity("user"),
+            post("/admin/users/{username}/enable", "Enable a user").input(Input::Nothing).entity("user"),
+            post("/admin/users/{username}/disable", "Disable a user").input(Input::Nothing).entity("user"),
+            get("/admin/groups", "List groups").input(Input::Nothing).entities("groups"),
+            post("/admin/groups", "Register a group")
+                .fields([text("name").required()])
+                .created()
+                .errors(&[409])
+                .entity("group"),
+            put("/admin/groups/{name}/members/{username}", "Add a user to a group")
+                .input(Input::Nothing)
+                .entity("group"),
+            delete("/admin/groups/{name}/members/{username}", "Remove a user from a group")
+                .input(Input::Nothing)
+                .entity("group"),
+            get("/admin/tokens", "List API tokens").input(Input::Nothing).entities("tokens"),
             post("/admin/tokens", "Create an API token")
                 .fields([
                     text("name").required().doc("Unique; 1 to 100 printable characters"),
@@ -119,18 +134,26 @@ pub fn family() -> Family {
                 ])
                 .created()
                 .errors(&[409])
-                .describe("A static token's value appears only in this answer and on regeneration."),
+                .describe("A static token's value appears only in this answer and on regeneration.")
+                .entity("token"),
             put("/admin/tokens/{key}", "Change an API token's expiry")
                 .fields([text("expires_at").required().doc("RFC 3339 time; empty or never for no expiry")]),
             delete("/admin/tokens/{key}", "Delete an API token").input(Input::Nothing),
-            post("/admin/tokens/{key}/regenerate", "Regenerate a static token's value").input(Input::Nothing),
-            get("/admin/devices/{id}/ssh-host-key", "Show a device's pinned SSH host key").input(Input::Nothing),
+            post("/admin/tokens/{key}/regenerate", "Regenerate a static token's value")
+                .input(Input::Nothing)
+                .entity("token"),
+            get("/admin/devices/{id}/ssh-host-key", "Show a device's pinned SSH host key")
+                .input(Input::Nothing)
+                .entity("host_key"),
             put("/admin/devices/{id}/ssh-host-key", "Pin a device's SSH host key")
-                .fields([text("public_key").required().doc("An OpenSSH public key line")]),
+                .fields([text("public_key").required().doc("An OpenSSH public key line")])
+                .entity("host_key"),
             delete("/admin/devices/{id}/ssh-host-key", "Reset a device's pinned SSH host key")
                 .input(Input::Nothing)
                 .describe("The next session pins the key it meets."),
-            get("/admin/certificate-authorities", "List certificate authorities").input(Input::Nothing),
+            get("/admin/certificate-authorities", "List certificate authorities")
+                .input(Input::Nothing)
+                .entities("certificate_authorities"),
             post("/admin/certificate-authorities", "Create or import a certificate authority")
                 .fields([
                     text("name").required().doc("1 to 64 characters, not only digits; unique"),
@@ -143,10 +166,11 @@ pub fn family() -> Family {
                 ])
                 .created()
                 .errors(&[409])
-                .describe("With certificate and private_key an existing CA is imported; otherwise one is made."),
-            get("/admin/audit/head", "Show the audit chain's head").input(Input::Nothing),
-            get("/admin/sessions", "List all remote sessions").input(Input::Nothing),
-            get("/admin/sessions/{id}", "Show a remote session").input(Input::Nothing),
+                .describe("With certificate and private_key an existing CA is imported; otherwise one is made.")
+                .entity("certificate_authority"),
+            get("/admin/audit/head", "Show the audit chain's head").input(Input::Nothing).entity("head"),
+            get("/admin/sessions", "List all remote sessions").input(Input::Nothing).entities("remote_sessions"),
+            get("/admin/sessions/{id}", "Show a remote session").input(Input::Nothing).entities("remote_sessions"),
             get("/admin/sessions/{id}/recording", "Download a session recording")
                 .input(Input::Nothing)
                 .answer(Answer::Bytes("application/x-asciicast")),

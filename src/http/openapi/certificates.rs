@@ -88,18 +88,28 @@ pub fn family() -> Family {
                 .fields(request_fields())
                 .created()
                 .errors(&[200, 409])
+                .entity("certificate")
                 .describe("201 when registered, 200 when a pending request is replaced; a signed one is a 409."),
-            get(format!("{base}/request/list"), "List certificate requests").fields(request_filters()),
-            get(format!("{base}/request/list/{{code}}"), "List the request with this code").fields(request_filters()),
+            get(format!("{base}/request/list"), "List certificate requests")
+                .fields(request_filters())
+                .entities("certificates"),
+            get(format!("{base}/request/list/{{code}}"), "List the request with this code")
+                .fields(request_filters())
+                .entities("certificates"),
             get(format!("{base}/request/{sign}/{{code}}"), "Sign a certificate request")
                 .fields(sign_fields())
                 .errors(&[409])
+                .entity("certificate")
                 .describe("A GET that signs: its parameters travel in the query string; a request is signed once."),
-            get(format!("{base}/{listing}"), "List certificates").fields(certificate_filters()),
+            get(format!("{base}/{listing}"), "List certificates")
+                .fields(certificate_filters())
+                .entities("certificates"),
             get(format!("{base}/{listing}/{{id}}"), "Show a certificate by its numeric id")
-                .fields(certificate_filters()),
+                .fields(certificate_filters())
+                .entities("certificates"),
             post(format!("{base}/export/{{id}}"), "Export a certificate with its encrypted key")
                 .fields([secret("key_password").required().doc("The key password its request or import set")])
+                .entity("certificate")
                 .describe("private_key comes back as encrypted PKCS#8 PEM under that same key_password."),
             post(format!("{base}/revoke/{{id}}"), "Revoke a certificate")
                 .fields([
@@ -108,11 +118,14 @@ pub fn family() -> Family {
                     text("motivo").doc("Portuguese name of reason"),
                     text("revocation_reason").doc("Another name of reason"),
                 ])
-                .errors(&[409]),
-            post(format!("{base}/renewal/{{id}}"), "Set a certificate's automatic renewal").fields([
-                boolean("auto_renew").doc("Only for certificates a cofre CA signed with a cofre key"),
-                integer("renewal_days").doc("Days before expiry a renewal is due: 1 to 365"),
-            ]),
+                .errors(&[409])
+                .entity("certificate"),
+            post(format!("{base}/renewal/{{id}}"), "Set a certificate's automatic renewal")
+                .fields([
+                    boolean("auto_renew").doc("Only for certificates a cofre CA signed with a cofre key"),
+                    integer("renewal_days").doc("Days before expiry a renewal is due: 1 to 365"),
+                ])
+                .entity("certificate"),
             post(format!("{base}/{import}"), "Import a certificate cofre did not sign")
                 .fields([
                     secret("certificate").required().doc("PEM text, or base64 of a DER or PKCS#12 file"),
@@ -123,16 +136,22 @@ pub fn family() -> Family {
                     secret("password_revogation").doc("8 to 1024 characters; then needed to revoke"),
                 ])
                 .created()
-                .errors(&[409]),
+                .errors(&[409])
+                .entity("certificate"),
             post(format!("{base}/{scan}"), "Discover certificates served at host:port targets")
                 .fields([
                     list("targets").doc("1 to 64 host:port entries (or targets[]); IPv6 in brackets"),
                     list("targets[]").doc("Same as targets"),
                     integer("timeout").doc("Seconds per target: 1 to 30, default 5"),
                 ])
+                .entities("results")
                 .describe("Each target gets a result; an unreachable one is found: false, not an error."),
-            get(format!("{base}/ca/{{key}}"), "Show a certificate authority and its chain").input(Input::Nothing),
-            get(format!("{base}/ca/{{key}}/crl"), "Issue the authority's current CRL").input(Input::Nothing),
+            get(format!("{base}/ca/{{key}}"), "Show a certificate authority and its chain")
+                .input(Input::Nothing)
+                .entity("certificate"),
+            get(format!("{base}/ca/{{key}}/crl"), "Issue the authority's current CRL")
+                .input(Input::Nothing)
+                .entity("certificate"),
         ]);
     }
     for (base, profile, publish, listing) in PUBLISHING_PATHS {
@@ -151,6 +170,7 @@ pub fn family() -> Family {
                 ])
                 .created()
                 .errors(&[200])
+                .entity("profile")
                 .describe(UPSERT),
             post(format!("{base}/{publish}"), "Publish a certificate with a profile")
                 .fields([
@@ -163,9 +183,11 @@ pub fn family() -> Family {
                     list("dispositivos").doc("A subset of the profile's devices; all when absent"),
                     list("dispositivos[]").doc("Same as dispositivos"),
                 ])
+                .entities("publications")
                 .describe("Each device gets a publication record; a failed one carries its error."),
             get(format!("{base}/{publish}/{listing}/{{id}}"), "List a certificate's publications")
-                .input(Input::Nothing),
+                .input(Input::Nothing)
+                .entities("publications"),
         ]);
     }
     Family {

@@ -44,12 +44,13 @@ pub fn family() -> Family {
         tag: "Dashboards",
         description: "Session, risk and credential counts; `coge` paths answer Portuguese keys, `dash` English.",
         ops: vec![
-            session_counts("/coge/sessoes/{p}", "Count sessions per protocol (Portuguese keys)"),
-            session_counts("/dash/sessions/{p}", "Count sessions per protocol"),
-            risk("/coge/risco/{m}", "List highest-risk reveals and sessions (Portuguese)"),
-            risk("/dash/risk/{m}", "List highest-risk reveals and sessions"),
-            credential_counts("/coge/credenciais/{s}", "Count expired and in-use credentials (Portuguese)"),
-            credential_counts("/dash/credentials/{s}", "Count expired and in-use credentials"),
+            session_counts("/coge/sessoes/{p}", "Count sessions per protocol (Portuguese keys)").entity("sessoes"),
+            session_counts("/dash/sessions/{p}", "Count sessions per protocol").entity("sessions"),
+            risk("/coge/risco/{m}", "List highest-risk reveals and sessions (Portuguese)").entity("maior_risco"),
+            risk("/dash/risk/{m}", "List highest-risk reveals and sessions").entity("higher_risk"),
+            credential_counts("/coge/credenciais/{s}", "Count expired and in-use credentials (Portuguese)")
+                .entity("credenciais"),
+            credential_counts("/dash/credentials/{s}", "Count expired and in-use credentials").entity("credentials"),
         ],
     }
 }

@@ -16,7 +16,7 @@ use utoipa::openapi::{
     ResponseBuilder, ResponsesBuilder, Schema,
 };
 
-use super::spec::{Answer, Auth, Family, Field, Input, Kind, Method, Op};
+use super::spec::{Answer, Auth, Family, Field, Input, Kind, Method, Op, Shape};
 
 /// Where each family is mounted, as the router mounts it (`http.rs`).
 pub struct Mounted {
@@ -141,7 +141,8 @@ fn query_parameter(field: &Field) -> Parameter {
 }
 
 fn boolean_text() -> Value {
-    json!({"type": "string", "enum": ["true", "false", "1", "0", "yes", "no"]})
+    // The parameter map reads an empty value as false (http/params.rs).
+    json!({"type": "string", "enum": ["true", "false", "1", "0", "yes", "no", ""]})
 }
 
 /// The schema of one field in a JSON body, as lenient as the parameter map is (§1.6).
@@ -202,6 +203,7 @@ fn request_body(op: &Op) -> utoipa::openapi::request_body::RequestBody {
 
 fn responses(op: &Op) -> utoipa::openapi::Responses {
     let (media, success) = match op.answer {
+        Answer::Envelope if !op.entities.is_empty() => ("application/json", with_entities(&op.entities)),
         Answer::Envelope => ("application/json", reference("Envelope")),
         Answer::Legacy => ("application/json", reference("LegacyEnvelope")),
         Answer::Scim => ("application/scim+json", reference("ScimMessage")),
@@ -238,6 +240,27 @@ fn responses(op: &Op) -> utoipa::openapi::Responses {
         );
     }
     builder.build()
+}
+
+/// The envelope with the operation's entity keys required, each an object or an array.
+fn with_entities(entities: &[(&str, Shape)]) -> RefOr<Schema> {
+    let properties: serde_json::Map<String, Value> = entities
+        .iter()
+        .map(|(key, shape)| {
+            let kind = match shape {
+                Shape::One => "object",
+                Shape::Many => "array",
+            };
+            ((*key).to_owned(), json!({"type": kind}))
+        })
+        .collect();
+    let required: Vec<&str> = entities.iter().map(|(key, _)| *key).collect();
+    schema(json!({
+        "allOf": [
+            {"$ref": "#/components/schemas/Envelope"},
+            {"type": "object", "required": required, "properties": properties},
+        ],
+    }))
 }
 
 fn success_description(status: u16) -> &'static str {

@@ -18,7 +18,9 @@ pub fn family() -> Family {
         tag: "DSM",
         description: "DevOps Secret Manager: application registration, secrets, CI/CD variables and pod provisioning.",
         ops: vec![
-            get("/dapp/application", "Read the caller's application with its secrets").input(Input::Nothing),
+            get("/dapp/application", "Read the caller's application with its secrets")
+                .input(Input::Nothing)
+                .entity("application"),
             post("/dapp/application", "Register or update an application")
                 .fields([
                     text("application").required().doc("The application's name"),
@@ -39,7 +41,7 @@ pub fn family() -> Family {
                      Text parameters are also accepted capitalised.",
                 ),
             delete("/dapp/application/authorization", "Inactivate the calling authorization").input(Input::Nothing),
-            get("/sctm/secret", "List the caller's application secrets").input(Input::Nothing),
+            get("/sctm/secret", "List the caller's application secrets").input(Input::Nothing).entities("secrets"),
             post("/sctm/secret", "Create or update a secret")
                 .fields([
                     text("identity").required().doc("1 to 512 printable characters; may contain /"),
@@ -57,8 +59,9 @@ pub fn family() -> Family {
                 .describe(
                     "Answers 201 when created and 200 when updated (a new version). \
                      Text parameters are also accepted capitalised.",
-                ),
-            get("/sctm/secret/{*identity}", "Read one secret by identity").input(Input::Nothing),
+                )
+                .entity("application"),
+            get("/sctm/secret/{*identity}", "Read one secret by identity").input(Input::Nothing).entity("secret"),
             post("/cicd/variables", "Save CI/CD variables as secrets")
                 .fields([
                     secret("env").required().doc("Base64 of the environment, one NAME=value a line"),
@@ -69,7 +72,10 @@ pub fn family() -> Family {
                     "Base64 may be standard, URL-safe, unpadded or dsmcli's variant with ',' padding. \
                      Text parameters are also accepted capitalised.",
                 ),
-            post("/coe/dapp/provision", "Record a provisioned pod").fields(pod()).describe(CAPITALISED),
+            post("/coe/dapp/provision", "Record a provisioned pod")
+                .fields(pod())
+                .describe(CAPITALISED)
+                .entity("application"),
             post("/coe/dapp/deprovision", "Remove a provisioned pod").fields(pod()).describe(CAPITALISED),
             post("/dapp/deprovision", "Remove a provisioned pod").fields(pod()).describe(CAPITALISED),
         ],

@@ -72,16 +72,19 @@ pub fn family() -> Family {
         tag: "MySafe",
         description: "Personal and team vault items (passwords, notes, API secrets, files), acting as the key's owner.",
         ops: vec![
-            get("/mysafe/password", "List passwords").fields(list_filters()),
+            get("/mysafe/password", "List passwords").fields(list_filters()).entities("password_on_list"),
             post("/mysafe/password", "Register a password")
                 .fields(password_fields(true))
                 .created()
+                .entity("password_entity")
                 .describe("The answer's password_entity carries the notes as `note`."),
             get("/mysafe/password/{key}", "Show a password with its secrets")
                 .input(Input::Nothing)
+                .entity("password_entity")
                 .describe("`token` is the current TOTP code of `secret_key`."),
             put("/mysafe/password/update/{key}", "Update a password")
                 .fields(password_fields(false))
+                .entity("password_entity")
                 .describe(UPDATE)
                 .errors(&[409]),
             post("/mysafe/password/active/{key}", "Activate a password or API secret")
@@ -90,38 +93,47 @@ pub fn family() -> Family {
             post("/mysafe/password/inactive/{key}", "Deactivate a password or API secret")
                 .input(Input::Nothing)
                 .describe("The key may name an API secret too, as the contract's pages print."),
-            get("/mysafe/note", "List notes").fields(list_filters()),
-            post("/mysafe/note", "Register a note").fields(note_fields(true)).created(),
-            get("/mysafe/note/{key}", "Show a note with its text").input(Input::Nothing),
+            get("/mysafe/note", "List notes").fields(list_filters()).entities("note_on_list"),
+            post("/mysafe/note", "Register a note").fields(note_fields(true)).created().entity("note_entity"),
+            get("/mysafe/note/{key}", "Show a note with its text").input(Input::Nothing).entity("note_entity"),
             put("/mysafe/note/update/{key}", "Update a note")
                 .fields(note_fields(false))
+                .entity("note_entity")
                 .describe(UPDATE)
                 .errors(&[409]),
             post("/mysafe/note/active/{key}", "Activate a note").input(Input::Nothing),
             post("/mysafe/note/inactive/{key}", "Deactivate a note").input(Input::Nothing),
             get("/mysafe/secretapi", "List API secrets")
                 .fields(list_filters())
-                .fields([text("identifier_code").doc("Only the API secret with this code")]),
-            post("/mysafe/secretapi", "Register an API secret").fields(api_secret_fields(true)).created(),
-            get("/mysafe/secretapi/{key}", "Show an API secret").input(Input::Nothing),
+                .fields([text("identifier_code").doc("Only the API secret with this code")])
+                .entities("api_secret_on_list"),
+            post("/mysafe/secretapi", "Register an API secret")
+                .fields(api_secret_fields(true))
+                .created()
+                .entity("api_entity"),
+            get("/mysafe/secretapi/{key}", "Show an API secret").input(Input::Nothing).entity("api_entity"),
             put("/mysafe/secretapi/update/{key}", "Update an API secret")
                 .fields(api_secret_fields(false))
+                .entity("api_entity")
                 .describe(UPDATE)
                 .errors(&[409]),
             post("/mysafe/secretapi/active/{key}", "Activate an API secret").input(Input::Nothing),
             post("/mysafe/secretapi/inactive/{key}", "Deactivate an API secret").input(Input::Nothing),
-            get("/mysafe/file", "List files").fields(list_filters()),
+            get("/mysafe/file", "List files").fields(list_filters()).entities("file_on_list"),
             post("/mysafe/file", "Upload a file")
                 .fields(file_fields(true))
                 .input(Input::Multipart)
                 .created()
+                .entity("file_entity")
                 .describe("Any part with a filename is taken as the content."),
             get("/mysafe/file/{key}", "Show a file with its content")
                 .input(Input::Nothing)
+                .entity("file_entity")
                 .describe("The content is in file_entity.content, base64, streamed."),
             put("/mysafe/file/update/{key}", "Update a file or replace its content")
                 .fields(file_fields(false))
                 .input(Input::Multipart)
+                .entity("file_entity")
                 .describe(UPDATE)
                 .errors(&[409]),
             post("/mysafe/file/active/{key}", "Activate a file").input(Input::Nothing),

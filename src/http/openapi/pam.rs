@@ -84,10 +84,12 @@ pub fn family() -> Family {
                     text("url"),
                     list("users_allowed").doc("Usernames allowed to see the item"),
                 ])
-                .created(),
+                .created()
+                .entity("info"),
             get("/pam/info/{key}", "Read protected information with its content")
                 .input(Input::Nothing)
-                .describe("The key is an id or an identifier."),
+                .describe("The key is an id or an identifier.")
+                .entity("info"),
             delete("/pam/info/{key}", "Disable protected information").input(Input::Nothing),
             get("/pam/credential", "List credentials, or reveal one")
                 .fields([text("credential").doc("When given, answers that credential as GET /pam/credential/{key}")])
@@ -96,6 +98,7 @@ pub fn family() -> Family {
                 .fields(credential_upsert())
                 .created()
                 .errors(&[409])
+                .entity("credential")
                 .describe("Answers 201 on update too, with response.changed \"true\" or \"false\"."),
             delete("/pam/credential", "Disable a credential named by a parameter")
                 .fields([
@@ -106,7 +109,8 @@ pub fn family() -> Family {
                 .describe(BODY_TOO),
             get("/pam/credential/{key}", "Reveal a credential and take custody")
                 .input(Input::Nothing)
-                .describe(CREDENTIAL_KEY),
+                .describe(CREDENTIAL_KEY)
+                .entity("credential"),
             put("/pam/credential/{key}", "Enable a credential").input(Input::Nothing).describe(CREDENTIAL_KEY),
             delete("/pam/credential/{key}", "Disable a credential").input(Input::Nothing).describe(CREDENTIAL_KEY),
             delete("/pam/credential/custody/{key}", "Release a credential's custody")
@@ -116,8 +120,12 @@ pub fn family() -> Family {
                 .input(Input::Nothing)
                 .answer(Answer::Legacy)
                 .describe("Portuguese keys under senha; refusals also answer in the legacy envelope."),
-            get("/pam/device", "List devices").input(Input::Nothing),
-            post("/pam/device", "Register or update a device").fields(device_upsert()).created().errors(&[409]),
+            get("/pam/device", "List devices").input(Input::Nothing).entities("devices"),
+            post("/pam/device", "Register or update a device")
+                .fields(device_upsert())
+                .created()
+                .errors(&[409])
+                .entity("device"),
             delete("/pam/device", "Disable a device named by a parameter")
                 .fields([
                     text("device").doc("Hostname, identifier or id; or hostname, identifier, id"),
@@ -128,28 +136,37 @@ pub fn family() -> Family {
                 .describe(BODY_TOO),
             get("/pam/device/{key}", "Read a device")
                 .input(Input::Nothing)
-                .describe("The key is an id, identifier or hostname."),
+                .describe("The key is an id, identifier or hostname.")
+                .entity("device"),
             put("/pam/device/{key}", "Enable a device")
                 .input(Input::Nothing)
                 .describe("Its credentials stay suspended."),
             delete("/pam/device/{key}", "Disable a device and suspend its credentials").input(Input::Nothing),
-            post("/pam/key", "Register or update an SSH key").fields(key_upsert()).created().errors(&[409]),
+            post("/pam/key", "Register or update an SSH key")
+                .fields(key_upsert())
+                .created()
+                .errors(&[409])
+                .entity("key"),
             get("/pam/key/{key}", "Reveal an SSH key")
                 .input(Input::Nothing)
-                .describe("The private key is shown with CRLF line breaks."),
+                .describe("The private key is shown with CRLF line breaks.")
+                .entity("key"),
             put("/pam/key/{key}", "Enable an SSH key").input(Input::Nothing),
             delete("/pam/key/{key}", "Disable an SSH key").input(Input::Nothing),
-            get("/user/related", "List related users").input(Input::Nothing),
+            get("/user/related", "List related users").input(Input::Nothing).entities("relatedUsers"),
             post("/user/related", "Register a related user")
                 .fields([text("name").required(), text("username").required()])
-                .describe("Answers 200 (not 201), with relatedUsers.id as an integer."),
+                .describe("Answers 200 (not 201), with relatedUsers.id as an integer.")
+                .entity("relatedUsers"),
             put("/user/related", "Update a related user named in the body")
                 .fields([text("id").required().doc("The related user's id")])
-                .fields(related_user()),
+                .fields(related_user())
+                .entity("relatedUsers"),
             get("/user/related/{id}", "Read a related user")
                 .input(Input::Nothing)
-                .describe("The user is an object under the plural key relatedUsers."),
-            put("/user/related/{id}", "Update a related user").fields(related_user()),
+                .describe("The user is an object under the plural key relatedUsers.")
+                .entity("relatedUsers"),
+            put("/user/related/{id}", "Update a related user").fields(related_user()).entity("relatedUsers"),
             delete("/user/related/{id}", "Deactivate a related user").input(Input::Nothing),
         ],
     }

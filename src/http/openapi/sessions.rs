@@ -20,10 +20,12 @@ pub fn family() -> Family {
                     text("screensize").doc("WIDTHxHEIGHT, default 1920x1080"),
                 ])
                 .describe("Refusals use the legacy envelope; the URL is single-use and expires (30 s by default).")
-                .legacy_errors(),
-            get("/session/remotesessions", "List remote sessions").input(Input::Nothing),
+                .legacy_errors()
+                .entity("session"),
+            get("/session/remotesessions", "List remote sessions").input(Input::Nothing).entities("remote_sessions"),
             get("/session/remotesessions/{id}", "Show a remote session")
                 .input(Input::Nothing)
+                .entities("remote_sessions")
                 .describe("`id` is the numeric id, not session_id; the answer is a one-item remote_sessions array."),
             get("/session/remotesessions/{id}/recording", "Download a session's recording")
                 .input(Input::Nothing)

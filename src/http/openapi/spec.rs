@@ -157,6 +157,16 @@ pub struct Op {
     pub errors: Vec<u16>,
     /// Whether its refusals come in the legacy envelope (§1.3) rather than the current one.
     pub legacy_errors: bool,
+    /// The contract keys a success always carries beside `code` and `response` (§1.4), and
+    /// whether each holds an object or an array.
+    pub entities: Vec<(&'static str, Shape)>,
+}
+
+/// What an entity key holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    One,
+    Many,
 }
 
 fn op(method: Method, path: impl Into<String>, summary: &'static str) -> Op {
@@ -172,6 +182,7 @@ fn op(method: Method, path: impl Into<String>, summary: &'static str) -> Op {
         success: 200,
         errors: Vec::new(),
         legacy_errors: false,
+        entities: Vec::new(),
     }
 }
 
@@ -224,6 +235,18 @@ impl Op {
 
     pub fn success_status(mut self, status: u16) -> Self {
         self.success = status;
+        self
+    }
+
+    /// The success always carries `key` holding one object.
+    pub fn entity(mut self, key: &'static str) -> Self {
+        self.entities.push((key, Shape::One));
+        self
+    }
+
+    /// The success always carries `key` holding an array.
+    pub fn entities(mut self, key: &'static str) -> Self {
+        self.entities.push((key, Shape::Many));
         self
     }
 

@@ -42,12 +42,14 @@ pub fn family() -> Family {
                 .describe(CLIENT_AUTH),
             get("/get_auth_token", "Draw a dynamic API token value")
                 .fields(user_login())
-                .auth(Auth::Client)
+                .auth(Auth::Open)
+                .errors(&[401, 403])
                 .answer(Answer::Json)
                 .describe(DYNAMIC),
             post("/get_auth_token", "Draw a dynamic API token value")
                 .fields(user_login())
-                .auth(Auth::Client)
+                .auth(Auth::Open)
+                .errors(&[401, 403])
                 .answer(Answer::Json)
                 .describe(DYNAMIC),
         ],
