@@ -183,6 +183,21 @@ impl Drop for Params {
     }
 }
 
+/// Whether any text in `value` holds U+0000, which PostgreSQL's text cannot store and no
+/// contract field needs.
+pub fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
+    }
+}
+
+pub fn nul_refused() -> ApiError {
+    ApiError::bad_request("Parameters may not contain NUL characters (U+0000).")
+}
+
 fn wipe(value: &mut Value) {
     match value {
         Value::String(s) => s.zeroize(),
@@ -260,6 +275,9 @@ impl FromRequest<AppState> for Params {
         }
         if let Some(context) = context {
             context.note_params(params.audit_view(|v| state.core.audit_mask(v)));
+        }
+        if params.values.iter().any(|(name, value)| name.contains('\0') || holds_nul(value)) {
+            return Err(nul_refused());
         }
         Ok(params)
     }

@@ -9,7 +9,8 @@ use crate::on_both_stores;
 
 on_both_stores!(
     malformed_bodies_get_a_named_4xx_and_nothing_is_written,
-    malformed_paths_and_uploads_are_answered_in_the_envelope
+    malformed_paths_and_uploads_are_answered_in_the_envelope,
+    nul_characters_are_refused_not_a_server_error,
 );
 
 async fn malformed_bodies_get_a_named_4xx_and_nothing_is_written(backend: Backend) {
@@ -131,4 +132,30 @@ async fn malformed_paths_and_uploads_are_answered_in_the_envelope(backend: Backe
         assert_eq!(reply.body["code"], status.as_u16(), "{method} {path}: {}", reply.body);
         assert!(reply.body["exception"]["message"].as_str().is_some_and(|m| !m.is_empty()));
     }
+}
+
+/// Found by schemathesis on PostgreSQL: a NUL (U+0000) in a parameter reached the store, whose
+/// text cannot hold it, and came back as a 500. It is a 400 on both stores, wherever it is sent.
+async fn nul_characters_are_refused_not_a_server_error(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.client(&[Resource::Info, Resource::Certificates, Resource::Scim]).await;
+    let requests = [
+        app.client.get(app.url("/api/get_auth_token?login_name=a%00b&password=x")),
+        app.authed(&client, Method::GET, "/api/certificado/request/list?nome%00=1"),
+        app.authed(&client, Method::GET, "/iso/pam/info/a%00b"),
+        app.authed(&client, Method::POST, "/iso/pam/info").json(&json!({"identifier": "a\u{0}b", "content": "x"})),
+        app.authed(&client, Method::POST, "/iso/pam/info").form(&[("identifier", "ok"), ("content", "a\u{0}")]),
+        app.authed(&client, Method::POST, "/scim/v2/Users")
+            .header("content-type", "application/scim+json")
+            .body(json!({"userName": "nul\u{0}user"}).to_string()),
+        app.authed(&client, Method::GET, "/scim/v2/Users?filter=userName%20eq%20%22a%00%22"),
+        app.authed(&client, Method::GET, "/scim/v2/Users/a%00"),
+    ];
+    for request in requests {
+        let reply = app.send(request).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+    }
+    assert!(app.state.core.store.recent_audit(50).await.expect("audit").len() >= 8, "every refusal is audited");
+    let listed = app.call(&client, Method::GET, "/iso/pam/info/ok").await;
+    assert_eq!(listed.body["exception"]["code"], 1023, "nothing was written: {}", listed.body);
 }

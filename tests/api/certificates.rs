@@ -389,7 +389,8 @@ async fn bad_input_gets_a_4xx_that_names_the_problem(backend: Backend) {
             "may not outlive its parent",
         ),
         (json!({"name": "Dsa", "key_type": "DSA-2048"}), StatusCode::BAD_REQUEST, "DSA keys are not supported"),
-        (json!({"name": "bad\u{0}name"}), StatusCode::BAD_REQUEST, "control characters"),
+        (json!({"name": "bad\u{0}name"}), StatusCode::BAD_REQUEST, "NUL characters"),
+        (json!({"name": "bad\u{7}name"}), StatusCode::BAD_REQUEST, "control characters"),
         (json!({"name": "Orphan", "parent": "Nobody"}), StatusCode::BAD_REQUEST, "No certificate authority named"),
         (json!({"name": "12345"}), StatusCode::BAD_REQUEST, "only digits"),
     ] {

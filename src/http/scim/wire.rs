@@ -74,9 +74,14 @@ pub(super) fn base(headers: &HeaderMap, raw: Option<&RawPath>, state: &AppState)
 
 pub(super) fn body_json(body: &Bytes) -> ScimResult<Value> {
     match serde_json::from_slice::<Value>(body) {
+        Ok(v) if crate::http::params::holds_nul(&v) => Err(nul_refused()),
         Ok(v @ Value::Object(_)) => Ok(v),
         _ => Err(error(400, Some("invalidSyntax"), "The body must be a JSON object")),
     }
+}
+
+fn nul_refused() -> ScimError {
+    error(400, Some("invalidValue"), "Values may not contain NUL characters (U+0000)")
 }
 
 pub(super) fn object(v: &Value) -> Map<String, Value> {
@@ -88,6 +93,9 @@ pub(super) fn if_match(headers: &HeaderMap) -> Option<&str> {
 }
 
 pub(super) fn list_query(q: &HashMap<String, String>) -> ScimResult<ListQuery> {
+    if q.iter().any(|(k, v)| k.contains('\0') || v.contains('\0')) {
+        return Err(nul_refused());
+    }
     let get = |k: &str| q.iter().find(|(key, _)| key.eq_ignore_ascii_case(k)).map(|(_, v)| v.clone());
     let int = |k: &str| {
         get(k)
@@ -129,7 +137,9 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ScimPath {
     async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
         axum::extract::Path::<String>::from_request_parts(parts, state)
             .await
+            .ok()
             .map(|axum::extract::Path(value)| Self(value))
-            .map_err(|_| error(400, Some("invalidValue"), "The path segment is not valid UTF-8 text."))
+            .filter(|ScimPath(value)| !value.contains('\0'))
+            .ok_or_else(|| error(400, Some("invalidValue"), "The path segment is not UTF-8 text without NUL."))
     }
 }
