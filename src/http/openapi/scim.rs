@@ -1,4 +1,4 @@
-//! The scim operations, as `/openapi.json` describes them.
+//! The SCIM operations, as `/openapi.json` describes them.
 
 use super::spec::*;
 
@@ -87,58 +87,11 @@ pub fn family() -> Family {
             get("/ResourceTypes/{name}", "Show one resource type").input(Input::Nothing).answer(Answer::Scim),
             get("/Schemas", "List the schemas").input(Input::Nothing).answer(Answer::Scim),
             get("/Schemas/{id}", "Show one schema by its URN").input(Input::Nothing).answer(Answer::Scim),
-            get("/Users", "List or filter users").fields(list_query()).answer(Answer::Scim),
-            post("/Users", "Provision a user")
-                .fields(user_body())
-                .input(Input::ScimJson)
-                .answer(Answer::Scim)
-                .created()
-                .errors(&[409]),
-            get("/Users/{id}", "Show a user").fields(projection()).answer(Answer::Scim),
-            put("/Users/{id}", "Replace a user")
-                .fields(user_body())
-                .input(Input::ScimJson)
-                .answer(Answer::Scim)
-                .errors(&[409, 412])
-                .describe("An If-Match header that names another version answers 412."),
-            patch("/Users/{id}", "Patch a user")
-                .fields(patch_body())
-                .input(Input::ScimJson)
-                .answer(Answer::Scim)
-                .errors(&[409, 412])
-                .describe("An If-Match header that names another version answers 412."),
-            delete("/Users/{id}", "Deprovision a user")
-                .input(Input::Nothing)
-                .answer(Answer::Scim)
-                .success_status(204)
-                .errors(&[412])
-                .describe("An If-Match header that names another version answers 412."),
-            get("/Groups", "List or filter groups").fields(list_query()).answer(Answer::Scim),
-            post("/Groups", "Create a group")
-                .fields(group_body())
-                .input(Input::ScimJson)
-                .answer(Answer::Scim)
-                .created()
-                .errors(&[409]),
-            get("/Groups/{id}", "Show a group").fields(projection()).answer(Answer::Scim),
-            put("/Groups/{id}", "Replace a group")
-                .fields(group_body())
-                .input(Input::ScimJson)
-                .answer(Answer::Scim)
-                .errors(&[409, 412])
-                .describe("An If-Match header that names another version answers 412."),
-            patch("/Groups/{id}", "Patch a group")
-                .fields(patch_body())
-                .input(Input::ScimJson)
-                .answer(Answer::Scim)
-                .errors(&[409, 412])
-                .describe("An If-Match header that names another version answers 412."),
-            delete("/Groups/{id}", "Delete a group")
-                .input(Input::Nothing)
-                .answer(Answer::Scim)
-                .success_status(204)
-                .errors(&[412])
-                .describe("An If-Match header that names another version answers 412."),
+        ]
+        .into_iter()
+        .chain(resource_ops("/Users", USER_SUMMARIES, user_body))
+        .chain(resource_ops("/Groups", GROUP_SUMMARIES, group_body))
+        .chain([
             post("/Bulk", "Run several operations in one request")
                 .fields([
                     list("schemas").required().doc("Must include urn:ietf:params:scim:api:messages:2.0:BulkRequest"),
@@ -162,6 +115,43 @@ pub fn family() -> Family {
             put("/Me", "Not supported").input(Input::Nothing).answer(Answer::Scim).errors(&[501]),
             patch("/Me", "Not supported").input(Input::Nothing).answer(Answer::Scim).errors(&[501]),
             delete("/Me", "Not supported").input(Input::Nothing).answer(Answer::Scim).errors(&[501]),
-        ],
+        ])
+        .collect(),
     }
+}
+
+/// Summaries of list, create, show, replace, patch and delete.
+type Summaries = [&'static str; 6];
+const USER_SUMMARIES: Summaries =
+    ["List or filter users", "Provision a user", "Show a user", "Replace a user", "Patch a user", "Deprovision a user"];
+const GROUP_SUMMARIES: Summaries =
+    ["List or filter groups", "Create a group", "Show a group", "Replace a group", "Patch a group", "Delete a group"];
+
+/// A resource type's collection and members: Users and Groups are served alike.
+fn resource_ops(base: &str, summary: Summaries, body: fn() -> Vec<Field>) -> Vec<Op> {
+    const IF_MATCH: &str = "An If-Match header that names another version answers 412.";
+    let member = format!("{base}/{{id}}");
+    vec![
+        get(base, summary[0]).fields(list_query()).answer(Answer::Scim),
+        post(base, summary[1]).fields(body()).input(Input::ScimJson).answer(Answer::Scim).created().errors(&[409]),
+        get(member.clone(), summary[2]).fields(projection()).answer(Answer::Scim),
+        put(member.clone(), summary[3])
+            .fields(body())
+            .input(Input::ScimJson)
+            .answer(Answer::Scim)
+            .errors(&[409, 412])
+            .describe(IF_MATCH),
+        patch(member.clone(), summary[4])
+            .fields(patch_body())
+            .input(Input::ScimJson)
+            .answer(Answer::Scim)
+            .errors(&[409, 412])
+            .describe(IF_MATCH),
+        delete(member, summary[5])
+            .input(Input::Nothing)
+            .answer(Answer::Scim)
+            .success_status(204)
+            .errors(&[412])
+            .describe(IF_MATCH),
+    ]
 }
