@@ -68,6 +68,8 @@ impl AuditSink {
 async fn write_batches(store: Store, key: ChainKey, mut rx: mpsc::Receiver<Pending>, mut stop: oneshot::Receiver<()>) {
     let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
     let mut stopping = false;
+    // Where this writer last left the chain: on PostgreSQL a batch after it is one statement.
+    let mut head: Option<(i64, Vec<u8>)> = None;
     loop {
         let first = if stopping {
             rx.recv().await
@@ -93,7 +95,7 @@ async fn write_batches(store: Store, key: ChainKey, mut rx: mpsc::Receiver<Pendi
         let started = std::time::Instant::now();
         // The flush covers the batch and every write its requests committed before it.
         let durable = match async {
-            store.append_audit(&records, |prev, seq, r| key.link(prev, seq, r)).await?;
+            store.append_audit_after(&mut head, &records, |prev, seq, r| key.link(prev, seq, r)).await?;
             store.sync().await
         }
         .await
@@ -103,6 +105,7 @@ async fn write_batches(store: Store, key: ChainKey, mut rx: mpsc::Receiver<Pendi
                 true
             }
             Err(e) => {
+                head = None;
                 tracing::error!(error.cause = %e, records = records.len(), "audit batch failed; refusing the requests");
                 false
             }

@@ -4,7 +4,7 @@
 use futures_util::{Stream, StreamExt};
 use sqlx::Row;
 
-use super::{Store, StoreResult};
+use super::{Backend, Store, StoreResult};
 use crate::domain::audit::{AuditRecord, ChainHead, ChainedRecord};
 
 const COLUMNS: usize = 12;
@@ -18,61 +18,68 @@ impl Store {
     pub async fn append_audit(
         &self,
         records: &[AuditRecord],
-        link: impl Fn(&[u8], i64, &AuditRecord) -> [u8; 32],
+        link: impl Fn(&[u8], i64, &AuditRecord) -> Mac,
+    ) -> StoreResult<()> {
+        self.append_audit_after(&mut None, records, link).await
+    }
+
+    /// `append_audit` for a writer that remembers the head it last left (`known`). On
+    /// PostgreSQL a batch is then one statement: it moves the head only from where this writer
+    /// left it and inserts only if the head moved, so when another process appended in
+    /// between nothing is written, the head is read again and the batch relinked (three tries,
+    /// then the transaction, which waits its turn). SQLite takes the transaction: its one
+    /// writer connection is in process, so its round trips cost nothing.
+    pub async fn append_audit_after(
+        &self,
+        known: &mut Option<(i64, Vec<u8>)>,
+        records: &[AuditRecord],
+        link: impl Fn(&[u8], i64, &AuditRecord) -> Mac,
     ) -> StoreResult<()> {
         if records.is_empty() {
             return Ok(());
         }
-        let count = i64::try_from(records.len()).unwrap_or(i64::MAX);
+        if self.backend == Backend::Postgres {
+            for _ in 0..3 {
+                let (seq, mac) = match known.take() {
+                    Some(head) => head,
+                    None => {
+                        let head = self.audit_head().await?;
+                        (head.seq, head.mac)
+                    }
+                };
+                let linked = Linked::new(seq, &mac, records, &link);
+                let sql = conditional_insert_sql(records.len());
+                let query = linked
+                    .bind(sqlx::query(&sql), records)
+                    .bind(linked.last)
+                    .bind(linked.head_mac())
+                    .bind(records.last().map_or(0, |r| r.at_ms))
+                    .bind(seq)
+                    .bind(mac.as_slice());
+                let moved = query.execute(&self.writer).await?.rows_affected();
+                if moved == records.len() as u64 {
+                    *known = Some((linked.last, linked.head_mac()));
+                    return Ok(());
+                }
+            }
+        }
         let mut tx = self.writer.begin().await?;
         let head = sqlx::query("UPDATE audit_chain SET seq = seq + $1 WHERE id = 1 RETURNING seq, mac")
-            .bind(count)
+            .bind(i64::try_from(records.len()).unwrap_or(i64::MAX))
             .fetch_one(&mut *tx)
             .await?;
         let last: i64 = head.try_get("seq")?;
-        let mut prev: Vec<u8> = head.try_get("mac")?;
-        let first = last - count + 1;
-        let mut macs = Vec::with_capacity(records.len());
-        for (i, r) in records.iter().enumerate() {
-            let mac = link(&prev, first + i as i64, r).to_vec();
-            prev.clone_from(&mac);
-            macs.push(mac);
-        }
-        let mut sql = format!("INSERT INTO audit_log ({RECORD_COLUMNS}, seq, mac) VALUES ");
-        for i in 0..records.len() {
-            let n = i * COLUMNS;
-            let params: Vec<String> = (1..=COLUMNS).map(|c| format!("${}", n + c)).collect();
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push('(');
-            sql.push_str(&params.join(", "));
-            sql.push(')');
-        }
-        let mut query = sqlx::query(&sql);
-        for (i, (r, mac)) in records.iter().zip(&macs).enumerate() {
-            query = query
-                .bind(r.at_ms)
-                .bind(r.request_id.as_str())
-                .bind(r.client_ip.as_str())
-                .bind(r.application_id)
-                .bind(r.authorization_id)
-                .bind(r.method.as_str())
-                .bind(r.route.as_str())
-                .bind(r.status)
-                .bind(r.outcome.as_str())
-                .bind(r.detail.as_str())
-                .bind(first + i as i64)
-                .bind(mac.as_slice());
-        }
-        query.execute(&mut *tx).await?;
-        let at_ms = records.last().map_or(0, |r| r.at_ms);
+        let prev: Vec<u8> = head.try_get("mac")?;
+        let linked = Linked::new(last - records.len() as i64, &prev, records, &link);
+        let sql = insert_sql(records.len());
+        linked.bind(sqlx::query(&sql), records).execute(&mut *tx).await?;
         sqlx::query("UPDATE audit_chain SET mac = $1, at_ms = $2 WHERE id = 1")
-            .bind(prev)
-            .bind(at_ms)
+            .bind(linked.head_mac())
+            .bind(records.last().map_or(0, |r| r.at_ms))
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        *known = Some((linked.last, linked.head_mac()));
         Ok(())
     }
 
@@ -188,4 +195,92 @@ fn record(r: &sqlx::any::AnyRow) -> StoreResult<AuditRecord> {
         outcome: r.try_get("outcome")?,
         detail: r.try_get("detail")?,
     })
+}
+
+type Mac = [u8; 32];
+
+/// A batch linked after the head `(first - 1, prev)`: each record's sequence number and MAC.
+struct Linked {
+    first: i64,
+    last: i64,
+    macs: Vec<Mac>,
+}
+
+impl Linked {
+    fn new(after: i64, prev: &[u8], records: &[AuditRecord], link: &impl Fn(&[u8], i64, &AuditRecord) -> Mac) -> Self {
+        let first = after + 1;
+        let mut macs: Vec<Mac> = Vec::with_capacity(records.len());
+        for (i, r) in records.iter().enumerate() {
+            let mac = link(macs.last().map_or(prev, |m| m.as_slice()), first + i as i64, r);
+            macs.push(mac);
+        }
+        Self { first, last: first + records.len() as i64 - 1, macs }
+    }
+
+    fn head_mac(&self) -> Vec<u8> {
+        self.macs.last().map(|m| m.to_vec()).unwrap_or_default()
+    }
+
+    fn bind<'q>(&'q self, mut query: AnyQuery<'q>, records: &'q [AuditRecord]) -> AnyQuery<'q> {
+        for (i, (r, mac)) in records.iter().zip(&self.macs).enumerate() {
+            query = query
+                .bind(r.at_ms)
+                .bind(r.request_id.as_str())
+                .bind(r.client_ip.as_str())
+                .bind(r.application_id)
+                .bind(r.authorization_id)
+                .bind(r.method.as_str())
+                .bind(r.route.as_str())
+                .bind(r.status)
+                .bind(r.outcome.as_str())
+                .bind(r.detail.as_str())
+                .bind(self.first + i as i64)
+                .bind(mac.as_slice());
+        }
+        query
+    }
+}
+
+/// `INSERT … VALUES (…), (…)` of `n` records with their places in the chain.
+fn insert_sql(n: usize) -> String {
+    let rows: Vec<String> = (0..n).map(|i| placeholders(i * COLUMNS, "")).collect();
+    format!("INSERT INTO audit_log ({RECORD_COLUMNS}, seq, mac) VALUES {}", rows.join(", "))
+}
+
+/// One PostgreSQL statement for `n` records: the head moves from where the writer left it
+/// (`seq`, `mac`: the last two parameters) to the batch's end, and the records are inserted
+/// only if it did, so a writer holding a stale head writes nothing.
+fn conditional_insert_sql(n: usize) -> String {
+    let rows: Vec<String> = (0..n).map(|i| placeholders(i * COLUMNS, CASTS)).collect();
+    let p = n * COLUMNS;
+    format!(
+        "WITH moved AS (UPDATE audit_chain SET seq = ${}, mac = ${}, at_ms = ${} \
+         WHERE id = 1 AND seq = ${} AND mac = ${} RETURNING 1) \
+         INSERT INTO audit_log ({RECORD_COLUMNS}, seq, mac) \
+         SELECT * FROM (VALUES {}) AS batch WHERE EXISTS (SELECT 1 FROM moved)",
+        p + 1,
+        p + 2,
+        p + 3,
+        p + 4,
+        p + 5,
+        rows.join(", "),
+    )
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// The casts a `VALUES` list outside an `INSERT … VALUES` needs on PostgreSQL, which cannot
+/// infer its parameters' types from the target columns there.
+const CASTS: &str = "bigint text text bigint bigint text text bigint text text bigint bytea";
+
+/// `($n+1, $n+2, …)` for one record, each with its cast when `casts` names them.
+fn placeholders(offset: usize, casts: &str) -> String {
+    let casts: Vec<&str> = casts.split(' ').filter(|c| !c.is_empty()).collect();
+    let params: Vec<String> = (1..=COLUMNS)
+        .map(|c| match casts.get(c - 1) {
+            Some(cast) => format!("${}::{cast}", offset + c),
+            None => format!("${}", offset + c),
+        })
+        .collect();
+    format!("({})", params.join(", "))
 }

@@ -19,6 +19,7 @@ on_both_stores!(
     each_kind_of_tampering_is_found_and_located,
     a_cut_tail_is_caught_by_the_head_and_by_checkpoints,
     the_cli_verifies_checkpoints_and_exports,
+    a_writer_whose_head_went_stale_relinks_its_batch,
 );
 
 /// `n` job records written by `tasks` callers at once through `app`'s audit writer.
@@ -269,4 +270,38 @@ async fn a_long_chain_written_in_large_batches_verifies() {
         count as f64 / took.as_secs_f64(),
         filled.as_secs_f64()
     );
+}
+
+/// A writer remembers where it left the chain (on PostgreSQL its next batch is then one
+/// statement); when another writer appended in between, its batch must land after theirs,
+/// relinked, never beside them.
+async fn a_writer_whose_head_went_stale_relinks_its_batch(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let store = &app.state.core.store;
+    let key = app.state.core.audit_chain_key();
+    let link = |prev: &[u8], seq: i64, r: &AuditRecord| key.link(prev, seq, r);
+    let batch = |tag: &str| -> Vec<AuditRecord> {
+        (0..3).map(|i| AuditRecord::for_job(i, "JOB", format!("/stale/{tag}/{i}"), 200, json!({"i": i}))).collect()
+    };
+    let mut known = None;
+    store.append_audit_after(&mut known, &batch("mine"), link).await.expect("first");
+    let left = known.clone().expect("the writer knows its head");
+    assert_eq!(left.0, head_seq(&app).await);
+    store.append_audit(&batch("theirs"), link).await.expect("another writer");
+    store.append_audit_after(&mut known, &batch("mine again"), link).await.expect("after a stale head");
+    let head = store.audit_head().await.expect("head");
+    assert_eq!(known, Some((head.seq, head.mac.clone())), "the writer knows the new head");
+    assert_eq!(head.seq, left.0 + 6);
+    let Verdict::Intact { count, .. } = verdict(&app, &[]).await else { panic!("the chain broke") };
+    assert!(count >= 9, "{count}");
+    let routes: Vec<String> = sqlx::query("SELECT route FROM audit_log WHERE seq > $1 ORDER BY seq")
+        .bind(left.0)
+        .fetch_all(store.pool())
+        .await
+        .expect("rows")
+        .iter()
+        .map(|row| row.get::<String, _>("route"))
+        .collect();
+    assert_eq!(routes.len(), 6);
+    assert!(routes[..3].iter().all(|r| r.contains("theirs")) && routes[3..].iter().all(|r| r.contains("mine again")));
 }
