@@ -10,6 +10,7 @@ pub mod integrity;
 pub mod keys;
 pub mod run;
 pub mod sessions;
+pub mod users;
 
 pub use certificates::{ActingAs, CaCommand, CertCommand};
 pub use integrity::AuditCommand;

@@ -9,8 +9,7 @@ use time::format_description::well_known::Rfc3339;
 use zeroize::Zeroizing;
 
 use super::{
-    AppCommand, AuditCommand, CliResult, Command, CreateApp, DomainCommand, GroupCommand, LinkItems, PolicyCommand,
-    TokenCommand, UserCommand,
+    AppCommand, AuditCommand, CliResult, Command, CreateApp, DomainCommand, LinkItems, PolicyCommand, TokenCommand,
 };
 use crate::clock::SystemClock;
 use crate::config::Config;
@@ -19,7 +18,6 @@ use crate::domain::network::IpAllowList;
 use crate::domain::pam::Policy;
 use crate::service::Core;
 use crate::service::admin::apps::{self, AuthMethods, NewApplication};
-use crate::service::admin::users::{self, NewUser, UserChanges};
 use crate::service::auth::api_tokens::{self, NewToken};
 use crate::service::pam::devices;
 use crate::service::pam::policies;
@@ -44,8 +42,8 @@ pub async fn run_operator_command(config: Config, command: Command) -> CliResult
             Ok(())
         }
         Command::App(cmd) => app(&core, cmd).await,
-        Command::User(cmd) => user(&core, cmd).await,
-        Command::Group(cmd) => group(&core, cmd).await,
+        Command::User(cmd) => super::users::user(&core, cmd).await,
+        Command::Group(cmd) => super::users::group(&core, cmd).await,
         Command::Token(cmd) => token(&core, cmd).await,
         Command::Audit(AuditCommand::Tail { lines, json }) => audit_tail(&core, lines, json).await,
         Command::Audit(cmd) => super::integrity::audit(&core, cmd).await,
@@ -79,7 +77,7 @@ fn format_time(unix: i64) -> String {
 }
 
 /// A secret from standard input, without its trailing newline.
-fn secret_from_stdin() -> Result<Zeroizing<String>, std::io::Error> {
+pub(super) fn secret_from_stdin() -> Result<Zeroizing<String>, std::io::Error> {
     let mut text = Zeroizing::new(String::new());
     std::io::stdin().read_to_string(&mut text)?;
     Ok(Zeroizing::new(text.trim_end_matches(['\r', '\n']).to_owned()))
@@ -176,83 +174,6 @@ async fn link(core: &Core, id: i64, items: LinkItems, access: Option<Access>) ->
             None => "unlinked",
         };
         println!("{verb} {} {item} for application {id}", kind.as_str());
-    }
-    Ok(())
-}
-
-async fn user(core: &Core, cmd: UserCommand) -> CliResult {
-    match cmd {
-        UserCommand::Create { username, name, email, password_stdin, groups } => {
-            let password = if password_stdin { Some(secret_from_stdin()?) } else { None };
-            let new = NewUser {
-                username,
-                display_name: name.unwrap_or_default(),
-                email: email.unwrap_or_default(),
-                password,
-                groups,
-            };
-            let created = users::create_user(core, new).await?;
-            println!("user {} created (id {})", created.username, created.id);
-        }
-        UserCommand::List { json } => {
-            for u in users::list_users(core).await? {
-                let line = json!({"id": u.id.to_string(), "username": u.username, "name": u.display_name,
-                                  "email": u.email, "enabled": u.enabled, "groups": u.groups});
-                print(json, &line, || {
-                    format!(
-                        "{}\t{}\t{}\t{}",
-                        u.id,
-                        u.username,
-                        if u.enabled { "enabled" } else { "disabled" },
-                        u.groups.join(",")
-                    )
-                });
-            }
-        }
-        UserCommand::Password { username } => {
-            let changes = UserChanges { password: Some(secret_from_stdin()?), ..UserChanges::default() };
-            users::update_user(core, &username, changes).await?;
-            println!("password of {username} changed");
-        }
-        UserCommand::Disable { username } => {
-            users::update_user(core, &username, UserChanges { enabled: Some(false), ..UserChanges::default() }).await?;
-            println!("user {username} disabled");
-        }
-        UserCommand::Enable { username } => {
-            users::update_user(core, &username, UserChanges { enabled: Some(true), ..UserChanges::default() }).await?;
-            println!("user {username} enabled");
-        }
-    }
-    Ok(())
-}
-
-async fn group(core: &Core, cmd: GroupCommand) -> CliResult {
-    match cmd {
-        GroupCommand::Create { name } => {
-            let created = users::create_group(core, &name).await?;
-            println!("group {} created (id {})", created.name, created.id);
-        }
-        GroupCommand::List { json } => {
-            for g in users::list_groups(core).await? {
-                let line = json!({"id": g.id.to_string(), "name": g.name, "members": g.members});
-                print(json, &line, || format!("{}\t{}\t{}", g.id, g.name, g.members.join(",")));
-            }
-        }
-        GroupCommand::Add { group, usernames } | GroupCommand::Remove { group, usernames } if usernames.is_empty() => {
-            return Err(format!("name at least one user for group {group}").into());
-        }
-        GroupCommand::Add { group, usernames } => {
-            for u in usernames {
-                users::set_membership(core, &group, &u, true).await?;
-                println!("{u} added to {group}");
-            }
-        }
-        GroupCommand::Remove { group, usernames } => {
-            for u in usernames {
-                users::set_membership(core, &group, &u, false).await?;
-                println!("{u} removed from {group}");
-            }
-        }
     }
     Ok(())
 }

@@ -5,6 +5,7 @@
 mod admin;
 pub mod browser;
 mod certificates;
+mod components;
 mod dashboards;
 pub mod document;
 mod dsm;
