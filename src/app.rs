@@ -59,6 +59,7 @@ impl App {
         let proxy_listener =
             std::net::TcpListener::bind(proxy_listen).map_err(|cause| AppError::Bind { addr: proxy_listen, cause })?;
         if config.proxy_url.is_empty() {
+            // Port 0 likewise: each session's origin must name the real port.
             let bound = proxy_listener.local_addr().map_err(|cause| AppError::Bind { addr: proxy_listen, cause })?;
             config.proxy_url = Config { proxy_listen: bound, ..config.clone() }.proxy_base();
         }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::domain::network::IpRule;
+use crate::domain::sessions::origin::SessionOrigins;
 
 mod sources;
 mod validate;
@@ -253,9 +254,23 @@ impl Config {
         self.base_url(&self.public_url, self.listen)
     }
 
-    /// The web proxy's base URL without a trailing `/`: `proxy_url`, else from `proxy_listen`.
+    /// The web proxy's wildcard URL without a trailing `/`: `proxy_url`, else
+    /// `{scheme}://*.localhost:{port}` from `proxy_listen` (browsers resolve every `*.localhost`
+    /// name to loopback, so per-session origins need nothing configured on one machine).
     pub fn proxy_base(&self) -> String {
-        self.base_url(&self.proxy_url, self.proxy_listen)
+        if !self.proxy_url.is_empty() {
+            return self.proxy_url.trim_end_matches('/').to_owned();
+        }
+        let scheme = if self.tls == TlsMode::Off { "http" } else { "https" };
+        format!("{scheme}://*.localhost:{}", self.proxy_listen.port())
+    }
+
+    /// Each session's own origin under the proxy's wildcard host.
+    pub fn session_origins(&self) -> SessionOrigins {
+        SessionOrigins::parse(&self.proxy_base()).unwrap_or_else(|_| {
+            // `validate` refused any other proxy URL before the server started.
+            SessionOrigins::parse("https://*.localhost:8444").unwrap_or_else(|_| unreachable!("a constant parses"))
+        })
     }
 
     fn base_url(&self, configured: &str, listen: SocketAddr) -> String {

@@ -21,18 +21,23 @@ pub async fn server_config(config: &Config) -> Result<Option<RustlsConfig>, TlsE
         TlsMode::Files => {
             (config.tls_cert_file.clone().unwrap_or_default(), config.tls_key_file.clone().unwrap_or_default())
         }
-        TlsMode::SelfSigned => ensure_self_signed(&config.data_dir.join("tls"), &config.tls_sans)?,
+        TlsMode::SelfSigned => {
+            // The sessions' own hosts (`s-<id>.localhost`, or under the configured wildcard).
+            let mut names = config.tls_sans.clone();
+            names.push(config.session_origins().wildcard_host());
+            ensure_self_signed(&config.data_dir.join("tls"), &names)?
+        }
     };
     let loaded = RustlsConfig::from_pem_file(&cert, &key).await.map_err(|cause| TlsError::Io { path: cert, cause })?;
     Ok(Some(loaded))
 }
 
 /// Creates `cert.pem` and `key.pem` (0600) for localhost, 127.0.0.1, ::1 and `extra` names,
-/// unless they exist; returns their paths.
+/// unless they exist and cover every name; returns their paths.
 fn ensure_self_signed(dir: &Path, extra: &[String]) -> Result<(PathBuf, PathBuf), TlsError> {
     let cert_path = dir.join("cert.pem");
     let key_path = dir.join("key.pem");
-    if cert_path.exists() && key_path.exists() {
+    if key_path.exists() && std::fs::read(&cert_path).is_ok_and(|pem| covers(&pem, extra)) {
         return Ok((cert_path, key_path));
     }
     let io = |path: &Path| {
@@ -50,6 +55,22 @@ fn ensure_self_signed(dir: &Path, extra: &[String]) -> Result<(PathBuf, PathBuf)
         cert_path.display()
     );
     Ok((cert_path, key_path))
+}
+
+/// Whether a generated certificate names every one of `names` (one made before a name was
+/// added, such as the sessions' wildcard, is generated again).
+fn covers(pem: &[u8], names: &[String]) -> bool {
+    use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
+    let Ok(block) = ::pem::parse(pem) else { return false };
+    let Ok((_, cert)) = X509Certificate::from_der(block.contents()) else { return false };
+    let Ok(Some(san)) = cert.subject_alternative_name() else { return false };
+    let listed: Vec<&str> = san
+        .value
+        .general_names
+        .iter()
+        .filter_map(|n| if let GeneralName::DNSName(d) = n { Some(*d) } else { None })
+        .collect();
+    names.iter().filter(|n| n.parse::<std::net::IpAddr>().is_err()).all(|n| listed.contains(&n.as_str()))
 }
 
 #[cfg(unix)]

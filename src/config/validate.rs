@@ -2,6 +2,7 @@
 //! refuses and what it accepts.
 
 use super::{Config, ConfigError, TlsMode};
+use crate::domain::sessions::origin::SessionOrigins;
 
 impl Config {
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
@@ -60,10 +61,21 @@ impl Config {
         if crate::domain::dashboards::WorkingHours::parse(&self.working_hours).is_none() {
             return Err(ConfigError("working_hours (COFRE_WORKING_HOURS): expected HH-HH, start before end".into()));
         }
-        for (name, url) in [("public_url", &self.public_url), ("proxy_url", &self.proxy_url)] {
-            if !(url.is_empty() || url.starts_with("https://") || url.starts_with("http://")) {
-                return Err(ConfigError(format!("{name}: must start with https:// or http://")));
-            }
+        if !(self.public_url.is_empty()
+            || self.public_url.starts_with("https://")
+            || self.public_url.starts_with("http://"))
+        {
+            return Err(ConfigError("public_url: must start with https:// or http://".into()));
+        }
+        if !self.proxy_url.is_empty() {
+            SessionOrigins::parse(&self.proxy_url)
+                .map_err(|why| ConfigError(format!("proxy_url (COFRE_PROXY_URL): {why}")))?;
+        } else if !(self.proxy_listen.ip().is_loopback() || self.proxy_listen.ip().is_unspecified()) {
+            return Err(ConfigError(
+                "proxy_url (COFRE_PROXY_URL): needed when proxy_listen is not a loopback address: a wildcard URL \
+                 such as https://*.sessions.example:8444 whose names reach the proxy"
+                    .into(),
+            ));
         }
         if self.tls == TlsMode::Off && !self.listen.ip().is_loopback() && !self.allow_insecure_http {
             return Err(ConfigError(

@@ -2,6 +2,7 @@
 //! the web proxy needs to forward a session's requests.
 
 pub mod host_key;
+pub mod origin;
 pub mod recording;
 
 use serde_json::{Map, Value};

@@ -5,13 +5,16 @@
 //!
 //! - `headers`: what is stripped from the browser's request before the credential is injected.
 //! - `inject`: the credential as headers (HTTP Basic, or a `session_settings` header template).
-//! - `rewrite`: `Location` and `Set-Cookie` from the device, so the browser stays on the proxy.
+//! - `rewrite`: `Location` and `Set-Cookie` from the device, so the browser stays on the session's
+//!   host; headers that reach beyond that host are dropped.
+//! - `echo`: the injected credential never comes back to the browser, in headers or bodies.
 //! - `forward`: plain HTTP exchanges, bodies streamed and counted both ways.
 //! - `websocket`: upgrades relayed as raw bytes between the two upgraded connections.
 //! - `upstream_tls`: verified TLS to the device, one client per distinct trust setting.
 //! - `metered`: byte counting, cancellation and the end-of-exchange report.
 //! - `failure`: the 502 page and the error the caller records as a failed session.
 
+mod echo;
 mod failure;
 mod forward;
 pub mod front;
@@ -22,6 +25,8 @@ mod rewrite;
 mod terminal;
 mod upstream_tls;
 mod websocket;
+
+use std::net::IpAddr;
 
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use reqwest::Url;
@@ -48,6 +53,19 @@ pub struct Upstream {
     pub own_cookie: &'static str,
     /// How the device's certificate is verified.
     pub tls: UpstreamTls,
+    /// The browser as cofre tells the device.
+    pub client: ClientHop,
+}
+
+/// What the device is told of the browser's hop, in `X-Forwarded-*` and `Forwarded` (RFC 7239):
+/// the browser's own copies of those headers are dropped, since it could claim any address.
+#[derive(Clone, Debug)]
+pub struct ClientHop {
+    pub ip: IpAddr,
+    /// `http` or `https`: how the browser reached the proxy.
+    pub proto: &'static str,
+    /// The session's host as the browser named it.
+    pub host: String,
 }
 
 /// What one exchange did, reported once when it ends: when the response body has been sent (or

@@ -287,3 +287,21 @@ pub fn success_block(status: u16, message: &str) -> Value {
 pub fn canary() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
+
+/// Resolves every `*.localhost` name to 127.0.0.1, as browsers do (RFC 6761 §6.3); other names
+/// as the system does.
+pub struct Loopback;
+
+impl reqwest::dns::Resolve for Loopback {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let name = name.as_str().to_owned();
+        Box::pin(async move {
+            if name == "localhost" || name.ends_with(".localhost") {
+                let addrs: reqwest::dns::Addrs = Box::new(std::iter::once(SocketAddr::from(([127, 0, 0, 1], 0))));
+                return Ok(addrs);
+            }
+            let found: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), 0)).await?.collect();
+            Ok(Box::new(found.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}

@@ -18,7 +18,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use cofre::http::proxy::{Forwarded, Upstream, UpstreamClients, UpstreamTls, basic_auth, credential_headers, forward};
+use cofre::http::proxy::{
+    ClientHop, Forwarded, Upstream, UpstreamClients, UpstreamTls, basic_auth, credential_headers, forward,
+};
 use futures_util::{SinkExt, StreamExt, stream};
 use reqwest::Url;
 use tokio::net::{TcpListener, TcpStream};
@@ -190,6 +192,11 @@ impl Front {
             public_origin: Url::parse(&origin).expect("origin"),
             own_cookie: OWN_COOKIE,
             tls,
+            client: ClientHop {
+                ip: [127, 0, 0, 1].into(),
+                proto: "http",
+                host: origin.trim_start_matches("http://").into(),
+            },
         });
         let clients = Arc::new(UpstreamClients::new());
         let cancel = CancellationToken::new();

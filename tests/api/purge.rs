@@ -123,9 +123,9 @@ async fn reveals_and_request_records_are_kept_for_their_retention_only(backend: 
     }
     let client = fixture(&app).await;
     let redeemed = redeem(&app, &token(&app, &client).await).await;
-    let code = entry_code(&app, &redeemed);
+    let (id, code) = entry_code(&app, &redeemed);
     let ip = "127.0.0.1".parse().expect("ip");
-    let (session, _) = proxy::enter(core, &app.state.audit, &code, ip).await.expect("entered");
+    let (session, _) = proxy::enter(core, &app.state.audit, &code, &id, ip).await.expect("entered");
     let note = RequestNote { method: "GET".into(), path: "/".into(), status: 200, bytes_up: 0, bytes_down: 10 };
     for _ in 0..2 {
         proxy::note_request(core, &session, &note).await.expect("noted");

@@ -186,11 +186,11 @@ async fn populate(app: &TestApp) -> u64 {
     let sessions = crate::session_tickets::fixture(app).await;
     written += 1; // its credential
     let token = crate::session_tickets::token(app, &sessions).await;
-    let code = crate::session_tickets::entry_code(app, &crate::session_tickets::redeem(app, &token).await);
+    let (id, code) = crate::session_tickets::entry_code(app, &crate::session_tickets::redeem(app, &token).await);
     let core = &app.state.core;
     let loopback = "127.0.0.1".parse().expect("ip");
     let (session, _) =
-        cofre::service::sessions::proxy::enter(core, &app.state.audit, &code, loopback).await.expect("entered");
+        cofre::service::sessions::proxy::enter(core, &app.state.audit, &code, &id, loopback).await.expect("entered");
     let note = RequestNote { method: "GET".into(), path: "/".into(), status: 200, bytes_up: 1, bytes_down: 2 };
     cofre::service::sessions::proxy::note_request(core, &session, &note).await.expect("noted");
     written += 1;

@@ -52,22 +52,30 @@ pub async fn token(app: &TestApp, client: &Client) -> String {
 }
 
 /// A client that does not follow redirects, as a test of where they point.
+/// A client that follows no redirect and, as browsers do, finds every `*.localhost` name (each
+/// session's own host) on loopback.
 pub fn browser() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .dns_resolver(std::sync::Arc::new(crate::helpers::Loopback))
+        .build()
+        .expect("client")
 }
 
 pub async fn redeem(app: &TestApp, token: &str) -> reqwest::Response {
     browser().get(app.url(&format!("/modulos/auth?_sr={token}"))).send().await.expect("sent")
 }
 
-/// The entry code a successful redemption's `Location` carries.
-pub fn entry_code(app: &TestApp, response: &reqwest::Response) -> String {
+/// The entry code a successful redemption's `Location` carries, and the session id its host names.
+pub fn entry_code(app: &TestApp, response: &reqwest::Response) -> (String, String) {
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let location = response.headers()["location"].to_str().expect("ascii");
-    let prefix = format!("{}/_cofre/enter?code=", app.state.core.config.proxy_base());
-    let code = location.strip_prefix(&prefix).unwrap_or_else(|| panic!("{location} starts with {prefix}"));
+    let (origin, code) = location.split_once("/_cofre/enter?code=").unwrap_or_else(|| panic!("{location}"));
+    let host = origin.strip_prefix("http://s-").unwrap_or_else(|| panic!("{origin} is a session's own host"));
+    let (session_id, domain) = host.split_once('.').expect("a label");
+    assert_eq!(domain, format!("localhost:{}", app.proxy.port()));
     assert_eq!(code.len(), 64);
-    code.to_owned()
+    (session_id.to_owned(), code.to_owned())
 }
 
 async fn tickets_are_created_with_the_contract_shape(backend: Backend) {

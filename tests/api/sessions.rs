@@ -28,15 +28,16 @@ fn loopback() -> IpAddr {
     "127.0.0.1".parse().expect("ip")
 }
 
-/// Redeems a fresh ticket and returns the entry code.
-async fn redeemed(app: &TestApp, client: &Client) -> String {
+/// Redeems a fresh ticket and returns its session id and entry code.
+async fn redeemed(app: &TestApp, client: &Client) -> (String, String) {
     let token = token(app, client).await;
     entry_code(app, &redeem(app, &token).await)
 }
 
 async fn entered(app: &TestApp, client: &Client) -> (cofre::domain::sessions::LiveSession, String) {
-    let code = redeemed(app, client).await;
-    let (session, cookie) = proxy::enter(&app.state.core, &app.state.audit, &code, loopback()).await.expect("entered");
+    let (id, code) = redeemed(app, client).await;
+    let (session, cookie) =
+        proxy::enter(&app.state.core, &app.state.audit, &code, &id, loopback()).await.expect("entered");
     (session, cookie.to_string())
 }
 
@@ -46,19 +47,21 @@ async fn entry_consumes_the_code_once_and_the_cookie_finds_the_session(backend: 
     let (core, audit) = (&app.state.core, &app.state.audit);
 
     // An entry code is good for 30 seconds.
-    let stale = redeemed(&app, &client).await;
+    let (stale_id, stale) = redeemed(&app, &client).await;
     app.clock.advance_secs(31);
-    assert!(proxy::enter(core, audit, &stale, loopback()).await.is_err());
+    assert!(proxy::enter(core, audit, &stale, &stale_id, loopback()).await.is_err());
 
-    let code = redeemed(&app, &client).await;
+    let (id, code) = redeemed(&app, &client).await;
     // From another address the code does nothing (and stays good for the right one).
-    assert!(proxy::enter(core, audit, &code, "10.1.1.1".parse().expect("ip")).await.is_err());
-    let (session, cookie) = proxy::enter(core, audit, &code, loopback()).await.expect("entered");
+    assert!(proxy::enter(core, audit, &code, &id, "10.1.1.1".parse().expect("ip")).await.is_err());
+    // Nor on another session's host.
+    assert!(proxy::enter(core, audit, &code, &stale_id, loopback()).await.is_err());
+    let (session, cookie) = proxy::enter(core, audit, &code, &id, loopback()).await.expect("entered");
     assert_eq!(cookie.len(), 64);
     assert_eq!(session.session_id.len(), 40);
     assert_eq!((session.username.as_str(), session.device_label.as_str()), ("alice", "web01:443"));
     assert_eq!(session.protocol, Protocol::Https);
-    assert!(proxy::enter(core, audit, &code, loopback()).await.is_err(), "an entry code works once");
+    assert!(proxy::enter(core, audit, &code, &id, loopback()).await.is_err(), "an entry code works once");
 
     let found = proxy::by_cookie(core, audit, &cookie).await.expect("read").expect("live");
     assert_eq!(found.session_id, session.session_id);

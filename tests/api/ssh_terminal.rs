@@ -28,8 +28,8 @@ mod a_browser_opens_the_session_url_and_works_in_the_terminal {
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
 
-/// Redeems `token` as a browser does and enters the proxy: the session cookie.
-pub async fn browser_cookie(app: &TestApp, token: &str) -> String {
+/// Redeems `token` as a browser does and enters the proxy: the session's origin and cookie.
+pub async fn browser_cookie(app: &TestApp, token: &str) -> (String, String) {
     let browser = browser();
     let redeemed = browser.get(app.url(&format!("/modulos/auth?_sr={token}"))).send().await.expect("redeemed");
     assert_eq!(redeemed.status(), StatusCode::SEE_OTHER);
@@ -37,11 +37,14 @@ pub async fn browser_cookie(app: &TestApp, token: &str) -> String {
     let entered = browser.get(&entry).send().await.expect("entered");
     assert_eq!(entered.status(), StatusCode::SEE_OTHER);
     let set_cookie = entered.headers()["set-cookie"].to_str().expect("ascii").to_owned();
-    set_cookie.split(';').next().expect("pair").to_owned()
+    let origin = entry.split("/_cofre/enter").next().expect("origin").to_owned();
+    (origin, set_cookie.split(';').next().expect("pair").to_owned())
 }
 
-async fn open(app: &TestApp, cookie: &str, origin: &str) -> Result<Socket, u16> {
-    let mut request = format!("ws://{}/_cofre/terminal?cols=90&rows=20", app.proxy).into_client_request().expect("req");
+/// Opens the terminal socket on `host` (a session's origin) with `cookie`, sent from `origin`.
+async fn open(app: &TestApp, host: &str, cookie: &str, origin: &str) -> Result<Socket, u16> {
+    let url = format!("{}/_cofre/terminal?cols=90&rows=20", host.replacen("http", "ws", 1));
+    let mut request = url.into_client_request().expect("req");
     request.headers_mut().insert("cookie", cookie.parse().expect("header"));
     request.headers_mut().insert("origin", origin.parse().expect("header"));
     let stream = tokio::net::TcpStream::connect(app.proxy).await.expect("connect");
@@ -72,13 +75,12 @@ async fn the_browser_terminal_relays_to_the_device_until_it_is_dropped(backend: 
     let device = SshTarget::start(Accepts::Password).await;
     let client = fixture(&app, None).await;
     let token = ticket(&app, &client, "SSH", device.port).await;
-    let cookie = browser_cookie(&app, &token).await;
-    let origin = format!("http://{}", app.proxy);
+    let (origin, cookie) = browser_cookie(&app, &token).await;
 
-    assert_eq!(open(&app, &cookie, "http://evil.example").await.err(), Some(403), "another origin is refused");
-    assert_eq!(open(&app, "cofre_proxy=forged", &origin).await.err(), Some(410), "a cookie of no session");
-    let mut socket = open(&app, &cookie, &origin).await.expect("the terminal opens");
-    assert_eq!(open(&app, &cookie, &origin).await.err(), Some(409), "one terminal a session");
+    assert_eq!(open(&app, &origin, &cookie, "http://evil.example").await.err(), Some(403), "another origin is refused");
+    assert_eq!(open(&app, &origin, "cofre_proxy=forged", &origin).await.err(), Some(410), "a cookie of no session");
+    let mut socket = open(&app, &origin, &cookie, &origin).await.expect("the terminal opens");
+    assert_eq!(open(&app, &origin, &cookie, &origin).await.err(), Some(409), "one terminal a session");
 
     let mut seen = String::new();
     assert!(read_until(&mut socket, &mut seen, "device$ ").await, "{seen}");

@@ -25,7 +25,7 @@ on_both_stores!(
 
 /// A session-capable client, the user `alice`, and the credential `operator` on the device
 /// 127.0.0.1 whose web application listens on `port`.
-async fn fixture(app: &TestApp) -> Client {
+pub async fn fixture(app: &TestApp) -> Client {
     let client = app.client(&[Resource::Sessions, Resource::Pam]).await;
     app.create_user("alice").await;
     let device = json!({"hostname": "127.0.0.1", "ip": "127.0.0.1", "model": "web", "type": "Server",
@@ -37,7 +37,7 @@ async fn fixture(app: &TestApp) -> Client {
 }
 
 /// Asks for a ticket, redeems it and enters the proxy: the proxy origin and the cookie line.
-async fn enter(app: &TestApp, client: &Client, port: u16, seen: &mut String) -> (String, String) {
+pub async fn enter(app: &TestApp, client: &Client, port: u16, seen: &mut String) -> (String, String) {
     let ticket = json!({"user": "alice", "credential": USER, "device": "127.0.0.1", "protocol": "HTTP", "port": port});
     let created = app.post_json(client, "/iso/remote/session", ticket).await;
     assert_eq!(created.status, StatusCode::OK, "{}", created.body);
@@ -47,8 +47,11 @@ async fn enter(app: &TestApp, client: &Client, port: u16, seen: &mut String) -> 
     assert_eq!(redeemed.status(), StatusCode::SEE_OTHER);
     let entry = redeemed.headers()["location"].to_str().expect("ascii").to_owned();
     seen.push_str(&entry);
-    let origin = format!("http://{}", app.proxy);
-    assert!(entry.starts_with(&format!("{origin}/_cofre/enter?code=")), "{entry}");
+    let origin = entry.split("/_cofre/enter?code=").next().expect("origin").to_owned();
+    assert!(
+        origin.starts_with("http://s-") && origin.ends_with(&format!(".localhost:{}", app.proxy.port())),
+        "{entry}"
+    );
     let entered = browser.get(&entry).send().await.expect("entered");
     assert_eq!(entered.status(), StatusCode::SEE_OTHER);
     let set_cookie = entered.headers()["set-cookie"].to_str().expect("ascii").to_owned();
@@ -164,8 +167,8 @@ async fn a_websocket_relays_through_the_session_until_it_is_dropped(backend: Bac
     let target = start_target().await;
     let client = fixture(&app).await;
     let mut seen = String::new();
-    let (_, cookie) = enter(&app, &client, target.port, &mut seen).await;
-    let mut request = format!("ws://{}/ws", app.proxy).into_client_request().expect("request");
+    let (origin, cookie) = enter(&app, &client, target.port, &mut seen).await;
+    let mut request = format!("{}/ws", origin.replacen("http", "ws", 1)).into_client_request().expect("request");
     request.headers_mut().insert("cookie", cookie.parse().expect("header"));
     let stream = tokio::net::TcpStream::connect(app.proxy).await.expect("connect");
     let (mut socket, handshake) = tokio_tungstenite::client_async(request, stream).await.expect("upgraded");

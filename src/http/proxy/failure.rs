@@ -19,6 +19,9 @@ pub enum UpstreamError {
     /// The connection broke or the device answered something that is not HTTP.
     #[error("device exchange failed: {0}")]
     Exchange(String),
+    /// The device's answer held the credential cofre injected (an echo such as TRACE's).
+    #[error("the device echoed the injected credential")]
+    Echoed,
     /// The session was ended (dropped) before the device answered: not the device's fault.
     #[error("session ended before the device answered")]
     SessionEnded,
@@ -58,6 +61,7 @@ impl UpstreamError {
             Self::Connect(_) | Self::Exchange(_) => "The application on this device could not be reached.",
             Self::Certificate(_) => "The application on this device presented a certificate that is not trusted.",
             Self::Trust(_) => "The trust settings for this device are not usable.",
+            Self::Echoed => "The application's answer held the session's credential, so it was not passed on.",
         }
     }
 }

@@ -10,6 +10,7 @@ use axum::response::Response;
 use reqwest::Url;
 use tokio_util::sync::CancellationToken;
 
+use super::echo::{EchoGuard, Needles};
 use super::failure::UpstreamError;
 use super::headers::upstream_request_headers;
 use super::metered::{Meter, MeteredStream, Report};
@@ -36,15 +37,18 @@ pub async fn forward(
 ) -> Result<Response, UpstreamError> {
     let report: Report = Box::new(report);
     let up = Arc::new(AtomicU64::new(0));
+    let needles = Needles::of(upstream);
     let outcome = match clients.for_trust(&upstream.tls) {
         Ok(trusted) if websocket::is_upgrade(&request) => {
-            return websocket::relay(&trusted, upstream, request, cancel, report).await;
+            return websocket::relay(&trusted, upstream, request, cancel, report, needles).await;
         }
         Ok(trusted) => exchange(&trusted.http, upstream, request, up.clone(), cancel.clone()).await,
         Err(error) => Err(error),
     };
+    let outcome =
+        outcome.and_then(|r| if needles.in_headers(r.headers()) { Err(UpstreamError::Echoed) } else { Ok(r) });
     match outcome {
-        Ok(response) => Ok(metered_response(upstream, response, up, cancel, report)),
+        Ok(response) => Ok(metered_response(upstream, response, up, cancel, report, needles)),
         Err(error) => {
             // Part of a request body may have gone before the device failed.
             report(Forwarded { status: error.status(), bytes_up: up.load(Ordering::Relaxed), bytes_down: 0 });
@@ -85,16 +89,25 @@ fn metered_response(
     up: Arc<AtomicU64>,
     cancel: CancellationToken,
     report: Report,
+    needles: Arc<Needles>,
 ) -> Response {
     let down = Arc::new(AtomicU64::new(0));
     let status = response.status();
     let headers = browser_response_headers(response.headers(), upstream);
     let meter = Arc::new(Meter::new(status, up, down.clone(), report));
     let body = MeteredStream::new(Box::pin(response.bytes_stream()), down, cancel, Some(meter));
-    let mut browser = Response::new(Body::from_stream(body));
+    let mut browser = Response::new(guarded_body(body, needles));
     *browser.status_mut() = status;
     *browser.headers_mut() = headers;
     browser
+}
+
+/// A device's body for the browser, cut before any copy of the injected credential.
+pub(super) fn guarded_body<S>(body: S, needles: Arc<Needles>) -> Body
+where
+    S: futures_util::Stream<Item = std::io::Result<axum::body::Bytes>> + Send + Unpin + 'static,
+{
+    if needles.is_empty() { Body::from_stream(body) } else { Body::from_stream(EchoGuard::new(body, needles)) }
 }
 
 /// The device URL for a browser request: the device's origin with the browser's path and query.

@@ -1,27 +1,36 @@
-//! The proxy origin (`proxy_listen`, `proxy_url`): its own host and port, so its cookie is never
-//! the vault's. `/_cofre/enter?code=…` takes the one-time code the vault's redemption sent the
-//! browser with and answers the session cookie; every other request is forwarded, with the
-//! credential injected, into the session that cookie holds (`service::sessions::watch` cuts the
-//! streams of dropped and expired ones).
+//! The proxy's origins (`proxy_listen`, `proxy_url`): one host per session under the proxy's
+//! wildcard name (`s-<session id>.localhost` by default), so no session's pages, cookies, storage
+//! or Service Workers can reach another's, nor the vault's. `/_cofre/enter?code=…` takes the
+//! one-time code the vault's redemption sent the browser with and answers the session cookie,
+//! on the session's own host only; every other request is forwarded, with the credential
+//! injected, into the session that host and cookie name together (`service::sessions::watch`
+//! cuts the streams of dropped and expired ones).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Query, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
 use reqwest::Url;
 
+use crate::domain::network::resolve_client_ip;
+use crate::domain::sessions::origin::SessionOrigins;
 use crate::domain::sessions::{EndReason, LiveSession, Protocol, RequestNote};
-use crate::http::proxy::{Forwarded, Upstream, UpstreamClients, UpstreamTls, credential_headers, forward};
+use crate::http::proxy::{ClientHop, Forwarded, Upstream, UpstreamClients, UpstreamTls, credential_headers, forward};
 use crate::service::sessions::proxy;
 use crate::state::AppState;
 
-/// cofre's session cookie on the proxy origin.
-pub const COOKIE: &str = "cofre_proxy";
+/// cofre's session cookie on a session's host. Over HTTPS it carries the `__Host-` prefix: the
+/// browser then refuses any copy set with a `Domain` (by another session's page under the same
+/// wildcard) or without `Secure`.
+const COOKIE_HTTPS: &str = "__Host-cofre_proxy";
+const COOKIE_HTTP: &str = "cofre_proxy";
 /// A device may pin its own CA bundle or certificate (PEM) in its credential's session settings.
 const TLS_PIN_KEY: &str = "tls_ca_pem";
+/// Methods that make a server echo the request (credential headers included) or tunnel past it.
+const REFUSED_METHODS: [&str; 3] = ["TRACE", "TRACK", "CONNECT"];
 
 #[derive(Clone)]
 pub struct ProxyState(Arc<Inner>);
@@ -29,7 +38,7 @@ pub struct ProxyState(Arc<Inner>);
 struct Inner {
     app: AppState,
     clients: UpstreamClients,
-    origin: Url,
+    origins: SessionOrigins,
 }
 
 impl ProxyState {
@@ -37,20 +46,47 @@ impl ProxyState {
         &self.0.app
     }
 
-    /// The proxy's public origin (what browsers see).
-    pub fn origin(&self) -> &Url {
-        &self.0.origin
+    pub fn new(app: AppState) -> Self {
+        let origins = app.core.config.session_origins();
+        Self(Arc::new(Inner { app, clients: UpstreamClients::new(), origins }))
     }
 
-    pub fn new(app: AppState) -> Self {
-        let origin = Url::parse(&app.core.config.proxy_base()).unwrap_or_else(|_| {
-            Url::parse("https://localhost:8444").unwrap_or_else(|_| unreachable!("a constant URL parses"))
-        });
-        Self(Arc::new(Inner { app, clients: UpstreamClients::new(), origin }))
+    /// The name of cofre's session cookie on this proxy's scheme.
+    pub fn cookie_name(&self) -> &'static str {
+        if self.0.origins.is_https() { COOKIE_HTTPS } else { COOKIE_HTTP }
+    }
+
+    /// The session whose host a request was sent to (`Host`, or HTTP/2's `:authority`).
+    pub(super) fn host_session(&self, headers: &HeaderMap, uri: &Uri) -> Option<String> {
+        let host =
+            headers.get(header::HOST).and_then(|v| v.to_str().ok()).or_else(|| uri.authority().map(|a| a.as_str()));
+        host.and_then(|h| self.0.origins.session_of(h)).map(str::to_owned)
+    }
+
+    /// A session's own origin, e.g. `https://s-<id>.localhost:8444`.
+    pub(super) fn origin_of(&self, session_id: &str) -> String {
+        self.0.origins.origin_of(session_id)
+    }
+
+    /// The live session a request's host and cookie both name: a cookie is only good on its own
+    /// session's host. `Err` is the page to answer.
+    pub(super) async fn session_for(&self, headers: &HeaderMap, uri: &Uri) -> Result<LiveSession, Response> {
+        let no_session = || page(StatusCode::UNAUTHORIZED, "No session: open the session link you were given.");
+        let Some(host_session) = self.host_session(headers, uri) else {
+            return Err(page(StatusCode::NOT_FOUND, "This address is not a session's."));
+        };
+        let Some(cookie) = session_cookie_in(headers, self.cookie_name()) else { return Err(no_session()) };
+        let (core, audit) = (&self.0.app.core, &self.0.app.audit);
+        match proxy::by_cookie(core, audit, &cookie).await {
+            Ok(Some(session)) if session.session_id == host_session => Ok(session),
+            Ok(Some(_)) => Err(no_session()),
+            Ok(None) => Err(page(StatusCode::GONE, "This session has ended.")),
+            Err(_) => Err(page(StatusCode::SERVICE_UNAVAILABLE, "The session could not be checked; try again.")),
+        }
     }
 }
 
-/// The proxy origin is its own listener: its few paths of cofre's own are not the API (and not in
+/// The proxy's listener: its few paths of cofre's own are not the API (and not in
 /// `/openapi.json`); every other path is the target application's.
 pub fn router(state: ProxyState) -> Router {
     crate::http::routes::RouteTable::new()
@@ -67,49 +103,72 @@ struct Entry {
     code: String,
 }
 
-/// The hand-off from the vault: the one-time code becomes the session cookie.
+/// The hand-off from the vault: the one-time code becomes the session cookie, on the code's own
+/// session host only. A `HEAD` (a link preview, a mail scanner) is answered without using the code.
 async fn enter(
     State(state): State<ProxyState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    method: Method,
+    headers: HeaderMap,
+    uri: Uri,
     Query(entry): Query<Entry>,
 ) -> Response {
+    let Some(session_id) = state.host_session(&headers, &uri) else {
+        return page(StatusCode::NOT_FOUND, "This address is not a session's.");
+    };
+    if method == Method::HEAD {
+        return page(StatusCode::OK, "Open this link in a browser to enter the session.");
+    }
     let (core, audit) = (&state.0.app.core, &state.0.app.audit);
-    match proxy::enter(core, audit, &entry.code, peer.ip()).await {
+    match proxy::enter(core, audit, &entry.code, &session_id, peer.ip()).await {
         Ok((_, cookie)) => {
-            let secure = if state.0.origin.scheme() == "https" { "; Secure" } else { "" };
-            let value = format!("{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict{secure}", cookie.as_str());
+            let secure = if state.0.origins.is_https() { "; Secure" } else { "" };
+            let value =
+                format!("{}={}; Path=/; HttpOnly; SameSite=Strict{secure}", state.cookie_name(), cookie.as_str());
             let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, "/")]).into_response();
+            let headers = response.headers_mut();
             if let Ok(mut value) = HeaderValue::from_str(&value) {
                 value.set_sensitive(true);
-                response.headers_mut().insert(header::SET_COOKIE, value);
+                headers.insert(header::SET_COOKIE, value);
             }
-            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            // The host is new, but a browser may keep what an earlier page left on it: start clean.
+            headers
+                .insert(HeaderName::from_static("clear-site-data"), HeaderValue::from_static("\"cache\", \"storage\""));
             response
         }
         Err(_) => page(StatusCode::FORBIDDEN, "This session link is not valid, or was already used."),
     }
 }
 
-/// Every other request: into the session the cookie holds, with the credential injected.
-async fn forward_request(State(state): State<ProxyState>, request: Request) -> Response {
+/// Every other request: into the session its host and cookie name, with the credential injected.
+async fn forward_request(
+    State(state): State<ProxyState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    if REFUSED_METHODS.contains(&request.method().as_str()) {
+        let mut refused = page(StatusCode::METHOD_NOT_ALLOWED, "This method is not forwarded.");
+        refused
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"));
+        return refused;
+    }
     let (core, audit) = (&state.0.app.core, &state.0.app.audit);
-    let Some(cookie) = session_cookie(&request) else {
-        return page(StatusCode::UNAUTHORIZED, "No session: open the session link you were given.");
-    };
-    let session = match proxy::by_cookie(core, audit, &cookie).await {
-        Ok(Some(session)) => session,
-        Ok(None) => return page(StatusCode::GONE, "This session has ended."),
-        Err(_) => return page(StatusCode::SERVICE_UNAVAILABLE, "The session could not be checked; try again."),
+    let session = match state.session_for(request.headers(), request.uri()).await {
+        Ok(session) => session,
+        Err(page) => return page,
     };
     if session.protocol == Protocol::Ssh {
-        // An SSH session has no web application behind it: its page is the terminal.
-        return if request.method() == axum::http::Method::GET && request.uri().path() == "/" {
+        // An SSH session has no web application behind it: its host serves the terminal alone.
+        return if request.method() == Method::GET && request.uri().path() == "/" {
             crate::http::terminal::page()
         } else {
             page(StatusCode::NOT_FOUND, "Not found: this session is a terminal.")
         };
     }
-    let upstream = match upstream_for(&state, &session).await {
+    let client = client_hop(&state, peer, request.headers(), &session.session_id);
+    let upstream = match upstream_for(&state, &session, client).await {
         Ok(upstream) => upstream,
         Err(why) => {
             let _ = proxy::end(core, audit, &session.session_id, EndReason::Failed).await;
@@ -147,9 +206,21 @@ async fn forward_request(State(state): State<ProxyState>, request: Request) -> R
     }
 }
 
+/// The browser as cofre tells the device: the address it came from (through trusted proxies
+/// only), and the scheme and host it used. The browser's own forwarding headers never pass.
+fn client_hop(state: &ProxyState, peer: SocketAddr, headers: &HeaderMap, session_id: &str) -> ClientHop {
+    let trusted = &state.0.app.core.config.trusted_proxies;
+    let forwarded = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
+    let ip =
+        resolve_client_ip(peer, trusted, forwarded).unwrap_or_else(|_| crate::domain::network::canonical(peer.ip()));
+    let origin = state.origin_of(session_id);
+    let (proto, host) = origin.split_once("://").unwrap_or(("https", origin.as_str()));
+    ClientHop { ip, proto: if proto == "https" { "https" } else { "http" }, host: host.to_owned() }
+}
+
 /// Where the session forwards to and as whom: the device's web application with the credential
 /// as HTTP Basic, or as the header template of the credential's session settings.
-async fn upstream_for(state: &ProxyState, session: &LiveSession) -> Result<Upstream, &'static str> {
+async fn upstream_for(state: &ProxyState, session: &LiveSession, client: ClientHop) -> Result<Upstream, &'static str> {
     let target =
         proxy::target(&state.0.app.core, session).await.map_err(|_| "The session's credential is not available.")?;
     let scheme = match target.protocol {
@@ -167,19 +238,16 @@ async fn upstream_for(state: &ProxyState, session: &LiveSession) -> Result<Upstr
         Some(pem) => UpstreamTls::Roots(pem.as_bytes().to_vec()),
         None => UpstreamTls::Default,
     };
-    Ok(Upstream { base, inject, public_origin: state.0.origin.clone(), own_cookie: COOKIE, tls })
+    let public_origin = Url::parse(&state.origin_of(&session.session_id)).map_err(|_| "The proxy URL is not valid.")?;
+    Ok(Upstream { base, inject, public_origin, own_cookie: state.cookie_name(), tls, client })
 }
 
-fn session_cookie(request: &Request) -> Option<String> {
-    session_cookie_in(request.headers())
-}
-
-/// cofre's session cookie among a request's `Cookie` headers.
-pub(super) fn session_cookie_in(headers: &axum::http::HeaderMap) -> Option<String> {
+/// cofre's session cookie `name` among a request's `Cookie` headers.
+pub(super) fn session_cookie_in(headers: &HeaderMap, name: &str) -> Option<String> {
     headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|line| {
         line.split(';').find_map(|pair| {
-            let (name, value) = pair.trim().split_once('=')?;
-            (name == COOKIE && !value.is_empty()).then(|| value.to_owned())
+            let (key, value) = pair.trim().split_once('=')?;
+            (key == name && !value.is_empty()).then(|| value.to_owned())
         })
     })
 }

@@ -5,7 +5,7 @@
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use reqwest::Url;
 
-use super::Upstream;
+use super::{ClientHop, Upstream};
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus the
 /// non-standard ones proxies still see.
@@ -36,11 +36,46 @@ pub(super) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
+/// Headers that say who the client is and how it came; only cofre's own reach the device.
+const FORWARDING: [&str; 9] = [
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-forwarded-port",
+    "x-forwarded-prefix",
+    "x-real-ip",
+    "x-client-ip",
+    "true-client-ip",
+];
+
 /// Headers a credential template may not set: the engine decides them.
 pub(super) fn is_engine_owned(name: &HeaderName) -> bool {
     HOP_BY_HOP.contains(name)
         || name.as_str().starts_with("proxy-")
+        || FORWARDING.contains(&name.as_str())
         || [header::HOST, header::COOKIE, header::CONTENT_LENGTH].contains(name)
+}
+
+/// The browser's forwarding headers replaced by cofre's account of the hop.
+fn set_forwarding(headers: &mut HeaderMap, client: &ClientHop) {
+    for name in FORWARDING {
+        headers.remove(name);
+    }
+    let ip = client.ip.to_string();
+    // RFC 7239 §6: an IPv6 node is quoted and bracketed.
+    let node = if client.ip.is_ipv6() { format!("\"[{ip}]\"") } else { ip.clone() };
+    let forwarded = format!("for={node};proto={};host=\"{}\"", client.proto, client.host);
+    for (name, value) in [
+        ("x-forwarded-for", ip.as_str()),
+        ("x-forwarded-proto", client.proto),
+        ("x-forwarded-host", client.host.as_str()),
+        ("forwarded", forwarded.as_str()),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+    }
 }
 
 /// The headers to send to the device for a browser request. `Host` is left out (each client
@@ -52,6 +87,9 @@ pub(super) fn upstream_request_headers(browser: &HeaderMap, upstream: &Upstream)
     headers.remove(header::AUTHORIZATION);
     strip_own_cookie(&mut headers, upstream.own_cookie);
     rewrite_origin_headers(&mut headers, &upstream.public_origin, &upstream.base);
+    set_forwarding(&mut headers, &upstream.client);
+    // The device answers uncompressed, so that `echo` can see any copy of the credential in it.
+    headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("identity"));
     for (name, _) in &upstream.inject {
         headers.remove(name);
     }
@@ -115,6 +153,7 @@ mod tests {
             public_origin: Url::parse("https://proxy.example:8444").expect("url"),
             own_cookie: "cofre_proxy",
             tls: UpstreamTls::Default,
+            client: ClientHop { ip: [192, 0, 2, 7].into(), proto: "https", host: "s-ab.proxy.example:8444".into() },
         }
     }
 
@@ -133,6 +172,9 @@ mod tests {
             ("origin", "https://proxy.example:8444"),
             ("referer", "https://proxy.example:8444/app?x=1"),
             ("accept", "text/html"),
+            ("x-forwarded-for", "10.9.9.9"),
+            ("forwarded", "for=10.9.9.9"),
+            ("x-real-ip", "10.9.9.9"),
         ] {
             browser.append(name, HeaderValue::from_static(value));
         }
@@ -144,6 +186,9 @@ mod tests {
         assert_eq!(sent[header::ORIGIN], "https://10.0.0.5:8443");
         assert_eq!(sent[header::REFERER], "https://10.0.0.5:8443/app?x=1");
         assert_eq!(sent[header::ACCEPT], "text/html");
+        assert_eq!(sent["x-forwarded-for"], "192.0.2.7");
+        assert_eq!(sent["forwarded"], "for=192.0.2.7;proto=https;host=\"s-ab.proxy.example:8444\"");
+        assert!(!sent.contains_key("x-real-ip"));
         for gone in ["proxy-authorization", "connection", "x-private", "keep-alive", "host"] {
             assert!(!sent.contains_key(gone), "{gone} was forwarded");
         }

@@ -7,10 +7,17 @@ use reqwest::Url;
 use super::Upstream;
 use super::headers::strip_hop_by_hop;
 
-/// Hop-by-hop headers removed, `Location` and `Set-Cookie` rewritten.
+/// Response headers whose reach is wider than the session's own pages: a Service Worker scope
+/// beyond its script's path, and clearing data for the whole site (every session's host).
+const TOO_WIDE: [&str; 2] = ["service-worker-allowed", "clear-site-data"];
+
+/// Hop-by-hop headers and [`TOO_WIDE`] ones removed, `Location` and `Set-Cookie` rewritten.
 pub(super) fn browser_response_headers(device: &HeaderMap, upstream: &Upstream) -> HeaderMap {
     let mut headers = device.clone();
     strip_hop_by_hop(&mut headers);
+    for name in TOO_WIDE {
+        headers.remove(name);
+    }
     if let Some(location) = headers.get(header::LOCATION) {
         let rewritten = location_for_browser(location, &upstream.base, &upstream.public_origin);
         headers.insert(header::LOCATION, rewritten);

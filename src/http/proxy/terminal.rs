@@ -1,19 +1,18 @@
-//! The browser terminal's WebSocket (`/_cofre/terminal` on the proxy origin): an SSH session's
-//! cookie, from the proxy's own origin only, attaches one terminal to the session and runs the
+//! The browser terminal's WebSocket (`/_cofre/terminal` on an SSH session's own host): the
+//! session's cookie, from a page of that host only, attaches one terminal to the session and runs the
 //! SSH relay over it. Frames: binary both ways for terminal bytes; text `{"resize":[cols,rows]}`
 //! from the page, text `{"end":"why"}` to it before the close.
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::Response;
 use bytes::Bytes;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 
-use super::front::{ProxyState, page, session_cookie_in};
+use super::front::{ProxyState, page};
 use crate::domain::sessions::{LiveSession, Protocol};
-use crate::service::sessions::proxy;
 use crate::ssh::relay::{self, Command, Pty, UserEvent, UserInput, UserOutput};
 
 /// Keystrokes and control messages are small; a page sending more is not a terminal.
@@ -30,22 +29,21 @@ pub struct Size {
 pub async fn socket(
     State(state): State<ProxyState>,
     headers: HeaderMap,
+    uri: Uri,
     Query(size): Query<Size>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    if !same_origin(&state, &headers) {
+    let session = match state.session_for(&headers, &uri).await {
+        Ok(session) => session,
+        Err(page) => return page,
+    };
+    if !from_own_page(&state, &headers, &session.session_id) {
         return page(StatusCode::FORBIDDEN, "The terminal accepts connections from its own page only.");
     }
+    if session.protocol != Protocol::Ssh {
+        return page(StatusCode::NOT_FOUND, "This session has no terminal.");
+    }
     let app = state.app().clone();
-    let Some(cookie) = session_cookie_in(&headers) else {
-        return page(StatusCode::UNAUTHORIZED, "No session: open the session link you were given.");
-    };
-    let session = match proxy::by_cookie(&app.core, &app.audit, &cookie).await {
-        Ok(Some(session)) if session.protocol == Protocol::Ssh => session,
-        Ok(Some(_)) => return page(StatusCode::NOT_FOUND, "This session has no terminal."),
-        Ok(None) => return page(StatusCode::GONE, "This session has ended."),
-        Err(_) => return page(StatusCode::SERVICE_UNAVAILABLE, "The session could not be checked; try again."),
-    };
     if !app.live.entry(&session.session_id).mark_terminal() {
         return page(StatusCode::CONFLICT, "This session's terminal is already open in another window.");
     }
@@ -58,11 +56,10 @@ async fn attach(app: crate::state::AppState, session: LiveSession, pty: Pty, soc
     relay::run(&app, &session, Some(pty), Command::Shell, PageInput { stream }, PageOutput { sink }).await;
 }
 
-/// A WebSocket from another origin is refused: the session cookie alone must not let another
-/// site's page drive the terminal.
-fn same_origin(state: &ProxyState, headers: &HeaderMap) -> bool {
-    let origin = state.origin();
-    let expected = origin.origin().ascii_serialization();
+/// A WebSocket from any origin but the session's own host is refused: neither another site's page
+/// nor another session's may drive the terminal.
+fn from_own_page(state: &ProxyState, headers: &HeaderMap, session_id: &str) -> bool {
+    let expected = state.origin_of(session_id);
     headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()).is_some_and(|given| given == expected)
 }
 

@@ -24,7 +24,9 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_util::sync::CancellationToken;
 
+use super::echo::Needles;
 use super::failure::UpstreamError;
+use super::forward::guarded_body;
 use super::headers::upstream_request_headers;
 use super::metered::{CountingIo, Meter, MeteredStream, Report};
 use super::rewrite::browser_response_headers;
@@ -57,6 +59,7 @@ pub(super) async fn relay(
     mut request: Request,
     cancel: CancellationToken,
     report: Report,
+    needles: Arc<Needles>,
 ) -> Result<Response, UpstreamError> {
     let fail = |error: UpstreamError, report: Report| {
         report(Forwarded { status: error.status(), bytes_up: 0, bytes_down: 0 });
@@ -73,6 +76,7 @@ pub(super) async fn relay(
         answered = send_upgrade(trusted, &upstream.base, upgrade) => answered,
     };
     let mut response = match answered {
+        Ok(response) if needles.in_headers(response.headers()) => return fail(UpstreamError::Echoed, report),
         Ok(response) => response,
         Err(error) => return fail(error, report),
     };
@@ -84,7 +88,8 @@ pub(super) async fn relay(
         let status = response.status();
         let meter = Arc::new(Meter::new(status, up, down.clone(), report));
         let body = Body::new(response.into_body()).into_data_stream();
-        let mut declined = Response::new(Body::from_stream(MeteredStream::new(body, down, cancel, Some(meter))));
+        let metered = MeteredStream::new(body, down, cancel, Some(meter));
+        let mut declined = Response::new(guarded_body(metered, needles));
         *declined.status_mut() = status;
         *declined.headers_mut() = headers;
         return Ok(declined);

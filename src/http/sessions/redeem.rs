@@ -1,9 +1,10 @@
 //! `GET /modulos/auth?_sr=TOKEN`, at the root and unauthenticated: the ticket is the credential.
-//! A refusal is a plain page that says only that the link is no good; the audit says why.
+//! A refusal is a plain page that says only that the link is no good; the audit says why. Only a
+//! `GET` redeems: a `HEAD` (a chat's link preview, a mail scanner) leaves the ticket unused.
 
 use axum::Extension;
 use axum::extract::{Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiResult;
@@ -22,8 +23,14 @@ pub struct RedeemQuery {
 pub async fn redeem(
     State(state): State<AppState>,
     Extension(context): Extension<RequestContext>,
+    method: Method,
     Query(query): Query<RedeemQuery>,
 ) -> ApiResult<Response> {
+    if method == Method::HEAD {
+        let mut response = StatusCode::OK.into_response();
+        private(response.headers_mut());
+        return Ok(response);
+    }
     let token = query.sr.unwrap_or_default();
     match redeem::redeem(&state.core, token.trim(), context.client_ip).await? {
         Ok(entered) => {

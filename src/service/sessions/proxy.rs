@@ -26,12 +26,14 @@ fn secs(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX / 2)
 }
 
-/// Consumes an entry code (once, from the address that redeemed the ticket) and gives the
-/// session to this process under a new cookie value (64 hex), which only its hash is kept of.
+/// Consumes an entry code (once, from the address that redeemed the ticket, on the host of the
+/// session it was made for) and gives the session to this process under a new cookie value
+/// (64 hex), which only its hash is kept of.
 pub async fn enter(
     core: &Core,
     audit: &AuditSink,
     code: &str,
+    session_id: &str,
     client_ip: IpAddr,
 ) -> ApiResult<(LiveSession, Zeroizing<String>)> {
     let refused = || ApiError::forbidden("The session entry code is not valid.");
@@ -42,7 +44,10 @@ pub async fn enter(
     let cookie = crate::crypto::random_hex(32);
     let cookie_hash = crate::crypto::sha256(cookie.as_bytes());
     let ip = canonical(client_ip).to_string();
-    let entered = core.store.enter_remote_session(&code_hash, &ip, &cookie_hash, &core.process_id, core.now()).await?;
+    let entered = core
+        .store
+        .enter_remote_session(&code_hash, session_id, &ip, &cookie_hash, &core.process_id, core.now())
+        .await?;
     let Some(session) = entered else { return Err(refused()) };
     audit_event(
         core,

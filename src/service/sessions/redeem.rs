@@ -27,7 +27,8 @@ pub struct Opened {
 
 /// A browser redemption: where to send the browser, and whom the audit names.
 pub struct Redeemed {
-    /// `{proxy_url}/_cofre/enter?code=…`: carries the one-time entry code.
+    /// `{session origin}/_cofre/enter?code=…`, on the session's own host: carries the one-time
+    /// entry code.
     pub redirect: Zeroizing<String>,
     pub session_id: String,
     pub application_id: i64,
@@ -38,7 +39,11 @@ pub struct Redeemed {
 /// The browser's redemption, for a ticket of any protocol (an SSH one opens the browser terminal).
 pub async fn redeem(core: &Core, token: &str, client_ip: IpAddr) -> ApiResult<Result<Redeemed, Refused>> {
     Ok(open(core, token, client_ip, None).await?.map(|o| Redeemed {
-        redirect: Zeroizing::new(format!("{}/_cofre/enter?code={}", core.config.proxy_base(), o.entry_code.as_str())),
+        redirect: Zeroizing::new(format!(
+            "{}/_cofre/enter?code={}",
+            core.config.session_origins().origin_of(&o.session_id),
+            o.entry_code.as_str()
+        )),
         session_id: o.session_id,
         application_id: o.application_id,
         authorization_id: o.authorization_id,

@@ -31,7 +31,7 @@ pub async fn open_native(core: &Core, audit: &AuditSink, token: &str, ip: IpAddr
         })
     };
     let opened = throttle::guard(core, "ssh_ticket", None, ip, check).await?;
-    let (session, _cookie) = proxy::enter(core, audit, &opened.entry_code, ip).await?;
+    let (session, _cookie) = proxy::enter(core, audit, &opened.entry_code, &opened.session_id, ip).await?;
     Ok(session)
 }
 

@@ -108,6 +108,7 @@ impl Store {
     pub async fn enter_remote_session(
         &self,
         code_hash: &[u8],
+        session_id: &str,
         client_ip: &str,
         cookie_hash: &[u8],
         owner: &str,
@@ -116,7 +117,7 @@ impl Store {
         let row = sqlx::query(
             "UPDATE remote_sessions SET entry_code_hash = NULL, cookie_hash = $3, owner = $4, owner_seen_at = $5, \
              last_seen_at = $5 \
-             WHERE entry_code_hash = $1 AND origin_ip = $2 AND entry_expires_at > $5 \
+             WHERE entry_code_hash = $1 AND origin_ip = $2 AND entry_expires_at > $5 AND session_id = $6 \
              AND ended_at IS NULL AND drop_requested = 0 RETURNING *",
         )
         .bind(code_hash)
@@ -124,6 +125,7 @@ impl Store {
         .bind(cookie_hash)
         .bind(owner)
         .bind(now)
+        .bind(session_id)
         .fetch_optional(&self.writer)
         .await?;
         row.as_ref().map(session).transpose()
