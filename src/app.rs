@@ -167,7 +167,8 @@ impl App {
         };
         let served = vault.and(proxy);
         ssh_stop.cancel();
-        for task in scheduler.into_iter().chain(gateway).chain(checkpoints).chain(sink).chain([
+        for task in scheduler.into_iter().chain(gateway).chain(sink).chain([
+            checkpoints,
             renewals,
             certificate_renewals,
             purge,
@@ -245,12 +246,12 @@ fn spawn_audit_sink(state: AppState) -> Option<tokio::task::JoinHandle<()>> {
     }
 }
 
-/// With `audit_checkpoint_file` set, writes the audit chain's head there every checkpoint
-/// interval (when it moved), outside the database's reach.
-fn spawn_audit_checkpoints(state: AppState) -> Option<tokio::task::JoinHandle<()>> {
-    let path = state.core.config.audit_checkpoint_file.clone()?;
+/// Writes the audit chain's head to the checkpoint file (`audit_checkpoint_file`, else one in
+/// the data directory) every checkpoint interval when it moved, outside the database's reach.
+fn spawn_audit_checkpoints(state: AppState) -> tokio::task::JoinHandle<()> {
+    let path = state.core.config.audit_checkpoint_path();
     let every = Duration::from_secs(state.core.config.audit_checkpoint_interval);
-    Some(tokio::spawn(async move {
+    tokio::spawn(async move {
         let mut ticker = tokio::time::interval(every);
         let mut written = None;
         loop {
@@ -270,7 +271,7 @@ fn spawn_audit_checkpoints(state: AppState) -> Option<tokio::task::JoinHandle<()
                 Err(e) => tracing::warn!(error = %e, "audit checkpoint failed"),
             }
         }
-    }))
+    })
 }
 
 /// Runs `pass` every check interval, each in its own task: an error or even a panic in one pass

@@ -109,7 +109,8 @@ pub struct Config {
     /// Working hours for the risk dashboard, `HH-HH` UTC on weekdays (`08-18`).
     pub working_hours: String,
     /// A file outside the database where the audit chain's head is written down every
-    /// `audit_checkpoint_interval` seconds, so that a trail cut short is caught. Unset: none.
+    /// `audit_checkpoint_interval` seconds, so that a trail cut short is caught. Unset:
+    /// `<data_dir>/audit.checkpoint`.
     pub audit_checkpoint_file: Option<PathBuf>,
     pub audit_checkpoint_interval: u64,
     /// A live copy of the trail for a SIEM: `file:PATH`, `syslog+tcp://HOST:PORT` or
@@ -285,6 +286,12 @@ impl Config {
 
     pub fn master_key_path(&self) -> PathBuf {
         self.master_key_file.clone().unwrap_or_else(|| self.data_dir.join("master.key"))
+    }
+
+    /// Where checkpoints of the audit chain are written and read: `audit_checkpoint_file`, else
+    /// `audit.checkpoint` in the data directory.
+    pub fn audit_checkpoint_path(&self) -> PathBuf {
+        self.audit_checkpoint_file.clone().unwrap_or_else(|| self.data_dir.join("audit.checkpoint"))
     }
 }
 

@@ -27,11 +27,12 @@ pub enum AuditCommand {
         /// Start at this sequence number (its predecessor is trusted).
         #[arg(long, default_value_t = 1)]
         since: i64,
-        /// Checkpoints to hold the trail to (default: audit_checkpoint_file).
+        /// Checkpoints to hold the trail to (default: audit_checkpoint_file, else
+        /// audit.checkpoint in the data directory, where the server writes them).
         #[arg(long)]
         checkpoint_file: Option<std::path::PathBuf>,
     },
-    /// Append the chain's head to the checkpoint file now.
+    /// Append the chain's head to the checkpoint file now (default as for verify).
     Checkpoint {
         #[arg(long)]
         checkpoint_file: Option<std::path::PathBuf>,
@@ -51,7 +52,7 @@ pub async fn audit(core: &Core, command: AuditCommand) -> CliResult {
         AuditCommand::Tail { .. } => Err("handled by audit_tail".into()),
         AuditCommand::Verify { since, checkpoint_file } => verify(core, since, checkpoint_file).await,
         AuditCommand::Checkpoint { checkpoint_file } => {
-            let path = checkpoint_path(core, checkpoint_file)?;
+            let path = checkpoint_path(core, checkpoint_file);
             let c = chain::checkpoint(core, &path).await?;
             println!("checkpoint written to {}: record {} ({} records)", path.display(), c.seq, c.count);
             Ok(())
@@ -71,19 +72,21 @@ pub async fn audit(core: &Core, command: AuditCommand) -> CliResult {
     }
 }
 
-fn checkpoint_path(core: &Core, flag: Option<PathBuf>) -> Result<PathBuf, String> {
-    flag.or_else(|| core.config.audit_checkpoint_file.clone())
-        .ok_or_else(|| "no checkpoint file: pass --checkpoint-file or set COFRE_AUDIT_CHECKPOINT_FILE".to_owned())
+/// `--checkpoint-file`, else `audit_checkpoint_file`, else the one in the data directory: the
+/// file the server writes to.
+fn checkpoint_path(core: &Core, flag: Option<PathBuf>) -> PathBuf {
+    flag.unwrap_or_else(|| core.config.audit_checkpoint_path())
 }
 
 async fn verify(core: &Core, since: i64, checkpoint_file: Option<PathBuf>) -> CliResult {
-    let checkpoints = match checkpoint_file.or_else(|| core.config.audit_checkpoint_file.clone()) {
-        Some(path) => chain::read_checkpoints(&path)?,
-        None => {
-            eprintln!("no checkpoint file set: a trail cut short after its head was rewritten would not be caught");
-            Vec::new()
-        }
-    };
+    let path = checkpoint_path(core, checkpoint_file);
+    let checkpoints = chain::read_checkpoints(&path)?;
+    if checkpoints.is_empty() {
+        eprintln!(
+            "no checkpoints in {}: a trail cut short after its head was rewritten would not be caught (the server writes them there, or run cofre audit checkpoint)",
+            path.display()
+        );
+    }
     match chain::verify(core, &core.audit_chain_key(), since, &checkpoints).await? {
         Verdict::Intact { from, to, count } => {
             println!(
@@ -92,6 +95,7 @@ async fn verify(core: &Core, since: i64, checkpoint_file: Option<PathBuf>) -> Cl
             );
             Ok(())
         }
+        Verdict::Broken { seq, problem } if seq < 1 => Err(format!("audit trail broken: {problem}").into()),
         Verdict::Broken { seq, problem } => Err(format!("audit trail broken at record {seq}: {problem}").into()),
     }
 }

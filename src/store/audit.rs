@@ -158,16 +158,15 @@ impl Store {
         })
     }
 
-    /// A record with no place in the chain written after the chain began: an insertion.
-    pub async fn unchained_audit_after_chain_start(&self) -> StoreResult<Option<i64>> {
-        let row = sqlx::query(
-            "SELECT id FROM audit_log WHERE seq IS NULL AND id > (SELECT MIN(id) FROM audit_log WHERE seq IS NOT NULL) \
-             ORDER BY id LIMIT 1",
-        )
-        .fetch_optional(&self.pool)
-        .await?;
+    /// The first row (by id) with no place in the chain: no sequence number, or one before
+    /// the chain's first record. Every row of `audit_log` is chained (migration 0020 moved the
+    /// records from before the chain out), so any such row was put there behind cofre's back.
+    pub async fn first_row_outside_the_chain(&self) -> StoreResult<Option<(i64, Option<i64>)>> {
+        let row = sqlx::query("SELECT id, seq FROM audit_log WHERE seq IS NULL OR seq < 1 ORDER BY id LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(match row {
-            Some(r) => Some(r.try_get("id")?),
+            Some(r) => Some((r.try_get("id")?, r.try_get("seq")?)),
             None => None,
         })
     }

@@ -20,6 +20,9 @@ on_both_stores!(
     a_cut_tail_is_caught_by_the_head_and_by_checkpoints,
     the_cli_verifies_checkpoints_and_exports,
     a_writer_whose_head_went_stale_relinks_its_batch,
+    a_row_outside_the_chain_fails_verify_by_its_id,
+    a_cut_tail_is_caught_by_the_default_checkpoints,
+    a_head_rewound_behind_its_trail_fails_verify,
 );
 
 /// `n` job records written by `tasks` callers at once through `app`'s audit writer.
@@ -136,13 +139,14 @@ async fn each_kind_of_tampering_is_found_and_located(backend: Backend) {
     exec(&app, "UPDATE audit_log SET seq = 81 WHERE seq = -1").await;
     assert!(matches!(verdict(&app, &[]).await, Verdict::Intact { .. }), "put back, it verifies");
 
-    // A forged record inserted outside the chain, and one inserted with the rest renumbered.
-    exec(
-        &app,
-        "INSERT INTO audit_log (at_ms, request_id, client_ip, method, route, status, outcome, detail) \
-         VALUES (1, 'forged', '-', 'GET', '/x', 200, 'success', '{}')",
-    )
-    .await;
+    // A forged record inserted outside the chain: the store refuses it, and with its guard
+    // dropped verify finds it. Then one inserted with the rest renumbered.
+    let forge = "INSERT INTO audit_log (at_ms, request_id, client_ip, method, route, status, outcome, detail) \
+                 VALUES (1, 'forged', '-', 'GET', '/x', 200, 'success', '{}')";
+    let refused = sqlx::query(forge).execute(app.state.core.store.pool()).await;
+    assert!(refused.is_err_and(|e| e.to_string().contains("audit_log")), "a row outside the chain is refused");
+    drop_chain_guard(&app).await;
+    exec(&app, forge).await;
     let Verdict::Broken { problem, .. } = verdict(&app, &[]).await else { panic!("insertion found") };
     assert!(problem.ends_with("has no place in the chain: it was inserted"), "{problem}");
     exec(&app, "DELETE FROM audit_log WHERE request_id = 'forged'").await;
@@ -304,4 +308,94 @@ async fn a_writer_whose_head_went_stale_relinks_its_batch(backend: Backend) {
         .collect();
     assert_eq!(routes.len(), 6);
     assert!(routes[..3].iter().all(|r| r.contains("theirs")) && routes[3..].iter().all(|r| r.contains("mine again")));
+}
+
+/// Every row of the trail is in the chain: a row `cofre audit tail` shows with no sequence
+/// number, or one below the chain's first, fails `cofre audit verify`, which names it, even
+/// after the store's own guard against such rows was dropped (as SQL access allows).
+async fn a_row_outside_the_chain_fails_verify_by_its_id(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    write_records(&app, 1, 20, "n").await;
+    drop_chain_guard(&app).await;
+    exec(
+        &app,
+        "INSERT INTO audit_log (id, at_ms, request_id, client_ip, method, route, status, outcome, detail) \
+         VALUES (0, 1, 'forged', '-', 'GET', '/forged-null', 200, 'success', '{}')",
+    )
+    .await;
+    let (ok, tail, err) = cofre_outcome(&app, &["audit", "tail", "-n", "10000"], "");
+    assert!(ok && tail.contains("/forged-null"), "tail shows the forged row: {tail}{err}");
+    let (ok, out, err) = cofre_outcome(&app, &["audit", "verify"], "");
+    assert!(!ok, "a row outside the chain must fail verify: {out}");
+    assert!(err.contains("row id 0 (seq NULL) has no place in the chain: it was inserted"), "{err}");
+
+    exec(&app, "DELETE FROM audit_log WHERE id = 0").await;
+    exec(
+        &app,
+        "INSERT INTO audit_log (id, at_ms, request_id, client_ip, method, route, status, outcome, detail, seq) \
+         VALUES (-7, 1, 'forged', '-', 'GET', '/forged-negative', 200, 'success', '{}', -3)",
+    )
+    .await;
+    let (ok, out, err) = cofre_outcome(&app, &["audit", "verify"], "");
+    assert!(!ok, "a row numbered before the chain must fail verify: {out}");
+    assert!(err.contains("row id -7 (seq -3) has no place in the chain: it was inserted"), "{err}");
+    exec(&app, "DELETE FROM audit_log WHERE id = -7").await;
+    let (ok, out, err) = cofre_outcome(&app, &["audit", "verify"], "");
+    assert!(ok && out.starts_with("audit trail intact: "), "{out}{err}");
+}
+
+/// Drops what keeps rows without a sequence number out of `audit_log` (migration 0020).
+async fn drop_chain_guard(app: &TestApp) {
+    if app.config.database_url().starts_with("sqlite:") {
+        exec(app, "DROP TRIGGER IF EXISTS audit_log_chained_insert").await;
+        exec(app, "DROP TRIGGER IF EXISTS audit_log_chained_update").await;
+    } else {
+        exec(app, "ALTER TABLE audit_log DROP CONSTRAINT IF EXISTS audit_log_chained").await;
+    }
+}
+
+/// With no checkpoint file configured the server still writes checkpoints, to one in its data
+/// directory, and `cofre audit verify` reads it: a tail cut with the head rewound fails.
+async fn a_cut_tail_is_caught_by_the_default_checkpoints(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| c.audit_checkpoint_interval = 1).await;
+    assert_eq!(app.config.audit_checkpoint_file, None);
+    write_records(&app, 2, 200, "d").await;
+    let head = head_seq(&app).await;
+    let default = app.data_dir.path().join("audit.checkpoint");
+    for _ in 0..50 {
+        if chain::read_checkpoints(&default).unwrap_or_default().iter().any(|c| c.seq == head) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    exec(&app, &format!("DELETE FROM audit_log WHERE seq > {}", head - 50)).await;
+    exec(&app, &rewind_head(head - 50)).await;
+    let (ok, out, err) = cofre_outcome(&app, &["audit", "verify"], "");
+    assert!(!ok, "the cut must be caught without a configured checkpoint file: {out}{err}");
+    let expected = format!("the trail ends at record {} but the checkpoint of ", head - 50);
+    let removed = format!("is at record {head}: the last 50 records were removed");
+    assert!(err.contains(&expected) && err.contains(&removed), "{err}");
+}
+
+/// The head moved back while the records after it stay: verify fails (and the next append
+/// would collide with them).
+async fn a_head_rewound_behind_its_trail_fails_verify(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    write_records(&app, 2, 100, "h").await;
+    let head = head_seq(&app).await;
+    exec(&app, &rewind_head(head - 10)).await;
+    let (ok, out, err) = cofre_outcome(&app, &["audit", "verify"], "");
+    assert!(!ok, "a rewound head must fail verify: {out}");
+    let expected = format!(
+        "audit trail broken at record {}: the chain's head is at record {} but the trail goes on to record {head}: \
+         the head was rewound",
+        head - 9,
+        head - 10
+    );
+    assert!(err.contains(&expected), "{err}");
+}
+
+/// SQL that moves the chain's head back to record `to`, its MAC with it.
+fn rewind_head(to: i64) -> String {
+    format!("UPDATE audit_chain SET seq = {to}, mac = (SELECT mac FROM audit_log WHERE seq = {to}) WHERE id = 1")
 }

@@ -173,7 +173,8 @@ async fn damaged_foreign_and_misplaced_backups_are_refused(backend: Backend) {
     let middle = header_end + (good.len() - header_end) / 2;
     flipped[middle] ^= 0x40;
     let header = String::from_utf8(good[..header_end].to_vec()).expect("utf-8");
-    let newer = [header.replace("\"schema\":19", "\"schema\":999").as_bytes(), &good[header_end..]].concat();
+    let schema = format!("\"schema\":{}", app.state.core.store.schema_version().await.expect("schema"));
+    let newer = [header.replace(&schema, "\"schema\":999").as_bytes(), &good[header_end..]].concat();
     assert_ne!(newer, good, "the header names the schema");
     let renamed = [header.replace("\"source\":", "\"source\":\"x\",\"was\":").as_bytes(), &good[header_end..]].concat();
     let cases = [

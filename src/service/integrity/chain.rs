@@ -1,8 +1,9 @@
 //! The tamper-evident audit chain. Record `n`'s MAC is HMAC-SHA256, under a key held sealed
 //! like the other server secrets, over record `n-1`'s MAC, `n` and every stored field, so an
 //! edit, deletion, insertion or reordering breaks the chain at the first record it touches.
-//! Cutting off the tail leaves a valid chain; the head row and the checkpoints written outside
-//! the database (`COFRE_AUDIT_CHECKPOINT_FILE`) catch that.
+//! Every row of the trail must have its place in the chain. Cutting off the tail leaves a valid
+//! chain; the head row and the checkpoints written outside the database (by default
+//! `<data_dir>/audit.checkpoint`, or `audit_checkpoint_file`) catch that.
 
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
@@ -137,8 +138,9 @@ pub enum Verdict {
 pub async fn verify(core: &Core, key: &ChainKey, since: i64, checkpoints: &[Checkpoint]) -> ApiResult<Verdict> {
     let since = since.max(1);
     let broken = |seq: i64, problem: String| Ok(Verdict::Broken { seq, problem });
-    if let Some(id) = core.store.unchained_audit_after_chain_start().await? {
-        return broken(0, format!("row id {id} has no place in the chain: it was inserted"));
+    if let Some((id, seq)) = core.store.first_row_outside_the_chain().await? {
+        let seq = seq.map_or_else(|| "NULL".to_owned(), |s| s.to_string());
+        return broken(0, format!("row id {id} (seq {seq}) has no place in the chain: it was inserted"));
     }
     let mut prev = if since == 1 {
         Vec::new()
@@ -191,6 +193,17 @@ pub async fn verify(core: &Core, key: &ChainKey, since: i64, checkpoints: &[Chec
     let head = core.store.audit_head().await?;
     if head.seq > last {
         return broken(last + 1, cut(last, head.seq, "the chain's head"));
+    }
+    // The head moves in the transaction that appends, and is read after the walk: records past
+    // it were never appended through it, or it was moved back.
+    if head.seq < last && count > 0 {
+        return broken(
+            head.seq + 1,
+            format!(
+                "the chain's head is at record {} but the trail goes on to record {last}: the head was rewound",
+                head.seq
+            ),
+        );
     }
     if head.seq == last && last >= since && !ct_eq(&head.mac, &prev) {
         return broken(last, format!("record {last} does not match the chain's head: one of them was altered"));
