@@ -56,7 +56,14 @@ pub enum Command {
     Backup { file: std::path::PathBuf },
     /// Load a backup into an empty store, then check every count, sealed value and the audit
     /// chain.
-    Restore { file: std::path::PathBuf },
+    Restore {
+        file: std::path::PathBuf,
+        /// The master key the backup was made with, when a rotation has retired it (restore
+        /// also finds it as `<key file>.retired-<id>`, where the rotation kept it); the data
+        /// keys are re-wrapped under the current master key.
+        #[arg(long)]
+        key_file: Option<std::path::PathBuf>,
+    },
     /// Move this installation to another (empty) store, e.g. from SQLite to PostgreSQL, ids,
     /// versions and the audit chain intact.
     MigrateStore {

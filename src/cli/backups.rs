@@ -23,9 +23,14 @@ pub async fn backup(core: &Core, file: &Path) -> CliResult {
 }
 
 /// Runs without opening the target as a server would first: that would give it keys of its own.
-pub async fn restore(config: Config, file: &Path) -> CliResult {
-    let restored = moving::restore_into(&config, Arc::new(SystemClock), file).await?;
+pub async fn restore(config: Config, file: &Path, key_file: Option<&Path>) -> CliResult {
+    let restored = moving::restore_with_key(&config, Arc::new(SystemClock), file, key_file).await?;
     report("restored", &restored);
+    if let Some((old, current)) = restored.rewrapped {
+        println!(
+            "data keys re-wrapped from master key {old:08x} (the backup's) to {current:08x} (the master key file's)"
+        );
+    }
     Ok(())
 }
 

@@ -9,7 +9,8 @@ use clap::Subcommand;
 #[derive(Subcommand)]
 pub enum KeyCommand {
     /// Re-wrap every data key under the master key in FILE (64 hex digits, mode 0600), then
-    /// install FILE's key as the master key file. Resumes an interrupted rotation.
+    /// install FILE's key as the master key file, keeping the old one beside it as
+    /// `<key file>.retired-<id>` for the backups taken before. Resumes an interrupted rotation.
     Rotate {
         #[arg(long)]
         new_key_file: std::path::PathBuf,
@@ -37,12 +38,18 @@ pub async fn run(core: &Core, command: KeyCommand) -> CliResult {
             })
             .await?;
             println!(
-                "master key rotated to {:08x}: {} data keys wrapped by it ({} re-wrapped now); {} holds it, and the old key is no longer needed",
+                "master key rotated to {:08x}: {} data keys wrapped by it ({} re-wrapped now); {} holds it",
                 done.kek_id,
                 done.data_keys,
                 done.rewrapped,
                 core.config.master_key_path().display()
             );
+            if let Some((old, kept)) = &done.retired {
+                println!(
+                    "the old key {old:08x} is kept at {} (mode 0600): backups taken before this rotation need it, and cofre restore finds it there; delete it only when no such backup is kept",
+                    kept.display()
+                );
+            }
             Ok(())
         }
         KeyCommand::NewDataKey => {

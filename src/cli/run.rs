@@ -31,8 +31,8 @@ pub async fn run_dsm(command: super::DsmCommand) -> CliResult {
 }
 
 pub async fn run_operator_command(config: Config, command: Command) -> CliResult {
-    if let Command::Restore { file } = &command {
-        return super::backups::restore(config, file).await;
+    if let Command::Restore { file, key_file } = &command {
+        return super::backups::restore(config, file, key_file.as_deref()).await;
     }
     let core = Core::open(config, Arc::new(SystemClock)).await?;
     let result = match command {

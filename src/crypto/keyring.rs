@@ -81,6 +81,14 @@ impl MasterKey {
         std::path::PathBuf::from(name)
     }
 
+    /// Where a rotation keeps the master key `id` it retired: beside the key file, because
+    /// backups taken before the rotation are sealed under it.
+    pub fn retired_path(path: &Path, id: u32) -> std::path::PathBuf {
+        let mut name = path.as_os_str().to_owned();
+        name.push(format!(".retired-{id:08x}"));
+        std::path::PathBuf::from(name)
+    }
+
     /// Copies the key in `from` to `to` (mode 0600), refusing to overwrite.
     pub fn copy_file(from: &Path, to: &Path) -> std::io::Result<()> {
         let text = Zeroizing::new(std::fs::read(from)?);

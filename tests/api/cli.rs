@@ -27,6 +27,16 @@ fn cofre_with_stdin(app: &TestApp, args: &[&str], stdin: &str) -> String {
 
 /// Whether cofre succeeded, and what it wrote to stdout and stderr.
 pub fn cofre_outcome(app: &TestApp, args: &[&str], stdin: &str) -> (bool, String, String) {
+    cofre_outcome_with_env(app, args, stdin, &[])
+}
+
+/// `cofre_outcome` with `env` set on top of `app`'s settings (another store, another key).
+pub fn cofre_outcome_with_env(
+    app: &TestApp,
+    args: &[&str],
+    stdin: &str,
+    env: &[(&str, &str)],
+) -> (bool, String, String) {
     use std::io::Write;
     let mut child = Command::new(env!("CARGO_BIN_EXE_cofre"))
         .args(args)
@@ -35,6 +45,7 @@ pub fn cofre_outcome(app: &TestApp, args: &[&str], stdin: &str) -> (bool, String
         .env("COFRE_TLS", "off")
         .env_remove("COFRE_CONFIG")
         .env_remove("COFRE_TEST_POSTGRES_URL")
+        .envs(env.iter().copied())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::crypto::cipher::{Aad, SealingKey};
 use crate::crypto::keyring::MasterKey;
 use crate::store::Store;
-use crate::store::integrity::snapshot::{Cell, Column, SnapshotError, SnapshotItem};
+use crate::store::integrity::snapshot::{Cell, Column, Loader, SnapshotError, SnapshotItem};
 
 const FORMAT: &str = "cofre-backup";
 const VERSION: u32 = 1;
@@ -128,7 +128,14 @@ pub fn read_header(path: &Path) -> Result<Header, BackupError> {
 
 /// Loads the backup at `path` into `target`, which must be empty (fresh from `migrate`), in one
 /// transaction: a damaged, cut or tampered file, or one for another key, changes nothing.
-pub async fn restore(target: &Store, master: &MasterKey, path: &Path) -> Result<Summary, BackupError> {
+/// `master` opens the backup; with `rewrap_to` (the current master key, when `master` is one a
+/// rotation retired) the loaded data keys are re-wrapped under it in the same transaction.
+pub async fn restore(
+    target: &Store,
+    master: &MasterKey,
+    rewrap_to: Option<&MasterKey>,
+    path: &Path,
+) -> Result<Summary, BackupError> {
     let mut reader = BufReader::new(std::fs::File::open(path)?);
     let (header, digest) = header_of(&mut reader, target.known_schema_version())?;
     if header.master_key != format!("{:08x}", master.id()) {
@@ -217,12 +224,32 @@ pub async fn restore(target: &Store, master: &MasterKey, path: &Path) -> Result<
     if expected != counts {
         return Err(refused("the backup's row counts do not match its rows: it is damaged"));
     }
+    if let Some(current) = rewrap_to {
+        rewrap_loaded(&mut loader, master, current).await?;
+    }
     loader.finish(&loaded).await?;
     Ok(Summary { counts })
 }
 
+/// Re-wraps the loaded data keys that `from` wraps under `to`.
+async fn rewrap_loaded(loader: &mut Loader, from: &MasterKey, to: &MasterKey) -> Result<(), BackupError> {
+    for key in loader.data_keys().await? {
+        if key.kek_id == i64::from(from.id()) {
+            let wrapped = from.rewrap(key.id, &key.wrapped, to).map_err(|_| {
+                refused(format!(
+                    "data key {} does not open with master key {:08x}: the backup is damaged",
+                    key.id,
+                    from.id()
+                ))
+            })?;
+            loader.rewrap_data_key(key.id, i64::from(to.id()), &wrapped).await?;
+        }
+    }
+    Ok(())
+}
+
 async fn flush(
-    loader: &mut crate::store::integrity::snapshot::Loader,
+    loader: &mut Loader,
     table: Option<&(String, Vec<Column>)>,
     pending: &mut Vec<Vec<Cell>>,
 ) -> Result<(), BackupError> {

@@ -4,14 +4,16 @@
 //! a time and only if the old key still wraps it, so at every moment each data key opens with
 //! one of the two. The new key waits beside the key file (`<file>.next`) until the last row
 //! moves, then replaces it: processes and restarts find both meanwhile, and a process that meets
-//! a data key wrapped by the new key reads the key file again. A lease keeps a second rotation
-//! out; a crashed one is resumed by running the command again.
+//! a data key wrapped by the new key reads the key file again. The old key is kept beside the
+//! key file (`<file>.retired-<id>`, mode 0600): backups taken before the rotation are sealed
+//! under it, and `cofre restore` finds it there. A lease keeps a second rotation out; a crashed
+//! one is resumed by running the command again.
 //!
 //! Data keys: `new_data_key` starts sealing under a fresh key, `reseal` moves old values to it
 //! at a bounded rate, and `retire` deletes a data key once nothing is sealed under it.
 
 use std::ops::ControlFlow;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::crypto::keyring::MasterKey;
@@ -49,6 +51,8 @@ pub struct Rotated {
     pub data_keys: usize,
     /// False when `progress` stopped it early: run again to finish.
     pub complete: bool,
+    /// Once complete: the retired master key's id and where it is kept.
+    pub retired: Option<(u32, PathBuf)>,
 }
 
 /// Rotates to the key in `new_key_file`. `progress(done, total)` runs after each data key;
@@ -107,7 +111,7 @@ pub async fn rotate_master_key(
             .map_err(ApiError::from)?
             .map_err(|held| RotationError::AlreadyRunning { holder: held.holder, until: held.expires_at })?;
         if progress(done + 1, total).is_break() {
-            return Ok(Rotated { kek_id: new.id(), rewrapped, data_keys: total, complete: false });
+            return Ok(Rotated { kek_id: new.id(), rewrapped, data_keys: total, complete: false, retired: None });
         }
     }
     // Every data key opens with the new key: check, then install it as the key file.
@@ -117,10 +121,30 @@ pub async fn rotate_master_key(
         }
         new.unwrap(key.id, &key.wrapped).map_err(ApiError::from)?;
     }
+    let retired = keep_retired(&key_path, &old)?;
     std::fs::rename(&incoming, &key_path)?;
     core.master_for(new_id)?;
     core.store.release_lease(ROTATION_LEASE, &holder).await.map_err(ApiError::from)?;
-    Ok(Rotated { kek_id: new.id(), rewrapped, data_keys: total, complete: true })
+    Ok(Rotated { kek_id: new.id(), rewrapped, data_keys: total, complete: true, retired: Some((old.id(), retired)) })
+}
+
+/// Copies the outgoing key file to `<file>.retired-<id>` before the new key replaces it (a
+/// resumed rotation finds the copy already there).
+fn keep_retired(key_path: &Path, old: &MasterKey) -> Result<PathBuf, RotationError> {
+    let retired = MasterKey::retired_path(key_path, old.id());
+    match MasterKey::load(&retired) {
+        Ok(kept) if kept.id() == old.id() => return Ok(retired),
+        Ok(_) => {
+            return Err(RotationError::NewKey(format!(
+                "{} holds another key than the one it is named for: move it away, then run this again",
+                retired.display()
+            )));
+        }
+        Err(_) if retired.exists() => std::fs::remove_file(&retired)?,
+        Err(_) => {}
+    }
+    MasterKey::copy_file(key_path, &retired)?;
+    Ok(retired)
 }
 
 /// Progress of a reseal.

@@ -19,6 +19,9 @@ pub struct Restored {
     pub summary: Summary,
     pub sealed_values: u64,
     pub audit_records: u64,
+    /// When the backup was sealed under a retired master key: its id, and the current key's,
+    /// under which its data keys were re-wrapped.
+    pub rewrapped: Option<(u32, u32)>,
 }
 
 /// Takes a backup of the store `core` serves.
@@ -29,21 +32,75 @@ pub async fn backup_to(core: &Core, path: &Path) -> Result<Summary, BackupError>
 /// Loads `file` into the (empty) store `config` names, with the master key `config` names,
 /// then opens it as cofre would and checks it.
 pub async fn restore_into(config: &Config, clock: Arc<dyn Clock>, file: &Path) -> Result<Restored, BackupError> {
+    restore_with_key(config, clock, file, None).await
+}
+
+/// `restore_into` for a backup sealed under a master key a rotation retired: `key_file`, else
+/// the one the rotation kept beside the key file. Its data keys are re-wrapped under the
+/// current master key, so the restored store opens with the key file like any other.
+pub async fn restore_with_key(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    file: &Path,
+    key_file: Option<&Path>,
+) -> Result<Restored, BackupError> {
     let header = backup::read_header(file)?;
     let key_path = config.master_key_path();
-    let master = MasterKey::load(&key_path).map_err(|e| {
+    let current = MasterKey::load(&key_path).map_err(|e| {
         BackupError::Refused(format!(
             "restoring needs master key {} ({e}): put that key at {} or set COFRE_MASTER_KEY_FILE",
             header.master_key,
             key_path.display()
         ))
     })?;
+    let retired = opening_key(&header, &current, &key_path, key_file)?;
     let store = Store::connect(&config.database_url(), config.database_max_connections).await?;
     store.migrate().await?;
-    let restored = backup::restore(&store, &master, file).await;
+    let restored = match &retired {
+        Some(old) => backup::restore(&store, old, Some(&current), file).await,
+        None => backup::restore(&store, &current, None, file).await,
+    };
     store.close().await;
     let summary = restored?;
-    check(config, clock, summary).await
+    let mut checked = check(config, clock, summary).await?;
+    checked.rewrapped = retired.map(|k| (k.id(), current.id()));
+    Ok(checked)
+}
+
+/// The retired master key that opens the backup, when the current one does not: `key_file`,
+/// else `<key file>.retired-<id>`.
+fn opening_key(
+    header: &backup::Header,
+    current: &MasterKey,
+    key_path: &Path,
+    key_file: Option<&Path>,
+) -> Result<Option<MasterKey>, BackupError> {
+    let needed = &header.master_key;
+    if *needed == format!("{:08x}", current.id()) {
+        return Ok(None);
+    }
+    if let Some(path) = key_file {
+        let key = MasterKey::load(path).map_err(|e| BackupError::Refused(format!("--key-file: {e}")))?;
+        if format!("{:08x}", key.id()) != *needed {
+            return Err(BackupError::Refused(format!(
+                "this backup needs master key {needed}, and {} holds {:08x}",
+                path.display(),
+                key.id()
+            )));
+        }
+        return Ok(Some(key));
+    }
+    let kept = u32::from_str_radix(needed, 16).ok().map(|id| MasterKey::retired_path(key_path, id));
+    if let Some(key) = kept.as_deref().and_then(|path| MasterKey::load(path).ok())
+        && format!("{:08x}", key.id()) == *needed
+    {
+        return Ok(Some(key));
+    }
+    Err(BackupError::Refused(format!(
+        "this backup needs master key {needed}, and the master key file holds {:08x}: pass the key it was made with as --key-file (a rotation keeps it as {}.retired-{needed})",
+        current.id(),
+        key_path.display()
+    )))
 }
 
 /// Opens the restored store as a server would and checks counts, seals and the audit chain.
@@ -71,7 +128,7 @@ async fn check(config: &Config, clock: Arc<dyn Clock>, summary: Summary) -> Resu
                 )));
             }
         };
-        Ok(Restored { summary, sealed_values: seals.opened, audit_records })
+        Ok(Restored { summary, sealed_values: seals.opened, audit_records, rewrapped: None })
     }
     .await;
     core.close().await;

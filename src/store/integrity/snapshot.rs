@@ -7,6 +7,7 @@ use futures_util::StreamExt;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use crate::store::pam::keys::WrappedKey;
 use crate::store::{Backend, Store, StoreError, StoreResult};
 
 /// Tables that are the store's machinery rather than its content.
@@ -256,6 +257,32 @@ impl Loader {
             }
             query.execute(&mut *self.tx).await?;
         }
+        Ok(())
+    }
+
+    /// The data keys loaded so far, as the restore re-wraps them.
+    pub async fn data_keys(&mut self) -> StoreResult<Vec<WrappedKey>> {
+        let rows =
+            sqlx::query("SELECT id, kek_id, wrapped_key FROM data_keys ORDER BY id").fetch_all(&mut *self.tx).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(WrappedKey {
+                    id: r.try_get("id")?,
+                    kek_id: r.try_get("kek_id")?,
+                    wrapped: r.try_get("wrapped_key")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Data key `id`, now wrapped by master key `kek_id`.
+    pub async fn rewrap_data_key(&mut self, id: i64, kek_id: i64, wrapped: &[u8]) -> StoreResult<()> {
+        sqlx::query("UPDATE data_keys SET kek_id = $1, wrapped_key = $2 WHERE id = $3")
+            .bind(kek_id)
+            .bind(wrapped)
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await?;
         Ok(())
     }
 
