@@ -275,12 +275,17 @@ async fn the_master_key_rotates_under_load_and_resumes_after_a_crash(backend: Ba
     let read = restarted.call(&client, Method::GET, "/iso/pam/info/before-4").await;
     assert_eq!(read.status, StatusCode::OK, "{}", read.body);
 
-    // Resumed, it completes; the old key is gone from disk and nothing needs it.
+    // Resumed, it completes; no data key needs the old key, which is kept beside the new one
+    // for the backups taken before.
+    let old_id = app.state.core.master().id();
     let done = rotate_master_key(&app.state.core, &new_key, |_, _| std::ops::ControlFlow::Continue(()))
         .await
         .expect("resumed");
     assert!(done.complete && done.rewrapped == done.data_keys - 3, "{done:?}");
     assert!(!incoming.exists());
+    let kept = cofre::crypto::keyring::MasterKey::retired_path(&app.config.master_key_path(), old_id);
+    assert_eq!(done.retired, Some((old_id, kept.clone())));
+    assert_eq!(cofre::crypto::keyring::MasterKey::load(&kept).expect("kept").id(), old_id);
     assert_eq!(std::fs::read(app.config.master_key_path()).expect("key"), std::fs::read(&new_key).expect("new"));
     let kek_ids: Vec<i64> = sqlx::query("SELECT DISTINCT kek_id FROM data_keys")
         .fetch_all(app.state.core.store.pool())
