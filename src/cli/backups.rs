@@ -31,7 +31,23 @@ pub async fn restore(config: Config, file: &Path, key_file: Option<&Path>) -> Cl
             "data keys re-wrapped from master key {old:08x} (the backup's) to {current:08x} (the master key file's)"
         );
     }
+    warn_of_later_checkpoints(&config, restored.audit_records);
     Ok(())
+}
+
+/// A backup ends where it was taken: checkpoints written after that, in the checkpoint file
+/// this configuration uses, will fail `cofre audit verify` on the restored store.
+fn warn_of_later_checkpoints(config: &Config, restored_to: u64) {
+    let path = config.audit_checkpoint_path();
+    let latest = crate::service::integrity::chain::read_checkpoints(&path)
+        .map(|all| all.iter().map(|c| c.seq).max().unwrap_or(0))
+        .unwrap_or(0);
+    if latest > i64::try_from(restored_to).unwrap_or(i64::MAX) {
+        eprintln!(
+            "note: {} holds a checkpoint at audit record {latest}, past the restored trail's end ({restored_to}): cofre audit verify will report the records after the backup as removed; if this store replaces the one that file witnessed, move the file aside",
+            path.display()
+        );
+    }
 }
 
 pub async fn migrate_store(core: &Core, to: &str) -> CliResult {
