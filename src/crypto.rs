@@ -3,6 +3,7 @@
 
 pub mod cipher;
 pub mod jwt;
+pub mod kdf_limits;
 pub mod keyring;
 pub mod oauth1_signature;
 pub mod password;

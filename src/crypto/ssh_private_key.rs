@@ -7,23 +7,21 @@
 use pkcs8::der::SecretDocument;
 use pkcs8::der::asn1::ObjectIdentifier;
 use pkcs8::pkcs5::EncryptionScheme;
-use pkcs8::pkcs5::pbes2::Kdf;
 use pkcs8::{DecodePrivateKey, EncryptedPrivateKeyInfo, PrivateKeyInfo};
 use rsa::pkcs1::DecodeRsaPrivateKey;
 use ssh_key::public::{EcdsaPublicKey, Ed25519PublicKey, KeyData, RsaPublicKey};
 use zeroize::Zeroizing;
 
+use super::kdf_limits;
+
 const FORMATS: &str = "cofre reads OpenSSH, PKCS#1, SEC1 and PKCS#8 private keys";
 const CONVERT: &str = "convert it with `ssh-keygen -p -m PKCS8 -f KEYFILE` (encrypted PKCS#8) or \
                        `ssh-keygen -p -f KEYFILE` (OpenSSH format)";
 
-// Key derivation limits: the KDF parameters come with the key, and an authenticated caller must
-// not make one request burn minutes of CPU or gigabytes of memory. The defaults of OpenSSL
-// (PBKDF2 2048 iterations; scrypt N=16384, r=8, p=1) and ssh-keygen (16 bcrypt rounds, `-a 100`
-// for the careful; 256 rounds take ssh-keygen itself about 2 s) are below them.
-const MAX_PBKDF2_ITERATIONS: u32 = 1_000_000;
-const MAX_SCRYPT_MEMORY: u64 = 64 << 20;
-const MAX_SCRYPT_PARALLELISM: u16 = 4;
+// The KDF parameters come with the key, and an authenticated caller must not make one request
+// burn minutes of CPU or gigabytes of memory: PBKDF2 and scrypt are bounded in kdf_limits, for
+// every import alike; bcrypt, OpenSSH's own, here. ssh-keygen's default is 16 rounds, `-a 100`
+// for the careful; 256 rounds take ssh-keygen itself about 2 s.
 const MAX_BCRYPT_ROUNDS: u32 = 256;
 
 const OTHER_CURVE: &str = "an EC key on another curve than P-256 or P-384";
@@ -134,23 +132,7 @@ fn check_pkcs8_cost(scheme: &EncryptionScheme<'_>) -> Result<(), KeyError> {
     let EncryptionScheme::Pbes2(params) = scheme else {
         return Err(KeyError::UnsupportedEncryption);
     };
-    match &params.kdf {
-        Kdf::Pbkdf2(p) if p.iteration_count > MAX_PBKDF2_ITERATIONS => Err(KeyError::TooCostly(format!(
-            "{} PBKDF2 iterations, at most {MAX_PBKDF2_ITERATIONS}",
-            p.iteration_count
-        ))),
-        Kdf::Scrypt(p) => {
-            let memory = 128u64.saturating_mul(p.cost_parameter).saturating_mul(u64::from(p.block_size));
-            if memory > MAX_SCRYPT_MEMORY || p.parallelization > MAX_SCRYPT_PARALLELISM {
-                return Err(KeyError::TooCostly(format!(
-                    "scrypt N={}, r={}, p={}",
-                    p.cost_parameter, p.block_size, p.parallelization
-                )));
-            }
-            Ok(())
-        }
-        _ => Ok(()),
-    }
+    kdf_limits::check_pbes2(params).map_err(|e| KeyError::TooCostly(e.0))
 }
 
 fn pkcs8(der: &[u8]) -> Result<KeyData, KeyError> {
@@ -210,7 +192,7 @@ fn ecdsa_public(sec1_point: &[u8]) -> Result<KeyData, KeyError> {
 mod tests {
     use super::*;
     use pkcs8::der::{EncodePem, pem::LineEnding};
-    use pkcs8::pkcs5::pbes2;
+    use pkcs8::pkcs5::pbes2::{self, Kdf};
 
     /// `ssh-keygen -t ecdsa -N ""`: ECDSA OpenSSH keys and their public halves are read too.
     const ECDSA_OPENSSH: &str = "-----BEGIN OPENSSH PRIVATE KEY-----
@@ -254,7 +236,8 @@ BR3ClP3E3YAhRXpQ==
     #[test]
     fn costly_key_derivations_are_refused_before_running() {
         let salt = [1u8; 16];
-        let pbkdf2 = pbes2::Pbkdf2Params::hmac_with_sha256(MAX_PBKDF2_ITERATIONS + 1, &salt).expect("params");
+        let iterations = u32::try_from(kdf_limits::MAX_ITERATIONS + 1).expect("u32");
+        let pbkdf2 = pbes2::Pbkdf2Params::hmac_with_sha256(iterations, &salt).expect("params");
         let pem = encrypted_pkcs8(Kdf::Pbkdf2(pbkdf2));
         assert!(matches!(public_key_of(&pem, Some("x")), Err(KeyError::TooCostly(_))));
         let scrypt = pbes2::ScryptParams {
