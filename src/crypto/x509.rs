@@ -3,6 +3,7 @@
 //! zeroizing buffers; nothing here touches the store.
 
 pub mod import;
+mod pkcs12_costs;
 
 use std::net::IpAddr;
 

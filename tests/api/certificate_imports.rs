@@ -20,14 +20,14 @@ on_both_stores!(
     an_imported_authority_signs_what_openssl_then_trusts,
 );
 
-const P12_PASSWORD: &str = "p12-transport-secret";
+pub(crate) const P12_PASSWORD: &str = "p12-transport-secret";
 
-fn b64(bytes: &[u8]) -> String {
+pub(crate) fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 /// A self-signed RSA certificate for `name` made by openssl: (certificate path, key path).
-fn openssl_certificate(dir: &Path, stem: &str, name: &str) -> (String, String) {
+pub(crate) fn openssl_certificate(dir: &Path, stem: &str, name: &str) -> (String, String) {
     let (cert, key) = (dir.join(format!("{stem}.crt")), dir.join(format!("{stem}.key")));
     let (cert, key) = (cert.to_string_lossy().into_owned(), key.to_string_lossy().into_owned());
     let (ok, out) = openssl(&[
@@ -57,11 +57,11 @@ fn serial_of(cert: &str) -> String {
     out.trim().trim_start_matches("serial=").to_owned()
 }
 
-async fn import(app: &TestApp, client: &Client, body: Value) -> Reply {
+pub(crate) async fn import(app: &TestApp, client: &Client, body: Value) -> Reply {
     app.post_json(client, "/iso/certificado/importar", body).await
 }
 
-fn message(reply: &Reply) -> String {
+pub(crate) fn message(reply: &Reply) -> String {
     reply.body["response"]["message"].as_str().unwrap_or_default().to_owned()
 }
 

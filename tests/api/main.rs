@@ -29,6 +29,7 @@ mod fuzzing;
 mod http2;
 mod info;
 mod integrity;
+mod kdf_costs;
 mod key_rotation_backups;
 mod links;
 mod lost_updates;

@@ -7,6 +7,9 @@ use sha2::{Digest, Sha256};
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 use zeroize::Zeroizing;
 
+use super::pkcs12_costs::{self, Refusal};
+use crate::crypto::kdf_limits;
+
 /// What cofre records of a certificate (the leaf; `chain_pem` holds the rest as given).
 #[derive(Debug)]
 pub struct Described {
@@ -48,6 +51,8 @@ impl Format {
 }
 
 type ImportResult<T> = Result<T, String>;
+
+const REENCRYPT: &str = "re-encrypt it with OpenSSL's defaults (`openssl pkcs8 -topk8 -v2 aes-256-cbc`)";
 
 fn pem_block(tag: &str, der: &[u8]) -> String {
     pem::encode_config(&pem::Pem::new(tag, der.to_vec()), pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF))
@@ -170,12 +175,12 @@ fn pem_bundle(data: &[u8], password: Option<&str>) -> ImportResult<Material> {
             }
             "PRIVATE KEY" => der,
             "ENCRYPTED PRIVATE KEY" => {
+                // One key at most, refused before a second derivation runs.
+                if key.is_some() {
+                    return Err("More than one private key given.".into());
+                }
                 let password = password.ok_or("Parameter 'password' is required for an encrypted private key.")?;
-                let info = pkcs8::EncryptedPrivateKeyInfo::try_from(der.as_slice())
-                    .map_err(|_| "The encrypted private key is malformed.".to_owned())?;
-                let doc =
-                    info.decrypt(password).map_err(|_| "Wrong password for the encrypted private key.".to_owned())?;
-                Zeroizing::new(doc.as_bytes().to_vec())
+                decrypt_pkcs8(&der, password)?
             }
             "RSA PRIVATE KEY" => {
                 use rsa::pkcs1::DecodeRsaPrivateKey;
@@ -199,10 +204,34 @@ fn pem_bundle(data: &[u8], password: Option<&str>) -> ImportResult<Material> {
     Ok((certs, key))
 }
 
+/// An encrypted PKCS#8 key, its key derivation bounded before it runs.
+fn decrypt_pkcs8(der: &[u8], password: &str) -> ImportResult<Zeroizing<Vec<u8>>> {
+    use pkcs8::pkcs5::EncryptionScheme;
+    let info = pkcs8::EncryptedPrivateKeyInfo::try_from(der)
+        .map_err(|_| "The encrypted private key is malformed or uses an unsupported encryption.".to_owned())?;
+    let EncryptionScheme::Pbes2(params) = &info.encryption_algorithm else {
+        return Err(format!("The encrypted private key uses PBES1, which cofre does not read: {REENCRYPT}."));
+    };
+    kdf_limits::check_pbes2(params)
+        .map_err(|e| format!("The encrypted private key is too costly to decrypt: its {e}; {REENCRYPT}."))?;
+    let doc = info.decrypt(password).map_err(|_| "Wrong password for the encrypted private key.".to_owned())?;
+    Ok(Zeroizing::new(doc.as_bytes().to_vec()))
+}
+
 fn pkcs12(data: &[u8], password: &str) -> ImportResult<Material> {
+    const MALFORMED: &str = "The PKCS#12 file is malformed or uses an unsupported encryption.";
+    const WRONG_PASSWORD: &str = "Wrong password for the PKCS#12 file.";
+    // p12-keystore derives keys as it parses, with the parameters the file names: bound them first.
+    pkcs12_costs::check(data, password).map_err(|refusal| match refusal {
+        Refusal::TooCostly(what) => {
+            format!("The PKCS#12 file is too costly to open: {what}. Export it again with the tool's default settings.")
+        }
+        Refusal::Malformed => MALFORMED.to_owned(),
+        Refusal::WrongPassword => WRONG_PASSWORD.to_owned(),
+    })?;
     let store = p12_keystore::KeyStore::from_pkcs12(data, password).map_err(|e| match e {
-        p12_keystore::error::Error::MacError(_) => "Wrong password for the PKCS#12 file.".to_owned(),
-        _ => "The PKCS#12 file is malformed or uses an unsupported encryption.".to_owned(),
+        p12_keystore::error::Error::MacError(_) => WRONG_PASSWORD.to_owned(),
+        _ => MALFORMED.to_owned(),
     })?;
     if let Some((_, chain)) = store.private_key_chain() {
         let certs = chain.chain().iter().map(|c| c.as_der().to_vec()).collect();
@@ -264,6 +293,15 @@ mod tests {
         let key = pem_block("PRIVATE KEY", &other);
         let err = import(Format::Pem, cert.as_bytes(), None, Some(&key)).err().expect("refused");
         assert!(err.contains("does not match"), "{err}");
+    }
+
+    #[test]
+    fn cofre_s_own_encrypted_export_reads_back_within_the_limits() {
+        // encrypted_key_pem uses scrypt N=2^17, r=8: 128 MiB, the most kdf_limits allows.
+        let (cert, der) = leaf(KeySpec::EcdsaP256);
+        let encrypted = crate::crypto::x509::encrypted_key_pem(&der, "a long password").expect("encrypted");
+        let got = import(Format::Pem, cert.as_bytes(), Some("a long password"), Some(&encrypted)).expect("read back");
+        assert_eq!(got.key_der.as_deref(), Some(&*der));
     }
 
     #[test]
