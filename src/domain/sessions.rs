@@ -1,6 +1,7 @@
 //! Remote sessions: the ticket a single-use URL stands for, the session row it opens, and what
 //! the web proxy needs to forward a session's requests.
 
+pub mod exec;
 pub mod host_key;
 pub mod origin;
 pub mod recording;

@@ -8,6 +8,7 @@
 //! ends it as interrupted, and a drop ends it at once instead of waiting for the holder.
 
 pub mod control;
+pub mod exec;
 pub mod live;
 pub mod proxy;
 pub mod recording;

@@ -1,7 +1,8 @@
 //! The SSH gateway (`ssh_listen`): `ssh -p PORT TICKET@vault` — the session ticket's token is the
 //! SSH user name, redeemed once (and throttled like any login). Then the client's one session
 //! channel is relayed to the device, logged in with the vaulted credential. Port, agent and X11
-//! forwarding, further channels and subsystems (SFTP) are refused: only the recorded terminal.
+//! forwarding, further channels and subsystems (SFTP) are refused: only the recorded terminal. A
+//! command (exec) is accepted here and judged by the relay, which tells the user why it refused.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -3,16 +3,18 @@
 //! comes back and is recorded (output only, never input, so typed passwords are not captured).
 //! A recording that cannot be written ends the session; so does a drop, at once, with a line for
 //! the user that says so. Writes wait for the other side's window: a flood is slowed, not buffered.
+//! A command (exec) runs only where the credential's settings allow it and is no file transfer;
+//! its command line and exit status are recorded and audited, its output recorded like a shell's.
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use russh::ChannelMsg;
 
-use crate::domain::sessions::{EndReason, LiveSession, terminal_size};
+use crate::domain::sessions::{EndReason, LiveSession, exec, terminal_size};
 use crate::service::sessions::live::LiveEntry;
 use crate::service::sessions::recording::Recorder;
-use crate::service::sessions::{ACTIVITY_EVERY_SECS, proxy};
+use crate::service::sessions::{ACTIVITY_EVERY_SECS, exec as exec_audit, proxy};
 use crate::ssh::device;
 use crate::state::AppState;
 
@@ -110,6 +112,14 @@ async fn relay(
         Ok(target) => target,
         Err(_) => return failed("The session's credential is not available.".into()),
     };
+    if let Command::Exec(line) = &command {
+        if let Err(why) = exec::check(target.session_settings.as_ref(), line) {
+            if let Err(e) = exec_audit::refused(&state.core, &state.audit, session, line, why).await {
+                tracing::warn!(error = %e, "could not audit a refused SSH command");
+            }
+            return failed(why.message().into());
+        }
+    }
     let link = tokio::select! {
         why = live.cut() => { output.end(Some(why.message())).await; return Finish::Cut }
         link = device::connect(state, &target) => match link {
@@ -126,17 +136,44 @@ async fn relay(
             return failed("The session could not be recorded, so it was not opened.".into());
         }
     };
+    if let Command::Exec(line) = &command {
+        if note_command(state, session, &mut recorder, line).await.is_err() {
+            link.close().await;
+            return failed("The command could not be recorded, so it was not run.".into());
+        }
+    }
+    let mut exit_status = None;
     let finish = match link.open(pty.as_ref(), &command).await {
-        Ok(channel) => pump(state, session, channel, &mut recorder, &mut input, output).await,
+        Ok(channel) => pump(state, session, channel, &mut recorder, &mut input, output, &mut exit_status).await,
         Err(e) => failed(e.to_string()),
     };
     link.close().await;
-    match recorder.finish(&state.core).await {
+    let finish = match recorder.finish(&state.core).await {
         Err(_) if matches!(finish, Finish::Ended(EndReason::Closed, _)) => {
             failed("The end of the session recording could not be written.".into())
         }
         _ => finish,
+    };
+    if let Command::Exec(line) = &command {
+        if let Err(e) = exec_audit::exited(&state.core, &state.audit, session, line, exit_status).await {
+            tracing::warn!(error = %e, "could not audit the end of an SSH command");
+        }
     }
+    finish
+}
+
+/// Records and audits a command line before it is sent to the device (written out at once, so
+/// a command never runs unrecorded).
+async fn note_command(
+    state: &AppState,
+    session: &LiveSession,
+    recorder: &mut Recorder,
+    line: &[u8],
+) -> crate::error::ApiResult<()> {
+    let label = format!("exec: {}", String::from_utf8_lossy(line));
+    recorder.marker(&state.core, &label).await?;
+    recorder.flush(&state.core).await?;
+    exec_audit::started(&state.core, &state.audit, session, line).await
 }
 
 const NOT_RECORDED: &str = "The session recording could not be written, so the session was ended.";
@@ -170,6 +207,7 @@ async fn pump(
     recorder: &mut Recorder,
     input: &mut impl UserInput,
     output: &mut impl UserOutput,
+    exit_status: &mut Option<u32>,
 ) -> Finish {
     let core = &state.core;
     let live = state.live.entry(&session.session_id);
@@ -191,7 +229,13 @@ async fn pump(
                 Some(ChannelMsg::ExtendedData { data, ext: 1 }) => {
                     if let Err(finish) = show(core, &live, recorder, output, &data, true).await { return finish }
                 }
-                Some(ChannelMsg::ExitStatus { exit_status }) => output.exit_status(exit_status).await,
+                Some(ChannelMsg::ExitStatus { exit_status: code }) => {
+                    *exit_status = Some(code);
+                    if recorder.marker(core, &format!("exit status {code}")).await.is_err() {
+                        return Finish::Ended(EndReason::Failed, NOT_RECORDED.into());
+                    }
+                    output.exit_status(code).await;
+                }
                 Some(ChannelMsg::Close) | None => return closed(),
                 Some(_) => {}
             },

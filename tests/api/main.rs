@@ -61,6 +61,7 @@ mod session_origins;
 mod session_tickets;
 mod sessions;
 mod sigv4;
+mod ssh_exec;
 mod ssh_sessions;
 mod ssh_target;
 mod ssh_terminal;

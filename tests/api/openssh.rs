@@ -13,7 +13,7 @@ use reqwest::Method;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::{Backend, TestApp};
-use crate::ssh_sessions::{Login, eventually, fixture_for, gateway, ssh_app, ticket_as};
+use crate::ssh_sessions::{Login, allow_commands, eventually, fixture_for, gateway, ssh_app, ticket_as};
 use crate::sshd::Sshd;
 
 macro_rules! with_sshd {
@@ -42,28 +42,30 @@ with_sshd!(
 );
 
 /// An OpenSSH client through the gateway, its output gathered as it comes.
-struct OpenSsh {
+pub struct OpenSsh {
     child: tokio::process::Child,
     out: Arc<Mutex<String>>,
 }
 
 impl OpenSsh {
     /// `ssh [options] TOKEN@127.0.0.1 [command]` through the app's gateway.
-    fn start(app: &TestApp, token: &str, options: &[&str], command: Option<&str>) -> Self {
-        let gw = gateway(app);
-        let mut child = tokio::process::Command::new("ssh")
-            .args([
-                "-p",
-                &gw.port().to_string(),
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-            ])
+    pub fn start(app: &TestApp, token: &str, options: &[&str], command: Option<&str>) -> Self {
+        let port = gateway(app).port().to_string();
+        let target = format!("{token}@127.0.0.1");
+        let mut args = vec!["-p", &port];
+        args.extend(options);
+        args.push(&target);
+        args.extend(command);
+        Self::run("ssh", &args)
+    }
+
+    /// One of OpenSSH's clients (`ssh`, `sftp`, `scp`), non-interactive and trusting any host key,
+    /// with `args` after those options.
+    pub fn run(program: &str, args: &[&str]) -> Self {
+        let mut child = tokio::process::Command::new(program)
+            .args(["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"])
             .args(["-o", "BatchMode=yes", "-o", "LogLevel=ERROR", "-F", "/dev/null"])
-            .args(options)
-            .arg(format!("{token}@127.0.0.1"))
-            .args(command)
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -89,7 +91,7 @@ impl OpenSsh {
         Self { child, out }
     }
 
-    fn text(&self) -> String {
+    pub fn text(&self) -> String {
         self.out.lock().expect("out").clone()
     }
 
@@ -99,7 +101,7 @@ impl OpenSsh {
         stdin.flush().await.expect("flushed");
     }
 
-    async fn wait_for(&self, needle: &str) -> bool {
+    pub async fn wait_for(&self, needle: &str) -> bool {
         let since = Instant::now();
         while !self.text().contains(needle) && since.elapsed() < Duration::from_secs(10) {
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -108,7 +110,7 @@ impl OpenSsh {
     }
 
     /// Waits for the client to exit: its status code.
-    async fn exit(&mut self, within: Duration) -> Option<i32> {
+    pub async fn exit(&mut self, within: Duration) -> Option<i32> {
         tokio::time::timeout(within, self.child.wait()).await.ok()?.ok()?.code()
     }
 }
@@ -117,6 +119,7 @@ async fn openssh_reaches_a_shell_on_sshd_with_the_vaulted_password(backend: Back
     let app = ssh_app(backend).await;
     let sshd = Sshd::start();
     let client = fixture_for(&app, sshd.user, Login::Password(sshd.password)).await;
+    allow_commands(&app, &client, sshd.user, sshd.password).await;
 
     // A command.
     let token = ticket_as(&app, &client, sshd.user, "SSH", sshd.port).await;
@@ -151,10 +154,12 @@ async fn openssh_reaches_sshd_with_the_vaulted_key(backend: Backend) {
     sshd.authorize_key(&public);
     let client = fixture_for(&app, sshd.user, Login::Key(&private)).await;
     let token = ticket_as(&app, &client, sshd.user, "SSH", sshd.port).await;
-    let mut command = OpenSsh::start(&app, &token, &[], Some("whoami"));
-    assert_eq!(command.exit(Duration::from_secs(15)).await, Some(0), "{}", command.text());
-    assert!(command.wait_for(&format!("{}\n", sshd.user)).await, "{}", command.text());
-    assert!(!command.text().contains("PRIVATE KEY"));
+    let mut shell = OpenSsh::start(&app, &token, &["-tt"], None);
+    shell.type_text("echo I am $(whoami)\n").await;
+    assert!(shell.wait_for(&format!("I am {}", sshd.user)).await, "{}", shell.text());
+    shell.type_text("exit\n").await;
+    assert_eq!(shell.exit(Duration::from_secs(10)).await, Some(0), "{}", shell.text());
+    assert!(!shell.text().contains("PRIVATE KEY"));
 }
 
 async fn a_drop_closes_the_openssh_client_within_a_second(backend: Backend) {
@@ -184,6 +189,7 @@ async fn a_changed_sshd_host_key_is_refused(backend: Backend) {
     let app = ssh_app(backend).await;
     let mut sshd = Sshd::start();
     let client = fixture_for(&app, sshd.user, Login::Password(sshd.password)).await;
+    allow_commands(&app, &client, sshd.user, sshd.password).await;
     let token = ticket_as(&app, &client, sshd.user, "SSH", sshd.port).await;
     let mut first = OpenSsh::start(&app, &token, &[], Some("true"));
     assert_eq!(first.exit(Duration::from_secs(15)).await, Some(0), "{}", first.text());

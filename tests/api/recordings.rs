@@ -12,8 +12,8 @@ use sqlx::Row;
 use crate::cli::cofre;
 use crate::helpers::{Backend, Client, TestApp, error_envelope};
 use crate::on_both_stores;
-use crate::ssh_sessions::{eventually, fixture, gateway, ssh_app, ticket};
-use crate::ssh_target::{Accepts, PASSWORD, SshTarget};
+use crate::ssh_sessions::{allow_commands, eventually, fixture, gateway, ssh_app, ticket};
+use crate::ssh_target::{Accepts, PASSWORD, SshTarget, USER};
 use crate::ssh_user::{Terminal, login};
 
 on_both_stores!(
@@ -106,6 +106,7 @@ async fn recordings_are_confined_like_their_sessions(backend: Backend) {
     );
 
     // A session that never reached its device has no recording.
+    allow_commands(&app, &client, USER, PASSWORD).await;
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
     let token = ticket(&app, &client, "SSH", closed).await;
     let (handle, _) = login(gateway(&app), &token).await.expect("in");

@@ -78,6 +78,15 @@ pub async fn fixture_for(app: &TestApp, username: &str, login: Login<'_>) -> Cli
     client
 }
 
+/// Lets the password credential of the device account `username` run commands (exec) through
+/// the gateway: its `session_settings.ssh_exec`, set by an upsert (the password given again).
+pub async fn allow_commands(app: &TestApp, client: &Client, username: &str, password: &str) {
+    let body = json!({"username": username, "hostname": "127.0.0.1", "ip": "127.0.0.1", "content": password,
+                      "session_settings": {"ssh_exec": true}});
+    let updated = app.post_json(client, "/iso/pam/credential", body).await;
+    assert!(updated.status.is_success(), "{}", updated.body);
+}
+
 /// A ticket for `protocol` to the device's port `port`: its token.
 pub async fn ticket(app: &TestApp, client: &Client, protocol: &str, port: u16) -> String {
     ticket_as(app, client, USER, protocol, port).await
@@ -147,6 +156,7 @@ async fn a_ticket_as_the_ssh_user_name_reaches_a_shell_with_the_vaulted_password
     assert_eq!(counted.body["sessions"]["historic"]["SSH/Telnet"], "1", "{}", counted.body);
 
     // A command, without a pty; and another process presents the same gateway host key.
+    allow_commands(&app, &client, USER, PASSWORD).await;
     let sibling = app.sibling(0).await;
     let token = ticket(&app, &client, "ssh", device.port).await;
     let (handle, sibling_key) = login(gateway(&sibling), &token).await.expect("in through the sibling");
@@ -165,17 +175,19 @@ async fn a_vaulted_key_logs_in_to_the_device(backend: Backend) {
     let client = fixture(&app, Some(&private)).await;
     let token = ticket(&app, &client, "SSH", device.port).await;
     let (handle, _) = login(gateway(&app), &token).await.expect("in");
-    let mut command = Terminal::exec(&handle, "whoami").await;
-    assert!(command.read_to_end(SHORT).await);
-    assert_eq!(command.text(), format!("{USER}\r\n"));
+    let mut terminal = Terminal::shell(&handle, 80, 24).await;
+    assert!(terminal.read_until("device$ ", SHORT).await, "{}", terminal.text());
+    terminal.type_line("whoami").await;
+    assert!(terminal.read_until(&format!("{USER}\r\n"), SHORT).await, "{}", terminal.text());
     assert_eq!(device.seen.lock().expect("seen").logins, vec![format!("key:{USER}")]);
-    assert!(!command.text().contains("PRIVATE KEY"));
+    assert!(!terminal.text().contains("PRIVATE KEY"));
 }
 
 async fn a_changed_host_key_is_refused_until_an_operator_resets_it(backend: Backend) {
     let app = ssh_app(backend).await;
     let device = SshTarget::start(Accepts::Password).await;
     let client = fixture(&app, None).await;
+    allow_commands(&app, &client, USER, PASSWORD).await;
     let port = device.port;
     let first_key = device.host_public_key();
     let run = |token: String| {
@@ -289,6 +301,7 @@ async fn devices_that_refuse_or_cannot_be_reached_end_the_session_as_failed(back
     let key_only =
         SshTarget::start(Accepts::Key(russh::keys::PublicKey::from_openssh(&other_public).expect("key"))).await;
     let client = fixture(&app, None).await;
+    allow_commands(&app, &client, USER, PASSWORD).await;
 
     let token = ticket(&app, &client, "SSH", key_only.port).await;
     let (handle, _) = login(gateway(&app), &token).await.expect("in");
@@ -325,6 +338,7 @@ async fn operators_set_and_reset_host_keys_through_the_admin_api(backend: Backen
     let app = ssh_app(backend).await;
     let device = SshTarget::start(Accepts::Password).await;
     let client = fixture(&app, None).await;
+    allow_commands(&app, &client, USER, PASSWORD).await;
     let admin = app.client(&[Resource::Admin]).await;
     let read_only = app.create_app(&[Resource::Admin], true, &["*"]).await;
     let read_only = Client { token: app.token_for(&read_only).await, app: read_only };

@@ -58,6 +58,13 @@ impl Recorder {
         if self.buffer.len() >= CHUNK_BYTES { self.flush(core).await } else { Ok(()) }
     }
 
+    /// A marker (asciicast `m`): a command line, or the exit status the device reported.
+    pub async fn marker(&mut self, core: &Core, label: &str) -> ApiResult<()> {
+        let line = Zeroizing::new(recording::event(self.since_start(core), "m", label));
+        self.buffer.push_str(&line);
+        if self.buffer.len() >= CHUNK_BYTES { self.flush(core).await } else { Ok(()) }
+    }
+
     /// A window change.
     pub async fn resize(&mut self, core: &Core, cols: u32, rows: u32) -> ApiResult<()> {
         let line = recording::event(self.since_start(core), "r", &recording::size(cols, rows));
