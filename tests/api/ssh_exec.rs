@@ -9,8 +9,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use cofre::domain::sessions::recording::parse;
-use reqwest::Method;
-use serde_json::Value;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
 
 use crate::cli::cofre;
 use crate::helpers::{Backend, TestApp};
@@ -40,6 +40,7 @@ with_sshd!(
     a_command_is_refused_by_default_and_never_reaches_the_device,
     sftp_and_legacy_scp_over_exec_are_refused_and_move_nothing,
     an_allowed_command_is_recorded_and_audited_with_its_exit_status,
+    a_key_credential_runs_commands_once_its_session_settings_allow_them,
 );
 
 const WITHIN: Duration = Duration::from_secs(15);
@@ -194,4 +195,26 @@ async fn an_allowed_command_is_recorded_and_audited_with_its_exit_status(backend
     assert_eq!(exited[0]["command"], line);
     assert_eq!(exited[0]["session_id"], session_id.as_str());
     assert_eq!(exited[0]["exit_status"], 3);
+}
+
+async fn a_key_credential_runs_commands_once_its_session_settings_allow_them(backend: Backend) {
+    let app = ssh_app(backend).await;
+    let sshd = Sshd::start();
+    let (private, public) = cofre::service::pam::rotation::generate_key("ed25519").expect("key");
+    sshd.authorize_key(&public);
+    let client = fixture_for(&app, sshd.user, Login::Key(&private)).await;
+    let token = ticket_as(&app, &client, sshd.user, "SSH", sshd.port).await;
+    let mut refused = OpenSsh::start(&app, &token, &[], Some("whoami"));
+    assert_eq!(refused.exit(WITHIN).await, Some(255), "{}", refused.text());
+    assert!(refused.wait_for(NOT_ALLOWED).await, "{}", refused.text());
+
+    // The key registered again with its session settings.
+    let body = json!({"username": sshd.user, "hostname": "127.0.0.1", "ip": "127.0.0.1", "private_key": private.as_str(),
+                      "public_key": public, "session_settings": {"ssh_exec": true}});
+    let updated = app.post_json(&client, "/iso/pam/key", body).await;
+    assert_eq!(updated.status, StatusCode::CREATED, "{}", updated.body);
+    let token = ticket_as(&app, &client, sshd.user, "SSH", sshd.port).await;
+    let mut allowed = OpenSsh::start(&app, &token, &[], Some("whoami"));
+    assert_eq!(allowed.exit(WITHIN).await, Some(0), "{}", allowed.text());
+    assert!(allowed.wait_for(&format!("{}\n", sshd.user)).await, "{}", allowed.text());
 }

@@ -59,6 +59,7 @@ fn key_upsert() -> Vec<Field> {
         list("tags"),
         text("key_name"),
         text("expiration_time").doc("ISO 8601 date-time"),
+        object("session_settings").doc("Replaces the key's session settings, e.g. {\"ssh_exec\": true}"),
     ]
 }
 

@@ -45,6 +45,7 @@ pub async fn upsert(State(state): State<AppState>, caller: Caller, mut params: P
         key_name: params.text("key_name")?,
         passphrase: params.take_secret("password")?,
         expiration_time: params.text("expiration_time")?,
+        session_settings: params.object("session_settings")?,
     };
     let saved = keys::upsert(&state.core, &caller, input).await?;
     let entity = json!({

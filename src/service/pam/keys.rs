@@ -1,6 +1,8 @@
 //! SSH keys (§5): create or update, read, enable, disable. Private key and passphrase are
 //! sealed, the key as sent (OpenSSH, PKCS#1, SEC1 or PKCS#8); the public key must match it.
+//! A key may carry `session_settings` (sealed, as a password credential's), e.g. `ssh_exec`.
 
+use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
 use crate::domain::authorization::{Caller, Resource};
@@ -15,7 +17,7 @@ use crate::service::pam::history::archive;
 use crate::service::pam::lookup::{device_for, existing_for_upsert, no_access};
 use crate::service::pam::rotation;
 use crate::service::pam::sealing::aad;
-use crate::service::pam::settings::seal_settings;
+use crate::service::pam::settings::{open_settings, seal_settings, validate_settings};
 use crate::service::{Core, MAX_MERGES};
 use crate::store::StoreError;
 use crate::store::pam::credentials::Version;
@@ -44,6 +46,8 @@ pub struct KeyInput {
     pub key_name: Option<String>,
     pub passphrase: Option<Zeroizing<String>>,
     pub expiration_time: Option<String>,
+    /// Replaces the key's session settings when given.
+    pub session_settings: Option<Map<String, Value>>,
 }
 
 pub struct SavedKey {
@@ -95,6 +99,7 @@ pub async fn upsert(core: &Core, caller: &Caller, input: KeyInput) -> ApiResult<
         .await
         .map_err(|e| ApiError::internal(&e))??;
     let identifier = parse_identifier(input.identifier.as_deref()).map_err(|_| invalid_identifier())?;
+    validate_settings(&CredentialSettings { session: input.session_settings.clone(), ..Default::default() })?;
     let username =
         input.username.map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()).unwrap_or_else(|| "usr".to_owned());
     let device = device_for(core, &hostname).await?;
@@ -116,6 +121,7 @@ pub async fn upsert(core: &Core, caller: &Caller, input: KeyInput) -> ApiResult<
         key_name: input.key_name,
         expiration_time: expiration(input.expiration_time)?,
         enabled: input.enabled,
+        session_settings: input.session_settings,
     };
     // The key and its devices are written in one change, over the credential as it was read:
     // a concurrent upsert of the same key makes this one read again and re-apply itself.
@@ -183,6 +189,7 @@ struct KeyChanges {
     key_name: Option<String>,
     expiration_time: Option<String>,
     enabled: Option<bool>,
+    session_settings: Option<Map<String, Value>>,
 }
 
 impl KeyChanges {
@@ -247,6 +254,11 @@ async fn updated_key(
         }
     }
     c.enabled = changes.enabled.unwrap_or(c.enabled);
+    if let Some(session) = &changes.session_settings {
+        let mut settings = open_settings(core, &c).await?;
+        settings.session = Some(session.clone());
+        c.settings = Some(seal_settings(core, &c.uid, &settings));
+    }
     c.next_rotation_at = rotation::next_rotation(core, &c, device, now).await?;
     Ok((c, previous))
 }
@@ -276,7 +288,11 @@ async fn new_key(
         credential_type: "SSH Key".to_owned(),
         domain: String::new(),
         parent_id: None,
-        settings: Some(seal_settings(core, &uid, &CredentialSettings::default())),
+        settings: Some(seal_settings(
+            core,
+            &uid,
+            &CredentialSettings { session: changes.session_settings.clone(), ..Default::default() },
+        )),
         automatic_change: false,
         expiration_time: changes.expiration_time.clone().unwrap_or_default(),
         version: 1,
