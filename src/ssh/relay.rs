@@ -11,7 +11,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use russh::ChannelMsg;
 
-use crate::domain::sessions::{EndReason, LiveSession, exec, terminal_size};
+use crate::domain::sessions::exec::{self, Exit};
+use crate::domain::sessions::{EndReason, LiveSession, terminal_size};
 use crate::service::sessions::live::LiveEntry;
 use crate::service::sessions::recording::Recorder;
 use crate::service::sessions::{ACTIVITY_EVERY_SECS, exec as exec_audit, proxy};
@@ -142,9 +143,9 @@ async fn relay(
             return failed("The command could not be recorded, so it was not run.".into());
         }
     }
-    let mut exit_status = None;
+    let mut exit = Exit::default();
     let finish = match link.open(pty.as_ref(), &command).await {
-        Ok(channel) => pump(state, session, channel, &mut recorder, &mut input, output, &mut exit_status).await,
+        Ok(channel) => pump(state, session, channel, &mut recorder, &mut input, output, &mut exit).await,
         Err(e) => failed(e.to_string()),
     };
     link.close().await;
@@ -155,7 +156,7 @@ async fn relay(
         _ => finish,
     };
     if let Command::Exec(line) = &command {
-        if let Err(e) = exec_audit::exited(&state.core, &state.audit, session, line, exit_status).await {
+        if let Err(e) = exec_audit::exited(&state.core, &state.audit, session, line, &exit).await {
             tracing::warn!(error = %e, "could not audit the end of an SSH command");
         }
     }
@@ -207,7 +208,7 @@ async fn pump(
     recorder: &mut Recorder,
     input: &mut impl UserInput,
     output: &mut impl UserOutput,
-    exit_status: &mut Option<u32>,
+    exit: &mut Exit,
 ) -> Finish {
     let core = &state.core;
     let live = state.live.entry(&session.session_id);
@@ -230,11 +231,20 @@ async fn pump(
                     if let Err(finish) = show(core, &live, recorder, output, &data, true).await { return finish }
                 }
                 Some(ChannelMsg::ExitStatus { exit_status: code }) => {
-                    *exit_status = Some(code);
+                    exit.status = Some(code);
                     if recorder.marker(core, &format!("exit status {code}")).await.is_err() {
                         return Finish::Ended(EndReason::Failed, NOT_RECORDED.into());
                     }
                     output.exit_status(code).await;
+                }
+                // Killed by a signal: recorded, and the user gets 255 (as OpenSSH reports it), not 0.
+                Some(ChannelMsg::ExitSignal { signal_name, .. }) => {
+                    let name = match signal_name { russh::Sig::Custom(name) => name, known => format!("{known:?}") };
+                    if recorder.marker(core, &format!("exit signal {name}")).await.is_err() {
+                        return Finish::Ended(EndReason::Failed, NOT_RECORDED.into());
+                    }
+                    exit.signal = Some(name);
+                    output.exit_status(255).await;
                 }
                 Some(ChannelMsg::Close) | None => return closed(),
                 Some(_) => {}

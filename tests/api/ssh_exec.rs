@@ -195,6 +195,25 @@ async fn an_allowed_command_is_recorded_and_audited_with_its_exit_status(backend
     assert_eq!(exited[0]["command"], line);
     assert_eq!(exited[0]["session_id"], session_id.as_str());
     assert_eq!(exited[0]["exit_status"], 3);
+
+    // A command ended by a signal: recorded and audited as such, and not a success for the user.
+    let token = ticket_as(&app, &client, sshd.user, "SSH", sshd.port).await;
+    let mut killed = OpenSsh::start(&app, &token, &[], Some("kill -TERM $$"));
+    assert_eq!(killed.exit(WITHIN).await, Some(255), "{}", killed.text());
+    eventually(&app, "SELECT COUNT(*) AS n FROM remote_sessions WHERE end_reason = 'closed'", 2).await;
+    let listed = app.call(&client, Method::GET, "/iso/session/remotesessions").await;
+    let ids: Vec<&str> =
+        listed.body["remote_sessions"].as_array().expect("list").iter().filter_map(|s| s["id"].as_str()).collect();
+    let other = ids.iter().find(|i| **i != id).expect("the second session");
+    let cast = cofre(&app, &["session", "export", other]);
+    assert!(cast.contains(r#""m","exit signal TERM"]"#), "{cast}");
+    let since = Instant::now();
+    while audited(&app, "exec_exit").len() < 2 && since.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let exited = audited(&app, "exec_exit");
+    let signalled = exited.iter().find(|e| e["command"] == "kill -TERM $$").expect("audited");
+    assert_eq!((signalled["exit_signal"].as_str(), &signalled["exit_status"]), (Some("TERM"), &Value::Null));
 }
 
 async fn a_key_credential_runs_commands_once_its_session_settings_allow_them(backend: Backend) {

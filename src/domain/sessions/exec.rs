@@ -16,6 +16,14 @@ const FILE_TRANSFER_PROGRAMS: [&str; 4] = ["sftp-server", "internal-sftp", "scp"
 /// How much of a command line an audit record holds.
 pub const AUDITED_COMMAND_CHARS: usize = 1024;
 
+/// How a command ended, as the device reported it: an exit status, or the signal that ended it
+/// (neither when the session was cut first).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Exit {
+    pub status: Option<u32>,
+    pub signal: Option<String>,
+}
+
 /// Why a command was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExecRefusal {

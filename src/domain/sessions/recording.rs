@@ -1,8 +1,8 @@
 //! Terminal recordings as asciicast v2 (what asciinema plays): a header line
 //! `{"version": 2, "width": W, "height": H, "timestamp": T}`, then one JSON array a line,
 //! `[seconds, "o", "output"]` for what the device printed and `[seconds, "r", "COLSxROWS"]` for a
-//! window change; `[seconds, "m", "label"]` marks a command line (`exec: …`) and the exit status
-//! the device reported (`exit status N`). Input is never recorded, so a password typed at a prompt
+//! window change; `[seconds, "m", "label"]` marks a command line (`exec: …`) and how the device
+//! said it ended (`exit status N`, `exit signal NAME`). Input is never recorded, so a password typed at a prompt
 //! is not captured.
 
 use serde_json::{Value, json};

@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 
 use crate::domain::sessions::LiveSession;
-use crate::domain::sessions::exec::{ExecRefusal, audited_command};
+use crate::domain::sessions::exec::{ExecRefusal, Exit, audited_command};
 use crate::error::ApiResult;
 use crate::service::Core;
 use crate::service::audit::AuditSink;
@@ -61,13 +61,14 @@ pub async fn started(core: &Core, audit: &AuditSink, session: &LiveSession, comm
     record(core, audit, session, "exec", 200, command, json!({})).await
 }
 
-/// A command's end: its exit status, or null when the device sent none (cut, or a signal).
+/// A command's end: its exit status or signal (null when the device sent none: the session was cut).
 pub async fn exited(
     core: &Core,
     audit: &AuditSink,
     session: &LiveSession,
     command: &[u8],
-    exit_status: Option<u32>,
+    exit: &Exit,
 ) -> ApiResult<()> {
-    record(core, audit, session, "exec_exit", 200, command, json!({"exit_status": exit_status})).await
+    let extra = json!({"exit_status": exit.status, "exit_signal": exit.signal});
+    record(core, audit, session, "exec_exit", 200, command, extra).await
 }
