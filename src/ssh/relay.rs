@@ -239,7 +239,9 @@ async fn pump(
                 }
                 // Killed by a signal: recorded, and the user gets 255 (as OpenSSH reports it), not 0.
                 Some(ChannelMsg::ExitSignal { signal_name, .. }) => {
+                    // A device names its own signals: at most a short word reaches the record.
                     let name = match signal_name { russh::Sig::Custom(name) => name, known => format!("{known:?}") };
+                    let name: String = name.chars().filter(|c| c.is_ascii_alphanumeric()).take(32).collect();
                     if recorder.marker(core, &format!("exit signal {name}")).await.is_err() {
                         return Finish::Ended(EndReason::Failed, NOT_RECORDED.into());
                     }
