@@ -48,20 +48,24 @@ pub enum AppError {
 
 impl App {
     pub async fn build(mut config: Config, clock: Arc<dyn Clock>) -> Result<Self, AppError> {
-        let listen = config.listen;
-        let listener = std::net::TcpListener::bind(listen).map_err(|cause| AppError::Bind { addr: listen, cause })?;
+        let bind = |addr: SocketAddr| {
+            let listener = std::net::TcpListener::bind(addr).map_err(|cause| AppError::Bind { addr, cause })?;
+            let bound = listener.local_addr().map_err(|cause| AppError::Bind { addr, cause })?;
+            Ok::<_, AppError>((listener, bound))
+        };
+        let (listener, bound) = bind(config.listen)?;
+        let (proxy_listener, proxy_bound) = bind(config.proxy_listen)?;
+        let ssh_listener = config.ssh_listen.map(bind).transpose()?;
+        // Port 0 binds a port only known now: session URLs must name the real ones, and
+        // `target_networks` must know every listener cofre has, to never connect to one.
+        config.listen = bound;
+        config.proxy_listen = proxy_bound;
+        config.ssh_listen = ssh_listener.as_ref().map(|(_, bound)| *bound);
         if config.public_url.is_empty() {
-            // Port 0 binds a port only known now: session URLs must name the real one.
-            let bound = listener.local_addr().map_err(|cause| AppError::Bind { addr: listen, cause })?;
-            config.public_url = Config { listen: bound, ..config.clone() }.public_base();
+            config.public_url = config.public_base();
         }
-        let proxy_listen = config.proxy_listen;
-        let proxy_listener =
-            std::net::TcpListener::bind(proxy_listen).map_err(|cause| AppError::Bind { addr: proxy_listen, cause })?;
         if config.proxy_url.is_empty() {
-            // Port 0 likewise: each session's origin must name the real port.
-            let bound = proxy_listener.local_addr().map_err(|cause| AppError::Bind { addr: proxy_listen, cause })?;
-            config.proxy_url = Config { proxy_listen: bound, ..config.clone() }.proxy_base();
+            config.proxy_url = config.proxy_base();
         }
         // The core creates the data directory owner-only; the TLS files go inside it after.
         let core = Core::open(config, clock).await?;
@@ -72,9 +76,8 @@ impl App {
             tracing::warn!(error = %e, "could not close interrupted sessions");
         }
         let state = AppState::new(core, audit);
-        let ssh = match state.core.config.ssh_listen {
-            Some(addr) => {
-                let listener = std::net::TcpListener::bind(addr).map_err(|cause| AppError::Bind { addr, cause })?;
+        let ssh = match ssh_listener {
+            Some((listener, _)) => {
                 let config = crate::ssh::gateway::config(&state).await.map_err(|e| AppError::Ssh(e.to_string()))?;
                 Some((listener, config))
             }

@@ -53,6 +53,9 @@ pub struct Config {
     pub master_key_file: Option<PathBuf>,
     pub token_ttl: u64,
     pub trusted_proxies: Vec<IpRule>,
+    /// The networks cofre may connect to on a caller's behalf (sessions, discovery, publication);
+    /// empty: all but loopback, link-local and unspecified addresses.
+    pub target_networks: Vec<IpRule>,
     pub body_limit: usize,
     pub request_timeout: u64,
     pub log_format: LogFormat,
@@ -139,6 +142,7 @@ impl Default for Config {
             master_key_file: None,
             token_ttl: 3600,
             trusted_proxies: Vec::new(),
+            target_networks: Vec::new(),
             body_limit: 1024 * 1024,
             request_timeout: 30,
             log_format: LogFormat::Text,
@@ -282,6 +286,11 @@ impl Config {
         let host = if listen.ip().is_unspecified() { "localhost".to_owned() } else { listen.ip().to_string() };
         let host = if listen.is_ipv6() && !listen.ip().is_unspecified() { format!("[{host}]") } else { host };
         format!("{scheme}://{host}:{}", listen.port())
+    }
+
+    /// Every address cofre listens on: never a target, whatever `target_networks` allows.
+    pub fn own_listeners(&self) -> Vec<SocketAddr> {
+        [Some(self.listen), Some(self.proxy_listen), self.ssh_listen].into_iter().flatten().collect()
     }
 
     pub fn master_key_path(&self) -> PathBuf {

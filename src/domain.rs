@@ -13,4 +13,5 @@ pub mod network;
 pub mod pam;
 pub mod scim;
 pub mod sessions;
+pub mod targets;
 pub mod user;

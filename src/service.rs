@@ -29,6 +29,7 @@ use crate::crypto::jwt::TokenKeys;
 use crate::crypto::keyring::{Keyring, MasterKey};
 use crate::crypto::password::PasswordHasher;
 use crate::crypto::{ct_eq, hmac_sha256, random_key};
+use crate::domain::targets::TargetNetworks;
 use crate::error::{ApiError, ApiResult};
 use crate::store::{Store, StoreError};
 use hosts::HostResolver;
@@ -45,6 +46,8 @@ pub struct Core {
     pub tokens: TokenKeys,
     pub passwords: PasswordHasher,
     pub hosts: HostResolver,
+    /// Where cofre may connect on a caller's behalf.
+    pub targets: TargetNetworks,
     /// This process's random id: it owns the remote sessions it holds (new at every start).
     pub process_id: String,
     /// The master key; swapped when a rotation installs a new one (see `master_for`).
@@ -97,6 +100,7 @@ impl Core {
             tokens: TokenKeys::new(&token_key),
             passwords: PasswordHasher::new(config.password_hash_concurrency),
             hosts: HostResolver::default(),
+            targets: TargetNetworks::new(config.target_networks.clone(), config.own_listeners()),
             process_id: crate::crypto::random_hex(16).to_string(),
             config,
             store,

@@ -18,6 +18,7 @@ pub(super) const OPTIONS: &[&str] = &[
     "master_key_file",
     "token_ttl",
     "trusted_proxies",
+    "target_networks",
     "body_limit",
     "request_timeout",
     "log_format",
@@ -56,7 +57,7 @@ pub(super) const OPTIONS: &[&str] = &[
 /// Env values are strings; give numbers, booleans and comma lists their TOML type.
 pub(super) fn env_value(option: &str, value: &str) -> toml::Value {
     match option {
-        "tls_sans" | "trusted_proxies" => toml::Value::Array(
+        "tls_sans" | "trusted_proxies" | "target_networks" => toml::Value::Array(
             value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| toml::Value::String(s.into())).collect(),
         ),
         "database_max_connections"

@@ -30,6 +30,8 @@ pub enum DeviceError {
     HostKeyChanged { pinned: String, seen: String },
     #[error("The device's SSH host key could not be checked, so the session was refused.")]
     HostKeyUnchecked,
+    #[error("cofre may not connect to the device's address ({0}).")]
+    Refused(String),
     #[error("The device refused the vaulted credential.")]
     LoginRefused,
     #[error("The vaulted private key could not be read.")]
@@ -97,7 +99,14 @@ pub async fn connect(state: &AppState, target: &SessionTarget) -> Result<DeviceL
     let refusal = Arc::new(Mutex::new(None));
     let guard = HostKeyGuard { state: state.clone(), device_id: target.device_id, refusal: refusal.clone() };
     let attempt = async {
-        let socket = tokio::net::TcpStream::connect((target.host.as_str(), target.port))
+        let addresses = state.core.targets.resolve(&target.host, target.port).await.map_err(|refused| {
+            if refused.is_policy() {
+                DeviceError::Refused(refused.to_string())
+            } else {
+                DeviceError::Unreachable(address.clone(), refused.to_string())
+            }
+        })?;
+        let socket = tokio::net::TcpStream::connect(&addresses[..])
             .await
             .map_err(|e| DeviceError::Unreachable(address.clone(), reachability(&e)))?;
         let _ = socket.set_nodelay(true);

@@ -17,6 +17,7 @@ use crate::pam::device;
 on_both_stores!(
     publishing_installs_the_certificate_and_renewal_republishes_it,
     publishing_is_refused_where_it_should_be,
+    publishing_never_reaches_a_device_target_networks_refuses,
 );
 
 const DEPLOY_PASSWORD: &str = "deploy-password-on-the-device";
@@ -40,6 +41,10 @@ struct Publishing {
 }
 
 async fn publishing_app(backend: Backend) -> Publishing {
+    publishing_app_with(backend, |_| {}).await
+}
+
+async fn publishing_app_with(backend: Backend, tweak: impl FnOnce(&mut cofre::config::Config)) -> Publishing {
     let dir = tempfile::tempdir().expect("dir");
     let out = dir.path().join("devices");
     std::fs::create_dir(&out).expect("out");
@@ -49,6 +54,7 @@ async fn publishing_app(backend: Backend) -> Publishing {
     let app = TestApp::spawn_with(backend, |c| {
         c.certificate_publish_command = command;
         c.certificate_publish_timeout = 2;
+        tweak(c);
     })
     .await;
     let client = app.client(&[Resource::Certificates, Resource::Pam]).await;
@@ -347,4 +353,27 @@ async fn publishing_is_refused_where_it_should_be(backend: Backend) {
     let refused = publish(&plain, &client, body).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
     assert!(refused.body["response"]["message"].as_str().expect("message").contains("certificate_publish_command"));
+}
+
+/// Under the default `target_networks`, a device at the cloud's link-local metadata address is
+/// never published to: the publisher does not run, and the outcome says why (issue 31, item 5).
+async fn publishing_never_reaches_a_device_target_networks_refuses(backend: Backend) {
+    let Publishing { app, client, out, _dir } = publishing_app_with(backend, |c| c.target_networks = Vec::new()).await;
+    let device = json!({"hostname": "meta01", "ip": "169.254.169.254", "model": "Linux", "type": "Server",
+                        "vendor": "Debian", "site": "DC1"});
+    assert_eq!(app.post_json(&client, "/api/pam/device", device).await.status, StatusCode::CREATED);
+    let body = json!({"username": "deploy", "hostname": "meta01", "ip": "169.254.169.254", "content": DEPLOY_PASSWORD});
+    let credential = app.post_json(&client, "/iso/pam/credential", body).await;
+    let credential = credential.body["credential"]["id"].as_str().expect("id").to_owned();
+    let cert = shop_certificate(&app, &client).await;
+    let body = json!({"nome_perfil": "metadata", "codigo_credencial": credential, "dispositivos": ["meta01"]});
+    let saved = profile(&app, &client, "apache", body).await;
+    assert_eq!(saved.status, StatusCode::CREATED, "{}", saved.body);
+    let profile_id = saved.body["profile"]["id"].as_str().expect("id").to_owned();
+    let body = json!({"codigo_certificado": cert["id"], "codigo_perfil_publicacao": profile_id, "motivo": "x"});
+    let done = publish(&app, &client, body).await;
+    assert_eq!(statuses(&done), [pair("meta01", "failed")], "{}", done.body);
+    let error = done.body["publications"][0]["erro"].as_str().expect("error");
+    assert!(error.contains("not in target_networks"), "{error}");
+    assert!(!out.join("meta01.env").exists(), "the publisher ran");
 }

@@ -109,6 +109,9 @@ impl TestApp {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             proxy_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             tls: TlsMode::Off,
+            // The tests' devices listen on loopback, which the default policy refuses; the tests
+            // of that policy set their own.
+            target_networks: anywhere(),
             ..Config::default()
         };
         if let Backend::Postgres(url) = &backend {
@@ -121,8 +124,13 @@ impl TestApp {
     /// A second server process on this one's database and master key, its clock
     /// `offset_secs` ahead of this one's: what another cofre process (or a restart) sees.
     pub async fn sibling(&self, offset_secs: i64) -> Self {
+        self.sibling_with(offset_secs, |_| {}).await
+    }
+
+    /// The same, with its configuration changed by `tweak`.
+    pub async fn sibling_with(&self, offset_secs: i64, tweak: impl FnOnce(&mut Config)) -> Self {
         let data_dir = tempfile::tempdir().expect("tempdir");
-        let config = Config {
+        let mut config = Config {
             data_dir: data_dir.path().to_path_buf(),
             database_url: self.config.database_url(),
             master_key_file: Some(self.config.master_key_path()),
@@ -130,6 +138,7 @@ impl TestApp {
             proxy_url: String::new(),
             ..self.config.clone()
         };
+        tweak(&mut config);
         let clock = Arc::new(ManualClock::starting_at(self.clock.now_ms() + offset_secs * 1000));
         Self::start_with_clock(config, data_dir, clock).await
     }
@@ -304,4 +313,9 @@ impl reqwest::dns::Resolve for Loopback {
             Ok(Box::new(found.into_iter()) as reqwest::dns::Addrs)
         })
     }
+}
+
+/// `target_networks` that allow every address (cofre's own listeners stay refused).
+pub fn anywhere() -> Vec<cofre::domain::network::IpRule> {
+    ["0.0.0.0/0", "::/0"].iter().map(|r| r.parse().expect("rule")).collect()
 }

@@ -67,6 +67,7 @@ mod ssh_target;
 mod ssh_terminal;
 mod ssh_user;
 mod sshd;
+mod target_networks;
 mod throttle;
 mod tls;
 mod tokens;

@@ -18,6 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use cofre::domain::targets::TargetNetworks;
 use cofre::http::proxy::{
     ClientHop, Forwarded, Upstream, UpstreamClients, UpstreamTls, basic_auth, credential_headers, forward,
 };
@@ -49,7 +50,7 @@ pub struct Target {
 }
 
 impl Target {
-    fn seen(&self) -> Vec<HeaderMap> {
+    pub fn seen(&self) -> Vec<HeaderMap> {
         self.seen.lock().expect("lock").clone()
     }
 }
@@ -198,7 +199,7 @@ impl Front {
                 host: origin.trim_start_matches("http://").into(),
             },
         });
-        let clients = Arc::new(UpstreamClients::new());
+        let clients = Arc::new(UpstreamClients::new(TargetNetworks::new(crate::helpers::anywhere(), Vec::new())));
         let cancel = CancellationToken::new();
         let (sender, reports) = mpsc::unbounded_channel();
         let failures = Arc::new(Mutex::new(Vec::new()));

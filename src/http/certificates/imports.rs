@@ -1,6 +1,7 @@
 //! Import (cofre's own `POST /certificate/import`, `/certificado/importar`) and discovery
 //! (`POST /certificate/scan`, `/certificado/descobrir`) of certificates cofre did not sign.
 
+use axum::Extension;
 use axum::extract::State;
 use serde_json::{Value, json};
 
@@ -8,6 +9,7 @@ use super::{certificate_json, names};
 use crate::domain::authorization::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::http::envelope::Reply;
+use crate::http::middleware::RequestContext;
 use crate::http::params::Params;
 use crate::service::certificates::discovery::{self, ScanInput};
 use crate::service::certificates::imports::{self, ImportInput};
@@ -26,7 +28,12 @@ pub async fn import(State(state): State<AppState>, caller: Caller, mut params: P
     Ok(Reply::created("Certificate imported").with("certificate", certificate_json(&certificate, state.core.now())))
 }
 
-pub async fn scan(State(state): State<AppState>, caller: Caller, params: Params) -> ApiResult<Reply> {
+pub async fn scan(
+    State(state): State<AppState>,
+    Extension(context): Extension<RequestContext>,
+    caller: Caller,
+    params: Params,
+) -> ApiResult<Reply> {
     let timeout_seconds = match params.text("timeout")? {
         None => None,
         Some(t) => {
@@ -35,6 +42,10 @@ pub async fn scan(State(state): State<AppState>, caller: Caller, params: Params)
     };
     let input = ScanInput { targets: names(&params, "targets")?, timeout_seconds };
     let findings = discovery::scan(&state.core, &caller, input).await?;
+    let refused: Vec<Value> = findings.iter().filter(|f| f.refused).map(|f| Value::from(f.target.as_str())).collect();
+    if !refused.is_empty() {
+        context.note("refused_targets", refused);
+    }
     let now = state.core.now();
     let results: Vec<Value> = findings
         .iter()

@@ -5,6 +5,8 @@
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use crate::domain::targets::TargetRefused;
+
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
     /// The device refused, was unreachable, or did not answer in time.
@@ -19,6 +21,9 @@ pub enum UpstreamError {
     /// The connection broke or the device answered something that is not HTTP.
     #[error("device exchange failed: {0}")]
     Exchange(String),
+    /// `target_networks` does not allow the device's address (or it is cofre's own listener).
+    #[error("device address refused: {0}")]
+    Refused(TargetRefused),
     /// The device's answer held the credential cofre injected (an echo such as TRACE's).
     #[error("the device echoed the injected credential")]
     Echoed,
@@ -32,13 +37,20 @@ impl UpstreamError {
     /// credential: the credential only ever travels in headers.
     pub(super) fn from_reqwest(error: &reqwest::Error) -> Self {
         let detail = chain(error);
-        if has_certificate_error(error) {
+        if let Some(refused) = target_refusal(error) {
+            Self::from_target(refused)
+        } else if has_certificate_error(error) {
             Self::Certificate(detail)
         } else if error.is_connect() || error.is_timeout() {
             Self::Connect(detail)
         } else {
             Self::Exchange(detail)
         }
+    }
+
+    /// A refusal by the target policy; a name that did not resolve is a connection failure.
+    pub(super) fn from_target(refused: TargetRefused) -> Self {
+        if refused.is_policy() { Self::Refused(refused) } else { Self::Connect(refused.to_string()) }
     }
 
     pub(super) fn from_io(error: &std::io::Error) -> Self {
@@ -50,9 +62,14 @@ impl UpstreamError {
         matches!(self, Self::SessionEnded)
     }
 
-    /// 502 for a device failure; 503 when the session itself ended.
+    /// 502 for a device failure, 403 for an address cofre may not connect to; 503 when the
+    /// session itself ended.
     pub fn status(&self) -> StatusCode {
-        if self.is_session_end() { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::BAD_GATEWAY }
+        match self {
+            Self::SessionEnded => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Refused(_) => StatusCode::FORBIDDEN,
+            _ => StatusCode::BAD_GATEWAY,
+        }
     }
 
     fn browser_message(&self) -> &'static str {
@@ -61,6 +78,7 @@ impl UpstreamError {
             Self::Connect(_) | Self::Exchange(_) => "The application on this device could not be reached.",
             Self::Certificate(_) => "The application on this device presented a certificate that is not trusted.",
             Self::Trust(_) => "The trust settings for this device are not usable.",
+            Self::Refused(_) => "cofre may not connect to this device's address.",
             Self::Echoed => "The application's answer held the session's credential, so it was not passed on.",
         }
     }
@@ -90,6 +108,18 @@ fn chain(error: &(dyn std::error::Error + 'static)) -> String {
         cause = next.source();
     }
     text
+}
+
+/// The target policy's refusal, when the resolver gave one somewhere in the chain.
+fn target_refusal(error: &(dyn std::error::Error + 'static)) -> Option<TargetRefused> {
+    let mut cause = Some(error);
+    while let Some(current) = cause {
+        if let Some(refused) = current.downcast_ref::<TargetRefused>() {
+            return Some(refused.clone());
+        }
+        cause = current.source();
+    }
+    None
 }
 
 /// Whether rustls rejected the certificate somewhere in the chain. `io::Error` hides the error it

@@ -38,9 +38,13 @@ pub async fn forward(
     let report: Report = Box::new(report);
     let up = Arc::new(AtomicU64::new(0));
     let needles = Needles::of(upstream);
-    let outcome = match clients.for_trust(&upstream.tls) {
+    let trusted = match clients.admit(&upstream.base).await {
+        Ok(()) => clients.for_trust(&upstream.tls),
+        Err(refused) => Err(refused),
+    };
+    let outcome = match trusted {
         Ok(trusted) if websocket::is_upgrade(&request) => {
-            return websocket::relay(&trusted, upstream, request, cancel, report, needles).await;
+            return websocket::relay(clients, &trusted, upstream, request, cancel, report, needles).await;
         }
         Ok(trusted) => exchange(&trusted.http, upstream, request, up.clone(), cancel.clone()).await,
         Err(error) => Err(error),

@@ -48,7 +48,8 @@ impl ProxyState {
 
     pub fn new(app: AppState) -> Self {
         let origins = app.core.config.session_origins();
-        Self(Arc::new(Inner { app, clients: UpstreamClients::new(), origins }))
+        let clients = UpstreamClients::new(app.core.targets.clone());
+        Self(Arc::new(Inner { app, clients, origins }))
     }
 
     /// The name of cofre's session cookie on this proxy's scheme.
@@ -198,7 +199,9 @@ async fn forward_request(
         Ok(response) => response,
         Err(failure) => {
             if !failure.is_session_end() {
-                let _ = proxy::end(core, audit, &session.session_id, EndReason::Failed).await;
+                tracing::warn!(session = %session.session_id, error = %failure, "web session failed");
+                let why = failure.to_string();
+                let _ = proxy::end_because(core, audit, &session.session_id, EndReason::Failed, &why).await;
                 state.0.app.live.forget(&session.session_id);
             }
             failure.into_response()

@@ -1,6 +1,8 @@
-//! Verified TLS to devices. One rustls configuration per distinct trust setting serves both the
-//! reqwest client (plain exchanges) and the WebSocket connector, so both trust exactly the same
-//! roots; both are built once and cached, never per request.
+//! Verified TLS to devices, only at addresses `target_networks` allows. One rustls configuration
+//! per distinct trust setting serves both the reqwest client (plain exchanges) and the WebSocket
+//! connector, so both trust exactly the same roots; both are built once and cached, never per
+//! request. Device names are resolved through the target policy, so a name is only ever
+//! connected at an address it allows.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -11,7 +13,11 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use sha2::{Digest, Sha256};
 
+use reqwest::Url;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+
 use super::failure::UpstreamError;
+use crate::domain::targets::TargetNetworks;
 
 /// How long a TCP connection (and TLS handshake) to a device may take.
 pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -39,25 +45,36 @@ pub(super) struct TrustedClient {
 pub struct UpstreamClients {
     system_roots: Arc<RootCertStore>,
     by_trust: Mutex<HashMap<Option<[u8; 32]>, TrustedClient>>,
-}
-
-impl Default for UpstreamClients {
-    fn default() -> Self {
-        Self::new()
-    }
+    targets: Arc<TargetNetworks>,
 }
 
 impl UpstreamClients {
     /// Loads the system roots once; unreadable ones are skipped (rustls-native-certs reports them
     /// per file), leaving devices with their own `Roots` unaffected.
-    pub fn new() -> Self {
+    pub fn new(targets: TargetNetworks) -> Self {
         let mut system_roots = RootCertStore::empty();
         let loaded = rustls_native_certs::load_native_certs();
         for error in &loaded.errors {
             tracing::warn!(%error, "proxy: a system root certificate could not be loaded");
         }
         system_roots.add_parsable_certificates(loaded.certs);
-        Self { system_roots: Arc::new(system_roots), by_trust: Mutex::new(HashMap::new()) }
+        let targets = Arc::new(targets);
+        Self { system_roots: Arc::new(system_roots), by_trust: Mutex::new(HashMap::new()), targets }
+    }
+
+    /// The addresses of the device at `base` that may be connected to.
+    pub(super) async fn addresses(&self, base: &Url) -> Result<Vec<std::net::SocketAddr>, UpstreamError> {
+        let host = base.host_str().ok_or_else(|| UpstreamError::Connect("no host".into()))?;
+        let port = base.port_or_known_default().ok_or_else(|| UpstreamError::Connect("no port".into()))?;
+        self.targets.resolve(host, port).await.map_err(UpstreamError::from_target)
+    }
+
+    /// Checks what reqwest's resolver cannot: an address literal (reqwest resolves only names),
+    /// and a name on a port cofre itself listens on (the resolver does not know the port).
+    pub(super) async fn admit(&self, base: &Url) -> Result<(), UpstreamError> {
+        let port = base.port_or_known_default().unwrap_or(0);
+        let is_name = base.host_str().is_some_and(|h| !h.starts_with('[') && h.parse::<std::net::IpAddr>().is_err());
+        if is_name && !self.targets.listens_on(port) { Ok(()) } else { self.addresses(base).await.map(drop) }
     }
 
     pub(super) fn for_trust(&self, trust: &UpstreamTls) -> Result<TrustedClient, UpstreamError> {
@@ -73,7 +90,7 @@ impl UpstreamClients {
             UpstreamTls::Default => Arc::clone(&self.system_roots),
             UpstreamTls::Roots(pem) => Arc::new(roots_from_pem(pem)?),
         };
-        let client = build(roots)?;
+        let client = build(roots, Arc::clone(&self.targets))?;
         cache.insert(key, client.clone());
         Ok(client)
     }
@@ -91,7 +108,21 @@ fn roots_from_pem(pem: &[u8]) -> Result<RootCertStore, UpstreamError> {
     Ok(roots)
 }
 
-fn build(roots: Arc<RootCertStore>) -> Result<TrustedClient, UpstreamError> {
+/// reqwest's resolver for device names: only the addresses the target policy allows.
+struct PolicyResolver(Arc<TargetNetworks>);
+
+impl Resolve for PolicyResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let targets = Arc::clone(&self.0);
+        Box::pin(async move {
+            // Port 0 matches no listener of cofre's: `admit` checks names on those ports itself.
+            let found = targets.resolve(name.as_str(), 0).await?;
+            Ok(Box::new(found.into_iter()) as Addrs)
+        })
+    }
+}
+
+fn build(roots: Arc<RootCertStore>, targets: Arc<TargetNetworks>) -> Result<TrustedClient, UpstreamError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -109,6 +140,7 @@ fn build(roots: Arc<RootCertStore>) -> Result<TrustedClient, UpstreamError> {
         // A proxy from the environment must not see the injected credential.
         .no_proxy()
         .connect_timeout(CONNECT_TIMEOUT)
+        .dns_resolver(Arc::new(PolicyResolver(targets)))
         .build()
         .map_err(|e| UpstreamError::Trust(e.to_string()))?;
     Ok(TrustedClient { http, tls: Arc::new(tls) })

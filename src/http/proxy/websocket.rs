@@ -30,7 +30,7 @@ use super::forward::guarded_body;
 use super::headers::upstream_request_headers;
 use super::metered::{CountingIo, Meter, MeteredStream, Report};
 use super::rewrite::browser_response_headers;
-use super::upstream_tls::{CONNECT_TIMEOUT, TrustedClient};
+use super::upstream_tls::{CONNECT_TIMEOUT, TrustedClient, UpstreamClients};
 use super::{Forwarded, Upstream};
 
 /// A `GET` with `Connection: upgrade` and `Upgrade: websocket` on a connection that can be
@@ -54,6 +54,7 @@ pub(super) fn is_upgrade(request: &Request) -> bool {
 /// Sends the upgrade to the device; on its 101, answers the browser 101 and relays in the
 /// background until either side closes or `cancel` fires. Any other answer is passed on.
 pub(super) async fn relay(
+    clients: &UpstreamClients,
     trusted: &TrustedClient,
     upstream: &Upstream,
     mut request: Request,
@@ -73,7 +74,7 @@ pub(super) async fn relay(
     let answered = tokio::select! {
         biased;
         () = cancel.cancelled() => Err(UpstreamError::SessionEnded),
-        answered = send_upgrade(trusted, &upstream.base, upgrade) => answered,
+        answered = send_upgrade(clients, trusted, &upstream.base, upgrade) => answered,
     };
     let mut response = match answered {
         Ok(response) if needles.in_headers(response.headers()) => return fail(UpstreamError::Echoed, report),
@@ -140,11 +141,12 @@ fn upgrade_request(upstream: &Upstream, browser: &Request) -> Result<hyper::Requ
 }
 
 async fn send_upgrade(
+    clients: &UpstreamClients,
     trusted: &TrustedClient,
     base: &Url,
     request: hyper::Request<Body>,
 ) -> Result<hyper::Response<hyper::body::Incoming>, UpstreamError> {
-    let stream = tokio::time::timeout(CONNECT_TIMEOUT, connect(trusted, base))
+    let stream = tokio::time::timeout(CONNECT_TIMEOUT, connect(clients, trusted, base))
         .await
         .map_err(|_| UpstreamError::Connect("timed out".into()))??;
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
@@ -158,12 +160,13 @@ async fn send_upgrade(
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
-/// A TCP connection to the device, wrapped in verified TLS for `https`/`wss`.
-async fn connect(trusted: &TrustedClient, base: &Url) -> Result<Box<dyn Io>, UpstreamError> {
+/// A TCP connection to the device (at an address the target policy allows), wrapped in verified
+/// TLS for `https`/`wss`.
+async fn connect(clients: &UpstreamClients, trusted: &TrustedClient, base: &Url) -> Result<Box<dyn Io>, UpstreamError> {
     let host = base.host_str().ok_or_else(|| UpstreamError::Connect("no host".into()))?;
     let bare_host = host.trim_start_matches('[').trim_end_matches(']');
-    let port = base.port_or_known_default().ok_or_else(|| UpstreamError::Connect("no port".into()))?;
-    let tcp = TcpStream::connect((bare_host, port)).await.map_err(|e| UpstreamError::from_io(&e))?;
+    let addresses = clients.addresses(base).await?;
+    let tcp = TcpStream::connect(&addresses[..]).await.map_err(|e| UpstreamError::from_io(&e))?;
     match base.scheme() {
         "https" | "wss" => {
             let name = ServerName::try_from(bare_host.to_owned())

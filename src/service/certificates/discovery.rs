@@ -15,6 +15,7 @@ use super::require_change;
 use crate::crypto::x509::import::describe_chain;
 use crate::domain::authorization::Caller;
 use crate::domain::certificates::{Certificate, DEFAULT_RENEWAL_DAYS, NewCertificate, Origin};
+use crate::domain::targets::TargetNetworks;
 use crate::error::{ApiError, ApiResult};
 use crate::service::Core;
 
@@ -34,19 +35,27 @@ pub struct ScanInput {
 pub struct Finding {
     pub target: String,
     pub outcome: Result<(Certificate, bool), String>,
+    /// `target_networks` refused the target: cofre never connected.
+    pub refused: bool,
+}
+
+/// Why a target had no certificate.
+enum Miss {
+    Refused(String),
+    Failed(String),
 }
 
 /// `host:port` with a port from 1 to 65535; IPv6 hosts in brackets.
-fn check_target(raw: &str) -> ApiResult<(String, String)> {
+fn check_target(raw: &str) -> ApiResult<(String, u16, String)> {
     let target = raw.trim();
     let bad = || ApiError::bad_request(format!("Target {target:?} must be host:port with a port from 1 to 65535."));
     let (host, port) = target.rsplit_once(':').ok_or_else(bad)?;
     let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
-    let port_ok = port.parse::<u16>().is_ok_and(|p| p > 0);
-    if !port_ok || host.is_empty() || host.len() > 253 || host.chars().any(|c| c.is_control() || c.is_whitespace()) {
+    let port = port.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(bad)?;
+    if host.is_empty() || host.len() > 253 || host.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err(bad());
     }
-    Ok((host.to_owned(), target.to_owned()))
+    Ok((host.to_owned(), port, target.to_owned()))
 }
 
 pub async fn scan(core: &Core, caller: &Caller, input: ScanInput) -> ApiResult<Vec<Finding>> {
@@ -64,13 +73,13 @@ pub async fn scan(core: &Core, caller: &Caller, input: ScanInput) -> ApiResult<V
     let targets = input.targets.iter().map(|t| check_target(t)).collect::<ApiResult<Vec<_>>>()?;
     let permits = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
     let mut probes = tokio::task::JoinSet::new();
-    for (index, (host, target)) in targets.into_iter().enumerate() {
-        let permits = Arc::clone(&permits);
+    for (index, (host, port, target)) in targets.into_iter().enumerate() {
+        let (permits, policy) = (Arc::clone(&permits), core.targets.clone());
         probes.spawn(async move {
             let _permit = permits.acquire_owned().await;
-            let presented = tokio::time::timeout(Duration::from_secs(timeout), handshake(&host, &target))
+            let presented = tokio::time::timeout(Duration::from_secs(timeout), handshake(&policy, &host, port))
                 .await
-                .unwrap_or_else(|_| Err(format!("No answer within {timeout} seconds.")));
+                .unwrap_or_else(|_| Err(Miss::Failed(format!("No answer within {timeout} seconds."))));
             (index, target, presented)
         });
     }
@@ -78,11 +87,12 @@ pub async fn scan(core: &Core, caller: &Caller, input: ScanInput) -> ApiResult<V
     done.sort_by_key(|(index, ..)| *index);
     let mut findings = Vec::with_capacity(done.len());
     for (_, target, presented) in done {
-        let outcome = match presented {
-            Ok(chain) => record(core, caller, chain).await,
-            Err(why) => Err(why),
+        let (outcome, refused) = match presented {
+            Ok(chain) => (record(core, caller, chain).await, false),
+            Err(Miss::Refused(why)) => (Err(why), true),
+            Err(Miss::Failed(why)) => (Err(why), false),
         };
-        findings.push(Finding { target, outcome: outcome.map_err(|e| e.to_string()) });
+        findings.push(Finding { target, outcome, refused });
     }
     Ok(findings)
 }
@@ -121,16 +131,26 @@ async fn record(core: &Core, caller: &Caller, chain: Vec<Vec<u8>>) -> Result<(Ce
     Ok((certificate, new))
 }
 
-/// The certificates `target` presents in a TLS handshake.
-async fn handshake(host: &str, target: &str) -> Result<Vec<Vec<u8>>, String> {
-    let tcp = tokio::net::TcpStream::connect(target).await.map_err(|e| format!("Connection failed: {e}."))?;
-    let name = ServerName::try_from(host.to_owned()).map_err(|_| format!("{host:?} is not a host name."))?;
+/// The certificates `host:port` presents in a TLS handshake, at an address `target_networks`
+/// allows (a refused target is never connected to, so a scan cannot map what is closed to it).
+async fn handshake(targets: &TargetNetworks, host: &str, port: u16) -> Result<Vec<Vec<u8>>, Miss> {
+    let addresses = targets.resolve(host, port).await.map_err(|refused| {
+        if refused.is_policy() {
+            Miss::Refused(format!("Refused: cofre may not connect there ({refused})."))
+        } else {
+            Miss::Failed(format!("Connection failed: {refused}."))
+        }
+    })?;
+    let failed = |why: String| Miss::Failed(why);
+    let tcp =
+        tokio::net::TcpStream::connect(&addresses[..]).await.map_err(|e| failed(format!("Connection failed: {e}.")))?;
+    let name = ServerName::try_from(host.to_owned()).map_err(|_| failed(format!("{host:?} is not a host name.")))?;
     let tls = tokio_rustls::TlsConnector::from(accept_anything())
         .connect(name, tcp)
         .await
-        .map_err(|e| format!("TLS handshake failed: {e}."))?;
+        .map_err(|e| failed(format!("TLS handshake failed: {e}.")))?;
     let (_, session) = tls.get_ref();
-    let chain = session.peer_certificates().ok_or("The endpoint presented no certificate.")?;
+    let chain = session.peer_certificates().ok_or_else(|| failed("The endpoint presented no certificate.".into()))?;
     Ok(chain.iter().map(|c| c.to_vec()).collect())
 }
 

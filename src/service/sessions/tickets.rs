@@ -86,6 +86,11 @@ pub async fn create(core: &Core, caller: &Caller, request: TicketRequest) -> Api
         .or_else(|| protocol.port_in(&found.device.connectivities))
         .unwrap_or_else(|| protocol.default_port());
     let host = if found.device.hostname.is_empty() { found.device.ip.clone() } else { found.device.hostname.clone() };
+    // Refused now rather than at the first connection: the caller learns it, and it is audited.
+    if let Some(refused) = core.targets.refuses(&host, port).await {
+        tracing::info!(device = found.device.id, %refused, "session ticket refused by target_networks");
+        return Err(ApiError::legacy("Device address not allowed by target_networks"));
+    }
 
     let token = crate::crypto::random_hex(32);
     let now = core.now();
