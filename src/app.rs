@@ -68,7 +68,7 @@ impl App {
             config.proxy_url = config.proxy_base();
         }
         // The core creates the data directory owner-only; the TLS files go inside it after.
-        let core = Core::open(config, clock).await?;
+        let core = Core::open(config, clock, crate::service::vault::Opening::FirstStart).await?;
         let tls = crate::tls::server_config(&core.config).await?;
         let audit = AuditSink::spawn(core.store.clone(), core.audit_chain_key());
         // Sessions a dead process held, or never entered, are closed before any is served.

@@ -1,10 +1,11 @@
-//! The command line: `serve` (the default), `migrate`, and the operator commands. They share the
-//! server's configuration and call the same service functions as the admin API, so they work
-//! while the server runs.
+//! The command line: `serve` (the default), `init`, `migrate`, and the operator commands. They
+//! share the server's configuration and call the same service functions as the admin API, so
+//! they work while the server runs.
 
 pub mod backups;
 pub mod certificates;
 pub mod devices;
+pub mod dispatch;
 pub mod dsm;
 pub mod integrity;
 pub mod keys;
@@ -32,8 +33,12 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// Run the server (the default).
+    /// Run the server (the default). On its first start, in an empty (or absent) data
+    /// directory, it makes the vault: the master key and the database.
     Serve,
+    /// Make a new vault (master key and database) where none is; refuses a store that has one.
+    /// Every other command opens an existing vault and never makes one.
+    Init,
     /// Apply database migrations and exit.
     Migrate,
     /// Applications and their authorizations.

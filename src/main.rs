@@ -4,7 +4,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use cofre::cli::run::{run_dsm, run_operator_command};
+use cofre::cli::dispatch::run_operator_command;
+use cofre::cli::run::run_dsm;
 use cofre::cli::{Cli, Command};
 use cofre::{App, Config, clock::SystemClock, telemetry};
 

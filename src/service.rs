@@ -16,6 +16,7 @@ pub mod optimistic;
 pub mod pam;
 pub mod scim;
 pub mod sessions;
+pub mod vault;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -33,6 +34,7 @@ use crate::domain::targets::TargetNetworks;
 use crate::error::{ApiError, ApiResult};
 use crate::store::{Store, StoreError};
 use hosts::HostResolver;
+use vault::{Opening, Plan};
 
 /// How often an update that lost a race reads again and re-applies itself before it gives up:
 /// enough for dozens of callers changing one row at the same moment.
@@ -71,25 +73,29 @@ pub enum StartError {
     WrongMasterKey(CryptoError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// Refused before anything was written: what is missing, and where.
+    #[error("{0}")]
+    NoVault(String),
 }
 
 impl Core {
-    /// Connects, migrates, loads (or creates) the master key, data keys and server secrets.
-    pub async fn open(config: Config, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+    /// Opens the vault `config` names: connects, migrates, loads the master key, data keys and
+    /// server secrets. Where there is no vault, `opening` says whether this command may make
+    /// one (`vault::plan` decides, before anything is written).
+    pub async fn open(config: Config, clock: Arc<dyn Clock>, opening: Opening) -> Result<Self, StartError> {
+        let plan = vault::plan(&config, opening).await?;
         create_private_dir(&config.data_dir)?;
+        let key_path = config.master_key_path();
+        // The key first: a start cut short leaves a key without a database, which init resumes.
+        let master = match plan {
+            Plan::Create { key_exists: false } => generate_master_key(&key_path)?,
+            Plan::Create { key_exists: true } | Plan::Open => MasterKey::load(&key_path)?,
+        };
         let store = Store::connect(&config.database_url(), config.database_max_connections).await?;
         store.migrate().await?;
-        let key_path = config.master_key_path();
-        let (master, generated) = MasterKey::load_or_generate(&key_path)?;
-        if generated {
-            tracing::warn!(path = %key_path.display(), "generated a new master key: back it up and keep it apart from the database");
-            eprintln!(
-                "WARNING: generated a new master key at {} (mode 0600).\n\
-                 WARNING: without this file nothing stored by cofre can be read. Back it up, away from the database.",
-                key_path.display()
-            );
-        }
-        let keyring = load_keyring(&store, &master, &MasterKey::incoming_path(&key_path), clock.now()).await?;
+        let creating = matches!(plan, Plan::Create { .. });
+        let incoming = MasterKey::incoming_path(&key_path);
+        let keyring = load_keyring(&store, &master, &incoming, clock.now(), creating).await?;
         let now = clock.now();
         let shared = |name: &'static str| server_secret(&store, &keyring, name, now);
         let token_key = shared("token_signing_key").await?;
@@ -241,12 +247,37 @@ impl Core {
     }
 }
 
-/// Loads every data key, creating the first one on a fresh store. A store whose keys were
-/// wrapped by another master key is refused rather than extended with keys it cannot share,
-/// unless that key is the incoming one of a rotation under way (`incoming`).
-async fn load_keyring(store: &Store, master: &MasterKey, incoming: &Path, now: i64) -> Result<Keyring, StartError> {
+/// Writes a new master key file and warns loudly: it is the one thing that opens the vault.
+fn generate_master_key(path: &Path) -> Result<MasterKey, StartError> {
+    let (master, _) = MasterKey::load_or_generate(path)?;
+    tracing::warn!(path = %path.display(), "generated a new master key: back it up and keep it apart from the database");
+    eprintln!(
+        "WARNING: generated a new master key at {} (mode 0600).\n\
+         WARNING: without this file nothing stored by cofre can be read. Back it up, away from the database.",
+        path.display()
+    );
+    Ok(master)
+}
+
+/// Loads every data key, creating the first one when a vault is being made (`creating`). A
+/// store whose keys were wrapped by another master key is refused rather than extended with
+/// keys it cannot share, unless that key is the incoming one of a rotation under way.
+async fn load_keyring(
+    store: &Store,
+    master: &MasterKey,
+    incoming: &Path,
+    now: i64,
+    creating: bool,
+) -> Result<Keyring, StartError> {
     let kek_id = i64::from(master.id());
     let mut wrapped = store.data_keys().await?;
+    if wrapped.is_empty() && !creating {
+        return Err(StartError::NoVault(
+            "the database holds no data keys: it is not a vault (a first start cut short?); move it away and \
+             run cofre init"
+                .into(),
+        ));
+    }
     if wrapped.is_empty() {
         let dek = random_key();
         let id = store.insert_data_key(kek_id, now, |id| master.wrap(id, &dek)).await?;

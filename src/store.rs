@@ -182,7 +182,7 @@ fn restrict_sqlite_files(path: &str) -> std::io::Result<()> {
 }
 
 /// The database file of a `sqlite:` URL; none for an in-memory database.
-fn sqlite_file(url: &str) -> Option<&str> {
+pub(crate) fn sqlite_file(url: &str) -> Option<&str> {
     let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
     let path = path.split('?').next().unwrap_or_default();
     (!path.is_empty() && path != ":memory:").then_some(path)

@@ -32,6 +32,15 @@ pub async fn server_config(config: &Config) -> Result<Option<RustlsConfig>, TlsE
     Ok(Some(loaded))
 }
 
+/// Makes the self-signed certificate now, when that is the mode (`cofre init`: what the first
+/// start would make).
+pub fn prepare(config: &Config) -> Result<(), TlsError> {
+    if config.tls == TlsMode::SelfSigned {
+        ensure_self_signed(&config.data_dir.join("tls"), &config.tls_sans)?;
+    }
+    Ok(())
+}
+
 /// Creates `cert.pem` and `key.pem` (0600) for localhost, 127.0.0.1, ::1 and `extra` names,
 /// unless they exist and cover every name; returns their paths.
 fn ensure_self_signed(dir: &Path, extra: &[String]) -> Result<(PathBuf, PathBuf), TlsError> {

@@ -1,18 +1,13 @@
 //! What each operator command does: parse its words, call the service, print.
 
 use std::io::Read;
-use std::sync::Arc;
 
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use zeroize::Zeroizing;
 
-use super::{
-    AppCommand, AuditCommand, CliResult, Command, CreateApp, DomainCommand, LinkItems, PolicyCommand, TokenCommand,
-};
-use crate::clock::SystemClock;
-use crate::config::Config;
+use super::{AppCommand, CliResult, CreateApp, DomainCommand, LinkItems, PolicyCommand, TokenCommand};
 use crate::domain::authorization::{Access, ItemKind, Resources, Scopes};
 use crate::domain::network::IpAllowList;
 use crate::domain::pam::Policy;
@@ -28,39 +23,6 @@ pub async fn run_dsm(command: super::DsmCommand) -> CliResult {
         super::DsmCommand::Run { connection, tool, output } => super::dsm::run(connection, tool, output).await,
         super::DsmCommand::Exec { connection, command } => super::dsm::exec(connection, command).await,
     }
-}
-
-pub async fn run_operator_command(config: Config, command: Command) -> CliResult {
-    if let Command::Restore { file, key_file } = &command {
-        return super::backups::restore(config, file, key_file.as_deref()).await;
-    }
-    let core = Core::open(config, Arc::new(SystemClock)).await?;
-    let result = match command {
-        Command::Serve => Ok(()),
-        Command::Migrate => {
-            println!("migrations applied");
-            Ok(())
-        }
-        Command::App(cmd) => app(&core, cmd).await,
-        Command::User(cmd) => super::users::user(&core, cmd).await,
-        Command::Group(cmd) => super::users::group(&core, cmd).await,
-        Command::Token(cmd) => token(&core, cmd).await,
-        Command::Audit(AuditCommand::Tail { lines, json }) => audit_tail(&core, lines, json).await,
-        Command::Audit(cmd) => super::integrity::audit(&core, cmd).await,
-        Command::Key(cmd) => super::keys::run(&core, cmd).await,
-        Command::Backup { file } => super::backups::backup(&core, &file).await,
-        Command::Restore { .. } => Err("restore runs without opening the store first".into()),
-        Command::MigrateStore { to } => super::backups::migrate_store(&core, &to).await,
-        Command::Domain(cmd) => domain(&core, cmd).await,
-        Command::Policy(cmd) => policy(&core, cmd).await,
-        Command::Dsm(_) => Err("cofre dsm runs without a server configuration".into()),
-        Command::Session(cmd) => super::sessions::run(&core, cmd).await,
-        Command::Device(cmd) => super::devices::run(&core, cmd).await,
-        Command::Ca(cmd) => super::certificates::authorities(&core, cmd).await,
-        Command::Cert(cmd) => super::certificates::certificates(&core, cmd).await,
-    };
-    core.close().await;
-    result
 }
 
 fn rfc3339(flag: &str, value: &str) -> Result<i64, String> {
@@ -112,7 +74,7 @@ async fn create_app(core: &Core, args: CreateApp) -> CliResult {
     Ok(())
 }
 
-async fn app(core: &Core, cmd: AppCommand) -> CliResult {
+pub(super) async fn app(core: &Core, cmd: AppCommand) -> CliResult {
     match cmd {
         AppCommand::Create(args) => create_app(core, args).await?,
         AppCommand::List { json } => {
@@ -178,7 +140,7 @@ async fn link(core: &Core, id: i64, items: LinkItems, access: Option<Access>) ->
     Ok(())
 }
 
-async fn token(core: &Core, cmd: TokenCommand) -> CliResult {
+pub(super) async fn token(core: &Core, cmd: TokenCommand) -> CliResult {
     match cmd {
         TokenCommand::Create { name, description, scopes, ips, expires, kind, user, json } => {
             let new = NewToken {
@@ -237,7 +199,7 @@ async fn token(core: &Core, cmd: TokenCommand) -> CliResult {
     Ok(())
 }
 
-async fn domain(core: &Core, cmd: DomainCommand) -> CliResult {
+pub(super) async fn domain(core: &Core, cmd: DomainCommand) -> CliResult {
     match cmd {
         DomainCommand::Create { name } => {
             devices::create_domain(core, &name).await?;
@@ -252,7 +214,7 @@ async fn domain(core: &Core, cmd: DomainCommand) -> CliResult {
     Ok(())
 }
 
-async fn policy(core: &Core, cmd: PolicyCommand) -> CliResult {
+pub(super) async fn policy(core: &Core, cmd: PolicyCommand) -> CliResult {
     match cmd {
         PolicyCommand::Create {
             name,
@@ -306,7 +268,7 @@ async fn policy(core: &Core, cmd: PolicyCommand) -> CliResult {
     Ok(())
 }
 
-async fn audit_tail(core: &Core, lines: i64, json: bool) -> CliResult {
+pub(super) async fn audit_tail(core: &Core, lines: i64, json: bool) -> CliResult {
     for r in core.recent_audit(lines.clamp(1, 10_000)).await? {
         let value = serde_json::to_value(&r)?;
         print(json, &value, || {

@@ -37,11 +37,26 @@ pub fn cofre_outcome_with_env(
     stdin: &str,
     env: &[(&str, &str)],
 ) -> (bool, String, String) {
+    cofre_at_with_env(app.data_dir.path(), &app.config.database_url, args, stdin, env)
+}
+
+/// `cofre ARGS` with this data directory and database URL (empty: SQLite in the directory).
+pub fn cofre_at(data_dir: &std::path::Path, database_url: &str, args: &[&str], stdin: &str) -> (bool, String, String) {
+    cofre_at_with_env(data_dir, database_url, args, stdin, &[])
+}
+
+fn cofre_at_with_env(
+    data_dir: &std::path::Path,
+    database_url: &str,
+    args: &[&str],
+    stdin: &str,
+    env: &[(&str, &str)],
+) -> (bool, String, String) {
     use std::io::Write;
     let mut child = Command::new(env!("CARGO_BIN_EXE_cofre"))
         .args(args)
-        .env("COFRE_DATA_DIR", app.data_dir.path())
-        .env("COFRE_DATABASE_URL", &app.config.database_url)
+        .env("COFRE_DATA_DIR", data_dir)
+        .env("COFRE_DATABASE_URL", database_url)
         .env("COFRE_TLS", "off")
         .env_remove("COFRE_CONFIG")
         .env_remove("COFRE_TEST_POSTGRES_URL")

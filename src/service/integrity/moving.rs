@@ -105,7 +105,7 @@ fn opening_key(
 
 /// Opens the restored store as a server would and checks counts, seals and the audit chain.
 async fn check(config: &Config, clock: Arc<dyn Clock>, summary: Summary) -> Result<Restored, BackupError> {
-    let core = Core::open(config.clone(), clock)
+    let core = Core::open(config.clone(), clock, crate::service::vault::Opening::Existing)
         .await
         .map_err(|e| BackupError::Refused(format!("the restored store does not open: {e}")))?;
     let result = async {

@@ -1,0 +1,61 @@
+//! The operator commands' one way in: open the vault (make one only for `init`), run the
+//! command.
+
+use std::sync::Arc;
+
+use super::{AuditCommand, CliResult, Command};
+use crate::clock::SystemClock;
+use crate::config::Config;
+use crate::service::Core;
+use crate::service::vault::Opening;
+
+pub async fn run_operator_command(config: Config, command: Command) -> CliResult {
+    if let Command::Restore { file, key_file } = &command {
+        return super::backups::restore(config, file, key_file.as_deref()).await;
+    }
+    let opening = if matches!(command, Command::Init) { Opening::Init } else { Opening::Existing };
+    let core = Core::open(config, Arc::new(SystemClock), opening).await?;
+    let result = run(&core, command).await;
+    core.close().await;
+    result
+}
+
+async fn run(core: &Core, command: Command) -> CliResult {
+    use super::run::{app, audit_tail, domain, policy, token};
+    match command {
+        Command::Serve => Ok(()),
+        Command::Init => init(core),
+        Command::Migrate => {
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::App(cmd) => app(core, cmd).await,
+        Command::User(cmd) => super::users::user(core, cmd).await,
+        Command::Group(cmd) => super::users::group(core, cmd).await,
+        Command::Token(cmd) => token(core, cmd).await,
+        Command::Audit(AuditCommand::Tail { lines, json }) => audit_tail(core, lines, json).await,
+        Command::Audit(cmd) => super::integrity::audit(core, cmd).await,
+        Command::Key(cmd) => super::keys::run(core, cmd).await,
+        Command::Backup { file } => super::backups::backup(core, &file).await,
+        Command::Restore { .. } => Err("restore runs without opening the store first".into()),
+        Command::MigrateStore { to } => super::backups::migrate_store(core, &to).await,
+        Command::Domain(cmd) => domain(core, cmd).await,
+        Command::Policy(cmd) => policy(core, cmd).await,
+        Command::Dsm(_) => Err("cofre dsm runs without a server configuration".into()),
+        Command::Session(cmd) => super::sessions::run(core, cmd).await,
+        Command::Device(cmd) => super::devices::run(core, cmd).await,
+        Command::Ca(cmd) => super::certificates::authorities(core, cmd).await,
+        Command::Cert(cmd) => super::certificates::certificates(core, cmd).await,
+    }
+}
+
+/// The vault `Core::open` just made: what the first start of `serve` makes, TLS files included.
+fn init(core: &Core) -> CliResult {
+    crate::tls::prepare(&core.config)?;
+    println!(
+        "vault created: master key {} (back it up, away from the database), database {}",
+        core.config.master_key_path().display(),
+        crate::service::vault::database_name(&core.config.database_url())
+    );
+    Ok(())
+}
