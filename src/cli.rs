@@ -1,6 +1,6 @@
 //! The command line: `serve` (the default), `init`, `migrate`, and the operator commands. They
 //! share the server's configuration and call the same service functions as the admin API, so
-//! they work while the server runs.
+//! they work while the server runs; each that changes state is audited (`operator_audit`).
 
 pub mod backups;
 pub mod certificates;
@@ -9,6 +9,7 @@ pub mod dispatch;
 pub mod dsm;
 pub mod integrity;
 pub mod keys;
+pub mod operator_audit;
 pub mod run;
 pub mod sessions;
 pub mod users;

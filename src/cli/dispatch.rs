@@ -1,8 +1,10 @@
 //! The operator commands' one way in: open the vault (make one only for `init`), run the
-//! command.
+//! command, and audit it if it changes state (`operator_audit`), whatever its outcome.
 
+use std::path::Path;
 use std::sync::Arc;
 
+use super::operator_audit::{self, Action};
 use super::{AuditCommand, CliResult, Command};
 use crate::clock::SystemClock;
 use crate::config::Config;
@@ -10,12 +12,14 @@ use crate::service::Core;
 use crate::service::vault::Opening;
 
 pub async fn run_operator_command(config: Config, command: Command) -> CliResult {
+    let action = operator_audit::action(&command);
     if let Command::Restore { file, key_file } = &command {
-        return super::backups::restore(config, file, key_file.as_deref()).await;
+        return restore(config, file, key_file.as_deref(), action).await;
     }
     let opening = if matches!(command, Command::Init) { Opening::Init } else { Opening::Existing };
     let core = Core::open(config, Arc::new(SystemClock), opening).await?;
     let result = run(&core, command).await;
+    let result = audited(&core, action, result).await;
     core.close().await;
     result
 }
@@ -58,4 +62,43 @@ fn init(core: &Core) -> CliResult {
         crate::service::vault::database_name(&core.config.database_url())
     );
     Ok(())
+}
+
+/// Audits `action` with `result`. A command that did its work but could not be audited fails,
+/// so the operator knows the trail misses it.
+async fn audited(core: &Core, action: Option<Action>, result: CliResult) -> CliResult {
+    let Some(action) = action else { return result };
+    match operator_audit::record(core, &action, &result).await {
+        Ok(()) => result,
+        Err(e) => {
+            let missing = format!("cofre {}: its audit record could not be written: {e}", action.command);
+            match result {
+                Ok(()) => Err(missing.into()),
+                Err(failed) => {
+                    eprintln!("cofre: {missing}");
+                    Err(failed)
+                }
+            }
+        }
+    }
+}
+
+/// A restore loads a whole store, its audit chain with it: the restore is audited into that
+/// chain once loaded and checked (so the check counts what the backup held). A restore refused
+/// before any vault was there has no trail to go in.
+async fn restore(config: Config, file: &Path, key_file: Option<&Path>, action: Option<Action>) -> CliResult {
+    let result = super::backups::restore(config.clone(), file, key_file).await;
+    match Core::open(config, Arc::new(SystemClock), Opening::Existing).await {
+        Ok(core) => {
+            let result = audited(&core, action, result).await;
+            core.close().await;
+            result
+        }
+        Err(e) => {
+            if result.is_ok() {
+                return Err(format!("restored, but the restored store does not open to audit it: {e}").into());
+            }
+            result
+        }
+    }
 }

@@ -272,7 +272,10 @@ pub(super) async fn audit_tail(core: &Core, lines: i64, json: bool) -> CliResult
     for r in core.recent_audit(lines.clamp(1, 10_000)).await? {
         let value = serde_json::to_value(&r)?;
         print(json, &value, || {
-            let who = r.authorization_id.map_or_else(|| "anonymous".to_owned(), |id| format!("authorization {id}"));
+            let who = match r.authorization_id {
+                Some(id) => format!("authorization {id}"),
+                None => operator_of(&r).unwrap_or_else(|| "anonymous".to_owned()),
+            };
             format!(
                 "{} {} {} {who} {} {} {} {} {}",
                 format_time(r.at_ms / 1000),
@@ -287,4 +290,10 @@ pub(super) async fn audit_tail(core: &Core, lines: i64, json: bool) -> CliResult
         });
     }
     Ok(())
+}
+
+/// `cli:USER` for an operator's record (`operator_audit`).
+fn operator_of(r: &crate::domain::audit::AuditRecord) -> Option<String> {
+    let detail: Value = serde_json::from_str(&r.detail).ok().filter(|_| r.method == "CLI")?;
+    Some(format!("cli:{}", detail["os_user"].as_str()?))
 }

@@ -33,6 +33,24 @@ impl AuditRecord {
             detail: detail.to_string(),
         }
     }
+
+    /// An operator's command through the CLI: no caller or address, `route` naming the
+    /// command (`/cli/app/link`), `status` its exit status (0 or 1), and `detail` a JSON object
+    /// with `origin: "cli"`, the OS user and what the command named.
+    pub fn for_operator(at_ms: i64, route: String, succeeded: bool, detail: serde_json::Value) -> Self {
+        Self {
+            at_ms,
+            request_id: uuid::Uuid::now_v7().to_string(),
+            client_ip: "-".into(),
+            application_id: None,
+            authorization_id: None,
+            method: "CLI".into(),
+            route,
+            status: if succeeded { 0 } else { 1 },
+            outcome: if succeeded { "success" } else { "error" }.into(),
+            detail: detail.to_string(),
+        }
+    }
 }
 
 /// A record as stored in the chain: its row id, sequence number and MAC.

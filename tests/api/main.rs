@@ -19,6 +19,7 @@ mod certificate_publishing;
 mod certificate_renewal;
 mod certificates;
 mod cli;
+mod cli_audit;
 mod cli_vault;
 mod contract_fidelity;
 mod crash;
