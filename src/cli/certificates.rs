@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
 use super::CliResult;
+use super::run::created_ids;
 use crate::domain::authorization::{Caller, Scheme};
 use crate::domain::certificates::requests::RawRequest;
 use crate::domain::certificates::{Authority, Certificate, CertificateFilter, CertificateStatus};
@@ -46,6 +47,7 @@ pub async fn authorities(core: &Core, cmd: CaCommand) -> CliResult {
         CaCommand::Create { name, key_type, validity_days, parent, json } => {
             let input = AuthorityInput { name, key_type: Some(key_type), validity_days: Some(validity_days), parent };
             let a = authorities::create(core, input).await?;
+            created_ids(&[("authority_id", a.id)]);
             super::run::print(json, &authority_json(&a), || {
                 format!(
                     "certificate authority {} ({}) created: {}, valid {} days",
@@ -82,6 +84,7 @@ pub async fn authorities(core: &Core, cmd: CaCommand) -> CliResult {
                 parent,
             };
             let a = authorities::import(core, input).await?;
+            created_ids(&[("authority_id", a.id)]);
             super::run::print(json, &authority_json(&a), || {
                 format!("certificate authority {} ({}) imported: {}", a.name, a.id, a.key.as_stored())
             });
@@ -149,6 +152,7 @@ pub async fn certificates(core: &Core, cmd: CertCommand) -> CliResult {
                 password_revogation: None,
             };
             let c = imports::import(core, &caller, input).await?;
+            created_ids(&[("certificate_id", c.id)]);
             print_certificate(who.json, &c, now, "imported");
         }
         CertCommand::Request {
@@ -181,6 +185,7 @@ pub async fn certificates(core: &Core, cmd: CertCommand) -> CliResult {
             let input =
                 RequestInput { code, raw, key_password: stdin_if(key_password_stdin)?, password_revogation: None };
             let (r, created) = requests::submit(core, &caller, input).await?;
+            created_ids(&[("request_id", r.id)]);
             let value = json!({"id": r.id.to_string(), "code": r.code, "created": created, "csr": r.csr_pem});
             super::run::print(who.json, &value, || {
                 format!("request {} {}\n{}", r.code, if created { "registered" } else { "updated" }, r.csr_pem)
@@ -199,6 +204,7 @@ pub async fn certificates(core: &Core, cmd: CertCommand) -> CliResult {
                 itsm_code: None,
             };
             let c = signing::sign(core, &caller, input).await?;
+            created_ids(&[("certificate_id", c.id)]);
             print_certificate(who.json, &c, now, "signed");
         }
         CertCommand::Revoke { who, id, reason, password_stdin } => {

@@ -4,6 +4,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use serde_json::{Map, Value};
+
 use super::operator_audit::{self, Action};
 use super::{AuditCommand, CliResult, Command};
 use crate::clock::SystemClock;
@@ -18,8 +20,8 @@ pub async fn run_operator_command(config: Config, command: Command) -> CliResult
     }
     let opening = if matches!(command, Command::Init) { Opening::Init } else { Opening::Existing };
     let core = Core::open(config, Arc::new(SystemClock), opening).await?;
-    let result = run(&core, command).await;
-    let result = audited(&core, action, result).await;
+    let (result, made) = operator_audit::collecting(run(&core, command)).await;
+    let result = audited(&core, action, result, made).await;
     core.close().await;
     result
 }
@@ -66,9 +68,9 @@ fn init(core: &Core) -> CliResult {
 
 /// Audits `action` with `result`. A command that did its work but could not be audited fails,
 /// so the operator knows the trail misses it.
-async fn audited(core: &Core, action: Option<Action>, result: CliResult) -> CliResult {
+async fn audited(core: &Core, action: Option<Action>, result: CliResult, made: Map<String, Value>) -> CliResult {
     let Some(action) = action else { return result };
-    match operator_audit::record(core, &action, &result).await {
+    match operator_audit::record(core, &action, &result, made).await {
         Ok(()) => result,
         Err(e) => {
             let missing = format!("cofre {}: its audit record could not be written: {e}", action.command);
@@ -90,7 +92,7 @@ async fn restore(config: Config, file: &Path, key_file: Option<&Path>, action: O
     let result = super::backups::restore(config.clone(), file, key_file).await;
     match Core::open(config, Arc::new(SystemClock), Opening::Existing).await {
         Ok(core) => {
-            let result = audited(&core, action, result).await;
+            let result = audited(&core, action, result, Map::new()).await;
             core.close().await;
             result
         }

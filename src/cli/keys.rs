@@ -54,6 +54,7 @@ pub async fn run(core: &Core, command: KeyCommand) -> CliResult {
         }
         KeyCommand::NewDataKey => {
             let id = core.new_data_key().await?;
+            super::run::created_ids(&[("data_key_id", id)]);
             println!("data key {id} created: new values are sealed under it (cofre key reseal moves the old ones)");
             Ok(())
         }

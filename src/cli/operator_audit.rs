@@ -3,7 +3,7 @@
 //! it named). Which commands change state, and which of their words are safe to keep, is said
 //! here, once: never a password, a secret or a key, only names, ids and file paths.
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::keys::KeyCommand;
 use super::{
@@ -12,6 +12,27 @@ use super::{
 };
 use crate::domain::audit::AuditRecord;
 use crate::service::Core;
+
+tokio::task_local! {
+    /// The ids of what the running command made, for its record (see `created`).
+    static CREATED: std::cell::RefCell<Map<String, Value>>;
+}
+
+/// Notes the id of something the running command made (`application_id`, …), so its record
+/// names it too. Outside the dispatcher, nothing is noted.
+pub fn created(name: &str, id: impl Into<Value>) {
+    let _ = CREATED.try_with(|c| c.borrow_mut().insert(name.to_owned(), id.into()));
+}
+
+/// Runs a command, collecting what it noted with `created`.
+pub async fn collecting<F: std::future::Future>(command: F) -> (F::Output, Map<String, Value>) {
+    CREATED
+        .scope(std::cell::RefCell::default(), async {
+            let out = command.await;
+            (out, CREATED.with(|c| c.take()))
+        })
+        .await
+}
 
 /// A state-changing command as the trail keeps it.
 pub struct Action {
@@ -219,11 +240,20 @@ fn passwd_name(uid: u32) -> Option<String> {
     })
 }
 
-/// Appends `action`'s record, with how the command ended, to `core`'s audit chain.
-pub async fn record(core: &Core, action: &Action, outcome: &CliResult) -> crate::error::ApiResult<()> {
+/// Appends `action`'s record, with how the command ended and the ids of what it made, to
+/// `core`'s audit chain.
+pub async fn record(
+    core: &Core,
+    action: &Action,
+    outcome: &CliResult,
+    made: Map<String, Value>,
+) -> crate::error::ApiResult<()> {
     let (os_user, uid) = os_user();
     let mut detail = json!({"origin": "cli", "os_user": os_user, "uid": uid, "command": action.command,
                             "targets": action.targets});
+    if !made.is_empty() {
+        detail["created"] = Value::Object(made);
+    }
     if let Err(e) = outcome {
         // The error as the operator saw it: service errors carry no secret, nor do the CLI's own.
         detail["error"] = json!(e.to_string().chars().take(300).collect::<String>());

@@ -62,6 +62,7 @@ async fn create_app(core: &Core, args: CreateApp) -> CliResult {
         owner: args.owner,
     };
     let created = apps::create_application(core, new).await?;
+    created_ids(&[("application_id", created.application_id), ("authorization_id", created.authorization_id)]);
     let out = created.to_json();
     if args.json {
         println!("{out}");
@@ -153,6 +154,7 @@ pub(super) async fn token(core: &Core, cmd: TokenCommand) -> CliResult {
                 user,
             };
             let created = api_tokens::create(core, new).await?;
+            created_ids(&[("token_id", created.token_id)]);
             let value = created.token.as_ref().map(|t| t.as_str());
             let out = json!({"token_id": created.token_id.to_string(), "token": value});
             print(json, &out, || match value {
@@ -245,6 +247,7 @@ pub(super) async fn policy(core: &Core, cmd: PolicyCommand) -> CliResult {
                 },
             )
             .await?;
+            created_ids(&[("policy_id", created.id)]);
             println!("policy {} created (id {})", created.name, created.id);
         }
         PolicyCommand::List => {
@@ -296,4 +299,11 @@ pub(super) async fn audit_tail(core: &Core, lines: i64, json: bool) -> CliResult
 fn operator_of(r: &crate::domain::audit::AuditRecord) -> Option<String> {
     let detail: Value = serde_json::from_str(&r.detail).ok().filter(|_| r.method == "CLI")?;
     Some(format!("cli:{}", detail["os_user"].as_str()?))
+}
+
+/// What a command made, for its audit record.
+pub(super) fn created_ids(ids: &[(&str, i64)]) {
+    for (name, id) in ids {
+        super::operator_audit::created(name, *id);
+    }
 }

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::run::{print, secret_from_stdin};
+use super::run::{created_ids, print, secret_from_stdin};
 use super::{CliResult, GroupCommand, UserCommand};
 use crate::service::Core;
 use crate::service::admin::users::{self, NewUser, UserChanges};
@@ -19,6 +19,7 @@ pub(super) async fn user(core: &Core, cmd: UserCommand) -> CliResult {
                 groups,
             };
             let created = users::create_user(core, new).await?;
+            created_ids(&[("user_id", created.id)]);
             println!("user {} created (id {})", created.username, created.id);
         }
         UserCommand::List { json } => {
@@ -57,6 +58,7 @@ pub(super) async fn group(core: &Core, cmd: GroupCommand) -> CliResult {
     match cmd {
         GroupCommand::Create { name } => {
             let created = users::create_group(core, &name).await?;
+            created_ids(&[("group_id", created.id)]);
             println!("group {} created (id {})", created.name, created.id);
         }
         GroupCommand::List { json } => {

@@ -78,6 +78,8 @@ async fn operator_commands_are_audited_with_the_os_user_and_no_secret(backend: B
     let outcomes: Vec<&str> = records.iter().map(|(r, _)| r["outcome"].as_str().unwrap_or_default()).collect();
     assert_eq!(outcomes, ["success", "success", "success", "success", "success", "error"]);
     assert_eq!(records[0].1["targets"]["name"], "auditor");
+    assert_eq!(records[0].1["created"]["application_id"].to_string(), app_id, "the id of what it made");
+    assert!(records[1].1["created"]["user_id"].is_i64(), "{}", records[1].0);
     assert_eq!(records[1].1["targets"]["username"], "dora");
     assert_eq!(records[2].1["targets"]["application_id"].to_string(), app_id);
     assert_eq!(records[2].1["targets"]["info"], json!(["for-auditor"]));
