@@ -260,21 +260,23 @@ impl Config {
     }
 
     /// The web proxy's wildcard URL without a trailing `/`: `proxy_url`, else
-    /// `{scheme}://*.localhost:{port}` from `proxy_listen` (browsers resolve every `*.localhost`
-    /// name to loopback, so per-session origins need nothing configured on one machine).
+    /// `{scheme}://*.sessions.localhost:{port}` from `proxy_listen` (browsers and curl resolve every
+    /// `*.localhost` name to loopback, so per-session origins need nothing configured on one
+    /// machine; a wildcard one label below `localhost` is one that TLS clients accept).
     pub fn proxy_base(&self) -> String {
         if !self.proxy_url.is_empty() {
             return self.proxy_url.trim_end_matches('/').to_owned();
         }
         let scheme = if self.tls == TlsMode::Off { "http" } else { "https" };
-        format!("{scheme}://*.localhost:{}", self.proxy_listen.port())
+        format!("{scheme}://*.sessions.localhost:{}", self.proxy_listen.port())
     }
 
     /// Each session's own origin under the proxy's wildcard host.
     pub fn session_origins(&self) -> SessionOrigins {
         SessionOrigins::parse(&self.proxy_base()).unwrap_or_else(|_| {
             // `validate` refused any other proxy URL before the server started.
-            SessionOrigins::parse("https://*.localhost:8444").unwrap_or_else(|_| unreachable!("a constant parses"))
+            SessionOrigins::parse("https://*.sessions.localhost:8444")
+                .unwrap_or_else(|_| unreachable!("a constant parses"))
         })
     }
 

@@ -48,7 +48,8 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let scheme = if app.is_tls() { "https" } else { "http" };
     tracing::info!(address = %app.local_addr(), "cofre listening");
     eprintln!("cofre: listening on {scheme}://{}", app.local_addr());
-    eprintln!("cofre: session web proxy on {scheme}://{}", app.proxy_addr());
+    let sessions = app.state().core.config.proxy_base();
+    eprintln!("cofre: session web proxy on {} (each session on its own host under {sessions})", app.proxy_addr());
     if let Some(ssh) = app.ssh_addr() {
         eprintln!("cofre: SSH gateway on {ssh} (ssh -p {} TICKET@host)", ssh.port());
     }

@@ -22,7 +22,7 @@ pub async fn server_config(config: &Config) -> Result<Option<RustlsConfig>, TlsE
             (config.tls_cert_file.clone().unwrap_or_default(), config.tls_key_file.clone().unwrap_or_default())
         }
         TlsMode::SelfSigned => {
-            // The sessions' own hosts (`s-<id>.localhost`, or under the configured wildcard).
+            // The sessions' own hosts (`s-<id>.sessions.localhost`, or under the configured wildcard).
             let mut names = config.tls_sans.clone();
             names.push(config.session_origins().wildcard_host());
             ensure_self_signed(&config.data_dir.join("tls"), &names)?

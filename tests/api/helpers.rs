@@ -34,9 +34,41 @@ impl Backend {
 
 /// Runs each named `async fn(Backend)` once on SQLite and once on PostgreSQL. The PostgreSQL
 /// run is compiled as ignored (reported as skipped) when `COFRE_TEST_POSTGRES_URL` is not set;
-/// `python: …` marks tests that also need the signers of `COFRE_TEST_PYTHON`.
+/// `python: …` marks tests that also need the signers of `COFRE_TEST_PYTHON`; `sshd: …` those that
+/// need root and OpenSSH's sshd (`COFRE_TEST_SSHD`); `browser: …` those that drive Chromium
+/// (`COFRE_TEST_CHROMEDRIVER`).
 #[macro_export]
 macro_rules! on_both_stores {
+    (sshd: $($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[cfg_attr(not(cofre_test_sshd), ignore = "needs COFRE_TEST_SSHD (Debian's openssh-server, as root)")]
+            async fn sqlite() {
+                super::$name($crate::helpers::Backend::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[cfg_attr(not(all(cofre_test_postgres, cofre_test_sshd)), ignore = "needs COFRE_TEST_POSTGRES_URL and COFRE_TEST_SSHD")]
+            async fn postgres() {
+                super::$name($crate::helpers::Backend::postgres()).await;
+            }
+        }
+    )*};
+    (browser: $($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[cfg_attr(not(cofre_test_browser), ignore = "needs COFRE_TEST_CHROMEDRIVER (Debian's chromium-driver)")]
+            async fn sqlite() {
+                super::$name($crate::helpers::Backend::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[cfg_attr(not(all(cofre_test_postgres, cofre_test_browser)), ignore = "needs COFRE_TEST_POSTGRES_URL and COFRE_TEST_CHROMEDRIVER")]
+            async fn postgres() {
+                super::$name($crate::helpers::Backend::postgres()).await;
+            }
+        }
+    )*};
     (python: $($name:ident),* $(,)?) => {$(
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,28 +13,12 @@ use reqwest::Method;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::{Backend, TestApp};
+use crate::on_both_stores;
 use crate::ssh_sessions::{Login, allow_commands, eventually, fixture_for, gateway, ssh_app, ticket_as};
 use crate::sshd::Sshd;
 
-macro_rules! with_sshd {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[cfg_attr(not(cofre_test_sshd), ignore = "needs COFRE_TEST_SSHD (Debian's openssh-server, as root)")]
-            async fn sqlite() {
-                super::$name($crate::helpers::Backend::Sqlite).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[cfg_attr(not(all(cofre_test_postgres, cofre_test_sshd)), ignore = "needs COFRE_TEST_POSTGRES_URL and COFRE_TEST_SSHD")]
-            async fn postgres() {
-                super::$name($crate::helpers::Backend::postgres()).await;
-            }
-        }
-    )*};
-}
-
-with_sshd!(
+on_both_stores!(
+    sshd:
     openssh_reaches_a_shell_on_sshd_with_the_vaulted_password,
     openssh_reaches_sshd_with_the_vaulted_key,
     a_drop_closes_the_openssh_client_within_a_second,

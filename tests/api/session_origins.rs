@@ -23,33 +23,10 @@ use crate::ssh_target::{Accepts, SshTarget};
 
 on_both_stores!(a_session_host_takes_only_its_own_code_and_cookie, device_headers_cannot_widen_their_reach);
 
-mod a_device_service_worker_never_reaches_a_later_terminal {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[cfg_attr(not(cofre_test_browser), ignore = "needs COFRE_TEST_CHROMEDRIVER (Debian's chromium-driver)")]
-    async fn sqlite() {
-        super::a_device_service_worker_never_reaches_a_later_terminal(crate::helpers::Backend::Sqlite).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[cfg_attr(not(all(cofre_test_browser, cofre_test_postgres)), ignore = "needs Chromium's driver and PostgreSQL")]
-    async fn postgres() {
-        super::a_device_service_worker_never_reaches_a_later_terminal(crate::helpers::Backend::postgres()).await;
-    }
-}
-
-mod a_cookie_one_device_set_never_reaches_another {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[cfg_attr(not(cofre_test_browser), ignore = "needs COFRE_TEST_CHROMEDRIVER (Debian's chromium-driver)")]
-    async fn sqlite() {
-        super::a_cookie_one_device_set_never_reaches_another(crate::helpers::Backend::Sqlite).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[cfg_attr(not(all(cofre_test_browser, cofre_test_postgres)), ignore = "needs Chromium's driver and PostgreSQL")]
-    async fn postgres() {
-        super::a_cookie_one_device_set_never_reaches_another(crate::helpers::Backend::postgres()).await;
-    }
-}
+on_both_stores!(
+    browser: a_device_service_worker_never_reaches_a_later_terminal,
+    a_cookie_one_device_set_never_reaches_another,
+);
 
 /// The page a hostile device serves at `/`: it installs a worker for its whole origin.
 const REGISTERING_PAGE: &str = "<!doctype html><title>device</title><script>\
@@ -140,7 +117,7 @@ async fn a_device_service_worker_never_reaches_a_later_terminal(backend: Backend
     let ssh_origin = browser.execute("return location.origin;").await.as_str().expect("origin").to_owned();
     assert_ne!(web_origin, ssh_origin, "each session has its own origin");
     for origin in [&web_origin, &ssh_origin] {
-        assert!(origin.starts_with("http://s-") && origin.contains(".localhost:"), "{origin}");
+        assert!(origin.starts_with("http://s-") && origin.contains(".sessions.localhost:"), "{origin}");
     }
 }
 

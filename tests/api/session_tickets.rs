@@ -73,7 +73,7 @@ pub fn entry_code(app: &TestApp, response: &reqwest::Response) -> (String, Strin
     let (origin, code) = location.split_once("/_cofre/enter?code=").unwrap_or_else(|| panic!("{location}"));
     let host = origin.strip_prefix("http://s-").unwrap_or_else(|| panic!("{origin} is a session's own host"));
     let (session_id, domain) = host.split_once('.').expect("a label");
-    assert_eq!(domain, format!("localhost:{}", app.proxy.port()));
+    assert_eq!(domain, format!("sessions.localhost:{}", app.proxy.port()));
     assert_eq!(code.len(), 64);
     (session_id.to_owned(), code.to_owned())
 }

@@ -14,29 +14,13 @@ use serde_json::{Value, json};
 
 use crate::cli::cofre;
 use crate::helpers::{Backend, TestApp};
+use crate::on_both_stores;
 use crate::openssh::OpenSsh;
 use crate::ssh_sessions::{Login, allow_commands, eventually, fixture_for, gateway, ssh_app, ticket_as};
 use crate::sshd::Sshd;
 
-macro_rules! with_sshd {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[cfg_attr(not(cofre_test_sshd), ignore = "needs COFRE_TEST_SSHD (Debian's openssh-server, as root)")]
-            async fn sqlite() {
-                super::$name($crate::helpers::Backend::Sqlite).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[cfg_attr(not(all(cofre_test_postgres, cofre_test_sshd)), ignore = "needs COFRE_TEST_POSTGRES_URL and COFRE_TEST_SSHD")]
-            async fn postgres() {
-                super::$name($crate::helpers::Backend::postgres()).await;
-            }
-        }
-    )*};
-}
-
-with_sshd!(
+on_both_stores!(
+    sshd:
     a_command_is_refused_by_default_and_never_reaches_the_device,
     sftp_and_legacy_scp_over_exec_are_refused_and_move_nothing,
     an_allowed_command_is_recorded_and_audited_with_its_exit_status,

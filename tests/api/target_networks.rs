@@ -25,19 +25,8 @@ on_both_stores!(
     discovery_cannot_probe_what_it_may_not_reach,
 );
 
-mod the_default_reaches_a_device_on_another_host {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[cfg_attr(not(cofre_test_sshd), ignore = "needs root for ip netns (CI sets COFRE_TEST_SSHD as root)")]
-    async fn sqlite() {
-        super::the_default_reaches_a_device_on_another_host(crate::helpers::Backend::Sqlite).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[cfg_attr(not(all(cofre_test_sshd, cofre_test_postgres)), ignore = "needs root for ip netns, and PostgreSQL")]
-    async fn postgres() {
-        super::the_default_reaches_a_device_on_another_host(crate::helpers::Backend::postgres()).await;
-    }
-}
+// The test host's network namespace needs root, as the sshd tests do.
+on_both_stores!(sshd: the_default_reaches_a_device_on_another_host);
 
 /// A session-capable client, the user `alice` and the credential `operator` on device `ip`.
 async fn device_at(app: &TestApp, ip: &str) -> Client {

@@ -49,7 +49,7 @@ pub async fn enter(app: &TestApp, client: &Client, port: u16, seen: &mut String)
     seen.push_str(&entry);
     let origin = entry.split("/_cofre/enter?code=").next().expect("origin").to_owned();
     assert!(
-        origin.starts_with("http://s-") && origin.ends_with(&format!(".localhost:{}", app.proxy.port())),
+        origin.starts_with("http://s-") && origin.ends_with(&format!(".sessions.localhost:{}", app.proxy.port())),
         "{entry}"
     );
     let entered = browser.get(&entry).send().await.expect("entered");

@@ -1,5 +1,5 @@
 //! The proxy's origins (`proxy_listen`, `proxy_url`): one host per session under the proxy's
-//! wildcard name (`s-<session id>.localhost` by default), so no session's pages, cookies, storage
+//! wildcard name (`s-<session id>.sessions.localhost` by default), so no session's pages, cookies, storage
 //! or Service Workers can reach another's, nor the vault's. `/_cofre/enter?code=…` takes the
 //! one-time code the vault's redemption sent the browser with and answers the session cookie,
 //! on the session's own host only; every other request is forwarded, with the credential
@@ -64,7 +64,7 @@ impl ProxyState {
         host.and_then(|h| self.0.origins.session_of(h)).map(str::to_owned)
     }
 
-    /// A session's own origin, e.g. `https://s-<id>.localhost:8444`.
+    /// A session's own origin, e.g. `https://s-<id>.sessions.localhost:8444`.
     pub(super) fn origin_of(&self, session_id: &str) -> String {
         self.0.origins.origin_of(session_id)
     }
