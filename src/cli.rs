@@ -15,8 +15,10 @@ pub mod sessions;
 pub mod users;
 
 pub use certificates::{ActingAs, CaCommand, CertCommand};
+pub use devices::{DeviceCommand, HostKeyAction};
 pub use integrity::AuditCommand;
 pub use keys::KeyCommand;
+pub use sessions::SessionCommand;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -101,57 +103,6 @@ pub enum Command {
     /// Certificates of every application.
     #[command(subcommand)]
     Cert(CertCommand),
-}
-
-#[derive(Subcommand)]
-pub enum DeviceCommand {
-    /// A device's pinned SSH host key: show it, set it (an OpenSSH public key line, e.g. from
-    /// `ssh-keyscan -t ed25519 HOST`), or reset it so the next session pins what it meets.
-    HostKey {
-        #[command(subcommand)]
-        action: HostKeyAction,
-    },
-}
-
-#[derive(Subcommand)]
-pub enum HostKeyAction {
-    Show {
-        device_id: i64,
-    },
-    Set {
-        device_id: i64,
-        #[arg(long)]
-        key: String,
-    },
-    Reset {
-        device_id: i64,
-    },
-}
-
-#[derive(Subcommand)]
-pub enum SessionCommand {
-    /// Every session, newest first.
-    List {
-        #[arg(long)]
-        json: bool,
-    },
-    /// One session by its numeric id.
-    Show {
-        id: String,
-        #[arg(long)]
-        json: bool,
-    },
-    /// End a live session (on whichever process holds it) by its 40-hex session id.
-    Drop { session_id: String },
-    /// Write an SSH session's recording (asciicast v2) to stdout: `> x.cast` plays in asciinema.
-    Export { id: String },
-    /// Replay an SSH session's recording in this terminal, `--speed` times as fast; pauses are
-    /// capped at two seconds (before the speed-up), so idle time is not replayed in full.
-    Play {
-        id: String,
-        #[arg(long, default_value_t = 1.0)]
-        speed: f64,
-    },
 }
 
 #[derive(Subcommand)]

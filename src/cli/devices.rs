@@ -1,9 +1,36 @@
 //! `cofre device host-key show|set|reset ID`: the SSH host key pinned for a device, through the
 //! same service as the admin API.
 
-use super::{CliResult, DeviceCommand, HostKeyAction};
+use clap::Subcommand;
+
+use super::CliResult;
 use crate::service::Core;
 use crate::service::sessions::ssh;
+
+#[derive(Subcommand)]
+pub enum DeviceCommand {
+    /// A device's pinned SSH host key: show it, set it (an OpenSSH public key line, e.g. from
+    /// `ssh-keyscan -t ed25519 HOST`), or reset it so the next session pins what it meets.
+    HostKey {
+        #[command(subcommand)]
+        action: HostKeyAction,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum HostKeyAction {
+    Show {
+        device_id: i64,
+    },
+    Set {
+        device_id: i64,
+        #[arg(long)]
+        key: String,
+    },
+    Reset {
+        device_id: i64,
+    },
+}
 
 pub async fn run(core: &Core, cmd: DeviceCommand) -> CliResult {
     let DeviceCommand::HostKey { action } = cmd;

@@ -2,14 +2,41 @@
 
 use std::io::Write;
 
+use clap::Subcommand;
 use serde_json::{Value, json};
 
-use super::{CliResult, SessionCommand};
+use super::CliResult;
 use crate::domain::sessions::recording::{Cast, parse};
 use crate::domain::sessions::{RemoteSession, hms};
 use crate::service::Core;
 use crate::service::audit::AuditSink;
 use crate::service::sessions::control::{self, Scope};
+
+#[derive(Subcommand)]
+pub enum SessionCommand {
+    /// Every session, newest first.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One session by its numeric id.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// End a live session (on whichever process holds it) by its 40-hex session id.
+    Drop { session_id: String },
+    /// Write an SSH session's recording (asciicast v2) to stdout: `> x.cast` plays in asciinema.
+    Export { id: String },
+    /// Replay an SSH session's recording in this terminal, `--speed` times as fast; pauses are
+    /// capped at two seconds (before the speed-up), so idle time is not replayed in full.
+    Play {
+        id: String,
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+    },
+}
 
 fn session_json(s: &RemoteSession, now: i64) -> Value {
     json!({

@@ -87,6 +87,17 @@ impl TargetNetworks {
         self.resolve(host, port).await.err().filter(TargetRefused::is_policy)
     }
 
+    /// The first refusal among several names for one device (its IP and its host name, either of
+    /// which a tool acting for cofre may use).
+    pub async fn refuses_any(&self, hosts: &[&str], port: u16) -> Option<TargetRefused> {
+        for host in hosts.iter().filter(|h| !h.is_empty()) {
+            if let Some(refused) = self.refuses(host, port).await {
+                return Some(refused);
+            }
+        }
+        None
+    }
+
     /// Whether one of cofre's own listeners has `port`.
     pub fn listens_on(&self, port: u16) -> bool {
         self.own.iter().any(|listener| listener.port() == port)

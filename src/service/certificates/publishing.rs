@@ -43,17 +43,6 @@ pub struct PublishJob {
     pub label: Option<String>,
 }
 
-/// The publisher reaches the device for cofre: only at an address `target_networks` allows
-/// (its IP, and its host name when the publisher may use that instead).
-async fn refused_device(core: &Core, device: &Device) -> Option<String> {
-    for host in [&device.ip, &device.hostname].into_iter().filter(|h| !h.is_empty()) {
-        if let Some(refused) = core.targets.refuses(host, 0).await {
-            return Some(format!("cofre may not publish to this device: {refused}"));
-        }
-    }
-    None
-}
-
 /// Installs a certificate on one device.
 pub trait Publisher: Send + Sync {
     fn publish<'a>(&'a self, job: &'a PublishJob) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
@@ -312,10 +301,12 @@ async fn publish_to(
     for &device_id in devices {
         let device = core.store.device(device_id).await;
         let hostname = device.as_ref().map(|d| d.hostname.clone()).unwrap_or_else(|_| device_id.to_string());
+        // The publisher reaches the device for cofre: only where `target_networks` allows.
         let refused = match &device {
-            Ok(device) => refused_device(core, device).await,
+            Ok(d) => core.targets.refuses_any(&[&d.ip, &d.hostname], 0).await,
             Err(_) => None,
-        };
+        }
+        .map(|refused| format!("cofre may not publish to this device: {refused}"));
         let result = match (&device, &login, refused) {
             (_, _, Some(why)) => Err(why),
             (Err(_), _, _) => Err("the device no longer exists".to_owned()),
