@@ -98,9 +98,15 @@ impl TargetNetworks {
         None
     }
 
-    /// Whether one of cofre's own listeners has `port`.
-    pub fn listens_on(&self, port: u16) -> bool {
-        self.own.iter().any(|listener| listener.port() == port)
+    /// Whether cofre may connect to `ip` on a port not known here (a resolver's answer for a
+    /// name): the policy, and no address any of cofre's listeners is bound to, whatever the port.
+    pub fn check_any_port(&self, ip: IpAddr) -> Result<(), TargetRefused> {
+        let ip = canonical(ip);
+        let own = self.own.iter().find(|l| canonical(l.ip()) == ip || (l.ip().is_unspecified() && is_this_host(ip)));
+        if let Some(listener) = own {
+            return Err(TargetRefused::Own(SocketAddr::new(ip, listener.port())));
+        }
+        self.check(SocketAddr::new(ip, 0))
     }
 
     /// A listener on this host at `port` that `ip` would reach: one bound to `ip` itself, or to
@@ -157,6 +163,14 @@ mod tests {
         assert!(matches!(targets.check(addr("127.0.0.1:8443")), Err(TargetRefused::Own(_))));
         assert!(matches!(targets.check(addr("127.0.0.1:2222")), Err(TargetRefused::Own(_))));
         assert_eq!(targets.check(addr("10.9.9.9:2222")), Ok(()), "not this host");
+    }
+
+    #[test]
+    fn a_name_never_reaches_an_address_cofre_listens_on() {
+        let allowed = vec!["127.0.0.0/8".parse().expect("rule")];
+        let targets = TargetNetworks::new(allowed, vec![addr("127.0.0.1:8443")]);
+        assert!(matches!(targets.check_any_port("127.0.0.1".parse().expect("ip")), Err(TargetRefused::Own(_))));
+        assert_eq!(targets.check_any_port("127.0.0.2".parse().expect("ip")), Ok(()));
     }
 
     #[tokio::test]

@@ -55,6 +55,9 @@ pub struct Upstream {
     pub tls: UpstreamTls,
     /// The browser as cofre tells the device.
     pub client: ClientHop,
+    /// The credential itself (the password, `user:password`): like the injected headers, never
+    /// passed back to the browser in any form the engine can see.
+    pub secrets: Vec<zeroize::Zeroizing<String>>,
 }
 
 /// What the device is told of the browser's hop, in `X-Forwarded-*` and `Forwarded` (RFC 7239):

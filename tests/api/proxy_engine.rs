@@ -198,6 +198,7 @@ impl Front {
                 proto: "http",
                 host: origin.trim_start_matches("http://").into(),
             },
+            secrets: vec![PASSWORD.to_owned().into()],
         });
         let clients = Arc::new(UpstreamClients::new(TargetNetworks::new(crate::helpers::anywhere(), Vec::new())));
         let cancel = CancellationToken::new();

@@ -34,7 +34,8 @@ fn as_message(method: &str, path: &str, headers: &HeaderMap) -> String {
 }
 
 /// A device that echoes: TRACE on any path, `/headers` in a page, `/header` in a response header,
-/// `/forwarded` the forwarding headers it was sent.
+/// `/password` the decoded password (as phpinfo's `PHP_AUTH_PW` would), `/json` it JSON-escaped,
+/// `/gzip` an echo it compresses although asked not to, `/forwarded` the forwarding headers.
 async fn start_echoing_device() -> u16 {
     async fn any(request: Request) -> Response {
         let (method, path) = (request.method().as_str().to_owned(), request.uri().path().to_owned());
@@ -45,6 +46,21 @@ async fn start_echoing_device() -> u16 {
             (_, "/header") => {
                 let seen = request.headers().get("authorization").cloned().unwrap_or(HeaderValue::from_static(""));
                 ([("x-seen-authorization", seen)], "see the header").into_response()
+            }
+            (_, "/password" | "/json" | "/gzip") => {
+                use base64::Engine as _;
+                let basic = request.headers().get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
+                let decoded = base64::engine::general_purpose::STANDARD
+                    .decode(basic.trim_start_matches("Basic "))
+                    .unwrap_or_default();
+                let decoded = String::from_utf8(decoded).unwrap_or_default();
+                let password = decoded.split_once(':').map(|(_, p)| p.to_owned()).unwrap_or_default();
+                match path.as_str() {
+                    "/password" => format!("<p>PHP_AUTH_PW = {password}</p>").into_response(),
+                    "/json" => axum::Json(json!({"auth_pw": password})).into_response(),
+                    // Not really gzip: a device that says so anyway hides what the guard reads.
+                    _ => ([("content-encoding", "gzip")], "compressed bytes").into_response(),
+                }
             }
             (_, "/forwarded") => {
                 let get = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
@@ -92,12 +108,24 @@ async fn the_injected_credential_never_comes_back_to_the_browser(backend: Backen
     let (_, shown) = through(&origin, &cookie, "GET", "/headers").await;
     assert_no_credential(&shown);
     assert!(!shown.contains("authorization: Basic"), "{shown}");
+    // The password itself, as a page prints it, escaped or not.
+    for path in ["/password", "/json"] {
+        let (_, shown) = through(&origin, &cookie, "GET", path).await;
+        assert_no_credential(&shown);
+    }
     // A header that carries it refuses the whole answer, and the session ends as failed.
     let (status, shown) = through(&origin, &cookie, "GET", "/header").await;
     assert_no_credential(&shown);
     assert_eq!(status, StatusCode::BAD_GATEWAY, "{shown}");
-    let failed = count(&app, "SELECT COUNT(*) AS n FROM remote_sessions WHERE end_reason = 'failed'").await;
-    assert_eq!(failed, 1);
+    let failed = "SELECT COUNT(*) AS n FROM remote_sessions WHERE end_reason = 'failed'";
+    assert_eq!(count(&app, failed).await, 1);
+
+    // An answer in an encoding the guard cannot read is refused too (in a new session).
+    let (origin, cookie) = enter(&app, &client, device, &mut seen).await;
+    let (status, shown) = through(&origin, &cookie, "GET", "/gzip").await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{shown}");
+    assert!(!shown.contains("compressed bytes"), "{shown}");
+    assert_eq!(count(&app, failed).await, 2);
 }
 
 async fn a_head_request_leaves_session_links_unused(backend: Backend) {

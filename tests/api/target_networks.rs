@@ -20,6 +20,7 @@ use crate::write_races::count;
 
 on_both_stores!(
     sessions_never_reach_cofres_own_listeners,
+    a_name_never_leads_the_proxy_back_to_cofre,
     the_default_refuses_loopback_and_link_local_devices,
     a_process_with_a_stricter_policy_refuses_at_connection,
     discovery_cannot_probe_what_it_may_not_reach,
@@ -71,6 +72,28 @@ async fn sessions_never_reach_cofres_own_listeners(backend: Backend) {
     assert_eq!(count(&app, rows).await, 3);
     // Any other port on loopback is a device.
     assert_eq!(ticket(&app, &client, "127.0.0.1", "HTTP", 9).await.status, StatusCode::OK);
+}
+
+/// A device named `localhost` on an allowed port passes the ticket's check, but the name resolves
+/// to an address cofre listens on, and a name's answers may change between lookups: the proxy's
+/// resolver refuses any address of cofre's own, whatever the port.
+async fn a_name_never_leads_the_proxy_back_to_cofre(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.client(&[Resource::Sessions, Resource::Pam]).await;
+    app.create_user("alice").await;
+    let device = crate::proxy_engine::start_target().await;
+    add_device(&app, &client, "localhost").await;
+    let created = ticket(&app, &client, "localhost", "HTTP", device.port).await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    let url = created.body["session"]["session_url"].as_str().expect("url").to_owned();
+    let redeemed = browser().get(&url).send().await.expect("redeemed");
+    let entry = redeemed.headers()["location"].to_str().expect("ascii").to_owned();
+    let entered = browser().get(&entry).send().await.expect("entered");
+    let cookie = entered.headers()["set-cookie"].to_str().expect("ascii").split(';').next().expect("pair").to_owned();
+    let origin = entry.split("/_cofre/enter").next().expect("origin");
+    let page = browser().get(format!("{origin}/login")).header("cookie", cookie).send().await.expect("sent");
+    assert_eq!(page.status(), StatusCode::FORBIDDEN);
+    assert!(device.seen().is_empty(), "the device was reached through a name that leads to cofre's address");
 }
 
 async fn the_default_refuses_loopback_and_link_local_devices(backend: Backend) {

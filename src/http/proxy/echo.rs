@@ -15,29 +15,39 @@ use axum::http::HeaderMap;
 use futures_util::Stream;
 use memchr::memmem;
 
+use zeroize::Zeroizing;
+
 use super::Upstream;
+use super::failure::UpstreamError;
 
 /// Shorter values would match ordinary bytes by chance (`Basic` alone, a two-letter password).
 const MIN_NEEDLE: usize = 6;
 
-/// The byte strings that must not reach the browser: each injected header value, and its
-/// credential part after an auth scheme (`Basic …`, `Bearer …`).
-pub(super) struct Needles(Vec<Vec<u8>>);
+/// The byte strings that must not reach the browser: each injected header value and its
+/// credential part after an auth scheme (`Basic …`, `Bearer …`), and the credential itself (the
+/// password, `user:password`) as it is and as a page would escape it (URL, JSON, HTML).
+pub(super) struct Needles(Vec<Zeroizing<Vec<u8>>>);
 
 impl Needles {
     pub fn of(upstream: &Upstream) -> Arc<Self> {
-        let mut needles: Vec<Vec<u8>> = Vec::new();
+        let mut plain: Vec<Zeroizing<Vec<u8>>> = Vec::new();
         for (_, value) in &upstream.inject {
             let bytes = value.as_bytes();
-            needles.push(bytes.to_vec());
+            plain.push(Zeroizing::new(bytes.to_vec()));
             if let Some(space) = bytes.iter().position(|b| *b == b' ') {
-                needles.push(bytes[space + 1..].trim_ascii().to_vec());
+                plain.push(Zeroizing::new(bytes[space + 1..].trim_ascii().to_vec()));
             }
         }
-        needles.retain(|n| n.len() >= MIN_NEEDLE);
-        needles.sort();
-        needles.dedup();
-        Arc::new(Self(needles))
+        for secret in &upstream.secrets {
+            plain.push(Zeroizing::new(secret.as_bytes().to_vec()));
+            for escaped in escapes(secret) {
+                plain.push(Zeroizing::new(escaped.as_bytes().to_vec()));
+            }
+        }
+        plain.retain(|n| n.len() >= MIN_NEEDLE);
+        plain.sort_by(|a, b| a.as_slice().cmp(b.as_slice()));
+        plain.dedup_by(|a, b| a.as_slice() == b.as_slice());
+        Arc::new(Self(plain))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -48,9 +58,18 @@ impl Needles {
         self.0.iter().any(|needle| memmem::find(haystack, needle).is_some())
     }
 
-    /// Whether any header value holds a needle.
-    pub fn in_headers(&self, headers: &HeaderMap) -> bool {
-        headers.values().any(|value| self.found_in(value.as_bytes()))
+    /// Whether a device's answer may go on: no header holds a needle, and the body is in an
+    /// encoding the guard can read (devices are asked for `identity`; one that compresses anyway
+    /// could hide an echo).
+    pub fn admit(&self, headers: &HeaderMap) -> Result<(), UpstreamError> {
+        if headers.values().any(|value| self.found_in(value.as_bytes())) {
+            return Err(UpstreamError::Echoed);
+        }
+        let encoded = headers
+            .get_all(axum::http::header::CONTENT_ENCODING)
+            .iter()
+            .any(|v| !v.as_bytes().trim_ascii().eq_ignore_ascii_case(b"identity"));
+        if encoded && !self.is_empty() { Err(UpstreamError::Encoded) } else { Ok(()) }
     }
 
     /// How many bytes at the end of `window` to hold back: the longest tail that begins a needle
@@ -127,13 +146,30 @@ where
     }
 }
 
+/// How a page would print `secret` in a URL, a JSON string or HTML, where that differs.
+fn escapes(secret: &str) -> Vec<Zeroizing<String>> {
+    let url = percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC).to_string();
+    let json = serde_json::to_string(secret).unwrap_or_default();
+    let json = json.get(1..json.len().saturating_sub(1)).unwrap_or_default().to_owned();
+    let html = secret.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+    [url, json, html].into_iter().filter(|e| e != secret).map(Zeroizing::new).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use futures_util::StreamExt;
 
     fn needles(values: &[&[u8]]) -> Arc<Needles> {
-        Arc::new(Needles(values.iter().map(|v| v.to_vec()).collect()))
+        Arc::new(Needles(values.iter().map(|v| Zeroizing::new(v.to_vec())).collect()))
+    }
+
+    #[test]
+    fn the_password_and_its_escapes_are_needles() {
+        let escaped = escapes("p&ss w\"rd");
+        let texts: Vec<&str> = escaped.iter().map(|e| e.as_str()).collect();
+        assert_eq!(texts, ["p%26ss%20w%22rd", "p&ss w\\\"rd", "p&amp;ss w&quot;rd"]);
+        assert!(escapes("plainpassword").is_empty());
     }
 
     async fn run(chunks: &[&[u8]]) -> (Vec<u8>, bool) {

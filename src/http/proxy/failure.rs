@@ -27,6 +27,9 @@ pub enum UpstreamError {
     /// The device's answer held the credential cofre injected (an echo such as TRACE's).
     #[error("the device echoed the injected credential")]
     Echoed,
+    /// The device compressed its answer although asked not to: it cannot be checked for an echo.
+    #[error("the device answered in an encoding the echo guard cannot read")]
+    Encoded,
     /// The session was ended (dropped) before the device answered: not the device's fault.
     #[error("session ended before the device answered")]
     SessionEnded,
@@ -36,7 +39,12 @@ impl UpstreamError {
     /// Sorts a client error by its cause. The request URL reqwest puts in its messages holds no
     /// credential: the credential only ever travels in headers.
     pub(super) fn from_reqwest(error: &reqwest::Error) -> Self {
-        let detail = chain(error);
+        // The URL holds the browser's path and query, which may carry the application's tokens:
+        // it stays out of the log and the audit record the failure reaches.
+        let mut detail = chain(error);
+        if let Some(url) = error.url() {
+            detail = detail.replace(url.as_str(), &url.origin().ascii_serialization());
+        }
         if let Some(refused) = target_refusal(error) {
             Self::from_target(refused)
         } else if has_certificate_error(error) {
@@ -79,6 +87,7 @@ impl UpstreamError {
             Self::Certificate(_) => "The application on this device presented a certificate that is not trusted.",
             Self::Trust(_) => "The trust settings for this device are not usable.",
             Self::Refused(_) => "cofre may not connect to this device's address.",
+            Self::Encoded => "The application answered in an encoding cofre cannot check, so it was not passed on.",
             Self::Echoed => "The application's answer held the session's credential, so it was not passed on.",
         }
     }

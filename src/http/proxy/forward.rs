@@ -38,7 +38,7 @@ pub async fn forward(
     let report: Report = Box::new(report);
     let up = Arc::new(AtomicU64::new(0));
     let needles = Needles::of(upstream);
-    let trusted = match clients.admit(&upstream.base).await {
+    let trusted = match clients.admit(&upstream.base) {
         Ok(()) => clients.for_trust(&upstream.tls),
         Err(refused) => Err(refused),
     };
@@ -49,8 +49,7 @@ pub async fn forward(
         Ok(trusted) => exchange(&trusted.http, upstream, request, up.clone(), cancel.clone()).await,
         Err(error) => Err(error),
     };
-    let outcome =
-        outcome.and_then(|r| if needles.in_headers(r.headers()) { Err(UpstreamError::Echoed) } else { Ok(r) });
+    let outcome = outcome.and_then(|r| needles.admit(r.headers()).map(|()| r));
     match outcome {
         Ok(response) => Ok(metered_response(upstream, response, up, cancel, report, needles)),
         Err(error) => {

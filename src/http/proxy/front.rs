@@ -14,6 +14,7 @@ use axum::extract::{ConnectInfo, Query, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
 use reqwest::Url;
+use zeroize::Zeroizing;
 
 use crate::domain::network::resolve_client_ip;
 use crate::domain::sessions::origin::SessionOrigins;
@@ -217,8 +218,8 @@ fn client_hop(state: &ProxyState, peer: SocketAddr, headers: &HeaderMap, session
     let ip =
         resolve_client_ip(peer, trusted, forwarded).unwrap_or_else(|_| crate::domain::network::canonical(peer.ip()));
     let origin = state.origin_of(session_id);
-    let (proto, host) = origin.split_once("://").unwrap_or(("https", origin.as_str()));
-    ClientHop { ip, proto: if proto == "https" { "https" } else { "http" }, host: host.to_owned() }
+    let host = origin.split_once("://").map_or(origin.as_str(), |(_, host)| host);
+    ClientHop { ip, proto: if state.0.origins.is_https() { "https" } else { "http" }, host: host.to_owned() }
 }
 
 /// Where the session forwards to and as whom: the device's web application with the credential
@@ -242,7 +243,9 @@ async fn upstream_for(state: &ProxyState, session: &LiveSession, client: ClientH
         None => UpstreamTls::Default,
     };
     let public_origin = Url::parse(&state.origin_of(&session.session_id)).map_err(|_| "The proxy URL is not valid.")?;
-    Ok(Upstream { base, inject, public_origin, own_cookie: state.cookie_name(), tls, client })
+    let password = target.secret.password();
+    let secrets = vec![Zeroizing::new(password.to_owned()), Zeroizing::new(format!("{}:{password}", target.username))];
+    Ok(Upstream { base, inject, public_origin, own_cookie: state.cookie_name(), tls, client, secrets })
 }
 
 /// cofre's session cookie `name` among a request's `Cookie` headers.

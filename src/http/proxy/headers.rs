@@ -154,6 +154,7 @@ mod tests {
             own_cookie: "cofre_proxy",
             tls: UpstreamTls::Default,
             client: ClientHop { ip: [192, 0, 2, 7].into(), proto: "https", host: "s-ab.proxy.example:8444".into() },
+            secrets: Vec::new(),
         }
     }
 

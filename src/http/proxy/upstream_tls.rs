@@ -17,7 +17,7 @@ use reqwest::Url;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 use super::failure::UpstreamError;
-use crate::domain::targets::TargetNetworks;
+use crate::domain::targets::{TargetNetworks, TargetRefused};
 
 /// How long a TCP connection (and TLS handshake) to a device may take.
 pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -69,12 +69,14 @@ impl UpstreamClients {
         self.targets.resolve(host, port).await.map_err(UpstreamError::from_target)
     }
 
-    /// Checks what reqwest's resolver cannot: an address literal (reqwest resolves only names),
-    /// and a name on a port cofre itself listens on (the resolver does not know the port).
-    pub(super) async fn admit(&self, base: &Url) -> Result<(), UpstreamError> {
+    /// Checks an address literal, which reqwest connects to without asking its resolver; names
+    /// are checked by the resolver, on every lookup reqwest makes.
+    pub(super) fn admit(&self, base: &Url) -> Result<(), UpstreamError> {
+        let host = base.host_str().unwrap_or_default();
+        let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+        let Ok(ip) = bare.parse::<std::net::IpAddr>() else { return Ok(()) };
         let port = base.port_or_known_default().unwrap_or(0);
-        let is_name = base.host_str().is_some_and(|h| !h.starts_with('[') && h.parse::<std::net::IpAddr>().is_err());
-        if is_name && !self.targets.listens_on(port) { Ok(()) } else { self.addresses(base).await.map(drop) }
+        self.targets.check(std::net::SocketAddr::new(ip, port)).map_err(UpstreamError::from_target)
     }
 
     pub(super) fn for_trust(&self, trust: &UpstreamTls) -> Result<TrustedClient, UpstreamError> {
@@ -108,15 +110,24 @@ fn roots_from_pem(pem: &[u8]) -> Result<RootCertStore, UpstreamError> {
     Ok(roots)
 }
 
-/// reqwest's resolver for device names: only the addresses the target policy allows.
+/// reqwest's resolver for device names: only the addresses the target policy allows. It does
+/// not know the port, so an address any of cofre's listeners is bound to is refused outright:
+/// a name can never lead back to cofre, however its answers change between lookups.
 struct PolicyResolver(Arc<TargetNetworks>);
 
 impl Resolve for PolicyResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let targets = Arc::clone(&self.0);
         Box::pin(async move {
-            // Port 0 matches no listener of cofre's: `admit` checks names on those ports itself.
-            let found = targets.resolve(name.as_str(), 0).await?;
+            let host = name.as_str().to_owned();
+            let found: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await
+                .map_err(|_| TargetRefused::Unresolved(host.clone()))?
+                .filter(|a| targets.check_any_port(a.ip()).is_ok())
+                .collect();
+            if found.is_empty() {
+                return Err(Box::new(TargetRefused::NoneAllowed(host)) as Box<dyn std::error::Error + Send + Sync>);
+            }
             Ok(Box::new(found.into_iter()) as Addrs)
         })
     }

@@ -76,8 +76,8 @@ pub(super) async fn relay(
         () = cancel.cancelled() => Err(UpstreamError::SessionEnded),
         answered = send_upgrade(clients, trusted, &upstream.base, upgrade) => answered,
     };
-    let mut response = match answered {
-        Ok(response) if needles.in_headers(response.headers()) => return fail(UpstreamError::Echoed, report),
+    let checked = answered.and_then(|response| needles.admit(response.headers()).map(|()| response));
+    let mut response = match checked {
         Ok(response) => response,
         Err(error) => return fail(error, report),
     };
