@@ -6,3 +6,4 @@ pub mod info;
 pub mod keys;
 pub mod policies;
 pub mod related;
+pub mod rotations;

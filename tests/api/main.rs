@@ -53,6 +53,7 @@ mod proxy_hardening;
 mod purge;
 mod recordings;
 mod rotation;
+mod rotation_crash;
 mod rotation_safety;
 mod scim;
 mod scim_access;

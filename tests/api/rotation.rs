@@ -48,7 +48,7 @@ impl SecretChanger for Recorder {
     }
 }
 
-fn policy(name: &str, interval: Option<i64>, after_custody: bool) -> Policy {
+pub fn policy(name: &str, interval: Option<i64>, after_custody: bool) -> Policy {
     Policy {
         id: 0,
         name: name.into(),

@@ -3,10 +3,14 @@
 //! value moved to another row, counts values per data key and moves them to the active one.
 
 use std::collections::BTreeSet;
+use std::future::Future;
+use std::pin::Pin;
 
 use cofre::domain::authorization::Resource;
 use cofre::domain::sessions::RequestNote;
 use cofre::service::integrity::sealed::{self, SEALED_COLUMNS};
+use cofre::service::pam::policies;
+use cofre::service::pam::rotation::{ChangeTarget, SecretChanger, run_due};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use sqlx::Row;
@@ -206,9 +210,34 @@ async fn populate(app: &TestApp) -> u64 {
     cofre::service::sessions::ssh::gateway_host_key_seed(core).await.expect("gateway key");
     written += 1;
 
+    // A rotation whose change failed: the value it sent stays stored for the retry. Last, since
+    // it moves the clock past the tokens' hour.
+    device(app, &pam, "rot01").await;
+    let body = json!({"username": "rot", "hostname": "rot01", "ip": "10.0.0.5", "content": "before"});
+    assert_eq!(app.post_json(&pam, "/iso/pam/credential", body).await.status, StatusCode::CREATED);
+    policies::create(core, crate::rotation::policy("rot", Some(3600), false)).await.expect("policy");
+    policies::assign(core, Some("rot"), "device", "rot01").await.expect("assign");
+    app.clock.advance_secs(3601);
+    let report = run_due(core, &app.state.audit, &Unreachable).await.expect("pass");
+    assert_eq!(report.failed.len(), 1, "{report:?}");
+    written += 1;
+
     // The server's own secrets.
     written += 4;
     written
+}
+
+/// A device that cannot be reached: every change fails.
+struct Unreachable;
+
+impl SecretChanger for Unreachable {
+    fn change<'a>(
+        &'a self,
+        _target: &'a ChangeTarget,
+        _new_secret: &'a [u8],
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async { Err("unreachable".into()) })
+    }
 }
 
 async fn every_sealed_value_written_through_the_api_opens(backend: Backend) {

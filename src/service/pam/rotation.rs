@@ -1,10 +1,7 @@
 //! Automatic rotation: password policies, the schedule, and the job that rotates what is due.
 //!
-//! A run claims due credentials with a lease in the store (PostgreSQL: `FOR UPDATE SKIP
-//! LOCKED`), so several cofre processes never rotate the same credential twice. The new secret
-//! reaches the target through a `SecretChanger`; only when it succeeds does cofre make the new
-//! secret current (keeping the old one as a version). A failure keeps the old secret, records
-//! the error, schedules a retry, and is audited.
+//! The job itself (claims, the value stored before the device changes, reconciling after a
+//! crash) is in `rotation/job.rs`.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -13,21 +10,16 @@ use std::time::Duration;
 use zeroize::Zeroizing;
 
 use crate::crypto::fill_random;
-use crate::domain::audit::AuditRecord;
 use crate::domain::pam::Policy;
-use crate::domain::pam::{Credential, CredentialKey, CredentialKind, Device};
-use crate::error::{ApiError, ApiResult};
+use crate::domain::pam::{Credential, CredentialKind, Device};
+use crate::error::ApiResult;
 use crate::service::Core;
-use crate::service::audit::AuditSink;
-use crate::service::pam::history::archive;
-use crate::service::pam::sealing::aad;
-use crate::store::StoreError;
 
-/// A claim covers one credential for this long: well beyond what changing it may take (key
-/// generation plus the changer's own time limit), so no other process can start on it meanwhile.
-const LEASE_SECS: i64 = 300;
+mod job;
+
+pub use job::{RotationReport, run_due};
+
 const CHANGE_TIMEOUT: Duration = Duration::from_secs(60);
-const _: () = assert!(CHANGE_TIMEOUT.as_secs() * 2 < LEASE_SECS as u64);
 /// The longest rotation interval a policy may set (ten years), so schedules never overflow.
 pub const MAX_ROTATION_INTERVAL: i64 = 10 * 366 * 24 * 3600;
 
@@ -210,117 +202,6 @@ pub fn generate_key(algorithm: &str) -> Result<(Zeroizing<String>, String), Stri
     let private = key.to_openssh(LineEnding::LF).map_err(|e| e.to_string())?;
     let public = key.public_key().to_openssh().map_err(|e| e.to_string())?;
     Ok((Zeroizing::new(private.to_string()), public))
-}
-
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct RotationReport {
-    pub rotated: Vec<i64>,
-    pub failed: Vec<i64>,
-}
-
-/// Rotates every credential due now (by the core's clock), through `changer`. Each credential is
-/// claimed on its own, just before it is changed; a pass never takes the same one twice.
-pub async fn run_due(core: &Core, audit: &AuditSink, changer: &dyn SecretChanger) -> ApiResult<RotationReport> {
-    let mut report = RotationReport::default();
-    let mut seen = std::collections::HashSet::new();
-    loop {
-        let now = core.now();
-        let Some(id) = core.store.claim_due_rotations(now, now + LEASE_SECS, 1).await?.pop() else {
-            return Ok(report);
-        };
-        if !seen.insert(id) {
-            return Ok(report);
-        }
-        match rotate_one(core, audit, changer, id).await {
-            Ok(true) => report.rotated.push(id),
-            Ok(false) => report.failed.push(id),
-            Err(e) => {
-                report.failed.push(id);
-                core.store.fail_rotation(id, &e.message, core.now().saturating_add(retry_secs(core))).await?;
-            }
-        }
-    }
-}
-
-fn retry_secs(core: &Core) -> i64 {
-    i64::try_from(core.config.rotation_retry).unwrap_or(3600)
-}
-
-async fn rotate_one(core: &Core, audit: &AuditSink, changer: &dyn SecretChanger, id: i64) -> ApiResult<bool> {
-    let found = match core.store.find_credential(0, &CredentialKey::Id(id)).await {
-        Ok(found) => found,
-        Err(StoreError::NotFound) => return Ok(false),
-        Err(e) => return Err(e.into()),
-    };
-    let (mut c, device) = (found.credential, found.device);
-    let policy =
-        policy_for(core, &c, &device).await?.ok_or_else(|| ApiError::bad_request("no policy applies any more"))?;
-    let (new_secret, public_key) = match c.kind {
-        CredentialKind::Password => (generate_password(&policy).map_err(ApiError::bad_request)?, String::new()),
-        CredentialKind::SshKey => {
-            // RSA key generation takes seconds: keep it off the async workers.
-            let algorithm = policy.key_algorithm.clone();
-            tokio::task::spawn_blocking(move || generate_key(&algorithm))
-                .await
-                .map_err(|e| ApiError::internal(&e))?
-                .map_err(|e| ApiError::internal(&e))?
-        }
-    };
-    let target = ChangeTarget {
-        credential_id: c.id,
-        identifier: c.identifier.clone(),
-        kind: c.kind,
-        username: c.username.clone(),
-        hostname: device.hostname.clone(),
-        ip: device.ip.clone(),
-        public_key: public_key.clone(),
-    };
-    let outcome = changer.change(&target, new_secret.as_bytes()).await;
-    let now = core.now();
-    let (status, result) = match outcome {
-        Ok(()) => {
-            let previous = archive(core, &c, "rotation", "scheduled rotation").await?;
-            c.secret = Some(core.seal(&aad(&c.uid, "secret"), new_secret.as_bytes()));
-            if c.kind == CredentialKind::SshKey {
-                c.public_key = public_key;
-                c.key_passphrase = None;
-            }
-            c.version += 1;
-            c.changed_at = now;
-            c.next_rotation_at = policy.rotation_interval.map(|i| now.saturating_add(i));
-            match core.store.save_credential(&c, Some(&previous), now).await {
-                Ok(()) => (200, true),
-                // Someone changed the credential while the target was being changed: keep theirs,
-                // and report that the target may now hold the rotated secret.
-                Err(crate::store::StoreError::Stale) => {
-                    tracing::warn!(
-                        credential.id = c.id,
-                        "rotation lost a race with an update; the target may hold the rotated secret"
-                    );
-                    core.store
-                        .fail_rotation(c.id, "changed during rotation; verify the target", now + retry_secs(core))
-                        .await?;
-                    (409, false)
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(reason) => {
-            tracing::warn!(credential.id = c.id, %reason, "rotation failed; the old value stays current");
-            core.store.fail_rotation(c.id, &reason, now + retry_secs(core)).await?;
-            (500, false)
-        }
-    };
-    audit_rotation(core, audit, c.id, status).await?;
-    Ok(result)
-}
-
-/// Rotations are not requests, but they are audited like them, through the same writer.
-async fn audit_rotation(core: &Core, audit: &AuditSink, credential_id: i64, status: i64) -> ApiResult<()> {
-    let detail = serde_json::json!({"job": "rotation"});
-    let route = format!("/pam/credential/{credential_id}");
-    let record = AuditRecord::for_job(core.clock.now_ms(), "ROTATE", route, status, detail);
-    audit.record(record).await.map_err(|_| ApiError::unavailable())
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 //! | `authorizations.oauth1_token_secret` | `client_id` | `oauth1_token_secret` |
 //! | `authorizations.aws_secret_access_key` | `client_id` | `aws_secret_access_key` |
 //! | `protected_info.content` | `uid` | `content` |
-//! | `credentials.secret`, `.key_passphrase`, `.settings` | `uid` | the column's name |
+//! | `credentials.secret`, `.key_passphrase`, `.settings`, `.rotation_pending` | `uid` | the column's name |
 //! | `credential_versions.secret`, `.key_passphrase` | `<credential uid>:<version>` | the column's name |
 //! | `mysafe_items.secret` | `uid` | `secret` |
 //! | `mysafe_file_chunks.data` | `<item uid>:<seq>` | `data` |
@@ -102,6 +102,8 @@ pub const SEALED_COLUMNS: &[SealedColumn] = &[
     by_id("credentials", "secret", "uid"),
     by_id("credentials", "key_passphrase", "uid"),
     by_id("credentials", "settings", "uid"),
+    // pam/rotation/job.rs: a rotation's value before it is current, `aad(uid, "rotation_pending")`.
+    by_id("credentials", "rotation_pending", "uid"),
     // pam/history.rs `version_row(uid, version)` = "<uid>:<version>".
     SealedColumn {
         table: "credential_versions",
