@@ -4,14 +4,18 @@
 //! claim, audited and in the version history. The value in flight is sealed in the database and
 //! reaches no log or audit record.
 
+use std::future::Future;
 use std::path::Path;
+use std::pin::Pin;
 use std::process::{Child, Command};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cofre::crypto::cipher::Aad;
 use cofre::domain::authorization::Resource;
 use cofre::domain::pam::Policy;
 use cofre::service::pam::policies;
+use cofre::service::pam::rotation::{ChangeTarget, SecretChanger, run_due};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use sqlx::{Column, Row};
@@ -20,7 +24,10 @@ use crate::helpers::{Backend, Client, TestApp};
 use crate::on_both_stores;
 use crate::pam::device;
 
-on_both_stores!(a_rotation_killed_mid_change_is_reconciled_by_the_next_process);
+on_both_stores!(
+    a_rotation_killed_mid_change_is_reconciled_by_the_next_process,
+    a_failed_change_is_retried_with_the_value_it_sent
+);
 
 /// The device: the script keeps the password it is given in `<dir>/device`, then waits for as
 /// long as `<dir>/block` exists (the change "still running").
@@ -178,4 +185,58 @@ async fn a_rotation_killed_mid_change_is_reconciled_by_the_next_process(backend:
     let log = std::fs::read(dir.path().join("log")).expect("log");
     assert!(!log.is_empty(), "the processes logged");
     assert!(!log.windows(on_device.len()).any(|w| w == on_device.as_bytes()), "the password reached a log");
+}
+
+/// Keeps every value it is sent; fails (as a command that timed out after setting it might)
+/// while `fail` is set.
+#[derive(Default, Clone)]
+struct Flaky {
+    sent: Arc<Mutex<Vec<String>>>,
+    fail: bool,
+}
+
+impl SecretChanger for Flaky {
+    fn change<'a>(
+        &'a self,
+        _target: &'a ChangeTarget,
+        new_secret: &'a [u8],
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            self.sent.lock().expect("lock").push(String::from_utf8_lossy(new_secret).into_owned());
+            if self.fail { Err("the rotation command timed out after 60 s".into()) } else { Ok(()) }
+        })
+    }
+}
+
+async fn a_failed_change_is_retried_with_the_value_it_sent(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let core = &app.state.core;
+    let mut client = app.client(&[Resource::Pam]).await;
+    device(&app, &client, "crash01").await;
+    policies::create(core, crate::rotation::policy("crash", Some(3600), false)).await.expect("policy");
+    policies::assign(core, Some("crash"), "device", "crash01").await.expect("assign");
+    let body = json!({"identifier": "crashrot", "username": "svc", "hostname": "crash01", "ip": "10.0.0.5",
+                      "content": "initial"});
+    assert_eq!(app.post_json(&client, "/iso/pam/credential", body).await.status, StatusCode::CREATED);
+
+    app.clock.advance_secs(3601);
+    let flaky = Flaky { fail: true, ..Flaky::default() };
+    assert_eq!(run_due(core, &app.state.audit, &flaky).await.expect("pass").failed.len(), 1);
+    client.token = app.token_for(&client.app).await;
+    assert_eq!(vault_password(&app, &client).await, "initial", "a failed change keeps the old value current");
+
+    app.clock.advance_secs(i64::try_from(core.config.rotation_retry).expect("retry") + 1);
+    client.token = app.token_for(&client.app).await;
+    let retry = Flaky { sent: flaky.sent.clone(), fail: false };
+    assert_eq!(run_due(core, &app.state.audit, &retry).await.expect("pass").rotated.len(), 1);
+    let sent = flaky.sent.lock().expect("lock").clone();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert_eq!(sent[1], sent[0], "the retry sends the value the failed change may have set");
+    assert_eq!(vault_password(&app, &client).await, sent[0]);
+    let left = sqlx::query("SELECT rotation_pending FROM credentials WHERE identifier = 'crashrot'")
+        .fetch_one(core.store.pool())
+        .await
+        .expect("row")
+        .get::<Option<Vec<u8>>, _>("rotation_pending");
+    assert!(left.is_none(), "no value left pending");
 }
