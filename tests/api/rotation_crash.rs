@@ -19,6 +19,7 @@ use cofre::service::pam::rotation::{ChangeTarget, SecretChanger, run_due};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use sqlx::{Column, Row};
+use tokio::sync::Semaphore;
 
 use crate::helpers::{Backend, Client, TestApp};
 use crate::on_both_stores;
@@ -26,7 +27,8 @@ use crate::pam::device;
 
 on_both_stores!(
     a_rotation_killed_mid_change_is_reconciled_by_the_next_process,
-    a_failed_change_is_retried_with_the_value_it_sent
+    a_failed_change_is_retried_with_the_value_it_sent,
+    an_update_during_the_change_does_not_leave_the_vault_behind
 );
 
 /// The device: the script keeps the password it is given in `<dir>/device`, then waits for as
@@ -193,6 +195,8 @@ async fn a_rotation_killed_mid_change_is_reconciled_by_the_next_process(backend:
 struct Flaky {
     sent: Arc<Mutex<Vec<String>>>,
     fail: bool,
+    /// When set, each change waits for a permit after it was sent.
+    gate: Option<Arc<Semaphore>>,
 }
 
 impl SecretChanger for Flaky {
@@ -203,6 +207,9 @@ impl SecretChanger for Flaky {
     ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
         Box::pin(async move {
             self.sent.lock().expect("lock").push(String::from_utf8_lossy(new_secret).into_owned());
+            if let Some(gate) = &self.gate {
+                gate.acquire().await.map_err(|e| e.to_string())?.forget();
+            }
             if self.fail { Err("the rotation command timed out after 60 s".into()) } else { Ok(()) }
         })
     }
@@ -227,7 +234,7 @@ async fn a_failed_change_is_retried_with_the_value_it_sent(backend: Backend) {
 
     app.clock.advance_secs(i64::try_from(core.config.rotation_retry).expect("retry") + 1);
     client.token = app.token_for(&client.app).await;
-    let retry = Flaky { sent: flaky.sent.clone(), fail: false };
+    let retry = Flaky { sent: flaky.sent.clone(), ..Flaky::default() };
     assert_eq!(run_due(core, &app.state.audit, &retry).await.expect("pass").rotated.len(), 1);
     let sent = flaky.sent.lock().expect("lock").clone();
     assert_eq!(sent.len(), 2, "{sent:?}");
@@ -239,4 +246,39 @@ async fn a_failed_change_is_retried_with_the_value_it_sent(backend: Backend) {
         .expect("row")
         .get::<Option<Vec<u8>>, _>("rotation_pending");
     assert!(left.is_none(), "no value left pending");
+}
+
+async fn an_update_during_the_change_does_not_leave_the_vault_behind(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let core = &app.state.core;
+    let mut client = app.client(&[Resource::Pam]).await;
+    device(&app, &client, "crash01").await;
+    policies::create(core, crate::rotation::policy("crash", Some(3600), false)).await.expect("policy");
+    policies::assign(core, Some("crash"), "device", "crash01").await.expect("assign");
+    let body = json!({"identifier": "crashrot", "username": "svc", "hostname": "crash01", "ip": "10.0.0.5",
+                      "content": "initial"});
+    assert_eq!(app.post_json(&client, "/iso/pam/credential", body).await.status, StatusCode::CREATED);
+    app.clock.advance_secs(3601);
+    client.token = app.token_for(&client.app).await;
+
+    let gate = Arc::new(Semaphore::new(0));
+    let changer = Flaky { gate: Some(gate.clone()), ..Flaky::default() };
+    let (state, running) = (app.state.clone(), changer.clone());
+    let pass = tokio::spawn(async move { run_due(&state.core, &state.audit, &running).await.map(|r| r.rotated) });
+    while changer.sent.lock().expect("lock").is_empty() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The device has taken the new value; meanwhile someone stores another one in the vault.
+    let body = json!({"identifier": "crashrot", "username": "svc", "hostname": "crash01", "ip": "10.0.0.5",
+                      "content": "by hand"});
+    assert!(app.post_json(&client, "/iso/pam/credential", body).await.status.is_success());
+    gate.add_permits(1);
+    assert_eq!(pass.await.expect("task").expect("pass").len(), 1, "the rotation commits");
+
+    let on_device = changer.sent.lock().expect("lock")[0].clone();
+    assert_eq!(vault_password(&app, &client).await, on_device, "the vault holds what the device has");
+    let admin = app.client(&[Resource::Admin]).await;
+    let versions = app.call(&admin, Method::GET, "/api/admin/credentials/crashrot/versions").await;
+    assert_eq!(versions.body["current_version"], 3, "{}", versions.body);
+    assert_eq!(versions.body["versions"][1]["reason"], "scheduled rotation", "the update is kept as a version");
 }
