@@ -15,6 +15,7 @@ pub mod dsm;
 mod durability;
 pub mod integrity;
 pub mod mysafe;
+mod outage;
 pub mod pam;
 pub mod scim;
 pub mod sessions;
@@ -76,7 +77,7 @@ impl From<sqlx::Error> for StoreError {
         match &e {
             sqlx::Error::RowNotFound => Self::NotFound,
             sqlx::Error::Database(d) if d.is_unique_violation() => Self::Conflict,
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => Self::Unavailable(e),
+            cause if outage::is_outage(cause) => Self::Unavailable(e),
             _ => Self::Other(e),
         }
     }
@@ -94,11 +95,19 @@ impl Store {
             restrict_sqlite_files(file).map_err(|e| StoreError::Unavailable(sqlx::Error::Io(e)))?;
             wal = Some(std::sync::Arc::new(durability::WalSync::for_database(file)));
         }
-        let pool = pool_options(backend, max_connections, 5).connect(url).await?;
+        // A PostgreSQL server that is down refuses connections at once, but the pool retries
+        // until its acquire timeout: kept short, an outage answers 503 in seconds, not after
+        // the request's whole deadline. SQLite's file cannot be unreachable; its pools only queue.
+        let acquire = match backend {
+            Backend::Sqlite => Duration::from_secs(5),
+            Backend::Postgres => POSTGRES_ACQUIRE_TIMEOUT,
+        };
+        let pool = pool_options(backend, max_connections, acquire).connect_lazy(url)?;
+        wait_for_server(&pool).await?;
         // SQLite takes one writer at a time: writes queue here, in order, rather than retrying
         // its lock in the busy handler's sleeps.
         let writer = match backend {
-            Backend::Sqlite => pool_options(backend, 1, 10).connect(url).await?,
+            Backend::Sqlite => pool_options(backend, 1, Duration::from_secs(10)).connect(url).await?,
             Backend::Postgres => pool.clone(),
         };
         Ok(Self { pool, writer, backend, wal, recent: std::sync::Arc::new(auth::recent::RecentAuthorizations::new()) })
@@ -147,18 +156,37 @@ impl Store {
     }
 }
 
-fn pool_options(backend: Backend, max_connections: u32, acquire_secs: u64) -> AnyPoolOptions {
-    AnyPoolOptions::new()
-        .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(acquire_secs))
-        .after_connect(move |conn, _| {
-            Box::pin(async move {
-                if backend == Backend::Sqlite {
-                    conn.execute(SQLITE_PRAGMAS).await?;
-                }
-                Ok(())
-            })
+/// How long a PostgreSQL query waits for a connection (a free one, or a new one while the server
+/// refuses) before the store counts as unavailable.
+const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long a starting process waits for its database server to come up.
+const STARTUP_WAIT: Duration = Duration::from_secs(10);
+
+/// At start the server may still be coming up (started together with cofre): connecting is
+/// retried for a while, where a request would give up after the acquire timeout.
+async fn wait_for_server(pool: &AnyPool) -> StoreResult<()> {
+    let started = std::time::Instant::now();
+    loop {
+        match pool.acquire().await {
+            Ok(_) => return Ok(()),
+            Err(e) if started.elapsed() < STARTUP_WAIT && outage::is_outage(&e) => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+fn pool_options(backend: Backend, max_connections: u32, acquire: Duration) -> AnyPoolOptions {
+    AnyPoolOptions::new().max_connections(max_connections).acquire_timeout(acquire).after_connect(move |conn, _| {
+        Box::pin(async move {
+            if backend == Backend::Sqlite {
+                conn.execute(SQLITE_PRAGMAS).await?;
+            }
+            Ok(())
         })
+    })
 }
 
 /// The SQLite database holds password hashes and sealed secrets: its file is created readable by

@@ -19,6 +19,7 @@ use crate::domain::audit::AuditRecord;
 use crate::domain::network::resolve_client_ip;
 use crate::error::ApiError;
 use crate::http::drain::SharedBody;
+use crate::service::audit::AuditWait;
 use crate::state::AppState;
 
 const REQUEST_ID: &str = "x-request-id";
@@ -62,7 +63,7 @@ impl RequestContext {
 }
 
 /// Wraps every routed request: resolves the client, runs the handler under the deadline, and
-/// answers 503 instead if the audit record cannot be made durable.
+/// answers 503 instead if the audit record cannot be made durable within that deadline.
 pub async fn audited(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -89,6 +90,8 @@ pub async fn audited(
     let method = req.method().to_string();
     let route: String = req.uri().path().chars().take(MAX_ROUTE_CHARS).collect();
     let started = std::time::Instant::now();
+    // One deadline for the handler and the wait for its audit record to be durable.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(state.core.config.request_timeout);
 
     let mut response = match resolved {
         Err(_) => ApiError::bad_request("Malformed X-Forwarded-For header.")
@@ -97,12 +100,11 @@ pub async fn audited(
         Ok(_) => {
             // The handler runs in its own task: the deadline (or a client hanging up) ends the
             // wait for it, never the handler itself, so a change is never cut in half.
-            let deadline = Duration::from_secs(state.core.config.request_timeout);
             let (parts, body) = req.into_parts();
             let body = SharedBody::new(body);
             let req = Request::from_parts(parts, Body::new(body.clone()));
             let mut handler = tokio::spawn(next.run(req));
-            let response = match tokio::time::timeout(deadline, &mut handler).await {
+            let response = match tokio::time::timeout_at(deadline, &mut handler).await {
                 Ok(Ok(response)) => response,
                 Ok(Err(failed)) => ApiError::internal(&failed).into_response(),
                 Err(_) => ApiError::timed_out()
@@ -141,8 +143,16 @@ pub async fn audited(
         outcome: outcome(status, reason).to_owned(),
         detail: Value::Object(detail).to_string(),
     };
-    if state.audit.record(record).await.is_err() {
-        response = ApiError::unavailable().into_response();
+    if status == StatusCode::SERVICE_UNAVAILABLE.as_u16() {
+        // Refused because the store fails or is slow: the answer serves nothing, and waiting on
+        // that store for its record would only delay it.
+        state.audit.submit(record);
+    } else {
+        match state.audit.record_until(record, deadline).await {
+            Ok(()) => {}
+            Err(AuditWait::Unavailable) => response = ApiError::unavailable().into_response(),
+            Err(AuditWait::TimedOut) => response = ApiError::timed_out().into_response(),
+        }
     }
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID, value);

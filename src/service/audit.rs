@@ -31,6 +31,15 @@ pub struct AuditSink {
 #[error("the audit record could not be made durable")]
 pub struct AuditUnavailable;
 
+/// Why a request's audit record is not durable by its deadline.
+#[derive(Debug, PartialEq, Eq)]
+pub enum AuditWait {
+    /// The store refused the batch.
+    Unavailable,
+    /// The store did not answer in time (it may still take the record).
+    TimedOut,
+}
+
 impl AuditSink {
     /// Each batch extends the store's audit chain, linked under `key`.
     pub fn spawn(store: Store, key: ChainKey) -> Self {
@@ -47,6 +56,30 @@ impl AuditSink {
         match wait.await {
             Ok(true) => Ok(()),
             _ => Err(AuditUnavailable),
+        }
+    }
+
+    /// Returns once the record is committed, or when `deadline` passes first. A record queued
+    /// before the deadline stays queued and is written when the store takes it.
+    pub async fn record_until(&self, record: AuditRecord, deadline: tokio::time::Instant) -> Result<(), AuditWait> {
+        let request_id = record.request_id.clone();
+        match tokio::time::timeout_at(deadline, self.record(record)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(AuditUnavailable)) => Err(AuditWait::Unavailable),
+            Err(_) => {
+                tracing::warn!(request.id = %request_id, "the request's deadline passed before its audit record was durable");
+                Err(AuditWait::TimedOut)
+            }
+        }
+    }
+
+    /// Queues the record without waiting for it (for answers that refuse because the store is
+    /// failing: they serve nothing). A full queue drops it, and says so in the log.
+    pub fn submit(&self, record: AuditRecord) {
+        let request_id = record.request_id.clone();
+        let (done, _) = oneshot::channel();
+        if self.queue.try_send(Pending { record, done }).is_err() {
+            tracing::error!(request.id = %request_id, "audit queue full: the record of a refused request was dropped");
         }
     }
 

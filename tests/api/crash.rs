@@ -20,7 +20,7 @@ const WRITERS: usize = 16;
 const ACKS_BEFORE_KILL: usize = 400;
 
 /// A port nobody listens on now (the OS hands out a fresh one and we let it go).
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
@@ -44,7 +44,7 @@ fn serve(app: &TestApp) -> (Child, String) {
     (child, format!("http://127.0.0.1:{port}"))
 }
 
-async fn wait_healthy(http: &reqwest::Client, base: &str) {
+pub(crate) async fn wait_healthy(http: &reqwest::Client, base: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
         if http.get(format!("{base}/health")).send().await.is_ok_and(|r| r.status().is_success()) {

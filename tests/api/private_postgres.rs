@@ -1,0 +1,98 @@
+//! A PostgreSQL cluster of a test's own, in a temporary directory on a free port: tests that stop
+//! the server or make its commits hang must not touch the shared one other tests use. Stopped and
+//! deleted when dropped.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+pub struct PrivatePostgres {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    pub port: u16,
+}
+
+/// The binaries of the newest installed PostgreSQL (Debian's layout). Their absence fails the
+/// test: `.ci/run` installs them.
+fn postgres_bin() -> PathBuf {
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|dir| {
+            dir.filter_map(Result::ok).map(|e| e.path().join("bin")).filter(|b| b.join("initdb").exists()).collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found.pop().expect("initdb and pg_ctl under /usr/lib/postgresql/*/bin (install postgresql)")
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
+
+impl PrivatePostgres {
+    /// initdb and start a cluster (trust auth, loopback only, its socket in its own directory).
+    pub fn start() -> Self {
+        let bin = postgres_bin();
+        let dir = tempfile::tempdir().expect("tempdir");
+        // PostgreSQL refuses to run as root: as root, the cluster belongs to `postgres`.
+        if is_root() {
+            let chowned = Command::new("chown").arg("postgres:postgres").arg(dir.path()).status().expect("chown");
+            assert!(chowned.success(), "chown the cluster's directory to postgres");
+        }
+        let port = crate::crash::free_port();
+        let cluster = Self { dir, bin, port };
+        cluster.run("initdb", &["-D", &cluster.data(), "-U", "postgres", "--auth=trust", "-N", "-E", "UTF8"]);
+        cluster.pg_ctl("start");
+        cluster
+    }
+
+    fn data(&self) -> String {
+        self.dir.path().join("data").display().to_string()
+    }
+
+    /// A PostgreSQL binary, run as `postgres` when this is root.
+    fn command(&self, program: &str) -> Command {
+        let path = self.bin.join(program);
+        if is_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&path);
+            c
+        } else {
+            Command::new(&path)
+        }
+    }
+
+    /// Runs a PostgreSQL binary; panics with its output on failure.
+    fn run(&self, program: &str, args: &[&str]) {
+        let output = self.command(program).args(args).output().unwrap_or_else(|e| panic!("{program} runs: {e}"));
+        assert!(
+            output.status.success(),
+            "{program} {args:?} failed: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    fn pg_ctl(&self, action: &str) {
+        let options = format!(
+            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c fsync=off",
+            self.port,
+            self.dir.path().display()
+        );
+        let log = self.dir.path().join("log").display().to_string();
+        self.run("pg_ctl", &["-D", &self.data(), "-l", &log, "-o", &options, "-w", "-m", "immediate", action]);
+    }
+
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Stops the server: nothing listens on its port until `restart`.
+    pub fn stop(&self) {
+        self.pg_ctl("stop");
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let _ = self.command("pg_ctl").args(["-D", &self.data(), "-m", "immediate", "-w", "stop"]).output();
+    }
+}
