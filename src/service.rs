@@ -14,6 +14,7 @@ pub mod integrity;
 pub mod mysafe;
 pub mod optimistic;
 pub mod pam;
+pub mod readiness;
 pub mod scim;
 pub mod sessions;
 pub mod vault;
@@ -52,6 +53,8 @@ pub struct Core {
     pub targets: TargetNetworks,
     /// This process's random id: it owns the remote sessions it holds (new at every start).
     pub process_id: String,
+    /// One readiness heartbeat at a time: a hung one is waited on, not piled up (`readiness`).
+    heartbeat: Arc<tokio::sync::Mutex<()>>,
     /// The master key; swapped when a rotation installs a new one (see `master_for`).
     master: arc_swap::ArcSwap<MasterKey>,
     keyring: Keyring,
@@ -108,6 +111,7 @@ impl Core {
             hosts: HostResolver::default(),
             targets: TargetNetworks::new(config.target_networks.clone(), config.own_listeners()),
             process_id: crate::crypto::random_hex(16).to_string(),
+            heartbeat: Arc::default(),
             config,
             store,
             clock,
@@ -123,7 +127,7 @@ impl Core {
         self.clock.now()
     }
 
-    /// Whether the store answers (readiness).
+    /// Whether the store answers a read (`store_ready` checks that it takes writes).
     pub async fn store_reachable(&self) -> bool {
         self.store.ping().await.is_ok()
     }

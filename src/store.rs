@@ -13,6 +13,7 @@ pub mod change;
 pub mod dashboards;
 pub mod dsm;
 mod durability;
+mod heartbeat;
 pub mod integrity;
 pub mod mysafe;
 mod outage;

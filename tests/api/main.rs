@@ -71,6 +71,7 @@ mod ssh_target;
 mod ssh_terminal;
 mod ssh_user;
 mod sshd;
+mod store_hangs;
 mod store_outages;
 mod target_networks;
 mod throttle;

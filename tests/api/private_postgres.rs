@@ -85,9 +85,26 @@ impl PrivatePostgres {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
 
-    /// Stops the server: nothing listens on its port until `restart`.
+    /// Stops the server: nothing listens on its port any more.
     pub fn stop(&self) {
         self.pg_ctl("stop");
+    }
+
+    /// Runs `sql` on the cluster in a connection of its own.
+    pub async fn execute(&self, sql: &str) {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&self.url()).await.expect("private cluster reachable");
+        sqlx::raw_sql(sql).execute(&pool).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+        pool.close().await;
+    }
+
+    /// Makes every commit that wrote something wait for a synchronous standby that never comes:
+    /// the server accepts connections and answers reads, and writes hang.
+    pub async fn hang_commits(&self) {
+        self.execute("ALTER SYSTEM SET synchronous_standby_names = 'absent'").await;
+        self.execute("SELECT pg_reload_conf()").await;
+        // Each backend reads the new setting before its next command.
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
 }
 
