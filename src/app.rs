@@ -20,6 +20,8 @@ use crate::service::{Core, StartError};
 use crate::state::AppState;
 
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// After the drain: how long ending carried sessions, the audit flush and closing the store may take.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct App {
     state: AppState,
@@ -180,13 +182,24 @@ impl App {
         ]) {
             task.abort();
         }
-        end_carried_sessions(&self.state).await;
-        self.state.audit.shutdown().await;
-        self.state.core.store.close().await;
+        // A store that hangs must not hold the process: past the deadline it exits anyway, and
+        // whatever was not flushed is the store's (records not durable were never acknowledged).
+        let flushed = tokio::time::timeout(FLUSH_TIMEOUT, async {
+            end_carried_sessions(&self.state).await;
+            self.state.audit.shutdown().await;
+            self.state.core.store.close().await;
+        });
+        if flushed.await.is_err() {
+            tracing::error!(
+                timeout = ?FLUSH_TIMEOUT,
+                "shutdown: the store did not take the audit flush in time; exiting without it"
+            );
+        }
         served.map_err(AppError::Serve)
     }
 
-    /// Serves until SIGTERM or Ctrl-C, draining in-flight requests for up to ten seconds.
+    /// Serves until SIGTERM or Ctrl-C, draining in-flight requests for up to ten seconds, then
+    /// flushing for up to five: a hung store cannot keep the process from exiting.
     pub async fn run_until_signal(self) -> Result<(), AppError> {
         let handle = self.handle();
         tokio::spawn(async move {

@@ -31,7 +31,18 @@ async fn main() -> ExitCode {
     };
     telemetry::init(config.log_format);
     let result = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(config).await,
+        Command::Serve => {
+            // Exits at once, not through the runtime's drop: that would wait for any blocking
+            // task still stuck on the store (an fsync on a hung disk) after the bounded flush.
+            let code = match serve(config).await {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("cofre: {e}");
+                    1
+                }
+            };
+            std::process::exit(code);
+        }
         other => run_operator_command(config, other).await,
     };
     match result {

@@ -1,13 +1,15 @@
 //! A PostgreSQL that accepts connections and answers reads but never completes a commit (here,
 //! waiting for a synchronous standby that does not exist) must not hang cofre: requests answer
-//! 503 within their deadline, and `/ready` says 503.
+//! 503 within their deadline, `/ready` says 503, and `cofre serve` stops on SIGTERM in bounded time.
 
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cofre::domain::authorization::Resource;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
+use crate::crash::{free_port, wait_healthy};
 use crate::helpers::{Backend, Client, Reply, TestApp};
 use crate::on_both_stores;
 use crate::private_postgres::PrivatePostgres;
@@ -99,4 +101,65 @@ async fn ready_answers_503_while_the_store_takes_no_write(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     assert_eq!(again, StatusCode::OK, "ready again once the write path is free");
+}
+
+/// `cofre serve` in its own process on `app`'s store, with the tests' short deadline.
+fn serve(app: &TestApp) -> (Child, String) {
+    let (port, proxy) = (free_port(), free_port());
+    let child = Command::new(env!("CARGO_BIN_EXE_cofre"))
+        .arg("serve")
+        .env("COFRE_DATA_DIR", app.data_dir.path())
+        .env("COFRE_DATABASE_URL", &app.config.database_url)
+        .env("COFRE_REQUEST_TIMEOUT", DEADLINE_SECS.to_string())
+        .env("COFRE_TLS", "off")
+        .env("COFRE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("COFRE_PROXY_LISTEN", format!("127.0.0.1:{proxy}"))
+        .env("RUST_LOG", "warn")
+        .env_remove("COFRE_CONFIG")
+        .env_remove("COFRE_TEST_POSTGRES_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("cofre serve runs");
+    (child, format!("http://127.0.0.1:{port}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(cofre_test_postgres), ignore = "needs COFRE_TEST_POSTGRES_URL")]
+async fn cofre_serve_stops_on_sigterm_in_bounded_time_when_commits_hang() {
+    let (cluster, app, client) = hung_store().await;
+    let (mut child, base) = serve(&app);
+    wait_healthy(&app.client, &base).await;
+    cluster.hang_commits().await;
+    // A write whose commit (and audit record) the store holds, still pending at the signal.
+    let write = app
+        .client
+        .post(format!("{base}/iso/pam/info"))
+        .bearer_auth(&client.token)
+        .json(&json!({"identifier": "pending", "content": "c"}))
+        .timeout(Duration::from_secs(30))
+        .send();
+    let pending = tokio::spawn(write);
+    tokio::time::sleep(Duration::from_millis(DEADLINE_SECS * 1000 + 500)).await;
+    let signalled = Instant::now();
+    let sent = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    assert!(sent.success(), "SIGTERM sent");
+    // Drain (10 s at most) and flush (5 s at most), with room for a loaded machine.
+    let bound = Duration::from_secs(25);
+    let exited = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break Some(status);
+        }
+        if signalled.elapsed() > bound {
+            break None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    if exited.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let _ = pending.await;
+    let took = signalled.elapsed();
+    assert!(exited.is_some(), "cofre serve still running {took:?} after SIGTERM");
 }
