@@ -123,7 +123,7 @@ async fn a_change_past_its_deadline_completes_whole(backend: Backend) {
         cofre::store::Backend::Postgres => ("BEGIN; LOCK TABLE key_devices IN ACCESS EXCLUSIVE MODE", "COMMIT"),
     };
     holder.acquire().await.expect("connection").execute(lock).await.expect("lock taken");
-    // Released well after the deadline (the audit record of the answer waits for it on SQLite).
+    // Released well after the deadline.
     let released = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(2500)).await;
         holder.acquire().await.expect("connection").execute(release).await.expect("lock released");
