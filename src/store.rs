@@ -104,7 +104,10 @@ impl Store {
             Backend::Postgres => POSTGRES_ACQUIRE_TIMEOUT,
         };
         let pool = pool_options(backend, max_connections, acquire).connect_lazy(url)?;
-        wait_for_server(&pool).await?;
+        match backend {
+            Backend::Postgres => wait_for_server(&pool).await?,
+            Backend::Sqlite => drop(pool.acquire().await?),
+        }
         // SQLite takes one writer at a time: writes queue here, in order, rather than retrying
         // its lock in the busy handler's sleeps.
         let writer = match backend {
@@ -164,8 +167,8 @@ const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a starting process waits for its database server to come up.
 const STARTUP_WAIT: Duration = Duration::from_secs(10);
 
-/// At start the server may still be coming up (started together with cofre): connecting is
-/// retried for a while, where a request would give up after the acquire timeout.
+/// At start the PostgreSQL server may still be coming up (started together with cofre):
+/// connecting is retried for a while, where a request would give up after the acquire timeout.
 async fn wait_for_server(pool: &AnyPool) -> StoreResult<()> {
     let started = std::time::Instant::now();
     loop {
