@@ -34,6 +34,9 @@ impl SessionOrigins {
         if !domain[1..].split('.').all(valid_label) {
             return Err(format!("{domain:?} is not a host name"));
         }
+        // Browsers leave the scheme's default port out of `Origin`: so must the origins made here.
+        let default = if scheme == "https" { 443 } else { 80 };
+        let port = port.filter(|p| *p != default);
         Ok(Self { scheme: scheme.to_owned(), domain: domain.to_ascii_lowercase(), port })
     }
 
@@ -92,6 +95,9 @@ mod tests {
         ] {
             assert_eq!(origins.session_of(other), None, "{other}");
         }
+        let spelled = SessionOrigins::parse("https://*.sessions.example:443").expect("parses");
+        assert_eq!(spelled.origin_of("ab12"), "https://s-ab12.sessions.example", "as a browser's Origin names it");
+        assert_eq!(spelled.session_of("s-ab12.sessions.example:443"), Some("ab12"));
         let plain = SessionOrigins::parse("http://*.localhost").expect("parses");
         assert_eq!(plain.origin_of("ff"), "http://s-ff.localhost");
         assert!(!plain.is_https());
