@@ -20,6 +20,8 @@ mod outage;
 pub mod pam;
 pub mod scim;
 pub mod sessions;
+mod write_health;
+mod written;
 
 use std::time::Duration;
 
@@ -54,6 +56,8 @@ pub struct Store {
     /// SQLite's WAL, flushed by `sync` (none on PostgreSQL and for in-memory databases).
     wal: Option<std::sync::Arc<durability::WalSync>>,
     recent: std::sync::Arc<auth::recent::RecentAuthorizations>,
+    /// Whether writes fail, and whether SQLite's writer connection must be replaced.
+    health: std::sync::Arc<write_health::WriteHealth>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -109,12 +113,24 @@ impl Store {
             Backend::Sqlite => drop(pool.acquire().await?),
         }
         // SQLite takes one writer at a time: writes queue here, in order, rather than retrying
-        // its lock in the busy handler's sleeps.
+        // its lock in the busy handler's sleeps. After a write failed as an outage the
+        // connection is replaced before its next use (see `write_health`).
+        let health = std::sync::Arc::new(write_health::WriteHealth::default());
         let writer = match backend {
-            Backend::Sqlite => pool_options(backend, 1, Duration::from_secs(10)).connect(url).await?,
+            Backend::Sqlite => {
+                let health = health.clone();
+                pool_options(backend, 1, Duration::from_secs(10))
+                    .before_acquire(move |_, _| {
+                        let keep = health.keep_writer_connection();
+                        Box::pin(async move { Ok(keep) })
+                    })
+                    .connect(url)
+                    .await?
+            }
             Backend::Postgres => pool.clone(),
         };
-        Ok(Self { pool, writer, backend, wal, recent: std::sync::Arc::new(auth::recent::RecentAuthorizations::new()) })
+        let recent = std::sync::Arc::new(auth::recent::RecentAuthorizations::new());
+        Ok(Self { pool, writer, backend, wal, recent, health })
     }
 
     pub async fn migrate(&self) -> StoreResult<()> {
@@ -183,14 +199,27 @@ async fn wait_for_server(pool: &AnyPool) -> StoreResult<()> {
 }
 
 fn pool_options(backend: Backend, max_connections: u32, acquire: Duration) -> AnyPoolOptions {
-    AnyPoolOptions::new().max_connections(max_connections).acquire_timeout(acquire).after_connect(move |conn, _| {
-        Box::pin(async move {
-            if backend == Backend::Sqlite {
-                conn.execute(SQLITE_PRAGMAS).await?;
-            }
-            Ok(())
+    AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(acquire)
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    conn.execute(SQLITE_PRAGMAS).await?;
+                }
+                Ok(())
+            })
         })
-    })
+        // A connection that comes back still inside a transaction (its COMMIT or ROLLBACK
+        // failed) is closed, which rolls the transaction back: reused, every later "commit" on
+        // it would only release a savepoint of a transaction that never commits.
+        .after_release(|conn, _| {
+            let stuck = sqlx::Connection::is_in_transaction(conn);
+            if stuck {
+                tracing::error!("a store connection came back inside a transaction: closed, rolling it back");
+            }
+            Box::pin(async move { Ok(!stuck) })
+        })
 }
 
 /// The SQLite database holds password hashes and sealed secrets: its file is created readable by

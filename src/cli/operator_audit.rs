@@ -262,6 +262,5 @@ pub async fn record(
     let record = AuditRecord::for_operator(core.clock.now_ms(), route, outcome.is_ok(), detail);
     let key = core.audit_chain_key();
     core.store.append_audit(&[record], |prev, seq, r| key.link(prev, seq, r)).await?;
-    core.store.sync().await?;
     Ok(())
 }

@@ -127,12 +127,7 @@ async fn write_batches(store: Store, key: ChainKey, mut rx: mpsc::Receiver<Pendi
         let records: Vec<AuditRecord> = batch.iter().map(|p| p.record.clone()).collect();
         let started = std::time::Instant::now();
         // The flush covers the batch and every write its requests committed before it.
-        let durable = match async {
-            store.append_audit_after(&mut head, &records, |prev, seq, r| key.link(prev, seq, r)).await?;
-            store.sync().await
-        }
-        .await
-        {
+        let durable = match store.append_audit_after(&mut head, &records, |prev, seq, r| key.link(prev, seq, r)).await {
             Ok(()) => {
                 crate::metrics::METRICS.audit_batch(records.len(), started.elapsed());
                 true

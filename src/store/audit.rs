@@ -13,8 +13,8 @@ const RECORD_COLUMNS: &str =
 
 impl Store {
     /// Appends many records in one transaction, each linked to the one before by `link`
-    /// (previous MAC, sequence number, record → MAC). Taking the head row first serialises
-    /// every writer of the store, in this process or another, on one chain.
+    /// (previous MAC, sequence number, record → MAC), and makes them durable. Taking the head
+    /// row first serialises every writer of the store, in this process or another, on one chain.
     pub async fn append_audit(
         &self,
         records: &[AuditRecord],
@@ -29,7 +29,23 @@ impl Store {
     /// between nothing is written, the head is read again and the batch relinked (three tries,
     /// then the transaction, which waits its turn). SQLite takes the transaction: its one
     /// writer connection is in process, so its round trips cost nothing.
+    ///
+    /// Returns once the batch is durable (on SQLite, flushed with every write committed before
+    /// it). A durable batch of inserts proves the store takes writes again after a failure.
     pub async fn append_audit_after(
+        &self,
+        known: &mut Option<(i64, Vec<u8>)>,
+        records: &[AuditRecord],
+        link: impl Fn(&[u8], i64, &AuditRecord) -> Mac,
+    ) -> StoreResult<()> {
+        let appended = self.append_linked(known, records, link).await;
+        self.noting_write(appended)?;
+        self.sync().await?;
+        self.writes_proven();
+        Ok(())
+    }
+
+    async fn append_linked(
         &self,
         known: &mut Option<(i64, Vec<u8>)>,
         records: &[AuditRecord],

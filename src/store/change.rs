@@ -2,21 +2,25 @@
 //! `Store::begin`, hands it to the store's writes (methods on `Change`), and commits it;
 //! dropped without a commit — an error, a cancelled request — it rolls back.
 
+use std::sync::Arc;
+
 use sqlx::Any;
 
+use super::write_health::WriteHealth;
 use crate::store::{Store, StoreResult};
 
-pub struct Change(pub(super) sqlx::Transaction<'static, Any>);
+pub struct Change(pub(super) sqlx::Transaction<'static, Any>, Arc<WriteHealth>);
 
 impl Store {
     pub async fn begin(&self) -> StoreResult<Change> {
-        Ok(Change(self.writer.begin().await?))
+        let tx = self.noting_write(self.writer.begin().await.map_err(Into::into))?;
+        Ok(Change(tx, self.health.clone()))
     }
 }
 
 impl Change {
     pub async fn commit(self) -> StoreResult<()> {
-        self.0.commit().await?;
-        Ok(())
+        let Change(tx, health) = self;
+        health.noting(tx.commit().await.map_err(Into::into))
     }
 }

@@ -61,9 +61,10 @@ impl Store {
     /// Returns once every write this process committed before the call is on disk. Free on
     /// PostgreSQL, where a commit is already durable.
     pub async fn sync(&self) -> StoreResult<()> {
-        match &self.wal {
+        let flushed = match &self.wal {
             Some(wal) => wal.sync().await.map_err(|e| StoreError::Unavailable(sqlx::Error::Io(e))),
             None => Ok(()),
-        }
+        };
+        self.noting_write(flushed)
     }
 }

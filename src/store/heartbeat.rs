@@ -8,7 +8,14 @@ const GONE_AFTER_SECS: i64 = 86_400;
 
 impl Store {
     /// Rewrites `process_id`'s heartbeat with `now` (unix seconds) through the write path.
+    /// A store whose writes failed must also prove it takes them again (`prove_writable`).
     pub async fn heartbeat(&self, process_id: &str, now: i64) -> StoreResult<()> {
+        let beaten = self.beat(process_id, now).await;
+        self.noting_write(beaten)?;
+        self.prove_writable().await
+    }
+
+    async fn beat(&self, process_id: &str, now: i64) -> StoreResult<()> {
         let mut tx = self.writer.begin().await?;
         sqlx::query(
             "INSERT INTO process_heartbeats (process_id, beat_at) VALUES ($1, $2) \

@@ -3,6 +3,7 @@
 use sqlx::Row;
 
 use crate::domain::user::{Group, User};
+use crate::store::written::Written;
 use crate::store::{Store, StoreResult, exactly_one, flag};
 
 pub struct NewUserRow<'a> {
@@ -139,7 +140,7 @@ impl Store {
         let id = sqlx::query("INSERT INTO groups (name, created_at, updated_at) VALUES ($1, $2, $2) RETURNING id")
             .bind(name)
             .bind(now)
-            .fetch_one(&self.writer)
+            .written_one(&self.writer)
             .await?
             .try_get("id")?;
         Ok(id)

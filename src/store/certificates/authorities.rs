@@ -5,6 +5,7 @@ use sqlx::any::AnyRow;
 
 use super::decode_error;
 use crate::domain::certificates::{Authority, KeySpec, NewAuthority};
+use crate::store::written::Written;
 use crate::store::{Store, StoreResult};
 
 const COLUMNS: &str = "id, uid, name, parent_id, key_type, certificate, not_before, not_after, created_at";
@@ -41,7 +42,7 @@ impl Store {
         .bind(a.not_before)
         .bind(a.not_after)
         .bind(now)
-        .fetch_one(&self.writer)
+        .written_one(&self.writer)
         .await?;
         Ok(row.try_get("id")?)
     }
@@ -86,7 +87,7 @@ impl Store {
             "UPDATE certificate_authorities SET crl_number = crl_number + 1 WHERE id = $1 RETURNING crl_number",
         )
         .bind(authority_id)
-        .fetch_one(&self.writer)
+        .written_one(&self.writer)
         .await?;
         Ok(row.try_get("crl_number")?)
     }

@@ -6,6 +6,7 @@ use sqlx::any::AnyRow;
 
 use super::decode_error;
 use crate::domain::certificates::publishing::{NewProfile, Profile, ProfileKind, Publication};
+use crate::store::written::Written;
 use crate::store::{Store, StoreResult};
 
 const PROFILE_COLUMNS: &str = "id, application_id, authorization_id, kind, name, credential_id, devices, key_db_path, \
@@ -76,7 +77,7 @@ impl Store {
         .bind(p.key_db_password.as_deref())
         .bind(p.label.as_deref())
         .bind(now)
-        .fetch_one(&self.writer)
+        .written_one(&self.writer)
         .await?;
         Ok((profile(&row)?, row.try_get::<i64, _>("revision")? == 1))
     }
@@ -113,7 +114,7 @@ impl Store {
         .bind(p.error)
         .bind(p.reason)
         .bind(now)
-        .fetch_one(&self.writer)
+        .written_one(&self.writer)
         .await?;
         publication(&row)
     }

@@ -9,6 +9,7 @@ use crate::domain::certificates::requests::{
     CertificateRequest, DomainType, NewRequest, RequestFields, RequestFilter, RequestSecrets, STATUS_PENDING,
 };
 use crate::domain::certificates::{KeySpec, SignatureDigest};
+use crate::store::written::Written;
 use crate::store::{Store, StoreResult};
 
 const COLUMNS: &str = "id, application_id, code, certificate_type, domain_type, organization, common_name, san, tags, \
@@ -112,7 +113,7 @@ impl Store {
         .bind(r.sealed_key.as_slice())
         .bind(STATUS_PENDING)
         .bind(now)
-        .fetch_optional(&self.writer)
+        .written_optional(&self.writer)
         .await?;
         Ok(match row {
             None => Upserted::AlreadySigned,

@@ -6,6 +6,7 @@ use sqlx::any::AnyRow;
 use crate::domain::authorization::{Access, ItemKind};
 use crate::domain::pam::Device;
 use crate::store::admin::apps::reachable;
+use crate::store::written::Written;
 use crate::store::{Store, StoreError, StoreResult, flag};
 
 fn device(row: &AnyRow) -> StoreResult<Device> {
@@ -33,7 +34,7 @@ impl Store {
         let row = sqlx::query("INSERT INTO domains (name, created_at) VALUES ($1, $2) RETURNING id")
             .bind(name)
             .bind(now)
-            .fetch_one(&self.writer)
+            .written_one(&self.writer)
             .await?;
         Ok(row.try_get("id")?)
     }
@@ -116,7 +117,7 @@ impl Store {
         .bind(d.device_tags.as_str())
         .bind(d.created_by)
         .bind(now)
-        .fetch_one(&self.writer)
+        .written_one(&self.writer)
         .await?;
         Ok(row.try_get("id")?)
     }

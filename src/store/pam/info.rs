@@ -7,6 +7,7 @@ use sqlx::any::AnyRow;
 use crate::domain::authorization::{Access, ItemKind};
 use crate::domain::info::InfoRecord;
 use crate::store::admin::apps::reachable;
+use crate::store::written::Written;
 use crate::store::{Store, StoreResult, exactly_one, flag};
 
 fn record(row: &AnyRow) -> StoreResult<InfoRecord> {
@@ -56,7 +57,7 @@ impl Store {
         .bind(record.sealed_content.clone())
         .bind(record.created_by)
         .bind(now)
-        .fetch_optional(&self.writer)
+        .written_optional(&self.writer)
         .await?;
         Ok(row.map(|r| r.try_get("id")).transpose()?)
     }

@@ -5,6 +5,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::domain::pam::Policy;
+use crate::store::written::Written;
 use crate::store::{Backend, Store, StoreResult, flag};
 
 /// Rescheduled credentials written per statement (two parameters each).
@@ -56,7 +57,7 @@ impl Store {
         .bind(p.rotation_interval)
         .bind(i64::from(p.rotate_after_custody))
         .bind(now)
-        .fetch_one(&self.writer)
+        .written_one(&self.writer)
         .await?;
         Ok(row.try_get("id")?)
     }

@@ -4,6 +4,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::domain::pam::RelatedUser;
+use crate::store::written::Written;
 use crate::store::{Store, StoreResult, exactly_one, flag};
 
 fn related(row: &AnyRow) -> StoreResult<RelatedUser> {
@@ -25,7 +26,7 @@ impl Store {
         .bind(username)
         .bind(created_by)
         .bind(now)
-        .fetch_one(&self.writer)
+        .written_one(&self.writer)
         .await?;
         Ok(row.try_get("id")?)
     }

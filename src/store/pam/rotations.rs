@@ -7,6 +7,7 @@ use sqlx::Row;
 use crate::domain::pam::Credential;
 use crate::store::change::Change;
 use crate::store::pam::credentials::Version;
+use crate::store::written::Written;
 use crate::store::{Store, StoreResult};
 
 /// A stored rotation value: the sealed secret and, for SSH keys, its public key.
@@ -41,7 +42,7 @@ impl Store {
     pub async fn pending_rotation(&self, id: i64) -> StoreResult<Option<PendingRotation>> {
         let row = sqlx::query("SELECT rotation_pending, rotation_pending_public_key FROM credentials WHERE id = $1")
             .bind(id)
-            .fetch_one(&self.writer)
+            .written_one(&self.writer)
             .await?;
         let sealed: Option<Vec<u8>> = row.try_get("rotation_pending")?;
         Ok(sealed.map(|sealed| PendingRotation {

@@ -8,6 +8,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::query::{Cond, Order, ScimTable, Sql, Val};
+use crate::store::written::Written;
 use crate::store::{Store, StoreError, StoreResult, flag};
 
 #[derive(Clone, Debug)]
@@ -190,7 +191,7 @@ impl Store {
         .bind(now)
         .bind(w.display_name)
         .bind(w.email)
-        .fetch_one(&self.writer)
+        .written_one(&self.writer)
         .await?;
         Ok(row.try_get("id")?)
     }

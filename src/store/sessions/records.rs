@@ -6,6 +6,7 @@ use sqlx::any::AnyRow;
 
 use super::{port_column, protocol_column};
 use crate::domain::sessions::{EndReason, Protocol, RemoteSession};
+use crate::store::written::Written;
 use crate::store::{Store, StoreResult, flag};
 
 /// A session row to insert when a ticket is redeemed (not yet entered).
@@ -99,7 +100,7 @@ impl Store {
         .bind(s.entry_expires_at)
         .bind(now)
         .bind(s.device_id)
-        .fetch_one(&self.writer)
+        .written_one(&self.writer)
         .await?;
         Ok(row.try_get("id")?)
     }
@@ -126,7 +127,7 @@ impl Store {
         .bind(owner)
         .bind(now)
         .bind(session_id)
-        .fetch_optional(&self.writer)
+        .written_optional(&self.writer)
         .await?;
         row.as_ref().map(session).transpose()
     }
@@ -187,7 +188,7 @@ impl Store {
              WHERE session_id = $1 AND ended_at IS NULL {ENDED_COLUMNS}"
         );
         let row =
-            sqlx::query(&sql).bind(session_id).bind(now).bind(reason.as_str()).fetch_optional(&self.writer).await?;
+            sqlx::query(&sql).bind(session_id).bind(now).bind(reason.as_str()).written_optional(&self.writer).await?;
         row.as_ref().map(ended).transpose()
     }
 
@@ -197,7 +198,7 @@ impl Store {
             "UPDATE remote_sessions SET drop_requested = 1 WHERE session_id = $1 AND ended_at IS NULL RETURNING *",
         )
         .bind(session_id)
-        .fetch_optional(&self.writer)
+        .written_optional(&self.writer)
         .await?;
         row.as_ref().map(session).transpose()
     }

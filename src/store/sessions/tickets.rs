@@ -4,6 +4,7 @@ use sqlx::Row;
 
 use super::{port_column, protocol_column};
 use crate::domain::sessions::{NewTicket, Protocol, RedeemedTicket};
+use crate::store::written::Written;
 use crate::store::{Store, StoreResult};
 
 /// Why a ticket could not be redeemed, found after the atomic redemption refused it.
@@ -77,7 +78,7 @@ impl Store {
         .bind(now)
         .bind(client_ip)
         .bind(protocol.map(Protocol::as_str))
-        .fetch_optional(&self.writer)
+        .written_optional(&self.writer)
         .await?;
         let Some(row) = row else { return Ok(None) };
         Ok(Some(RedeemedTicket {
