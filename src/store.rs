@@ -14,6 +14,7 @@ pub mod dashboards;
 pub mod dsm;
 mod durability;
 mod heartbeat;
+pub mod hosts;
 pub mod integrity;
 pub mod mysafe;
 mod outage;
