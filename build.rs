@@ -1,9 +1,10 @@
 //! Rebuild when a migration changes: `sqlx::migrate!` embeds them at compile time.
 //!
 //! The API suite's tests that need PostgreSQL (`COFRE_TEST_POSTGRES_URL`), the Python signers
-//! (`COFRE_TEST_PYTHON`), OpenSSH's sshd (`COFRE_TEST_SSHD`) or Chromium's driver
-//! (`COFRE_TEST_CHROMEDRIVER`) are compiled as ignored when those are not set, so a local run reports
-//! them as skipped rather than passed; `.ci/run` sets them all and fails on any ignored test.
+//! (`COFRE_TEST_PYTHON`), OpenSSH's sshd (`COFRE_TEST_SSHD`), Chromium's driver
+//! (`COFRE_TEST_CHROMEDRIVER`) or Patroni with etcd (`COFRE_TEST_PATRONI`) are compiled as
+//! ignored when those are not set, so a local run reports them as skipped rather than passed;
+//! `.ci/run` sets them all and fails on any ignored test.
 
 fn main() {
     println!("cargo:rerun-if-changed=migrations");
@@ -11,11 +12,13 @@ fn main() {
     println!("cargo::rustc-check-cfg=cfg(cofre_test_python)");
     println!("cargo::rustc-check-cfg=cfg(cofre_test_sshd)");
     println!("cargo::rustc-check-cfg=cfg(cofre_test_browser)");
+    println!("cargo::rustc-check-cfg=cfg(cofre_test_patroni)");
     for (var, cfg) in [
         ("COFRE_TEST_POSTGRES_URL", "cofre_test_postgres"),
         ("COFRE_TEST_PYTHON", "cofre_test_python"),
         ("COFRE_TEST_SSHD", "cofre_test_sshd"),
         ("COFRE_TEST_CHROMEDRIVER", "cofre_test_browser"),
+        ("COFRE_TEST_PATRONI", "cofre_test_patroni"),
     ] {
         println!("cargo:rerun-if-env-changed={var}");
         if std::env::var(var).is_ok_and(|v| !v.is_empty()) {
