@@ -60,7 +60,8 @@ impl PatroniCluster {
         let node = &self.nodes[index];
         let config = self.dir.path().join(format!("{}.yml", node.name));
         std::fs::write(&config, self.patroni_config(node)).expect("write patroni.yml");
-        let mut command = Command::new("/usr/bin/patroni");
+        let patroni = std::env::var("COFRE_TEST_PATRONI").unwrap_or_else(|_| "/usr/bin/patroni".into());
+        let mut command = Command::new(patroni);
         command.arg(&config).env("HOME", self.dir.path());
         as_postgres(&mut command);
         let log = self.dir.path().join(format!("{}.log", node.name));
