@@ -359,6 +359,21 @@ mod tests {
     }
 
     #[test]
+    fn database_url_takes_a_postgres_host_list_and_names_what_it_refuses() {
+        let url = |u: &str| BTreeMap::from([("COFRE_DATABASE_URL".to_owned(), u.to_owned())]);
+        let listed = "postgres://u:p@h1:5432,h2:5433/db?target_session_attrs=read-write";
+        assert_eq!(Config::from_sources(None, &url(listed)).expect("valid").database_url, listed);
+        for (refused, why) in [
+            ("postgres://h1,h2/db?target_session_attrs=standby", "target_session_attrs=standby"),
+            ("postgres://h1,h2:x/db", "'h2:x'"),
+            ("sqlite:///d/cofre.db?target_session_attrs=read-write", "sqlite:"),
+        ] {
+            let err = Config::from_sources(None, &url(refused)).expect_err(refused).to_string();
+            assert!(err.contains("database_url") && err.contains(why), "{refused}: {err}");
+        }
+    }
+
+    #[test]
     fn file_suffix_reads_secrets_from_files() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("url");

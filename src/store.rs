@@ -13,7 +13,9 @@ pub mod change;
 pub mod dashboards;
 pub mod dsm;
 mod durability;
+mod failover;
 mod heartbeat;
+pub mod hosts;
 pub mod integrity;
 pub mod mysafe;
 mod outage;
@@ -58,6 +60,8 @@ pub struct Store {
     recent: std::sync::Arc<auth::recent::RecentAuthorizations>,
     /// Whether writes fail, and whether SQLite's writer connection must be replaced.
     health: std::sync::Arc<write_health::WriteHealth>,
+    /// With several PostgreSQL hosts: the task that moves the pool to the primary.
+    _primary_watch: Option<std::sync::Arc<failover::Watch>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -91,7 +95,8 @@ impl From<sqlx::Error> for StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 impl Store {
-    /// Opens a pool for `url` (`sqlite:` or `postgres:`), creating the SQLite file if needed.
+    /// Opens a pool for `url` (`sqlite:` or `postgres:`), creating the SQLite file if needed. A
+    /// PostgreSQL URL may list several hosts (libpq's form): see `failover`.
     pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") { Backend::Sqlite } else { Backend::Postgres };
@@ -100,37 +105,32 @@ impl Store {
             restrict_sqlite_files(file).map_err(|e| StoreError::Unavailable(sqlx::Error::Io(e)))?;
             wal = Some(std::sync::Arc::new(durability::WalSync::for_database(file)));
         }
-        // A PostgreSQL server that is down refuses connections at once, but the pool retries
-        // until its acquire timeout: kept short, an outage answers 503 in seconds, not after
-        // the request's whole deadline. SQLite's file cannot be unreachable; its pools only queue.
-        let acquire = match backend {
-            Backend::Sqlite => Duration::from_secs(5),
-            Backend::Postgres => POSTGRES_ACQUIRE_TIMEOUT,
-        };
-        let pool = pool_options(backend, max_connections, acquire).connect_lazy(url)?;
-        match backend {
-            Backend::Postgres => wait_for_server(&pool).await?,
-            Backend::Sqlite => drop(pool.acquire().await?),
-        }
-        // SQLite takes one writer at a time: writes queue here, in order, rather than retrying
-        // its lock in the busy handler's sleeps. After a write failed as an outage the
-        // connection is replaced before its next use (see `write_health`).
         let health = std::sync::Arc::new(write_health::WriteHealth::default());
-        let writer = match backend {
+        let (pool, writer, primary_watch) = match backend {
             Backend::Sqlite => {
-                let health = health.clone();
-                pool_options(backend, 1, Duration::from_secs(10))
+                // SQLite's file cannot be unreachable; its pools only queue.
+                let pool = sqlite_pool_options(max_connections, Duration::from_secs(5)).connect_lazy(url)?;
+                drop(pool.acquire().await?);
+                // SQLite takes one writer at a time: writes queue here, in order, rather than
+                // retrying its lock in the busy handler's sleeps. After a write failed as an
+                // outage the connection is replaced before its next use (see `write_health`).
+                let replaced = health.clone();
+                let writer = sqlite_pool_options(1, Duration::from_secs(10))
                     .before_acquire(move |_, _| {
-                        let keep = health.keep_writer_connection();
+                        let keep = replaced.keep_writer_connection();
                         Box::pin(async move { Ok(keep) })
                     })
                     .connect(url)
-                    .await?
+                    .await?;
+                (pool, writer, None)
             }
-            Backend::Postgres => pool.clone(),
+            Backend::Postgres => {
+                let (pool, watch) = connect_postgres(url, max_connections).await?;
+                (pool.clone(), pool, watch.map(std::sync::Arc::new))
+            }
         };
         let recent = std::sync::Arc::new(auth::recent::RecentAuthorizations::new());
-        Ok(Self { pool, writer, backend, wal, recent, health })
+        Ok(Self { pool, writer, backend, wal, recent, health, _primary_watch: primary_watch })
     }
 
     pub async fn migrate(&self) -> StoreResult<()> {
@@ -183,6 +183,25 @@ const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a starting process waits for its database server to come up.
 const STARTUP_WAIT: Duration = Duration::from_secs(10);
 
+/// A PostgreSQL pool on the URL's one host, or on the first suitable host of a multi-host URL
+/// with the watch that follows the primary. A server that is down refuses connections at once,
+/// but the pool retries until its acquire timeout: kept short, an outage answers 503 in seconds,
+/// not after the request's whole deadline.
+async fn connect_postgres(url: &str, max_connections: u32) -> StoreResult<(AnyPool, Option<failover::Watch>)> {
+    let options = returned_outside_transactions(
+        AnyPoolOptions::new().max_connections(max_connections).acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT),
+    );
+    let hosts =
+        hosts::PostgresHosts::parse(url).map_err(|why| StoreError::Other(sqlx::Error::Configuration(why.into())))?;
+    if hosts.is_multi_host() {
+        let (pool, watch) = failover::connect(hosts, options, STARTUP_WAIT).await?;
+        return Ok((pool, Some(watch)));
+    }
+    let pool = options.connect_lazy(url)?;
+    wait_for_server(&pool).await?;
+    Ok((pool, None))
+}
+
 /// At start the PostgreSQL server may still be coming up (started together with cofre):
 /// connecting is retried for a while, where a request would give up after the acquire timeout.
 async fn wait_for_server(pool: &AnyPool) -> StoreResult<()> {
@@ -198,28 +217,27 @@ async fn wait_for_server(pool: &AnyPool) -> StoreResult<()> {
     }
 }
 
-fn pool_options(backend: Backend, max_connections: u32, acquire: Duration) -> AnyPoolOptions {
-    AnyPoolOptions::new()
-        .max_connections(max_connections)
-        .acquire_timeout(acquire)
-        .after_connect(move |conn, _| {
+fn sqlite_pool_options(max_connections: u32, acquire: Duration) -> AnyPoolOptions {
+    returned_outside_transactions(AnyPoolOptions::new().max_connections(max_connections).acquire_timeout(acquire))
+        .after_connect(|conn, _| {
             Box::pin(async move {
-                if backend == Backend::Sqlite {
-                    conn.execute(SQLITE_PRAGMAS).await?;
-                }
+                conn.execute(SQLITE_PRAGMAS).await?;
                 Ok(())
             })
         })
-        // A connection that comes back still inside a transaction (its COMMIT or ROLLBACK
-        // failed) is closed, which rolls the transaction back: reused, every later "commit" on
-        // it would only release a savepoint of a transaction that never commits.
-        .after_release(|conn, _| {
-            let stuck = sqlx::Connection::is_in_transaction(conn);
-            if stuck {
-                tracing::error!("a store connection came back inside a transaction: closed, rolling it back");
-            }
-            Box::pin(async move { Ok(!stuck) })
-        })
+}
+
+/// A connection that comes back still inside a transaction (its COMMIT or ROLLBACK failed) is
+/// closed, which rolls the transaction back: reused, every later "commit" on it would only
+/// release a savepoint of a transaction that never commits.
+fn returned_outside_transactions(options: AnyPoolOptions) -> AnyPoolOptions {
+    options.after_release(|conn, _| {
+        let stuck = sqlx::Connection::is_in_transaction(conn);
+        if stuck {
+            tracing::error!("a store connection came back inside a transaction: closed, rolling it back");
+        }
+        Box::pin(async move { Ok(!stuck) })
+    })
 }
 
 /// The SQLite database holds password hashes and sealed secrets: its file is created readable by

@@ -3,6 +3,7 @@
 
 use super::{Config, ConfigError, TlsMode};
 use crate::domain::sessions::origin::SessionOrigins;
+use crate::store::hosts::PostgresHosts;
 
 impl Config {
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
@@ -53,6 +54,7 @@ impl Config {
         {
             return Err(ConfigError("database_url (COFRE_DATABASE_URL): scheme must be sqlite: or postgres:".into()));
         }
+        self.check_database_hosts()?;
         if self.session_ticket_ttl == 0 || self.session_idle_timeout == 0 || self.session_max_length == 0 {
             return Err(ConfigError(
                 "session_ticket_ttl, session_idle_timeout and session_max_length must be positive".into(),
@@ -81,6 +83,24 @@ impl Config {
             return Err(ConfigError(
                 "tls (COFRE_TLS): plain HTTP on a non-loopback address needs COFRE_ALLOW_INSECURE_HTTP=true".into(),
             ));
+        }
+        Ok(())
+    }
+
+    /// A PostgreSQL URL may list several hosts with libpq's `target_session_attrs`; a SQLite URL
+    /// names one file.
+    fn check_database_hosts(&self) -> Result<(), ConfigError> {
+        let url = &self.database_url;
+        if url.starts_with("sqlite:") && url.contains("target_session_attrs") {
+            return Err(ConfigError(
+                "database_url (COFRE_DATABASE_URL): target_session_attrs and host lists are PostgreSQL's; a sqlite: \
+                 URL names one file"
+                    .into(),
+            ));
+        }
+        if url.starts_with("postgres") {
+            PostgresHosts::parse(url)
+                .map_err(|why| ConfigError(format!("database_url (COFRE_DATABASE_URL): {why}")))?;
         }
         Ok(())
     }

@@ -3,9 +3,13 @@
 //! of resources, a full or failing disk, a lock held too long. They answer 503 with Retry-After.
 
 /// PostgreSQL SQLSTATEs of an outage: class 08 (connection exception), 53 (insufficient
-/// resources: disk full, out of memory, too many connections) and the shutdowns of class 57.
+/// resources: disk full, out of memory, too many connections), the shutdowns of class 57, and
+/// 25006 (read_only_sql_transaction): a write reached a standby or a primary being demoted, as
+/// during a failover, until the pool follows the new primary.
 fn postgres_outage(sqlstate: &str) -> bool {
-    sqlstate.starts_with("08") || sqlstate.starts_with("53") || matches!(sqlstate, "57P01" | "57P02" | "57P03")
+    sqlstate.starts_with("08")
+        || sqlstate.starts_with("53")
+        || matches!(sqlstate, "57P01" | "57P02" | "57P03" | "25006")
 }
 
 /// SQLite primary result codes of an outage: SQLITE_BUSY (5, "database is locked" past the busy
@@ -39,10 +43,10 @@ mod tests {
 
     #[test]
     fn postgres_classes_of_an_outage() {
-        for code in ["08006", "08001", "08P01", "53100", "53300", "57P01", "57P02", "57P03"] {
+        for code in ["08006", "08001", "08P01", "53100", "53300", "57P01", "57P02", "57P03", "25006"] {
             assert!(postgres_outage(code), "{code}");
         }
-        for code in ["23505", "40001", "57014", "42P01", "22001"] {
+        for code in ["23505", "40001", "57014", "42P01", "22001", "25001"] {
             assert!(!postgres_outage(code), "{code}");
         }
     }

@@ -13,7 +13,7 @@ pub struct PrivatePostgres {
 
 /// The binaries of the newest installed PostgreSQL (Debian's layout). Their absence fails the
 /// test: `.ci/run` installs them.
-fn postgres_bin() -> PathBuf {
+pub(crate) fn postgres_bin() -> PathBuf {
     let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
         .map(|dir| {
             dir.filter_map(Result::ok).map(|e| e.path().join("bin")).filter(|b| b.join("initdb").exists()).collect()
@@ -23,7 +23,7 @@ fn postgres_bin() -> PathBuf {
     found.pop().expect("initdb and pg_ctl under /usr/lib/postgresql/*/bin (install postgresql)")
 }
 
-fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"))
 }
 
