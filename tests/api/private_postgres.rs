@@ -90,6 +90,11 @@ impl PrivatePostgres {
         self.pg_ctl("stop");
     }
 
+    /// Starts the stopped server again on the same port and data.
+    pub fn restart(&self) {
+        self.pg_ctl("start");
+    }
+
     /// Runs `sql` on the cluster in a connection of its own.
     pub async fn execute(&self, sql: &str) {
         sqlx::any::install_default_drivers();

@@ -1,13 +1,15 @@
 //! A store that fails (its connections killed, its server gone, its disk full) answers 503 with
 //! Retry-After in the envelope, soon, and never a bare 500 "Unexpected error.".
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use cofre::domain::authorization::Resource;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{Backend, Reply, TestApp};
+use crate::helpers::{Backend, Client, Reply, TestApp};
+use crate::outage_meter::OutageMeter;
 use crate::private_postgres::PrivatePostgres;
 
 /// A store outage's answer: 503 in the envelope, a Retry-After, nothing internal in the body.
@@ -121,4 +123,69 @@ async fn a_sqlite_database_locked_past_the_busy_timeout_answers_503_not_500() {
     assert_unavailable(&write, "a write while the database is locked");
     let retried = app.post_json(&client, "/iso/pam/info", json!({"identifier": "locked", "content": "c"})).await;
     assert_eq!(retried.status, StatusCode::CREATED, "once the lock is gone: {}", retried.body);
+}
+
+/// Writers POSTing new items until `stop`; returns the identifiers acknowledged with 201.
+async fn write_until(
+    app: &TestApp,
+    client: &Client,
+    writer: usize,
+    stop: &AtomicBool,
+    meter: &OutageMeter,
+) -> Vec<String> {
+    let mut acknowledged = Vec::new();
+    for i in 0.. {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let identifier = format!("restart-{writer}-{i}");
+        let reply = app.post_json(client, "/iso/pam/info", json!({"identifier": identifier, "content": "c"})).await;
+        if reply.status == StatusCode::CREATED {
+            meter.success();
+            acknowledged.push(identifier);
+        } else {
+            assert_unavailable(&reply, "a write while PostgreSQL is down");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    acknowledged
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(cofre_test_postgres), ignore = "needs COFRE_TEST_POSTGRES_URL")]
+async fn a_restarted_postgres_takes_writes_again_without_restarting_cofre() {
+    let cluster = PrivatePostgres::start();
+    let app = TestApp::spawn(Backend::Postgres(cluster.url())).await;
+    let client = app.client(&[Resource::Info]).await;
+    let (stop, meter) = (AtomicBool::new(false), OutageMeter::start());
+    let load = futures_util::future::join_all((0..4).map(|w| write_until(&app, &client, w, &stop, &meter)));
+    let fault = async {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        cluster.stop();
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        cluster.restart();
+        let restarted = Instant::now();
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let probe = json!({"identifier": format!("probe-{attempts}"), "content": "c"});
+            if app.post_json(&client, "/iso/pam/info", probe).await.status == StatusCode::CREATED {
+                break;
+            }
+            assert!(restarted.elapsed() < Duration::from_secs(30), "no write acknowledged 30 s after the restart");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let after = restarted.elapsed().as_secs_f64();
+        println!(
+            "outage report: PostgreSQL stopped for 3 s: writes acknowledged again {after:.2} s after it restarted"
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        stop.store(true, Ordering::Relaxed);
+    };
+    let (acknowledged, ()) = tokio::join!(load, fault);
+    meter.report("PostgreSQL stopped for 3 s, then restarted");
+    for identifier in acknowledged.iter().flatten() {
+        let read = app.call(&client, Method::GET, &format!("/iso/pam/info/{identifier}")).await;
+        assert_eq!(read.status, StatusCode::OK, "acknowledged write {identifier} lost: {}", read.body);
+    }
 }
