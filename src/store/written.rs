@@ -8,21 +8,27 @@
 
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
-use sqlx::{Any, AnyPool};
+use sqlx::{Any, Executor};
 
 pub(super) trait Written {
     /// The one row the write returns; `RowNotFound` when it returned none.
-    async fn written_one(self, writer: &AnyPool) -> Result<AnyRow, sqlx::Error>;
+    async fn written_one<'e>(self, writer: impl Executor<'e, Database = Any>) -> Result<AnyRow, sqlx::Error>;
     /// The row the write returns, if any.
-    async fn written_optional(self, writer: &AnyPool) -> Result<Option<AnyRow>, sqlx::Error>;
+    async fn written_optional<'e>(
+        self,
+        writer: impl Executor<'e, Database = Any>,
+    ) -> Result<Option<AnyRow>, sqlx::Error>;
 }
 
 impl<'q> Written for Query<'q, Any, AnyArguments<'q>> {
-    async fn written_one(self, writer: &AnyPool) -> Result<AnyRow, sqlx::Error> {
+    async fn written_one<'e>(self, writer: impl Executor<'e, Database = Any>) -> Result<AnyRow, sqlx::Error> {
         self.written_optional(writer).await?.ok_or(sqlx::Error::RowNotFound)
     }
 
-    async fn written_optional(self, writer: &AnyPool) -> Result<Option<AnyRow>, sqlx::Error> {
+    async fn written_optional<'e>(
+        self,
+        writer: impl Executor<'e, Database = Any>,
+    ) -> Result<Option<AnyRow>, sqlx::Error> {
         Ok(self.fetch_all(writer).await?.into_iter().next())
     }
 }
