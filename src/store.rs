@@ -20,6 +20,7 @@ mod outage;
 pub mod pam;
 pub mod scim;
 pub mod sessions;
+mod writer;
 
 use std::time::Duration;
 
@@ -48,8 +49,9 @@ pub enum Backend {
 pub struct Store {
     /// Reads (and, on PostgreSQL, writes).
     pool: AnyPool,
-    /// Writes and transactions: one connection on SQLite, the same pool on PostgreSQL.
-    writer: AnyPool,
+    /// Writes and transactions: one connection on SQLite, the same pool on PostgreSQL. Within a
+    /// request, each change through it commits a pending audit row with it (`writer.rs`).
+    writer: writer::ChangeWriter,
     backend: Backend,
     /// SQLite's WAL, flushed by `sync` (none on PostgreSQL and for in-memory databases).
     wal: Option<std::sync::Arc<durability::WalSync>>,
@@ -114,6 +116,7 @@ impl Store {
             Backend::Sqlite => pool_options(backend, 1, Duration::from_secs(10)).connect(url).await?,
             Backend::Postgres => pool.clone(),
         };
+        let writer = writer::ChangeWriter::new(writer, backend);
         Ok(Self { pool, writer, backend, wal, recent: std::sync::Arc::new(auth::recent::RecentAuthorizations::new()) })
     }
 
@@ -140,7 +143,8 @@ impl Store {
     pub fn pool_stats(&self) -> Vec<(&'static str, u32, usize)> {
         let mut stats = vec![("read", self.pool.size(), self.pool.num_idle())];
         if self.backend == Backend::Sqlite {
-            stats.push(("write", self.writer.size(), self.writer.num_idle()));
+            let writer = self.writer.untracked();
+            stats.push(("write", writer.size(), writer.num_idle()));
         }
         stats
     }
@@ -155,7 +159,7 @@ impl Store {
         if let Err(e) = self.sync().await {
             tracing::error!(error.cause = %e, "could not flush the database before closing");
         }
-        self.writer.close().await;
+        self.writer.untracked().close().await;
         self.pool.close().await;
     }
 }

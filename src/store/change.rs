@@ -9,8 +9,9 @@ use crate::store::{Store, StoreResult};
 pub struct Change(pub(super) sqlx::Transaction<'static, Any>);
 
 impl Store {
-    pub async fn begin(&self) -> StoreResult<Change> {
-        Ok(Change(self.writer.begin().await?))
+    /// Opens a change; `write` names it in the pending audit row a request's change leaves.
+    pub async fn begin(&self, write: &str) -> StoreResult<Change> {
+        Ok(Change(self.writer.begin(write).await?))
     }
 }
 

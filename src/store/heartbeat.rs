@@ -9,7 +9,7 @@ const GONE_AFTER_SECS: i64 = 86_400;
 impl Store {
     /// Rewrites `process_id`'s heartbeat with `now` (unix seconds) through the write path.
     pub async fn heartbeat(&self, process_id: &str, now: i64) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.untracked().begin().await?;
         sqlx::query(
             "INSERT INTO process_heartbeats (process_id, beat_at) VALUES ($1, $2) \
              ON CONFLICT (process_id) DO UPDATE SET beat_at = excluded.beat_at",

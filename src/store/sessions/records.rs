@@ -170,7 +170,7 @@ impl Store {
             .bind(id)
             .bind(now)
             .bind(now - every)
-            .execute(&self.writer)
+            .execute(self.writer.untracked())
             .await?;
         Ok(())
     }
@@ -222,7 +222,7 @@ impl Store {
         .bind(owner)
         .bind(now)
         .bind(now - every)
-            .execute(&self.writer)
+            .execute(self.writer.untracked())
             .await?;
         Ok(())
     }
