@@ -85,6 +85,8 @@ pub async fn audited(
         route.clone(),
         arrived_ms,
     ));
+    // From here until its record is written, recovery leaves the request's pending rows alone.
+    let hold = state.audit.hold(&request_id);
     let context = RequestContext { request_id: request_id.clone(), client_ip, secure, audit: audit.clone() };
     req.extensions_mut().insert(context);
     let started = std::time::Instant::now();
@@ -142,9 +144,9 @@ pub async fn audited(
     if status == StatusCode::SERVICE_UNAVAILABLE.as_u16() {
         // Refused because the store fails or is slow: the answer serves nothing, and waiting on
         // that store for its record would only delay it.
-        state.audit.submit(record);
+        state.audit.submit(record, hold);
     } else {
-        match state.audit.record_until(record, deadline).await {
+        match state.audit.record_until(record, hold, deadline).await {
             Ok(()) => {}
             Err(AuditWait::Unavailable) => response = ApiError::unavailable().into_response(),
             Err(AuditWait::TimedOut) => response = ApiError::timed_out().into_response(),

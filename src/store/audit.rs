@@ -1,6 +1,8 @@
 //! The audit trail: appended in batches, each extending the one chain of the store, read back
 //! by `cofre audit tail`, `verify` and `export`. A batch deletes the pending audit rows of the
-//! requests whose successful records it chains (`writer.rs`).
+//! requests whose successful records it chains (`writer.rs`); `recovery` chains the rest.
+
+mod recovery;
 
 use futures_util::{Stream, StreamExt};
 use sqlx::Row;
