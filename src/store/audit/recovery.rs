@@ -32,14 +32,14 @@ impl Store {
                 .bind(PASS_LIMIT)
                 .fetch_all(&self.pool)
                 .await?;
-        let mut keys = Vec::with_capacity(candidates.len());
+        let mut chosen: Vec<(String, String)> = Vec::with_capacity(candidates.len());
         for row in &candidates {
             let request_id: String = row.try_get("request_id")?;
             if !held(&request_id) {
-                keys.push(row.try_get::<String, _>("key")?);
+                chosen.push((request_id, row.try_get("key")?));
             }
         }
-        if keys.is_empty() {
+        if chosen.is_empty() {
             return Ok(0);
         }
 
@@ -47,10 +47,19 @@ impl Store {
         let head =
             sqlx::query("UPDATE audit_chain SET seq = seq WHERE id = 1 RETURNING seq, mac").fetch_one(&mut *tx).await?;
         let (seq, mac): (i64, Vec<u8>) = (head.try_get("seq")?, head.try_get("mac")?);
-        let params: Vec<String> = (1..=keys.len()).map(|n| format!("${n}")).collect();
-        let sql = format!("DELETE FROM pending_audit WHERE key IN ({}) RETURNING {PENDING_COLUMNS}", params.join(", "));
+        // By request (the table's key leads with it), then by key.
+        let requests: Vec<String> = (1..=chosen.len()).map(|n| format!("${n}")).collect();
+        let keys: Vec<String> = (chosen.len() + 1..=2 * chosen.len()).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "DELETE FROM pending_audit WHERE request_id IN ({}) AND key IN ({}) RETURNING {PENDING_COLUMNS}",
+            requests.join(", "),
+            keys.join(", ")
+        );
         let mut claim = sqlx::query(&sql);
-        for key in &keys {
+        for (request_id, _) in &chosen {
+            claim = claim.bind(request_id.as_str());
+        }
+        for (_, key) in &chosen {
             claim = claim.bind(key.as_str());
         }
         // Rows a batch or another process took meanwhile are not returned.
