@@ -15,7 +15,7 @@ use tower::util::MapRequestLayer;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::http::middleware::normalize_path;
-use crate::service::audit::AuditSink;
+use crate::service::audit::{AuditSink, Recovery};
 use crate::service::{Core, StartError};
 use crate::state::AppState;
 
@@ -72,7 +72,12 @@ impl App {
         // The core creates the data directory owner-only; the TLS files go inside it after.
         let core = Core::open(config, clock, crate::service::vault::Opening::FirstStart).await?;
         let tls = crate::tls::server_config(&core.config).await?;
-        let audit = AuditSink::spawn(core.store.clone(), core.audit_chain_key());
+        // Pending audit rows are recovered once older than any request can last.
+        let recovery = Recovery {
+            clock: core.clock.clone(),
+            after: Duration::from_secs(core.config.request_timeout.saturating_mul(2)),
+        };
+        let audit = AuditSink::spawn_recovering(core.store.clone(), core.audit_chain_key(), recovery);
         // Sessions a dead process held, or never entered, are closed before any is served.
         if let Err(e) = crate::service::sessions::proxy::close_interrupted(&core, &audit).await {
             tracing::warn!(error = %e, "could not close interrupted sessions");

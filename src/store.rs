@@ -23,6 +23,7 @@ pub mod pam;
 pub mod scim;
 pub mod sessions;
 mod write_health;
+mod writer;
 mod written;
 
 use std::time::Duration;
@@ -52,8 +53,9 @@ pub enum Backend {
 pub struct Store {
     /// Reads (and, on PostgreSQL, writes).
     pool: AnyPool,
-    /// Writes and transactions: one connection on SQLite, the same pool on PostgreSQL.
-    writer: AnyPool,
+    /// Writes and transactions: one connection on SQLite, the same pool on PostgreSQL. Within a
+    /// request, each change through it commits a pending audit row with it (`writer.rs`).
+    writer: writer::ChangeWriter,
     backend: Backend,
     /// SQLite's WAL, flushed by `sync` (none on PostgreSQL and for in-memory databases).
     wal: Option<std::sync::Arc<durability::WalSync>>,
@@ -129,6 +131,7 @@ impl Store {
                 (pool.clone(), pool, watch.map(std::sync::Arc::new))
             }
         };
+        let writer = writer::ChangeWriter::new(writer, backend);
         let recent = std::sync::Arc::new(auth::recent::RecentAuthorizations::new());
         Ok(Self { pool, writer, backend, wal, recent, health, _primary_watch: primary_watch })
     }
@@ -156,7 +159,8 @@ impl Store {
     pub fn pool_stats(&self) -> Vec<(&'static str, u32, usize)> {
         let mut stats = vec![("read", self.pool.size(), self.pool.num_idle())];
         if self.backend == Backend::Sqlite {
-            stats.push(("write", self.writer.size(), self.writer.num_idle()));
+            let writer = self.writer.untracked();
+            stats.push(("write", writer.size(), writer.num_idle()));
         }
         stats
     }
@@ -171,7 +175,7 @@ impl Store {
         if let Err(e) = self.sync().await {
             tracing::error!(error.cause = %e, "could not flush the database before closing");
         }
-        self.writer.close().await;
+        self.writer.untracked().close().await;
         self.pool.close().await;
     }
 }

@@ -1,5 +1,7 @@
 //! The audit trail's record: one per request or background job.
 
+pub mod request;
+
 /// One request's record. Holds no secret value: sensitive parameters arrive here already masked.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct AuditRecord {
@@ -17,6 +19,13 @@ pub struct AuditRecord {
 }
 
 impl AuditRecord {
+    /// Whether this record accounts for the writes its request committed: a successful answer
+    /// says they happened. Any other answer leaves them to a recovered record
+    /// (`AuditRecord::recovered`), which says so.
+    pub fn accounts_for_writes(&self) -> bool {
+        self.status < 400
+    }
+
     /// A background job's action (a rotation, a renewal), audited like a request: no caller,
     /// `method` and `route` naming what was acted on, `detail` a JSON object.
     pub fn for_job(at_ms: i64, method: &str, route: String, status: i64, detail: serde_json::Value) -> Self {

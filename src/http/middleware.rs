@@ -3,7 +3,7 @@
 //! leaves. Also the path normalisation that runs before routing.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -11,11 +11,12 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::envelope::{AuditCaller, AuditReason};
 use crate::config::TlsMode;
 use crate::domain::audit::AuditRecord;
+use crate::domain::audit::request::{self, AuditedRequest};
 use crate::domain::network::resolve_client_ip;
 use crate::error::ApiError;
 use crate::http::drain::SharedBody;
@@ -32,29 +33,18 @@ pub struct RequestContext {
     pub client_ip: IpAddr,
     /// Whether the client reached cofre over TLS (directly, or via a trusted proxy that says so).
     pub secure: bool,
-    facts: Arc<Mutex<AuditFacts>>,
-}
-
-#[derive(Default)]
-struct AuditFacts {
-    application_id: Option<i64>,
-    authorization_id: Option<i64>,
-    detail: Map<String, Value>,
+    /// What the audit trail knows of the request; the store reads it too (pending audit rows).
+    audit: Arc<AuditedRequest>,
 }
 
 impl RequestContext {
     pub fn note_caller(&self, application_id: i64, authorization_id: i64) {
-        if let Ok(mut f) = self.facts.lock() {
-            f.application_id = Some(application_id);
-            f.authorization_id = Some(authorization_id);
-        }
+        self.audit.note_caller(application_id, authorization_id);
     }
 
     /// Records a detail; callers pass masked or non-secret values only.
     pub fn note(&self, key: &str, value: impl Into<Value>) {
-        if let Ok(mut f) = self.facts.lock() {
-            f.detail.insert(key.to_owned(), value.into());
-        }
+        self.audit.note(key, value);
     }
 
     pub fn note_params(&self, params: Value) {
@@ -85,10 +75,20 @@ pub async fn audited(
     let forwarded_https =
         req.headers().get("x-forwarded-proto").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
     let secure = state.core.config.tls != TlsMode::Off || (via_trusted_proxy && forwarded_https);
-    let context = RequestContext { request_id: request_id.clone(), client_ip, secure, facts: Arc::default() };
-    req.extensions_mut().insert(context.clone());
     let method = req.method().to_string();
     let route: String = req.uri().path().chars().take(MAX_ROUTE_CHARS).collect();
+    let arrived_ms = state.core.clock.now_ms();
+    let audit = Arc::new(AuditedRequest::new(
+        request_id.clone(),
+        client_ip.to_string(),
+        method.clone(),
+        route.clone(),
+        arrived_ms,
+    ));
+    // From here until its record is written, recovery leaves the request's pending rows alone.
+    let hold = state.audit.hold(&request_id);
+    let context = RequestContext { request_id: request_id.clone(), client_ip, secure, audit: audit.clone() };
+    req.extensions_mut().insert(context);
     let started = std::time::Instant::now();
     // One deadline for the handler and the wait for its audit record to be durable.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(state.core.config.request_timeout);
@@ -99,11 +99,12 @@ pub async fn audited(
             .into_response(),
         Ok(_) => {
             // The handler runs in its own task: the deadline (or a client hanging up) ends the
-            // wait for it, never the handler itself, so a change is never cut in half.
+            // wait for it, never the handler itself, so a change is never cut in half. It runs
+            // within its request, so each change it commits leaves a pending audit row.
             let (parts, body) = req.into_parts();
             let body = SharedBody::new(body);
             let req = Request::from_parts(parts, Body::new(body.clone()));
-            let mut handler = tokio::spawn(next.run(req));
+            let mut handler = tokio::spawn(request::within(audit.clone(), next.run(req)));
             let response = match tokio::time::timeout_at(deadline, &mut handler).await {
                 Ok(Ok(response)) => response,
                 Ok(Err(failed)) => ApiError::internal(&failed).into_response(),
@@ -120,10 +121,7 @@ pub async fn audited(
 
     let status = response.status().as_u16();
     let reason = response.extensions().get::<AuditReason>().map(|r| r.0);
-    let (mut application_id, mut authorization_id, mut detail) = match context.facts.lock() {
-        Ok(mut f) => (f.application_id, f.authorization_id, std::mem::take(&mut f.detail)),
-        Err(_) => (None, None, Map::new()),
-    };
+    let (mut application_id, mut authorization_id, mut detail) = audit.facts();
     if let (None, Some(refused)) = (authorization_id, response.extensions().get::<AuditCaller>()) {
         (application_id, authorization_id) = (Some(refused.0), Some(refused.1));
     }
@@ -146,9 +144,9 @@ pub async fn audited(
     if status == StatusCode::SERVICE_UNAVAILABLE.as_u16() {
         // Refused because the store fails or is slow: the answer serves nothing, and waiting on
         // that store for its record would only delay it.
-        state.audit.submit(record);
+        state.audit.submit(record, hold);
     } else {
-        match state.audit.record_until(record, deadline).await {
+        match state.audit.record_until(record, hold, deadline).await {
             Ok(()) => {}
             Err(AuditWait::Unavailable) => response = ApiError::unavailable().into_response(),
             Err(AuditWait::TimedOut) => response = ApiError::timed_out().into_response(),

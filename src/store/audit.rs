@@ -1,5 +1,8 @@
 //! The audit trail: appended in batches, each extending the one chain of the store, read back
-//! by `cofre audit tail`, `verify` and `export`.
+//! by `cofre audit tail`, `verify` and `export`. A batch deletes the pending audit rows of the
+//! requests whose successful records it chains (`writer.rs`); `recovery` chains the rest.
+
+mod recovery;
 
 use futures_util::{Stream, StreamExt};
 use sqlx::Row;
@@ -15,6 +18,8 @@ impl Store {
     /// Appends many records in one transaction, each linked to the one before by `link`
     /// (previous MAC, sequence number, record → MAC), and makes them durable. Taking the head
     /// row first serialises every writer of the store, in this process or another, on one chain.
+    /// The pending audit rows of the requests whose records answer success go in the same
+    /// transaction: those records account for their writes.
     pub async fn append_audit(
         &self,
         records: &[AuditRecord],
@@ -72,14 +77,14 @@ impl Store {
                     .bind(records.last().map_or(0, |r| r.at_ms))
                     .bind(seq)
                     .bind(mac.as_slice());
-                let moved = query.execute(&self.writer).await?.rows_affected();
+                let moved = query.execute(self.writer.untracked()).await?.rows_affected();
                 if moved == records.len() as u64 {
                     *known = Some((linked.last, linked.head_mac()));
                     return Ok(());
                 }
             }
         }
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.untracked().begin().await?;
         let head = sqlx::query("UPDATE audit_chain SET seq = seq + $1 WHERE id = 1 RETURNING seq, mac")
             .bind(i64::try_from(records.len()).unwrap_or(i64::MAX))
             .fetch_one(&mut *tx)
@@ -89,6 +94,7 @@ impl Store {
         let linked = Linked::new(last - records.len() as i64, &prev, records, &link);
         let sql = insert_sql(records.len());
         linked.bind(sqlx::query(&sql), records).execute(&mut *tx).await?;
+        delete_accounted_writes(&mut tx, records).await?;
         sqlx::query("UPDATE audit_chain SET mac = $1, at_ms = $2 WHERE id = 1")
             .bind(linked.head_mac())
             .bind(records.last().map_or(0, |r| r.at_ms))
@@ -160,7 +166,7 @@ impl Store {
         )
         .bind(name)
         .bind(seq)
-        .execute(&self.writer)
+        .execute(self.writer.untracked())
         .await?;
         Ok(())
     }
@@ -186,6 +192,25 @@ impl Store {
             None => None,
         })
     }
+}
+
+/// Deletes the pending rows of the requests whose records answer success (`accounts_for_writes`).
+async fn delete_accounted_writes(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    records: &[AuditRecord],
+) -> StoreResult<()> {
+    let ids: Vec<&str> = records.iter().filter(|r| r.accounts_for_writes()).map(|r| r.request_id.as_str()).collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let params: Vec<String> = (1..=ids.len()).map(|n| format!("${n}")).collect();
+    let sql = format!("DELETE FROM pending_audit WHERE request_id IN ({})", params.join(", "));
+    let mut query = sqlx::query(&sql);
+    for id in ids {
+        query = query.bind(id);
+    }
+    query.execute(&mut **tx).await?;
+    Ok(())
 }
 
 fn chained(row: &sqlx::any::AnyRow) -> StoreResult<ChainedRecord> {
@@ -263,22 +288,27 @@ fn insert_sql(n: usize) -> String {
 }
 
 /// One PostgreSQL statement for `n` records: the head moves from where the writer left it
-/// (`seq`, `mac`: the last two parameters) to the batch's end, and the records are inserted
-/// only if it did, so a writer holding a stale head writes nothing.
+/// (`seq`, `mac`: the last two parameters) to the batch's end, and the records are inserted —
+/// and the pending rows of the requests whose records answer success (status below 400, as
+/// `AuditRecord::accounts_for_writes`) deleted — only if it did, so a writer holding a stale
+/// head writes nothing. The head is taken before any pending row: the order recovery takes
+/// them in too.
 fn conditional_insert_sql(n: usize) -> String {
     let rows: Vec<String> = (0..n).map(|i| placeholders(i * COLUMNS, CASTS)).collect();
     let p = n * COLUMNS;
     format!(
-        "WITH moved AS (UPDATE audit_chain SET seq = ${}, mac = ${}, at_ms = ${} \
-         WHERE id = 1 AND seq = ${} AND mac = ${} RETURNING 1) \
-         INSERT INTO audit_log ({RECORD_COLUMNS}, seq, mac) \
-         SELECT * FROM (VALUES {}) AS batch WHERE EXISTS (SELECT 1 FROM moved)",
+        "WITH batch ({RECORD_COLUMNS}, seq, mac) AS (VALUES {}), \
+         moved AS (UPDATE audit_chain SET seq = ${}, mac = ${}, at_ms = ${} \
+         WHERE id = 1 AND seq = ${} AND mac = ${} RETURNING 1), \
+         accounted AS (DELETE FROM pending_audit p USING batch b \
+         WHERE p.request_id = b.request_id AND b.status < 400 AND EXISTS (SELECT 1 FROM moved)) \
+         INSERT INTO audit_log ({RECORD_COLUMNS}, seq, mac) SELECT * FROM batch WHERE EXISTS (SELECT 1 FROM moved)",
+        rows.join(", "),
         p + 1,
         p + 2,
         p + 3,
         p + 4,
         p + 5,
-        rows.join(", "),
     )
 }
 

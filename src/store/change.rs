@@ -12,8 +12,9 @@ use crate::store::{Store, StoreResult};
 pub struct Change(pub(super) sqlx::Transaction<'static, Any>, Arc<WriteHealth>);
 
 impl Store {
-    pub async fn begin(&self) -> StoreResult<Change> {
-        let tx = self.noting_write(self.writer.begin().await.map_err(Into::into))?;
+    /// Opens a change; `write` names it in the pending audit row a request's change leaves.
+    pub async fn begin(&self, write: &str) -> StoreResult<Change> {
+        let tx = self.noting_write(self.writer.begin(write).await)?;
         Ok(Change(tx, self.health.clone()))
     }
 }

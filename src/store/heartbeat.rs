@@ -16,7 +16,7 @@ impl Store {
     }
 
     async fn beat(&self, process_id: &str, now: i64) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.untracked().begin().await?;
         sqlx::query(
             "INSERT INTO process_heartbeats (process_id, beat_at) VALUES ($1, $2) \
              ON CONFLICT (process_id) DO UPDATE SET beat_at = excluded.beat_at",

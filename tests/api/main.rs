@@ -10,6 +10,7 @@ mod signing;
 mod admin;
 mod atomic_changes;
 mod audit;
+mod audit_atomic;
 mod audit_chain;
 mod audit_sink;
 mod bad_input;

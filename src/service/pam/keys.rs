@@ -149,7 +149,7 @@ pub async fn upsert(core: &Core, caller: &Caller, input: KeyInput) -> ApiResult<
             }
             None => (new_key(core, caller, identifier.clone(), &device, &username, &changes, now).await?, None),
         };
-        let mut change = core.store.begin().await?;
+        let mut change = core.store.begin("upsert_ssh_key").await?;
         let credential = match planned {
             (c, Some(previous)) => match change.save_credential(&c, Some(&previous), now).await {
                 Ok(()) => c,

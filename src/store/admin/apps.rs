@@ -122,7 +122,7 @@ pub(in crate::store) async fn insert_authorization(
 impl Store {
     /// Creates an application with its first authorization; returns both ids.
     pub async fn insert_application(&self, row: &NewAuthorizationRow<'_>, now: i64) -> StoreResult<(i64, i64)> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin("insert_application").await?;
         let ids = insert_application(&mut tx, row, now).await?;
         tx.commit().await?;
         Ok(ids)

@@ -24,7 +24,7 @@ impl Store {
     /// A user and its group memberships, in one transaction: a group that does not exist
     /// (`NotFound`) leaves no user behind.
     pub async fn insert_user(&self, row: &NewUserRow<'_>, groups: &[String], now: i64) -> StoreResult<i64> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin("insert_user").await?;
         let id: i64 = sqlx::query(
             "INSERT INTO users (username, display_name, email, password_hash, enabled, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, 1, $5, $5) RETURNING id",
@@ -183,7 +183,7 @@ impl Store {
         } else {
             "DELETE FROM group_members WHERE group_id = $1 AND user_id = $2 AND $3 >= 0"
         };
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin("set_membership").await?;
         sqlx::query(sql).bind(group_id).bind(user_id).bind(now).execute(&mut *tx).await?;
         sqlx::query("UPDATE groups SET version = version + 1, updated_at = $1 WHERE id = $2")
             .bind(now)

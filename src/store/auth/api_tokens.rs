@@ -60,7 +60,7 @@ impl Store {
         row: &NewApiTokenRow<'_>,
         now: i64,
     ) -> StoreResult<(i64, i64)> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin("insert_api_token").await?;
         let (_, authorization_id) = insert_application(&mut tx, authorization, now).await?;
         let id = sqlx::query(
             "INSERT INTO api_tokens (authorization_id, name, description, kind, token_hash, user_id, lifetime_minutes, \
@@ -128,7 +128,7 @@ impl Store {
 
     /// Deletes a token, the values drawn from it, and disables its authorization, atomically.
     pub async fn delete_api_token(&self, id: i64, now: i64) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin("delete_api_token").await?;
         let row =
             sqlx::query("SELECT authorization_id FROM api_tokens WHERE id = $1").bind(id).fetch_one(&mut *tx).await?;
         let authorization_id: i64 = row.try_get("authorization_id")?;

@@ -28,12 +28,12 @@ impl Store {
         sqlx::query("DELETE FROM replay_guard WHERE key = $1 AND expires_at <= $2")
             .bind(key)
             .bind(now)
-            .execute(&self.writer)
+            .execute(self.writer.untracked())
             .await?;
         match sqlx::query("INSERT INTO replay_guard (key, expires_at) VALUES ($1, $2)")
             .bind(key)
             .bind(expires_at)
-            .execute(&self.writer)
+            .execute(self.writer.untracked())
             .await
         {
             Ok(_) => Ok(true),
@@ -50,14 +50,16 @@ impl Store {
         let done = sqlx::query("DELETE FROM auth_failures WHERE locked_until <= $1 AND window_start + $2 <= $1")
             .bind(now)
             .bind(window)
-            .execute(&self.writer)
+            .execute(self.writer.untracked())
             .await?;
         Ok(done.rows_affected())
     }
 
     pub async fn purge_replay_guard(&self, now: i64) -> StoreResult<u64> {
-        let done =
-            sqlx::query("DELETE FROM replay_guard WHERE expires_at <= $1").bind(now).execute(&self.writer).await?;
+        let done = sqlx::query("DELETE FROM replay_guard WHERE expires_at <= $1")
+            .bind(now)
+            .execute(self.writer.untracked())
+            .await?;
         Ok(done.rows_affected())
     }
 
@@ -114,12 +116,15 @@ impl Store {
         for (key, limit) in &keys {
             query = query.bind(*key).bind(*limit);
         }
-        query.fetch_all(&self.writer).await?.iter().map(attempt_state).collect()
+        query.fetch_all(self.writer.untracked()).await?.iter().map(attempt_state).collect()
     }
 
     /// Forgets a key's failures (a successful login of its subject).
     pub async fn clear_failures(&self, key: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE auth_failures SET failures = 0 WHERE key = $1").bind(key).execute(&self.writer).await?;
+        sqlx::query("UPDATE auth_failures SET failures = 0 WHERE key = $1")
+            .bind(key)
+            .execute(self.writer.untracked())
+            .await?;
         Ok(())
     }
 }

@@ -64,7 +64,7 @@ impl Store {
     /// Stores a certificate signed from a pending request and marks the request signed, or
     /// neither: a request signed meanwhile (by any process) makes this `Stale`.
     pub async fn insert_signed_certificate(&self, c: &NewCertificate, request_id: i64, now: i64) -> StoreResult<i64> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin("insert_signed_certificate").await?;
         let claimed =
             sqlx::query("UPDATE certificate_requests SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
                 .bind(STATUS_SIGNED)
@@ -84,7 +84,7 @@ impl Store {
     /// Stores an imported or scanned certificate, or finds the one the application already holds
     /// with the same fingerprint: (id, whether this call stored it).
     pub async fn insert_certificate(&self, c: &NewCertificate, now: i64) -> StoreResult<(i64, bool)> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin("insert_certificate").await?;
         let inserted = self.insert_certificate_in(&mut tx, c, None, now).await?;
         tx.commit().await?;
         if let Some(id) = inserted {

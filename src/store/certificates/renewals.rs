@@ -73,7 +73,7 @@ impl Store {
         old_id: i64,
         now: i64,
     ) -> StoreResult<i64> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin("insert_renewed_certificate").await?;
         let id = self.insert_certificate_in(&mut tx, replacement, None, now).await?.ok_or(StoreError::Stale)?;
         let marked = sqlx::query("UPDATE certificates SET renewed_by = $1 WHERE id = $2 AND renewed_by IS NULL")
             .bind(id)

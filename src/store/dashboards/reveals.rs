@@ -17,15 +17,17 @@ impl Store {
         .bind(r.credential_label)
         .bind(r.hostname)
         .bind(&r.client_ip)
-        .execute(&self.writer)
+        .execute(self.writer.untracked())
         .await?;
         Ok(())
     }
 
     /// Deletes reveals older than `before` (unix seconds).
     pub async fn purge_reveals(&self, before: i64) -> StoreResult<u64> {
-        let done =
-            sqlx::query("DELETE FROM credential_reveals WHERE at < $1").bind(before).execute(&self.writer).await?;
+        let done = sqlx::query("DELETE FROM credential_reveals WHERE at < $1")
+            .bind(before)
+            .execute(self.writer.untracked())
+            .await?;
         Ok(done.rows_affected())
     }
 }

@@ -97,7 +97,7 @@ impl Store {
         found: Option<FoundAuthorization>,
         now: i64,
     ) -> StoreResult<(i64, i64)> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin("register_dsm").await?;
         let (dsm_id, application_id) = if dsm.id == 0 {
             let application_id: i64 =
                 sqlx::query("INSERT INTO applications (name, enabled, auth_methods, created_at, updated_at) VALUES ($1, 1, 'oauth2', $2, $2) RETURNING id")
@@ -241,7 +241,7 @@ impl Store {
     /// identity was taken meanwhile); an existing one becomes version `secret.version`, with the
     /// data it replaces kept as `previous`, only if it is still at the version before (else `Stale`).
     pub async fn write_dsm_secrets(&self, writes: &[DsmSecretWrite], now: i64) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin("write_dsm_secrets").await?;
         for DsmSecretWrite { secret: s, previous } in writes {
             let Some((previous_version, previous_data)) = previous else {
                 sqlx::query(

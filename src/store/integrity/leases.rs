@@ -25,7 +25,7 @@ impl Store {
         .bind(holder)
         .bind(until)
         .bind(now)
-        .execute(&self.writer)
+        .execute(self.writer.untracked())
         .await?
         .rows_affected();
         if taken == 1 {
@@ -42,7 +42,7 @@ impl Store {
         sqlx::query("DELETE FROM maintenance_leases WHERE name = $1 AND holder = $2")
             .bind(name)
             .bind(holder)
-            .execute(&self.writer)
+            .execute(self.writer.untracked())
             .await?;
         Ok(())
     }

@@ -198,7 +198,7 @@ impl Store {
 
     /// Opens the transaction a restore loads into.
     pub async fn begin_load(&self) -> StoreResult<Loader> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin("restore").await?;
         if self.backend == Backend::Sqlite {
             sqlx::query("PRAGMA defer_foreign_keys = ON").execute(&mut *tx).await?;
         }

@@ -86,7 +86,7 @@ impl Store {
         chunks: &[Vec<u8>],
         now: i64,
     ) -> StoreResult<i64> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin("insert_mysafe_item").await?;
         let id: i64 = sqlx::query(
             "INSERT INTO mysafe_items (uid, kind, owner_id, name, url, username, identifier_code, method, tags, secret, \
              content_type, file_size, enabled, created_at, updated_at) \
@@ -133,7 +133,7 @@ impl Store {
         chunks: Option<&[Vec<u8>]>,
         now: i64,
     ) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin("update_mysafe_item").await?;
         let done = sqlx::query(
             "UPDATE mysafe_items SET name = $1, url = $2, username = $3, identifier_code = $4, method = $5, tags = $6, \
              secret = $7, content_type = $8, file_size = $9, updated_at = $10, revision = revision + 1 \

@@ -139,7 +139,7 @@ impl Store {
     }
 
     pub async fn insert_credential(&self, c: &Credential, now: i64) -> StoreResult<i64> {
-        let mut change = self.begin().await?;
+        let mut change = self.begin("insert_credential").await?;
         let id = change.insert_credential(c, now).await?;
         change.commit().await?;
         Ok(id)
@@ -147,7 +147,7 @@ impl Store {
 
     /// `Change::save_credential` on its own.
     pub async fn save_credential(&self, c: &Credential, previous: Option<&Version>, now: i64) -> StoreResult<()> {
-        let mut change = self.begin().await?;
+        let mut change = self.begin("save_credential").await?;
         change.save_credential(c, previous, now).await?;
         change.commit().await
     }

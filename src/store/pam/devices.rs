@@ -149,7 +149,7 @@ impl Store {
     /// Enables or disables a device; disabling also suspends all its credentials, in one
     /// transaction. Enabling does not re-enable them.
     pub async fn set_device_enabled(&self, id: i64, enabled: bool, now: i64) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin("set_device_enabled").await?;
         sqlx::query("UPDATE devices SET enabled = $1, updated_at = $2, revision = revision + 1 WHERE id = $3")
             .bind(i64::from(enabled))
             .bind(now)

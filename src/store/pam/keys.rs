@@ -36,7 +36,7 @@ impl Store {
     /// Inserts a data key whose wrapping needs its own id: the row is reserved, then filled, in
     /// one transaction, so no half-made key is ever visible.
     pub async fn insert_data_key(&self, kek_id: i64, now: i64, wrap: impl FnOnce(i64) -> Vec<u8>) -> StoreResult<i64> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin("insert_data_key").await?;
         let id: i64 =
             sqlx::query("INSERT INTO data_keys (kek_id, wrapped_key, created_at) VALUES ($1, $2, $3) RETURNING id")
                 .bind(kek_id)

@@ -86,7 +86,7 @@ impl Store {
         policy_id: Option<i64>,
         due: impl Fn(i64, Option<i64>) -> Option<i64>,
     ) -> StoreResult<usize> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin("assign_policy").await?;
         sqlx::query("DELETE FROM policy_assignments WHERE target_kind = $1 AND target = $2")
             .bind(target_kind)
             .bind(target)

@@ -66,7 +66,7 @@ impl Store {
     /// Makes the rotated value current (`c`, read at its revision, with the old secret kept as
     /// `previous`) and clears the stored value, in one change: `Stale` if the row moved.
     pub async fn commit_rotation(&self, c: &Credential, previous: &Version, now: i64) -> StoreResult<()> {
-        let mut change = self.begin().await?;
+        let mut change = self.begin("commit_rotation").await?;
         change.save_credential(c, Some(previous), now).await?;
         change.clear_pending_rotation(c.id).await?;
         change.commit().await

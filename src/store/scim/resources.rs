@@ -223,7 +223,7 @@ impl Store {
     /// point at the user (items it owns, audit) stay consistent. Applies only at version
     /// `expected` (`Stale` otherwise): an If-Match delete never removes a changed user.
     pub async fn delete_scim_user(&self, id: i64, expected: i64, now: i64) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin("delete_scim_user").await?;
         sqlx::query("DELETE FROM group_members WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM mysafe_shares WHERE principal_kind = 'user' AND principal_id = $1")
             .bind(id)
@@ -257,7 +257,7 @@ impl Store {
         expected: i64,
         now: i64,
     ) -> StoreResult<i64> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin("save_scim_group").await?;
         let id = if id == 0 {
             sqlx::query("INSERT INTO groups (name, external_id, version, created_at, updated_at) VALUES ($1, $2, 1, $3, $3) RETURNING id")
                 .bind(name)
@@ -296,7 +296,7 @@ impl Store {
     /// Deletes a group and every grant it carried, only at version `expected` (`Stale`
     /// otherwise).
     pub async fn delete_group(&self, id: i64, expected: i64) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin("delete_group").await?;
         sqlx::query("DELETE FROM group_members WHERE group_id = $1").bind(id).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM mysafe_shares WHERE principal_kind = 'group' AND principal_id = $1")
             .bind(id)

@@ -171,7 +171,7 @@ impl Store {
             .bind(id)
             .bind(now)
             .bind(now - every)
-            .execute(&self.writer)
+            .execute(self.writer.untracked())
             .await?;
         Ok(())
     }
@@ -223,7 +223,7 @@ impl Store {
         .bind(owner)
         .bind(now)
         .bind(now - every)
-            .execute(&self.writer)
+            .execute(self.writer.untracked())
             .await?;
         Ok(())
     }
