@@ -9,8 +9,8 @@
 //! prepended as a CTE (`WITH pending_audit_row AS (INSERT …) <statement>`). On SQLite it is a
 //! transaction of both, sent as one call to the one in-process writer connection. A statement
 //! that changed no row takes its pending row back, so a conditional write that lost leaves
-//! nothing to recover. A transaction's pending row is its first statement
-//! and rolls back with it.
+//! nothing to recover. A transaction's pending row is its first statement and rolls back with
+//! it.
 
 use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
