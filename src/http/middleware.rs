@@ -86,7 +86,7 @@ pub async fn audited(
         arrived_ms,
     ));
     // From here until its record is written, recovery leaves the request's pending rows alone.
-    let hold = state.audit.hold(&request_id);
+    let hold = state.audit.hold(&audit);
     let context = RequestContext { request_id: request_id.clone(), client_ip, secure, audit: audit.clone() };
     req.extensions_mut().insert(context);
     let started = std::time::Instant::now();

@@ -21,6 +21,7 @@ use tokio::task::JoinHandle;
 
 use crate::clock::Clock;
 use crate::domain::audit::AuditRecord;
+use crate::domain::audit::request::AuditedRequest;
 use crate::service::integrity::chain::ChainKey;
 use crate::store::Store;
 
@@ -33,7 +34,14 @@ struct Pending {
     record: AuditRecord,
     done: oneshot::Sender<bool>,
     /// Kept until the record is written or given up.
-    _hold: Option<Hold>,
+    hold: Option<Hold>,
+}
+
+impl Pending {
+    /// A request's record that answers success accounts for the writes it made, if it made any.
+    fn accounts_for_writes(&self) -> bool {
+        self.record.accounts_for_writes() && self.hold.as_ref().is_some_and(|h| h.request.wrote())
+    }
 }
 
 pub struct AuditSink {
@@ -66,6 +74,7 @@ impl Held {
 pub struct Hold {
     held: Arc<Held>,
     request_id: Arc<str>,
+    request: Arc<AuditedRequest>,
 }
 
 impl Drop for Hold {
@@ -116,13 +125,14 @@ impl AuditSink {
         Self { queue, writer: Mutex::new(Some((writer, stop))), held }
     }
 
-    /// Holds the pending rows of request `request_id` for its record, until the `Hold` given to
+    /// Holds the pending rows of `request` for its record, until the `Hold` given to
     /// `record_until` or `submit` goes with it (or is dropped).
-    pub fn hold(&self, request_id: &Arc<str>) -> Hold {
+    pub fn hold(&self, request: &Arc<AuditedRequest>) -> Hold {
+        let request_id = request.request_id.clone();
         if let Ok(mut held) = self.held.0.lock() {
             *held.entry(request_id.clone()).or_default() += 1;
         }
-        Hold { held: self.held.clone(), request_id: request_id.clone() }
+        Hold { held: self.held.clone(), request_id, request: request.clone() }
     }
 
     /// Returns once the record is committed.
@@ -132,7 +142,7 @@ impl AuditSink {
 
     async fn record_holding(&self, record: AuditRecord, hold: Option<Hold>) -> Result<(), AuditUnavailable> {
         let (done, wait) = oneshot::channel();
-        self.queue.send(Pending { record, done, _hold: hold }).await.map_err(|_| AuditUnavailable)?;
+        self.queue.send(Pending { record, done, hold }).await.map_err(|_| AuditUnavailable)?;
         match wait.await {
             Ok(true) => Ok(()),
             _ => Err(AuditUnavailable),
@@ -165,7 +175,7 @@ impl AuditSink {
     pub fn submit(&self, record: AuditRecord, hold: Hold) {
         let request_id = record.request_id.clone();
         let (done, _) = oneshot::channel();
-        if self.queue.try_send(Pending { record, done, _hold: Some(hold) }).is_err() {
+        if self.queue.try_send(Pending { record, done, hold: Some(hold) }).is_err() {
             tracing::error!(request.id = %request_id, "audit queue full: the record of a refused request was dropped");
         }
     }
@@ -228,9 +238,14 @@ async fn write_batches(
             }
         }
         let records: Vec<AuditRecord> = batch.iter().map(|p| p.record.clone()).collect();
+        let accounted: Vec<&str> =
+            batch.iter().filter(|p| p.accounts_for_writes()).map(|p| p.record.request_id.as_str()).collect();
         let started = std::time::Instant::now();
         // The flush covers the batch and every write its requests committed before it.
-        let durable = match store.append_audit_after(&mut head, &records, |prev, seq, r| key.link(prev, seq, r)).await {
+        let durable = match store
+            .append_audit_after(&mut head, &records, &accounted, |prev, seq, r| key.link(prev, seq, r))
+            .await
+        {
             Ok(()) => {
                 crate::metrics::METRICS.audit_batch(records.len(), started.elapsed());
                 true

@@ -18,14 +18,12 @@ impl Store {
     /// Appends many records in one transaction, each linked to the one before by `link`
     /// (previous MAC, sequence number, record → MAC), and makes them durable. Taking the head
     /// row first serialises every writer of the store, in this process or another, on one chain.
-    /// The pending audit rows of the requests whose records answer success go in the same
-    /// transaction: those records account for their writes.
     pub async fn append_audit(
         &self,
         records: &[AuditRecord],
         link: impl Fn(&[u8], i64, &AuditRecord) -> Mac,
     ) -> StoreResult<()> {
-        self.append_audit_after(&mut None, records, link).await
+        self.append_audit_after(&mut None, records, &[], link).await
     }
 
     /// `append_audit` for a writer that remembers the head it last left (`known`). On
@@ -33,7 +31,9 @@ impl Store {
     /// left it and inserts only if the head moved, so when another process appended in
     /// between nothing is written, the head is read again and the batch relinked (three tries,
     /// then the transaction, which waits its turn). SQLite takes the transaction: its one
-    /// writer connection is in process, so its round trips cost nothing.
+    /// writer connection is in process, so its round trips cost nothing. The pending audit rows
+    /// of the requests named in `accounted` (those whose records account for their writes) are
+    /// deleted in the same statement or transaction.
     ///
     /// Returns once the batch is durable (on SQLite, flushed with every write committed before
     /// it). A durable batch of inserts proves the store takes writes again after a failure.
@@ -41,9 +41,10 @@ impl Store {
         &self,
         known: &mut Option<(i64, Vec<u8>)>,
         records: &[AuditRecord],
+        accounted: &[&str],
         link: impl Fn(&[u8], i64, &AuditRecord) -> Mac,
     ) -> StoreResult<()> {
-        let appended = self.append_linked(known, records, link).await;
+        let appended = self.append_linked(known, records, accounted, link).await;
         self.noting_write(appended)?;
         self.sync().await?;
         self.writes_proven();
@@ -54,12 +55,15 @@ impl Store {
         &self,
         known: &mut Option<(i64, Vec<u8>)>,
         records: &[AuditRecord],
+        accounted: &[&str],
         link: impl Fn(&[u8], i64, &AuditRecord) -> Mac,
     ) -> StoreResult<()> {
         if records.is_empty() {
             return Ok(());
         }
         if self.backend == Backend::Postgres {
+            // One parameter whatever their number, so a batch of `n` is always the same statement.
+            let accounted_json = serde_json::to_string(accounted).unwrap_or_else(|_| "[]".into());
             for _ in 0..3 {
                 let (seq, mac) = match known.take() {
                     Some(head) => head,
@@ -76,7 +80,8 @@ impl Store {
                     .bind(linked.head_mac())
                     .bind(records.last().map_or(0, |r| r.at_ms))
                     .bind(seq)
-                    .bind(mac.as_slice());
+                    .bind(mac.as_slice())
+                    .bind(accounted_json.as_str());
                 let moved = query.execute(self.writer.untracked()).await?.rows_affected();
                 if moved == records.len() as u64 {
                     *known = Some((linked.last, linked.head_mac()));
@@ -94,7 +99,7 @@ impl Store {
         let linked = Linked::new(last - records.len() as i64, &prev, records, &link);
         let sql = insert_sql(records.len());
         linked.bind(sqlx::query(&sql), records).execute(&mut *tx).await?;
-        delete_accounted_writes(&mut tx, records).await?;
+        delete_accounted_writes(&mut tx, accounted).await?;
         sqlx::query("UPDATE audit_chain SET mac = $1, at_ms = $2 WHERE id = 1")
             .bind(linked.head_mac())
             .bind(records.last().map_or(0, |r| r.at_ms))
@@ -194,20 +199,19 @@ impl Store {
     }
 }
 
-/// Deletes the pending rows of the requests whose records answer success (`accounts_for_writes`).
+/// Deletes the pending rows of the `accounted` requests.
 async fn delete_accounted_writes(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    records: &[AuditRecord],
+    accounted: &[&str],
 ) -> StoreResult<()> {
-    let ids: Vec<&str> = records.iter().filter(|r| r.accounts_for_writes()).map(|r| r.request_id.as_str()).collect();
-    if ids.is_empty() {
+    if accounted.is_empty() {
         return Ok(());
     }
-    let params: Vec<String> = (1..=ids.len()).map(|n| format!("${n}")).collect();
+    let params: Vec<String> = (1..=accounted.len()).map(|n| format!("${n}")).collect();
     let sql = format!("DELETE FROM pending_audit WHERE request_id IN ({})", params.join(", "));
     let mut query = sqlx::query(&sql);
-    for id in ids {
-        query = query.bind(id);
+    for id in accounted {
+        query = query.bind(*id);
     }
     query.execute(&mut **tx).await?;
     Ok(())
@@ -288,27 +292,27 @@ fn insert_sql(n: usize) -> String {
 }
 
 /// One PostgreSQL statement for `n` records: the head moves from where the writer left it
-/// (`seq`, `mac`: the last two parameters) to the batch's end, and the records are inserted —
-/// and the pending rows of the requests whose records answer success (status below 400, as
-/// `AuditRecord::accounts_for_writes`) deleted — only if it did, so a writer holding a stale
-/// head writes nothing. The head is taken before any pending row: the order recovery takes
-/// them in too.
+/// (`seq`, `mac`: the second and third last parameters) to the batch's end, and the records are
+/// inserted — and the pending rows of the requests the last parameter names (a JSON array)
+/// deleted — only if it did, so a writer holding a stale head writes nothing. The head is
+/// taken before any pending row: the order recovery takes them in too.
 fn conditional_insert_sql(n: usize) -> String {
     let rows: Vec<String> = (0..n).map(|i| placeholders(i * COLUMNS, CASTS)).collect();
     let p = n * COLUMNS;
     format!(
-        "WITH batch ({RECORD_COLUMNS}, seq, mac) AS (VALUES {}), \
-         moved AS (UPDATE audit_chain SET seq = ${}, mac = ${}, at_ms = ${} \
+        "WITH moved AS (UPDATE audit_chain SET seq = ${}, mac = ${}, at_ms = ${} \
          WHERE id = 1 AND seq = ${} AND mac = ${} RETURNING 1), \
-         accounted AS (DELETE FROM pending_audit p USING batch b \
-         WHERE p.request_id = b.request_id AND b.status < 400 AND EXISTS (SELECT 1 FROM moved)) \
-         INSERT INTO audit_log ({RECORD_COLUMNS}, seq, mac) SELECT * FROM batch WHERE EXISTS (SELECT 1 FROM moved)",
-        rows.join(", "),
+         accounted AS (DELETE FROM pending_audit WHERE request_id IN (SELECT json_array_elements_text(${}::json)) \
+         AND EXISTS (SELECT 1 FROM moved)) \
+         INSERT INTO audit_log ({RECORD_COLUMNS}, seq, mac) \
+         SELECT * FROM (VALUES {}) AS batch WHERE EXISTS (SELECT 1 FROM moved)",
         p + 1,
         p + 2,
         p + 3,
         p + 4,
         p + 5,
+        p + 6,
+        rows.join(", "),
     )
 }
 

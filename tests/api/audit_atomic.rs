@@ -9,6 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use cofre::clock::Clock;
+use cofre::domain::audit::request::{self, AuditedRequest};
 use cofre::domain::authorization::Resource;
 use cofre::service::integrity::chain::{self, Verdict};
 use reqwest::{Method, StatusCode};
@@ -23,6 +25,7 @@ use crate::store_outages::assert_unavailable;
 on_both_stores!(
     a_change_whose_record_failed_is_audited_by_recovery,
     a_change_completed_after_its_deadline_is_audited,
+    only_a_write_that_changed_a_row_leaves_a_pending_row,
     writers_while_the_audit_fails_on_and_off_are_each_audited_once,
 );
 
@@ -303,6 +306,34 @@ async fn a_change_completed_after_its_deadline_is_audited(backend: Backend) {
     let answers: Vec<(i64, &str)> = records.iter().map(|r| (r.0, r.1.as_str())).collect();
     assert_eq!(answers, [(503, "error"), (200, "committed")], "the refusal, then the change: {records:?}");
     verified_intact(&app).await;
+}
+
+/// Within a request, a write that changed a row leaves a pending row naming it; one that
+/// matched no row (a conditional write that lost) takes its row back in its own transaction.
+async fn only_a_write_that_changed_a_row_leaves_a_pending_row(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.client(&[Resource::Info]).await;
+    let created = app.post_json(&client, "/iso/pam/info", json!({"identifier": "kept", "content": "c"})).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let store = &app.state.core.store;
+    let id = store.info_id("kept").await.expect("id");
+    let now = app.state.core.now();
+    // Made now by the server's clock, which stays put: recovery leaves the rows alone.
+    let at = app.clock.now_ms();
+    let within = |request_id: &str| {
+        Arc::new(AuditedRequest::new(request_id.into(), "127.0.0.1".into(), "POST".into(), "/test".into(), at))
+    };
+    request::within(within("changed-one"), store.disable_info(id, now)).await.expect("disabled");
+    request::within(within("changed-none"), store.disable_info(id + 1_000, now)).await.expect("matched none");
+    let pending = sqlx::query("SELECT request_id, write FROM pending_audit ORDER BY request_id")
+        .fetch_all(store.pool())
+        .await
+        .expect("pending rows");
+    let pending: Vec<(String, String)> = pending.iter().map(|r| (r.get("request_id"), r.get("write"))).collect();
+    assert_eq!(pending, [("changed-one".to_owned(), "UPDATE protected_info".to_owned())]);
+    // Outside a request, writes leave none.
+    store.disable_info(id, now).await.expect("disabled again");
+    assert_eq!(pending_rows(&app).await, 1);
 }
 
 /// Many writers at once while the audit store fails and recovers, and recovery runs between

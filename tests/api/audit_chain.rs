@@ -288,11 +288,11 @@ async fn a_writer_whose_head_went_stale_relinks_its_batch(backend: Backend) {
         (0..3).map(|i| AuditRecord::for_job(i, "JOB", format!("/stale/{tag}/{i}"), 200, json!({"i": i}))).collect()
     };
     let mut known = None;
-    store.append_audit_after(&mut known, &batch("mine"), link).await.expect("first");
+    store.append_audit_after(&mut known, &batch("mine"), &[], link).await.expect("first");
     let left = known.clone().expect("the writer knows its head");
     assert_eq!(left.0, head_seq(&app).await);
     store.append_audit(&batch("theirs"), link).await.expect("another writer");
-    store.append_audit_after(&mut known, &batch("mine again"), link).await.expect("after a stale head");
+    store.append_audit_after(&mut known, &batch("mine again"), &[], link).await.expect("after a stale head");
     let head = store.audit_head().await.expect("head");
     assert_eq!(known, Some((head.seq, head.mac.clone())), "the writer knows the new head");
     assert_eq!(head.seq, left.0 + 6);

@@ -5,6 +5,7 @@
 //! CLI, background jobs, the session proxy — there is none, and writes leave no pending row.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value};
@@ -25,6 +26,8 @@ pub struct AuditedRequest {
     /// When the request arrived, by the server's clock (unix milliseconds).
     pub at_ms: i64,
     facts: Mutex<Facts>,
+    /// Whether a write of the request made a pending row (it may have rolled back since).
+    wrote: AtomicBool,
 }
 
 #[derive(Default)]
@@ -36,7 +39,7 @@ struct Facts {
 
 impl AuditedRequest {
     pub fn new(request_id: Arc<str>, client_ip: String, method: String, route: String, at_ms: i64) -> Self {
-        Self { request_id, client_ip, method, route, at_ms, facts: Mutex::default() }
+        Self { request_id, client_ip, method, route, at_ms, facts: Mutex::default(), wrote: AtomicBool::new(false) }
     }
 
     pub fn note_caller(&self, application_id: i64, authorization_id: i64) {
@@ -61,8 +64,14 @@ impl AuditedRequest {
         }
     }
 
+    /// Whether the request made a pending row: only then has its record any to delete.
+    pub fn wrote(&self) -> bool {
+        self.wrote.load(Ordering::SeqCst)
+    }
+
     /// The pending row of a write this request is making; `write` names it.
     pub fn pending_write(&self, write: String) -> PendingWrite {
+        self.wrote.store(true, Ordering::SeqCst);
         let (application_id, authorization_id, detail) = self.facts();
         PendingWrite {
             key: uuid::Uuid::now_v7().to_string(),
