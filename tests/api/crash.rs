@@ -26,22 +26,46 @@ pub(crate) fn free_port() -> u16 {
 
 /// `cofre serve` in its own process on `app`'s store and master key.
 fn serve(app: &TestApp) -> (Child, String) {
+    let (mut command, base) = serve_command(app.data_dir.path(), &app.config.database_url);
+    (command.stderr(Stdio::null()).spawn().expect("cofre serve runs"), base)
+}
+
+/// The command that runs `cofre serve` on the vault in `data_dir` (and `database_url`; empty:
+/// its SQLite file) on free loopback ports, without TLS, with the test runner's environment
+/// kept out; and the base URL it will answer on. Callers add their own settings and spawn it.
+pub(crate) fn serve_command(data_dir: &std::path::Path, database_url: &str) -> (Command, String) {
     let (port, proxy) = (free_port(), free_port());
-    let child = Command::new(env!("CARGO_BIN_EXE_cofre"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cofre"));
+    command
         .arg("serve")
-        .env("COFRE_DATA_DIR", app.data_dir.path())
-        .env("COFRE_DATABASE_URL", &app.config.database_url)
+        .env("COFRE_DATA_DIR", data_dir)
+        .env("COFRE_DATABASE_URL", database_url)
         .env("COFRE_TLS", "off")
         .env("COFRE_LISTEN", format!("127.0.0.1:{port}"))
         .env("COFRE_PROXY_LISTEN", format!("127.0.0.1:{proxy}"))
         .env("RUST_LOG", "warn")
         .env_remove("COFRE_CONFIG")
         .env_remove("COFRE_TEST_POSTGRES_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("cofre serve runs");
-    (child, format!("http://127.0.0.1:{port}"))
+        .stdout(Stdio::null());
+    (command, format!("http://127.0.0.1:{port}"))
+}
+
+/// A bearer token for `created`, issued by the server at `base`.
+pub(crate) async fn bearer_token(
+    http: &reqwest::Client,
+    base: &str,
+    created: &cofre::service::admin::apps::CreatedApplication,
+) -> String {
+    crate::helpers::token_request(http, base, created)
+        .send()
+        .await
+        .expect("token")
+        .json::<serde_json::Value>()
+        .await
+        .expect("json")["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_owned()
 }
 
 pub(crate) async fn wait_healthy(http: &reqwest::Client, base: &str) {
@@ -92,16 +116,7 @@ async fn a_kill_during_a_write_load_loses_no_acknowledged_write(backend: Backend
     let (mut child, base) = serve(&app);
     let http = reqwest::Client::new();
     wait_healthy(&http, &base).await;
-    let token = crate::helpers::token_request(&http, &base, &created)
-        .send()
-        .await
-        .expect("token")
-        .json::<serde_json::Value>()
-        .await
-        .expect("json")["access_token"]
-        .as_str()
-        .expect("access_token")
-        .to_owned();
+    let token = bearer_token(&http, &base, &created).await;
 
     let progress = Arc::new(AtomicUsize::new(0));
     let writers: Vec<_> = (0..WRITERS)

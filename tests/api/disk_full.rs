@@ -16,7 +16,7 @@ use cofre::domain::authorization::Resource;
 use cofre::service::integrity::chain::{self, Verdict};
 use reqwest::StatusCode;
 
-use crate::crash::{free_port, wait_healthy};
+use crate::crash::{bearer_token, serve_command, wait_healthy};
 use crate::helpers::{Backend, TestApp};
 use crate::outage_meter::OutageMeter;
 
@@ -81,23 +81,9 @@ impl Drop for SmallFilesystem {
 
 /// `cofre serve` on the vault in `data_dir` (its SQLite database, master key and checkpoint).
 fn serve(data_dir: &Path) -> (Child, String) {
-    let (port, proxy) = (free_port(), free_port());
-    let child = Command::new(env!("CARGO_BIN_EXE_cofre"))
-        .arg("serve")
-        .env("COFRE_DATA_DIR", data_dir)
-        .env("COFRE_DATABASE_URL", "")
-        .env("COFRE_TLS", "off")
-        .env("COFRE_LISTEN", format!("127.0.0.1:{port}"))
-        .env("COFRE_PROXY_LISTEN", format!("127.0.0.1:{proxy}"))
-        .env("COFRE_REQUEST_TIMEOUT", "5")
-        .env("RUST_LOG", "error")
-        .env_remove("COFRE_CONFIG")
-        .env_remove("COFRE_TEST_POSTGRES_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("cofre serve runs");
-    (child, format!("http://127.0.0.1:{port}"))
+    let (mut command, base) = serve_command(data_dir, "");
+    command.env("COFRE_REQUEST_TIMEOUT", "5").env("RUST_LOG", "error").stderr(Stdio::inherit());
+    (command.spawn().expect("cofre serve runs"), base)
 }
 
 fn stop(mut child: Child) {
@@ -212,16 +198,7 @@ async fn a_full_disk_loses_no_acknowledged_write() {
     let (child, base) = serve(&data_dir);
     let http = reqwest::Client::new();
     wait_healthy(&http, &base).await;
-    let token = crate::helpers::token_request(&http, &base, &created)
-        .send()
-        .await
-        .expect("token")
-        .json::<serde_json::Value>()
-        .await
-        .expect("json")["access_token"]
-        .as_str()
-        .expect("access_token")
-        .to_owned();
+    let token = bearer_token(&http, &base, &created).await;
 
     let stop_writing = Arc::new(AtomicBool::new(false));
     let progress = Arc::new(AtomicUsize::new(0));

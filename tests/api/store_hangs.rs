@@ -9,7 +9,7 @@ use cofre::domain::authorization::Resource;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::crash::{free_port, wait_healthy};
+use crate::crash::{serve_command, wait_healthy};
 use crate::helpers::{Backend, Client, Reply, TestApp};
 use crate::on_both_stores;
 use crate::private_postgres::PrivatePostgres;
@@ -105,23 +105,9 @@ async fn ready_answers_503_while_the_store_takes_no_write(backend: Backend) {
 
 /// `cofre serve` in its own process on `app`'s store, with the tests' short deadline.
 fn serve(app: &TestApp) -> (Child, String) {
-    let (port, proxy) = (free_port(), free_port());
-    let child = Command::new(env!("CARGO_BIN_EXE_cofre"))
-        .arg("serve")
-        .env("COFRE_DATA_DIR", app.data_dir.path())
-        .env("COFRE_DATABASE_URL", &app.config.database_url)
-        .env("COFRE_REQUEST_TIMEOUT", DEADLINE_SECS.to_string())
-        .env("COFRE_TLS", "off")
-        .env("COFRE_LISTEN", format!("127.0.0.1:{port}"))
-        .env("COFRE_PROXY_LISTEN", format!("127.0.0.1:{proxy}"))
-        .env("RUST_LOG", "warn")
-        .env_remove("COFRE_CONFIG")
-        .env_remove("COFRE_TEST_POSTGRES_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("cofre serve runs");
-    (child, format!("http://127.0.0.1:{port}"))
+    let (mut command, base) = serve_command(app.data_dir.path(), &app.config.database_url);
+    command.env("COFRE_REQUEST_TIMEOUT", DEADLINE_SECS.to_string()).stderr(Stdio::null());
+    (command.spawn().expect("cofre serve runs"), base)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
