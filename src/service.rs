@@ -15,6 +15,7 @@ pub mod mysafe;
 pub mod optimistic;
 pub mod pam;
 pub mod readiness;
+pub mod required;
 pub mod scim;
 pub mod sessions;
 pub mod vault;

@@ -58,6 +58,7 @@ mod proxy_engine;
 mod proxy_hardening;
 mod purge;
 mod recordings;
+mod required_fields;
 mod rotation;
 mod rotation_crash;
 mod rotation_safety;

@@ -12,32 +12,29 @@ use crate::error::{ApiError, ApiResult, codes};
 use crate::service::Core;
 use crate::service::access::{require_resource, require_write};
 use crate::service::pam::credential_update::{input_rest, update};
-use crate::service::pam::devices::{check_domains, invalid_identifier, unknown_domain};
+use crate::service::pam::devices::{check_domains, device_field_missing, invalid_identifier, unknown_domain};
 use crate::service::pam::lookup::{device_for, existing_for_upsert, find, inactive, no_access, not_a_credential};
 use crate::service::pam::rotation;
 use crate::service::pam::sealing::aad;
 use crate::service::pam::settings::{merge_settings, seal_settings, validate_settings};
+use crate::service::required::Required;
 use crate::store::StoreError;
 
 pub const DEFAULT_TYPE: &str = "Local User";
 pub const MAX_ADDITIONAL_BYTES: usize = 64 * 1024;
 
-fn required(value: Option<String>, code: u16, what: &str) -> ApiResult<String> {
-    value
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| ApiError::business(code, &format!("The device's {what} was not informed")))
-}
-
 /// Upsert (§3.3): an existing identifier updates that credential; otherwise the credential for
 /// this username on this device is updated, or a new one created.
 pub async fn upsert(core: &Core, caller: &Caller, mut input: CredentialInput) -> ApiResult<Upserted> {
     require_write(caller, Resource::Pam)?;
-    let username =
-        input.username.take().ok_or_else(|| ApiError::business(codes::INVALID_USERNAME, "Invalid username"))?;
-    let username = if username.trim().is_empty() { "usr".to_owned() } else { username.trim().to_owned() };
-    let hostname = required(input.hostname.take(), codes::DEVICE_HOSTNAME_NOT_INFORMED, "hostname")?;
-    required(input.ip.take(), codes::DEVICE_IP_NOT_INFORMED, "IP")?;
+    let mut required = Required::new();
+    let username = input.username.take();
+    required.check(username.is_some(), || ApiError::business(codes::INVALID_USERNAME, "Invalid username"));
+    let username = username.map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()).unwrap_or_else(|| "usr".to_owned());
+    let hostname =
+        required.text(input.hostname.take(), device_field_missing(codes::DEVICE_HOSTNAME_NOT_INFORMED, "hostname"));
+    required.text(input.ip.take(), device_field_missing(codes::DEVICE_IP_NOT_INFORMED, "IP"));
+    required.done()?;
     let identifier = parse_identifier(input.identifier.as_deref()).map_err(|_| invalid_identifier())?;
     if username.chars().count() > 255 || input.additional.as_ref().is_some_and(|a| a.len() > MAX_ADDITIONAL_BYTES) {
         return Err(ApiError::bad_request(format!(

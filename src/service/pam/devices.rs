@@ -8,6 +8,7 @@ use crate::error::{ApiError, ApiResult, OrNotFound, codes};
 use crate::service::Core;
 use crate::service::access::{require_resource, require_write};
 use crate::service::optimistic::write_merging;
+use crate::service::required::Required;
 use crate::store::StoreError;
 
 pub fn device_not_found() -> ApiError {
@@ -41,11 +42,9 @@ pub struct DeviceInput {
     pub device_tags: Option<String>,
 }
 
-fn required(value: Option<String>, code: u16, what: &str) -> ApiResult<String> {
-    value
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| ApiError::business(code, &format!("The device's {what} was not informed")))
+/// The contract's error for a device field not informed (`1004`, `1005`, `1019`–`1022`).
+pub fn device_field_missing(code: u16, what: &str) -> impl FnOnce() -> ApiError + use<'_> {
+    move || ApiError::business(code, &format!("The device's {what} was not informed"))
 }
 
 /// A comma list of registered domains, without spaces (§3.3); `DOMAIN_NOT_REGISTERED` otherwise.
@@ -67,12 +66,15 @@ fn check_length(name: &str, value: &str) -> ApiResult<()> {
 /// Registers a device, or updates the one with this hostname. Returns it and whether it is new.
 pub async fn upsert(core: &Core, caller: &Caller, input: DeviceInput) -> ApiResult<(Device, bool)> {
     require_write(caller, Resource::Pam)?;
-    let ip = required(input.ip, codes::DEVICE_IP_NOT_INFORMED, "IP")?;
-    let hostname = required(input.hostname, codes::DEVICE_HOSTNAME_NOT_INFORMED, "hostname")?;
-    let model = required(input.model, codes::DEVICE_MODEL_NOT_INFORMED, "model")?;
-    let device_type = required(input.device_type, codes::DEVICE_TYPE_NOT_INFORMED, "type")?;
-    let vendor = required(input.vendor, codes::DEVICE_VENDOR_NOT_INFORMED, "vendor")?;
-    let site = required(input.site, codes::DEVICE_SITE_NOT_INFORMED, "site")?;
+    // In the contract's order: the first missing field is the error, `detail` names them all.
+    let mut required = Required::new();
+    let ip = required.text(input.ip, device_field_missing(codes::DEVICE_IP_NOT_INFORMED, "IP"));
+    let hostname = required.text(input.hostname, device_field_missing(codes::DEVICE_HOSTNAME_NOT_INFORMED, "hostname"));
+    let model = required.text(input.model, device_field_missing(codes::DEVICE_MODEL_NOT_INFORMED, "model"));
+    let device_type = required.text(input.device_type, device_field_missing(codes::DEVICE_TYPE_NOT_INFORMED, "type"));
+    let vendor = required.text(input.vendor, device_field_missing(codes::DEVICE_VENDOR_NOT_INFORMED, "vendor"));
+    let site = required.text(input.site, device_field_missing(codes::DEVICE_SITE_NOT_INFORMED, "site"));
+    required.done()?;
     let identifier = parse_identifier(input.identifier.as_deref()).map_err(|_| invalid_identifier())?;
     for (name, value) in [
         ("hostname", &hostname),

@@ -18,6 +18,7 @@ use crate::service::pam::lookup::{device_for, existing_for_upsert, no_access};
 use crate::service::pam::rotation;
 use crate::service::pam::sealing::aad;
 use crate::service::pam::settings::{open_settings, seal_settings, validate_settings};
+use crate::service::required::Required;
 use crate::service::{Core, MAX_MERGES};
 use crate::store::StoreError;
 use crate::store::pam::credentials::Version;
@@ -75,24 +76,15 @@ fn missing(code: u16, what: &str) -> ApiError {
 
 pub async fn upsert(core: &Core, caller: &Caller, input: KeyInput) -> ApiResult<SavedKey> {
     require_write(caller, Resource::Pam)?;
-    let ip = input.ip.filter(|v| !v.trim().is_empty());
-    if ip.is_none() {
-        return Err(missing(codes::DEVICE_IP_NOT_INFORMED, "device's IP"));
-    }
-    let hostname = input
-        .hostname
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .ok_or_else(|| missing(codes::DEVICE_HOSTNAME_NOT_INFORMED, "device's hostname"))?;
-    let private_key = input
-        .private_key
-        .filter(|k| !k.trim().is_empty())
-        .ok_or_else(|| missing(codes::SSH_PRIVATE_KEY_NOT_INFORMED, "private key"))?;
-    let public_key = input
-        .public_key
-        .map(|k| k.trim().to_owned())
-        .filter(|k| !k.is_empty())
-        .ok_or_else(|| missing(codes::SSH_PUBLIC_KEY_NOT_INFORMED, "public key"))?;
+    let mut required = Required::new();
+    required.text(input.ip, || missing(codes::DEVICE_IP_NOT_INFORMED, "device's IP"));
+    let hostname = required.text(input.hostname, || missing(codes::DEVICE_HOSTNAME_NOT_INFORMED, "device's hostname"));
+    // The private key is kept as sent (only checked for blankness), never copied into a String.
+    let private_key = input.private_key.filter(|k| !k.trim().is_empty());
+    required.check(private_key.is_some(), || missing(codes::SSH_PRIVATE_KEY_NOT_INFORMED, "private key"));
+    let public_key = required.text(input.public_key, || missing(codes::SSH_PUBLIC_KEY_NOT_INFORMED, "public key"));
+    required.done()?;
+    let private_key = private_key.unwrap_or_default();
     // Decrypting a key runs its KDF: keep that off the async workers.
     let (private, public, passphrase) = (private_key.clone(), public_key.clone(), input.passphrase.clone());
     tokio::task::spawn_blocking(move || check_pair(&private, &public, passphrase.as_deref().map(|p| p.as_str())))
