@@ -14,6 +14,7 @@ mod audit_atomic;
 mod audit_chain;
 mod audit_sink;
 mod bad_input;
+mod blind_upserts;
 mod browser;
 mod certificate_imports;
 mod certificate_publishing;

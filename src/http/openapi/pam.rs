@@ -98,7 +98,6 @@ pub fn family() -> Family {
             post("/pam/credential", "Register or update a credential")
                 .fields(credential_upsert())
                 .created()
-                .errors(&[409])
                 .entity("credential")
                 .describe("Answers 201 on update too, with response.changed \"true\" or \"false\"."),
             delete("/pam/credential", "Disable a credential named by a parameter")
@@ -143,11 +142,7 @@ pub fn family() -> Family {
                 .input(Input::Nothing)
                 .describe("Its credentials stay suspended."),
             delete("/pam/device/{key}", "Disable a device and suspend its credentials").input(Input::Nothing),
-            post("/pam/key", "Register or update an SSH key")
-                .fields(key_upsert())
-                .created()
-                .errors(&[409])
-                .entity("key"),
+            post("/pam/key", "Register or update an SSH key").fields(key_upsert()).created().entity("key"),
             get("/pam/key/{key}", "Reveal an SSH key")
                 .input(Input::Nothing)
                 .describe("The private key is shown with CRLF line breaks.")

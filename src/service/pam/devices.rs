@@ -7,7 +7,6 @@ use crate::domain::pam::Device;
 use crate::error::{ApiError, ApiResult, OrNotFound, codes};
 use crate::service::Core;
 use crate::service::access::{require_resource, require_write};
-use crate::service::optimistic::write_merging;
 use crate::service::required::Required;
 use crate::store::StoreError;
 
@@ -95,9 +94,15 @@ pub async fn upsert(core: &Core, caller: &Caller, input: DeviceInput) -> ApiResu
             .map(|v| v.map(|v| v.trim().to_owned())),
     };
     // A first upsert of a hostname may race others: the loser of the insert updates instead.
+    // An update is one statement over the device as it is then: concurrent upserts apply one
+    // after the other, and none fails for it.
     for _ in 0..2 {
-        if writable_device(core, caller, &hostname).await?.is_some() {
-            return Ok((update(core, caller, &hostname, &changes).await?, false));
+        if let Some(device) = writable_device(core, caller, &hostname).await? {
+            let [ip, model, device_type, vendor, site] = changes.required.each_ref().map(String::as_str);
+            let optional = changes.optional.each_ref().map(Option::as_deref);
+            let updated =
+                core.store.set_device_fields(device.id, [ip, model, device_type, vendor, site], optional, core.now());
+            return Ok((updated.await?, false));
         }
         let mut device = Device {
             id: 0,
@@ -125,7 +130,8 @@ pub async fn upsert(core: &Core, caller: &Caller, input: DeviceInput) -> ApiResu
             Err(e) => return Err(e.into()),
         }
     }
-    Err(ApiError::concurrent_change())
+    // Inserted and then gone between two reads: only a device deleted at once could do that.
+    Err(device_not_found())
 }
 
 /// What an upsert sets: the five required fields always, the four optional ones when given.
@@ -135,40 +141,24 @@ struct DeviceChanges {
 }
 
 impl DeviceChanges {
-    fn slots(device: &mut Device) -> ([&mut String; 5], [&mut String; 4]) {
-        (
-            [&mut device.ip, &mut device.model, &mut device.device_type, &mut device.vendor, &mut device.site],
-            [
-                &mut device.device_domain,
-                &mut device.connectivities,
-                &mut device.session_remote_config,
-                &mut device.device_tags,
-            ],
-        )
-    }
-
+    /// A new device's fields.
     fn apply(&self, device: &mut Device) {
-        let (required, optional) = Self::slots(device);
+        let required =
+            [&mut device.ip, &mut device.model, &mut device.device_type, &mut device.vendor, &mut device.site];
         for (slot, value) in required.into_iter().zip(&self.required) {
             slot.clone_from(value);
         }
+        let optional = [
+            &mut device.device_domain,
+            &mut device.connectivities,
+            &mut device.session_remote_config,
+            &mut device.device_tags,
+        ];
         for (slot, value) in optional.into_iter().zip(&self.optional) {
             if let Some(value) = value {
                 slot.clone_from(value);
             }
         }
-    }
-
-    /// The current values of the fields this change sets, in the order of `wanted`.
-    fn current(&self, device: &Device) -> Vec<String> {
-        let mut copy = device.clone();
-        let (required, optional) = Self::slots(&mut copy);
-        let optional = optional.into_iter().zip(&self.optional).filter(|(_, v)| v.is_some()).map(|(slot, _)| slot);
-        required.into_iter().chain(optional).map(|slot| slot.clone()).collect()
-    }
-
-    fn wanted(&self) -> Vec<String> {
-        self.required.iter().cloned().chain(self.optional.iter().flatten().cloned()).collect()
     }
 }
 
@@ -188,24 +178,6 @@ async fn writable_device(core: &Core, caller: &Caller, hostname: &str) -> ApiRes
         Err(StoreError::NotFound) => Err(device_not_found().with_reason("device belongs to another authorization")),
         Err(e) => Err(e.into()),
     }
-}
-
-/// Updates the device over the revision it read, merging with concurrent changes of other fields.
-async fn update(core: &Core, caller: &Caller, hostname: &str, changes: &DeviceChanges) -> ApiResult<Device> {
-    write_merging(
-        || async move { writable_device(core, caller, hostname).await?.ok_or_else(device_not_found) },
-        |device| changes.current(device),
-        &changes.wanted(),
-        |mut device| async move {
-            changes.apply(&mut device);
-            match core.store.update_device(&device, core.now()).await {
-                Ok(()) => Ok(Some(Device { revision: device.revision + 1, ..device })),
-                Err(StoreError::Stale) => Ok(None),
-                Err(e) => Err(e.into()),
-            }
-        },
-    )
-    .await
 }
 
 pub async fn get(core: &Core, caller: &Caller, key: &str) -> ApiResult<Device> {
