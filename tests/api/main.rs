@@ -25,6 +25,7 @@ mod cli_audit;
 mod cli_vault;
 mod contract_fidelity;
 mod crash;
+mod credential_devices;
 mod dashboards;
 mod disk_full;
 mod dsm;

@@ -48,41 +48,54 @@ pub(super) fn input_rest(input: CredentialInput, identifier: Option<String>, par
     }
 }
 
+/// Where an upsert puts the credential: the device and username that located it, and the
+/// device's domains when the upsert changes them.
+pub(super) struct Target<'a> {
+    pub device: &'a Device,
+    pub username: String,
+    pub device_domain: Option<&'a str>,
+}
+
 /// Applies an upsert's changes to an existing credential (`read`, as found by the upsert).
 pub(super) async fn update(
     core: &Core,
     caller: &Caller,
     read: Credential,
-    device: &Device,
-    username: String,
+    target: Target<'_>,
     changes: Changes,
     now: i64,
 ) -> ApiResult<Upserted> {
+    let Target { device, username, device_domain } = target;
     // Read before the change: once it holds its lock, it reads only through itself.
     let policies = core.store.policy_candidates(read.id, device.id).await?;
-    // An upsert that changes nothing of the credential as read writes nothing, and takes no
-    // lock: repeated registrations of the same credential by many callers never contend.
+    // An upsert that changes nothing of the credential as read, nor of its device, writes
+    // nothing and takes no lock: repeated registrations by many callers never contend.
     let unchanged = apply_changes(core, caller, read.clone(), device, &username, &changes, &policies, now).await?;
-    if !unchanged.write {
+    if !unchanged.write && device_domain.is_none() {
         return Ok(Upserted { credential: read, created: false, changed: false });
     }
     let mut change = core.store.begin("upsert_credential").await?;
     let current = change.lock_credential(read.id).await?;
     let Applied { mut credential, previous, changed, write } =
         apply_changes(core, caller, current, device, &username, &changes, &policies, now).await?;
-    if !write {
-        // A concurrent upsert set the same values meanwhile; the change ends unwritten.
+    if !write && device_domain.is_none() {
+        // A concurrent upsert set the same values meanwhile: the change is dropped unwritten.
         return Ok(Upserted { credential, created: false, changed });
     }
-    match change.save_credential(&credential, previous.as_ref(), now).await {
-        Ok(()) => change.commit().await?,
-        Err(StoreError::Conflict) => {
-            return Err(no_access().with_reason("identifier held by a credential this caller cannot see"));
+    if write {
+        match change.save_credential(&credential, previous.as_ref(), now).await {
+            Ok(()) => credential.revision += 1,
+            Err(StoreError::Conflict) => {
+                return Err(no_access().with_reason("identifier held by a credential this caller cannot see"));
+            }
+            Err(e) => return Err(e.into()),
         }
-        Err(e) => return Err(e.into()),
     }
-    credential.revision += 1;
-    Ok(Upserted { credential, created: false, changed })
+    if let Some(domain) = device_domain {
+        change.set_device_domain(device.id, domain, now).await?;
+    }
+    change.commit().await?;
+    Ok(Upserted { credential, created: false, changed: changed || device_domain.is_some() })
 }
 
 /// The fields an upsert may change that are not sealed, to tell whether it changed any.

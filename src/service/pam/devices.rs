@@ -162,6 +162,18 @@ impl DeviceChanges {
     }
 }
 
+/// Whether the caller may change `device`: its creator, or linked to it for writing.
+pub async fn may_write_device(core: &Core, caller: &Caller, device: &Device) -> ApiResult<bool> {
+    if device.created_by == caller.authorization.id {
+        return Ok(true);
+    }
+    match core.store.visible_device(caller.authorization.id, &device.id.to_string(), Access::Write).await {
+        Ok(_) => Ok(true),
+        Err(StoreError::NotFound) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// The device with this hostname, if the caller may write it; `DEVICE_NOT_FOUND` if another
 /// authorization's. An unreachable store is an outage, not "not yours".
 async fn writable_device(core: &Core, caller: &Caller, hostname: &str) -> ApiResult<Option<Device>> {
@@ -170,13 +182,10 @@ async fn writable_device(core: &Core, caller: &Caller, hostname: &str) -> ApiRes
         Err(StoreError::NotFound) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
-    if device.created_by == caller.authorization.id {
-        return Ok(Some(device));
-    }
-    match core.store.visible_device(caller.authorization.id, hostname, Access::Write).await {
-        Ok(_) => Ok(Some(device)),
-        Err(StoreError::NotFound) => Err(device_not_found().with_reason("device belongs to another authorization")),
-        Err(e) => Err(e.into()),
+    if may_write_device(core, caller, &device).await? {
+        Ok(Some(device))
+    } else {
+        Err(device_not_found().with_reason("device belongs to another authorization"))
     }
 }
 

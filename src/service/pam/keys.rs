@@ -78,7 +78,7 @@ fn missing(code: u16, what: &str) -> ApiError {
 pub async fn upsert(core: &Core, caller: &Caller, input: KeyInput) -> ApiResult<SavedKey> {
     require_write(caller, Resource::Pam)?;
     let mut required = Required::new();
-    required.text(input.ip, || missing(codes::DEVICE_IP_NOT_INFORMED, "device's IP"));
+    let ip = required.text(input.ip, || missing(codes::DEVICE_IP_NOT_INFORMED, "device's IP"));
     let hostname = required.text(input.hostname, || missing(codes::DEVICE_HOSTNAME_NOT_INFORMED, "device's hostname"));
     // The private key is kept as sent (only checked for blankness), never copied into a String.
     let private_key = input.private_key.filter(|k| !k.trim().is_empty());
@@ -95,7 +95,7 @@ pub async fn upsert(core: &Core, caller: &Caller, input: KeyInput) -> ApiResult<
     validate_settings(&CredentialSettings { session: input.session_settings.clone(), ..Default::default() })?;
     let username =
         input.username.map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()).unwrap_or_else(|| "usr".to_owned());
-    let device = device_for(core, &hostname).await?;
+    let device = device_for(core, &hostname, &ip).await?;
     let mut extra = Vec::new();
     let mut devices_error = Vec::new();
     for host in input.devices.iter().map(|h| h.trim()).filter(|h| !h.is_empty() && *h != hostname) {

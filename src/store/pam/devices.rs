@@ -6,8 +6,9 @@ use sqlx::any::AnyRow;
 use crate::domain::authorization::{Access, ItemKind};
 use crate::domain::pam::Device;
 use crate::store::admin::apps::reachable;
+use crate::store::change::Change;
 use crate::store::written::Written;
-use crate::store::{Store, StoreResult, flag};
+use crate::store::{Store, StoreResult, exactly_one, flag};
 
 fn device(row: &AnyRow) -> StoreResult<Device> {
     Ok(Device {
@@ -53,6 +54,17 @@ impl Store {
     pub async fn domains(&self) -> StoreResult<Vec<String>> {
         let rows = sqlx::query("SELECT name FROM domains ORDER BY name").fetch_all(&self.pool).await?;
         Ok(rows.iter().map(|r| r.try_get("name")).collect::<Result<_, _>>()?)
+    }
+
+    /// Any device at `hostname` with address `ip`, visible or not: the device a credential or
+    /// key upsert names (`NotFound` when the hostname's device has another address).
+    pub async fn device_at(&self, hostname: &str, ip: &str) -> StoreResult<Device> {
+        let row = sqlx::query("SELECT * FROM devices WHERE hostname = $1 AND ip = $2")
+            .bind(hostname)
+            .bind(ip)
+            .fetch_one(&self.pool)
+            .await?;
+        device(&row)
     }
 
     /// Any device by hostname, visible or not (hostnames are unique).
@@ -178,5 +190,20 @@ impl Store {
         }
         tx.commit().await?;
         Ok(())
+    }
+}
+
+impl Change {
+    /// Sets a device's domains (a credential upsert gave them).
+    pub async fn set_device_domain(&mut self, id: i64, device_domain: &str, now: i64) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE devices SET device_domain = $1, updated_at = $2, revision = revision + 1 WHERE id = $3",
+        )
+        .bind(device_domain)
+        .bind(now)
+        .bind(id)
+        .execute(&mut *self.0)
+        .await?;
+        exactly_one(&done)
     }
 }
