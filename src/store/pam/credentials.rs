@@ -138,13 +138,6 @@ impl Store {
         )
     }
 
-    pub async fn insert_credential(&self, c: &Credential, now: i64) -> StoreResult<i64> {
-        let mut change = self.begin("insert_credential").await?;
-        let id = change.insert_credential(c, now).await?;
-        change.commit().await?;
-        Ok(id)
-    }
-
     pub async fn set_credential_enabled(&self, id: i64, enabled: bool, now: i64) -> StoreResult<()> {
         let done =
             sqlx::query("UPDATE credentials SET enabled = $1, updated_at = $2, revision = revision + 1 WHERE id = $3")
