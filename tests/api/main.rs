@@ -8,6 +8,7 @@ mod helpers;
 mod signing;
 
 mod admin;
+mod array_params;
 mod atomic_changes;
 mod audit;
 mod audit_atomic;
