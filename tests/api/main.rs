@@ -58,6 +58,7 @@ mod private_postgres;
 mod proxy_engine;
 mod proxy_hardening;
 mod purge;
+mod real_clients;
 mod recordings;
 mod rotation;
 mod rotation_crash;
