@@ -8,6 +8,7 @@ mod helpers;
 mod signing;
 
 mod admin;
+mod array_params;
 mod atomic_changes;
 mod audit;
 mod audit_atomic;
@@ -57,6 +58,7 @@ mod private_postgres;
 mod proxy_engine;
 mod proxy_hardening;
 mod purge;
+mod real_clients;
 mod recordings;
 mod rotation;
 mod rotation_crash;
