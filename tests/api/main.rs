@@ -66,6 +66,7 @@ mod scim_access;
 mod scim_paging;
 mod sealed_registry;
 mod sealing;
+mod session_drops;
 mod session_origins;
 mod session_tickets;
 mod sessions;

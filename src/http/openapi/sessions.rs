@@ -33,7 +33,7 @@ pub fn family() -> Family {
                 .describe("An asciicast v2 file; only SSH sessions are recorded, others answer 404."),
             delete("/session/drop/{session_id}", "Drop a live session")
                 .input(Input::Nothing)
-                .describe("An unknown, foreign or ended session answers 500, as the contract does."),
+                .describe("An unknown, foreign, ended or already dropped session answers 500, as the contract does."),
         ],
     }
 }

@@ -192,10 +192,14 @@ impl Store {
         row.as_ref().map(ended).transpose()
     }
 
-    /// Marks an open session to be dropped by whichever process holds it.
+    /// Marks an open session to be dropped by whichever process holds it: `None` when it was not
+    /// open or a drop was already accepted. The mark is the drop: one statement, so of any number
+    /// of concurrent drops exactly one gets the row, and a session whose holder has not yet
+    /// ended it counts as ended for every later drop.
     pub async fn request_session_drop(&self, session_id: &str) -> StoreResult<Option<RemoteSession>> {
         let row = sqlx::query(
-            "UPDATE remote_sessions SET drop_requested = 1 WHERE session_id = $1 AND ended_at IS NULL RETURNING *",
+            "UPDATE remote_sessions SET drop_requested = 1 \
+             WHERE session_id = $1 AND ended_at IS NULL AND drop_requested = 0 RETURNING *",
         )
         .bind(session_id)
         .written_optional(&self.writer)
