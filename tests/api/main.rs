@@ -36,6 +36,7 @@ mod info;
 mod integrity;
 mod kdf_costs;
 mod key_rotation_backups;
+mod labelled_devices;
 mod links;
 mod lost_updates;
 mod metrics;

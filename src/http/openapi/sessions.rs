@@ -22,7 +22,13 @@ pub fn family() -> Family {
                 .describe("Refusals use the legacy envelope; the URL is single-use and expires (30 s by default).")
                 .legacy_errors()
                 .entity("session"),
-            get("/session/remotesessions", "List remote sessions").input(Input::Nothing).entities("remote_sessions"),
+            get("/session/remotesessions", "List remote sessions")
+                .input(Input::Nothing)
+                .entities("remote_sessions")
+                .describe(
+                    "Items carry cofre's own `failure`: why a failed session failed (`connection_refused`, `tls`, \
+                     …), empty otherwise.",
+                ),
             get("/session/remotesessions/{id}", "Show a remote session")
                 .input(Input::Nothing)
                 .entities("remote_sessions")

@@ -110,8 +110,8 @@ pub async fn drop_session(
     )
     .await?;
     if !held_by_live_owner(&marked, core.now()) {
-        if let Some(ended) = core.store.end_remote_session(session_id, EndReason::Dropped, core.now()).await? {
-            audit_end(core, audit, &ended, EndReason::Dropped, "dropped while not held").await?;
+        if let Some(ended) = core.store.end_remote_session(session_id, EndReason::Dropped, None, core.now()).await? {
+            audit_end(core, audit, &ended, EndReason::Dropped, None, "dropped while not held").await?;
         }
     }
     Ok(true)
