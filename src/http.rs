@@ -89,10 +89,10 @@ fn families(state: &AppState) -> RouteTable<AppState> {
 }
 
 /// Certificates (§13.2): the English `certificate` and the Portuguese `certificado` paths, as
-/// (base, sign, list, import, scan).
-pub const CERTIFICATE_PATHS: [(&str, &str, &str, &str, &str); 2] = [
-    ("/certificate", "sign", "list", "import", "scan"),
-    ("/certificado", "assinar", "listar", "importar", "descobrir"),
+/// (base, sign, list, import, scan, whether the list's segment is a request code).
+pub const CERTIFICATE_PATHS: [(&str, &str, &str, &str, &str, bool); 2] = [
+    ("/certificate", "sign", "list", "import", "scan", true),
+    ("/certificado", "assinar", "listar", "importar", "descobrir", false),
 ];
 
 /// Publication: the contract's Portuguese `cert` paths and English ones beside them, as
@@ -103,14 +103,15 @@ pub const PUBLISHING_PATHS: [(&str, &str, &str, &str); 2] =
 fn certificate_routes() -> RouteTable<AppState> {
     use certificates::{authorities, imports, issued, publishing, requests};
     let mut routes = RouteTable::new();
-    for (base, sign, list, import, scan) in CERTIFICATE_PATHS {
+    for (base, sign, list, import, scan, list_by_code) in CERTIFICATE_PATHS {
+        let list_one = if list_by_code { get(issued::list_code) } else { get(issued::list_id) };
         routes = routes
             .route(&format!("{base}/request/{{code}}"), post(requests::submit))
             .route(&format!("{base}/request/list"), get(requests::list))
             .route(&format!("{base}/request/list/{{code}}"), get(requests::list_code))
             .route(&format!("{base}/request/{sign}/{{code}}"), get(issued::sign))
             .route(&format!("{base}/{list}"), get(issued::list))
-            .route(&format!("{base}/{list}/{{id}}"), get(issued::list_one))
+            .route(&format!("{base}/{list}/{{id}}"), list_one)
             .route(&format!("{base}/export/{{id}}"), post(issued::export))
             .route(&format!("{base}/revoke/{{id}}"), post(issued::revoke))
             .route(&format!("{base}/renewal/{{id}}"), post(issued::renewal))

@@ -50,6 +50,7 @@ fn session_json(s: &RemoteSession, now: i64) -> Value {
         "started_at": s.started_at,
         "ended_at": s.ended_at,
         "end_reason": s.end_reason,
+        "failure": s.failure,
         "drop_requested": s.drop_requested,
         "time": hms(s.ended_at.unwrap_or(now) - s.started_at),
     })
@@ -57,7 +58,10 @@ fn session_json(s: &RemoteSession, now: i64) -> Value {
 
 fn line(s: &RemoteSession, now: i64) -> String {
     let state = match (&s.end_reason, s.drop_requested) {
-        (Some(reason), _) => format!("ended ({reason})"),
+        (Some(reason), _) => match &s.failure {
+            Some(failure) => format!("ended ({reason}: {failure})"),
+            None => format!("ended ({reason})"),
+        },
         (None, true) => "dropping".to_owned(),
         (None, false) => "live".to_owned(),
     };

@@ -88,9 +88,18 @@ pub fn verify(method: SignatureMethod, base: &str, consumer_secret: &str, token_
 
 /// Parses `OAuth realm="x", oauth_consumer_key="…", …` into decoded pairs (§3.5.1).
 pub fn parse_authorization_header(value: &str) -> Option<Vec<(String, String)>> {
-    let (scheme, rest) = value.trim().split_once(char::is_whitespace)?;
+    let (scheme, mut rest) = value.trim().split_once(char::is_whitespace)?;
     if !scheme.eq_ignore_ascii_case("OAuth") {
         return None;
+    }
+    // `OAuth OAuth oauth_consumer_key=…`: .NET's `AuthenticationHeaderValue("OAuth", header)`
+    // around a header that already names its scheme. The scheme is no signed part, so the
+    // signature decides as for any other request.
+    while let Some((word, after)) = rest.trim_start().split_once(char::is_whitespace) {
+        if !word.eq_ignore_ascii_case("OAuth") {
+            break;
+        }
+        rest = after;
     }
     let mut pairs = Vec::new();
     for part in rest.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -161,5 +170,9 @@ mod tests {
         assert!(parse_authorization_header("Bearer x").is_none());
         assert!(parse_authorization_header("OAuth oauth_nonce=unquoted").is_none());
         assert!(parse_authorization_header("OAuth oauth_nonce=\"%FF\"").is_none());
+        let doubled = parse_authorization_header(r#"OAuth OAuth oauth_consumer_key="k", oauth_nonce="n""#);
+        assert_eq!(doubled, Some(pairs(&[("oauth_consumer_key", "k"), ("oauth_nonce", "n")])));
+        assert_eq!(parse_authorization_header("oauth  OAUTH\toauth realm=\"\""), Some(pairs(&[("realm", "")])));
+        assert!(parse_authorization_header("OAuth OAuth").is_none());
     }
 }

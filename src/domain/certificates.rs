@@ -164,6 +164,8 @@ pub struct NewCertificate {
 #[derive(Clone, Debug, Default)]
 pub struct CertificateFilter {
     pub id: Option<i64>,
+    /// The code of the request it was signed from; with `id` as well, either one matches.
+    pub request_code: Option<String>,
     pub status: Option<CertificateStatus>,
     pub origin: Option<Origin>,
     pub common_name: Option<String>,

@@ -14,26 +14,28 @@ pub struct Filters {
 }
 
 /// A contract protocol name (`{p}` of the sessions dashboard, `protocol` of the risk one): its
-/// label in the counts and the cofre session protocols it covers. cofre opens HTTP and HTTPS
-/// sessions today, so the contract's own protocols exist and count 0 until cofre opens them.
+/// label in the counts (the Portuguese documentation's under `coge`, the English one's under
+/// `dash`) and the cofre session protocols it covers. A protocol cofre does not open yet exists
+/// and counts 0.
 pub struct ProtocolName {
     pub name: &'static str,
     pub label: &'static str,
+    pub label_en: &'static str,
     pub stored: &'static [&'static str],
 }
 
 pub const PROTOCOLS: &[ProtocolName] = &[
-    ProtocolName { name: "ssh", label: "SSH/Telnet", stored: &["SSH", "TELNET"] },
-    ProtocolName { name: "telnet", label: "SSH/Telnet", stored: &["TELNET"] },
-    ProtocolName { name: "rdp", label: "RDP", stored: &["RDP"] },
-    ProtocolName { name: "rdpweb", label: "RDP_Web", stored: &["RDPWEB"] },
-    ProtocolName { name: "sshweb", label: "SSH_Web", stored: &["SSHWEB"] },
-    ProtocolName { name: "vnchttp", label: "VNC_HTTP", stored: &["VNCHTTP"] },
-    ProtocolName { name: "rdpgate", label: "RDPGate", stored: &["RDPGATE"] },
-    ProtocolName { name: "jumpserver", label: "JumpServer", stored: &["JUMPSERVER"] },
-    ProtocolName { name: "sql", label: "SQL", stored: &["SQL"] },
-    ProtocolName { name: "http", label: "HTTP", stored: &["HTTP"] },
-    ProtocolName { name: "https", label: "HTTPS", stored: &["HTTPS"] },
+    ProtocolName { name: "ssh", label: "SSH/Telnet", label_en: "SSH/Telnet", stored: &["SSH", "TELNET"] },
+    ProtocolName { name: "telnet", label: "SSH/Telnet", label_en: "SSH/Telnet", stored: &["TELNET"] },
+    ProtocolName { name: "rdp", label: "RDP", label_en: "RDP", stored: &["RDP"] },
+    ProtocolName { name: "rdpweb", label: "RDP_Web", label_en: "RDP_Web", stored: &["RDPWEB"] },
+    ProtocolName { name: "sshweb", label: "SSH_Web", label_en: "SSH_Web", stored: &["SSHWEB"] },
+    ProtocolName { name: "vnchttp", label: "VNC_HTTP", label_en: "HTTP_VNC", stored: &["VNCHTTP"] },
+    ProtocolName { name: "rdpgate", label: "RDPGate", label_en: "RDP_Gate", stored: &["RDPGATE"] },
+    ProtocolName { name: "jumpserver", label: "JumpServer", label_en: "Jump_Server", stored: &["JUMPSERVER"] },
+    ProtocolName { name: "sql", label: "SQL", label_en: "SQL", stored: &["SQL"] },
+    ProtocolName { name: "http", label: "HTTP", label_en: "HTTP", stored: &["HTTP"] },
+    ProtocolName { name: "https", label: "HTTPS", label_en: "HTTPS", stored: &["HTTPS"] },
 ];
 
 pub fn protocol(name: &str) -> Option<&'static ProtocolName> {
@@ -238,6 +240,7 @@ mod tests {
     #[test]
     fn contract_protocols_map_to_labels() {
         assert_eq!(protocol("SSH").map(|p| p.label), Some("SSH/Telnet"));
+        assert_eq!(protocol("jumpserver").map(|p| (p.label, p.label_en)), Some(("JumpServer", "Jump_Server")));
         assert!(protocol("gopher").is_none());
         assert_eq!(protocol("https").map(|p| p.stored), Some(&["HTTPS"][..]));
     }

@@ -2,6 +2,7 @@
 //! the web proxy needs to forward a session's requests.
 
 pub mod exec;
+pub mod failure;
 pub mod host_key;
 pub mod origin;
 pub mod recording;
@@ -108,7 +109,10 @@ pub struct NewTicket {
     pub credential_id: i64,
     pub device_id: i64,
     pub protocol: Protocol,
+    /// The device's name: its hostname (its `ip` when it has none).
     pub host: String,
+    /// Where to connect: the device's `ip` (its hostname when it has none).
+    pub address: String,
     pub port: u16,
     pub remote_addr: Option<String>,
     pub screensize: String,
@@ -126,6 +130,8 @@ pub struct RedeemedTicket {
     pub device_id: i64,
     pub protocol: Protocol,
     pub host: String,
+    /// None on tickets made before tickets named an address.
+    pub address: Option<String>,
     pub port: u16,
     pub screensize: String,
 }
@@ -146,6 +152,9 @@ pub struct RemoteSession {
     pub device_id: Option<i64>,
     pub device_label: String,
     pub host: String,
+    /// Where the session connects; None on rows opened before sessions named it (they connect
+    /// to `host`).
+    pub address: Option<String>,
     pub port: u16,
     pub protocol: Protocol,
     pub screensize: String,
@@ -155,6 +164,8 @@ pub struct RemoteSession {
     pub last_seen_at: i64,
     pub ended_at: Option<i64>,
     pub end_reason: Option<String>,
+    /// Why a failed session failed ([`failure::FailureCause::as_str`]).
+    pub failure: Option<String>,
     pub drop_requested: bool,
 }
 
@@ -200,7 +211,10 @@ impl From<RemoteSession> for LiveSession {
 /// the user.
 pub struct SessionTarget {
     pub protocol: Protocol,
+    /// The device's name: what its TLS certificate names and what `Host` says.
     pub host: String,
+    /// Where to connect: the device's `ip`, or `host` when it has none.
+    pub address: String,
     pub port: u16,
     /// The device, whose SSH host key is pinned (None on rows older than that).
     pub device_id: Option<i64>,

@@ -67,11 +67,9 @@ fn can_write(caller: &Caller) -> ApiResult<()> {
     require_write(caller, Resource::Admin)
 }
 
-/// A comma list (string) or an array of strings.
+/// A list parameter in any of the encodings `Params::list` reads.
 fn list_param(params: &Params, name: &str) -> ApiResult<Option<Vec<String>>> {
-    Ok(params
-        .list_text(name)?
-        .map(|s| s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()))
+    params.list(name)
 }
 
 /// An RFC 3339 time; an empty value means "never" (`Some(None)`).

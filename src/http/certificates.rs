@@ -36,16 +36,9 @@ fn paging(params: &Params) -> ApiResult<(i64, i64)> {
     Ok((number("offset", 0, 0..=i64::from(i32::MAX))?, number("limit", MAX_LIMIT, 1..=MAX_LIMIT)?))
 }
 
-/// A list parameter (`san[]`, `tags`…): an array, or a comma list.
+/// A list parameter (`san`, `tags`…) in any of the encodings `Params::list` reads.
 fn names(params: &Params, name: &str) -> ApiResult<Vec<String>> {
-    let bracketed = format!("{name}[]");
-    let text = match params.list_text(name)? {
-        Some(t) => Some(t),
-        None => params.list_text(&bracketed)?,
-    };
-    Ok(text
-        .map(|t| t.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
-        .unwrap_or_default())
+    Ok(params.list(name)?.unwrap_or_default())
 }
 
 /// The first of several names a parameter goes by (English, then Portuguese).

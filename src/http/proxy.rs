@@ -10,10 +10,13 @@
 //! - `echo`: the injected credential never comes back to the browser, in headers or bodies.
 //! - `forward`: plain HTTP exchanges, bodies streamed and counted both ways.
 //! - `websocket`: upgrades relayed as raw bytes between the two upgraded connections.
-//! - `upstream_tls`: verified TLS to the device, one client per distinct trust setting.
+//! - `upstream_tls`: verified TLS to the device, one client per distinct trust setting (and per
+//!   device reached at its address).
+//! - `device_names`: the names a device's certificate may carry when it is reached at its address.
 //! - `metered`: byte counting, cancellation and the end-of-exchange report.
 //! - `failure`: the 502 page and the error the caller records as a failed session.
 
+mod device_names;
 mod echo;
 mod failure;
 mod forward;
@@ -39,9 +42,14 @@ pub use upstream_tls::{UpstreamClients, UpstreamTls};
 /// Everything the engine needs to forward one request to a device's web application.
 #[derive(Clone, Debug)]
 pub struct Upstream {
-    /// Scheme, host and port of the device's web application, e.g. `https://10.0.0.5:8443`. Only
-    /// the origin is used: the browser's path and query are forwarded as they are.
+    /// Scheme, host and port of the device's web application, e.g. `https://web01:8443`. Only
+    /// the origin is used: the browser's path and query are forwarded as they are. The host is
+    /// the device's name: what `Host` says, what SNI carries and what its certificate must name.
     pub base: Url,
+    /// Where to connect when it is not `base`'s host: the device's address (its `ip`, an address
+    /// literal or a name), checked against `target_networks` like any. `base`'s host is then
+    /// never looked up, and the certificate may name this address instead of the name.
+    pub address: Option<String>,
     /// Headers added after the browser's own `Authorization` and cofre's cookie are stripped;
     /// values are marked sensitive. See [`basic_auth`] and [`header_template`].
     pub inject: Vec<(HeaderName, HeaderValue)>,

@@ -9,6 +9,7 @@ use russh::client::{self, Msg};
 use russh::keys::{PrivateKeyWithHashAlg, decode_secret_key};
 use russh::{Channel, Disconnect};
 
+use crate::domain::sessions::failure::FailureCause;
 use crate::domain::sessions::host_key::HostKey;
 use crate::domain::sessions::{LoginSecret, SessionTarget};
 use crate::service::sessions::ssh::{HostKeyCheck, check_host_key};
@@ -22,7 +23,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, thiserror::Error)]
 pub enum DeviceError {
     #[error("cofre could not reach the device {0}: {1}.")]
-    Unreachable(String, String),
+    Unreachable(String, FailureCause),
     #[error(
         "The device's SSH host key has changed (pinned {pinned}, offered {seen}), so the session was refused. \
          An administrator can set or reset the device's host key."
@@ -38,6 +39,20 @@ pub enum DeviceError {
     BadKey,
     #[error("The SSH connection to the device failed: {0}.")]
     Protocol(String),
+}
+
+impl DeviceError {
+    /// Why the session failed, for its row and its audit record.
+    pub fn cause(&self) -> FailureCause {
+        match self {
+            Self::Unreachable(_, cause) => *cause,
+            Self::HostKeyChanged { .. } | Self::HostKeyUnchecked => FailureCause::HostKey,
+            Self::Refused(_) => FailureCause::AddressNotAllowed,
+            Self::LoginRefused => FailureCause::LoginRefused,
+            Self::BadKey => FailureCause::Credential,
+            Self::Protocol(_) => FailureCause::Protocol,
+        }
+    }
 }
 
 /// A logged-in connection to a device.
@@ -89,26 +104,28 @@ fn client_config() -> Arc<client::Config> {
     })
 }
 
-/// Connects to the session's device and logs in as the credential.
+/// Connects to the session's device at its address (its `ip`; its hostname when it has none:
+/// a hostname is often a label that resolves nowhere) and logs in as the credential. The device
+/// is known by its pinned host key, not by a name, so nothing here needs the hostname.
 pub async fn connect(state: &AppState, target: &SessionTarget) -> Result<DeviceLink, DeviceError> {
-    let address = if target.host.contains(':') {
-        format!("[{}]:{}", target.host, target.port)
+    let address = if target.address.contains(':') {
+        format!("[{}]:{}", target.address, target.port)
     } else {
-        format!("{}:{}", target.host, target.port)
+        format!("{}:{}", target.address, target.port)
     };
     let refusal = Arc::new(Mutex::new(None));
     let guard = HostKeyGuard { state: state.clone(), device_id: target.device_id, refusal: refusal.clone() };
     let attempt = async {
-        let addresses = state.core.targets.resolve(&target.host, target.port).await.map_err(|refused| {
+        let addresses = state.core.targets.resolve(&target.address, target.port).await.map_err(|refused| {
             if refused.is_policy() {
                 DeviceError::Refused(refused.to_string())
             } else {
-                DeviceError::Unreachable(address.clone(), refused.to_string())
+                DeviceError::Unreachable(address.clone(), FailureCause::NameNotResolved)
             }
         })?;
         let socket = tokio::net::TcpStream::connect(&addresses[..])
             .await
-            .map_err(|e| DeviceError::Unreachable(address.clone(), reachability(&e)))?;
+            .map_err(|e| DeviceError::Unreachable(address.clone(), FailureCause::of_io(e.kind())))?;
         let _ = socket.set_nodelay(true);
         let mut handle = client::connect_stream(client_config(), socket, guard).await.map_err(|e| {
             refusal.lock().unwrap_or_else(PoisonError::into_inner).take().unwrap_or(DeviceError::Protocol(short(&e)))
@@ -118,7 +135,7 @@ pub async fn connect(state: &AppState, target: &SessionTarget) -> Result<DeviceL
     };
     tokio::time::timeout(CONNECT_TIMEOUT, attempt)
         .await
-        .unwrap_or_else(|_| Err(DeviceError::Unreachable(address, "no answer within 10 seconds".into())))
+        .unwrap_or_else(|_| Err(DeviceError::Unreachable(address, FailureCause::Timeout)))
 }
 
 async fn login(handle: &mut client::Handle<HostKeyGuard>, target: &SessionTarget) -> Result<(), DeviceError> {
@@ -156,14 +173,6 @@ impl DeviceLink {
 
     pub async fn close(self) {
         let _ = self.handle.disconnect(Disconnect::ByApplication, "session ended", "en").await;
-    }
-}
-
-fn reachability(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::ConnectionRefused => "the connection was refused".into(),
-        std::io::ErrorKind::TimedOut => "the connection timed out".into(),
-        _ => "the address cannot be reached".into(),
     }
 }
 

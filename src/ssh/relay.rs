@@ -12,6 +12,7 @@ use bytes::Bytes;
 use russh::ChannelMsg;
 
 use crate::domain::sessions::exec::{self, Exit};
+use crate::domain::sessions::failure::FailureCause;
 use crate::domain::sessions::{EndReason, LiveSession, terminal_size};
 use crate::service::sessions::live::LiveEntry;
 use crate::service::sessions::recording::Recorder;
@@ -78,6 +79,8 @@ enum Finish {
     Cut,
     /// It ended by itself: the relay ends the row with this reason.
     Ended(EndReason, String),
+    /// It failed: the relay ends the row as failed, with the cause, and tells the user why.
+    Failed(FailureCause, String),
 }
 
 /// Runs a session's terminal from start to end, and ends its row unless the holder cut it.
@@ -91,11 +94,20 @@ pub async fn run(
 ) {
     let finish = relay(state, session, pty, command, input, &mut output).await;
     state.live.forget(&session.session_id);
-    if let Finish::Ended(reason, why) = finish {
-        output.end((reason == EndReason::Failed).then_some(why.as_str())).await;
-        if let Err(e) = proxy::end_because(&state.core, &state.audit, &session.session_id, reason, &why).await {
-            tracing::warn!(error = %e, "could not end an SSH session");
+    let ended = match finish {
+        Finish::Cut => return,
+        Finish::Ended(reason, why) => {
+            output.end(None).await;
+            proxy::end_because(&state.core, &state.audit, &session.session_id, reason, &why).await
         }
+        Finish::Failed(cause, why) => {
+            tracing::warn!(session = %session.session_id, failure = cause.as_str(), error = %why, "SSH session failed");
+            output.end(Some(why.as_str())).await;
+            proxy::fail(&state.core, &state.audit, &session.session_id, cause, &why).await
+        }
+    };
+    if let Err(e) = ended {
+        tracing::warn!(error = %e, "could not end an SSH session");
     }
 }
 
@@ -108,24 +120,24 @@ async fn relay(
     output: &mut impl UserOutput,
 ) -> Finish {
     let live = state.live.entry(&session.session_id);
-    let failed = |why: String| Finish::Ended(EndReason::Failed, why);
+    let failed = Finish::Failed;
     let target = match proxy::target(&state.core, session).await {
         Ok(target) => target,
-        Err(_) => return failed("The session's credential is not available.".into()),
+        Err(_) => return failed(FailureCause::Credential, "The session's credential is not available.".into()),
     };
     if let Command::Exec(line) = &command {
         if let Err(why) = exec::check(target.session_settings.as_ref(), line) {
             if let Err(e) = exec_audit::refused(&state.core, &state.audit, session, line, why).await {
                 tracing::warn!(error = %e, "could not audit a refused SSH command");
             }
-            return failed(why.message().into());
+            return failed(FailureCause::CommandRefused, why.message().into());
         }
     }
     let link = tokio::select! {
         why = live.cut() => { output.end(Some(why.message())).await; return Finish::Cut }
         link = device::connect(state, &target) => match link {
             Ok(link) => link,
-            Err(e) => return failed(e.to_string()),
+            Err(e) => return failed(e.cause(), e.to_string()),
         },
     };
     drop(target);
@@ -134,24 +146,24 @@ async fn relay(
         Ok(recorder) => recorder,
         Err(_) => {
             link.close().await;
-            return failed("The session could not be recorded, so it was not opened.".into());
+            return failed(FailureCause::Recording, "The session could not be recorded, so it was not opened.".into());
         }
     };
     if let Command::Exec(line) = &command {
         if note_command(state, session, &mut recorder, line).await.is_err() {
             link.close().await;
-            return failed("The command could not be recorded, so it was not run.".into());
+            return failed(FailureCause::Recording, "The command could not be recorded, so it was not run.".into());
         }
     }
     let mut exit = Exit::default();
     let finish = match link.open(pty.as_ref(), &command).await {
         Ok(channel) => pump(state, session, channel, &mut recorder, &mut input, output, &mut exit).await,
-        Err(e) => failed(e.to_string()),
+        Err(e) => failed(e.cause(), e.to_string()),
     };
     link.close().await;
     let finish = match recorder.finish(&state.core).await {
         Err(_) if matches!(finish, Finish::Ended(EndReason::Closed, _)) => {
-            failed("The end of the session recording could not be written.".into())
+            failed(FailureCause::Recording, "The end of the session recording could not be written.".into())
         }
         _ => finish,
     };
@@ -189,7 +201,7 @@ async fn show(
     stderr: bool,
 ) -> Result<(), Finish> {
     if recorder.output(core, data).await.is_err() {
-        return Err(Finish::Ended(EndReason::Failed, NOT_RECORDED.into()));
+        return Err(Finish::Failed(FailureCause::Recording, NOT_RECORDED.into()));
     }
     tokio::select! {
         why = live.cut() => {
@@ -233,7 +245,7 @@ async fn pump(
                 Some(ChannelMsg::ExitStatus { exit_status: code }) => {
                     exit.status = Some(code);
                     if recorder.marker(core, &format!("exit status {code}")).await.is_err() {
-                        return Finish::Ended(EndReason::Failed, NOT_RECORDED.into());
+                        return Finish::Failed(FailureCause::Recording, NOT_RECORDED.into());
                     }
                     output.exit_status(code).await;
                 }
@@ -243,7 +255,7 @@ async fn pump(
                     let name = match signal_name { russh::Sig::Custom(name) => name, known => format!("{known:?}") };
                     let name: String = name.chars().filter(|c| c.is_ascii_alphanumeric()).take(32).collect();
                     if recorder.marker(core, &format!("exit signal {name}")).await.is_err() {
-                        return Finish::Ended(EndReason::Failed, NOT_RECORDED.into());
+                        return Finish::Failed(FailureCause::Recording, NOT_RECORDED.into());
                     }
                     exit.signal = Some(name);
                     output.exit_status(255).await;
@@ -268,7 +280,7 @@ async fn pump(
                 UserEvent::Resize(cols, rows) => {
                     let (cols, rows) = terminal_size(cols, rows);
                     if recorder.resize(core, cols, rows).await.is_err() {
-                        return Finish::Ended(EndReason::Failed, NOT_RECORDED.into());
+                        return Finish::Failed(FailureCause::Recording, NOT_RECORDED.into());
                     }
                     let _ = to_device.window_change(cols, rows, 0, 0).await;
                 }
@@ -277,7 +289,7 @@ async fn pump(
             },
             _ = flush.tick() => {
                 if recorder.flush(core).await.is_err() {
-                    return Finish::Ended(EndReason::Failed, NOT_RECORDED.into());
+                    return Finish::Failed(FailureCause::Recording, NOT_RECORDED.into());
                 }
             }
         }

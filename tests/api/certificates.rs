@@ -20,6 +20,7 @@ on_both_stores!(
     the_status_follows_the_injected_clock,
     simultaneous_callers_leave_one_request_one_certificate_and_distinct_crl_numbers,
     no_private_key_is_stored_or_audited_in_plaintext,
+    the_english_list_path_takes_the_request_code,
 );
 
 pub(crate) const KEY_PASSWORD: &str = "export-me-please";
@@ -608,4 +609,52 @@ async fn no_private_key_is_stored_or_audited_in_plaintext(backend: Backend) {
         assert!(!audit.contains(needle), "the audit trail holds {needle:?}");
     }
     assert!(audit.contains("go-live"), "the signing reason is audited");
+}
+
+/// `GET /iso/certificate/list/{code}` takes the request code, as the English documentation says;
+/// the numeric id keeps working there, and the Portuguese `/certificado/listar/{id}` takes the id.
+async fn the_english_list_path_takes_the_request_code(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = admin(&app).await;
+    let (_, issuing) = authorities(&app, &admin).await;
+    let owner = app.client(&[Resource::Certificates]).await;
+    let store = issued(&app, &owner, "web-store", &issuing).await;
+    let store_id = store["id"].as_str().expect("id").to_owned();
+    // A request whose code is the other certificate's id: on the English path the code wins.
+    let numeric = issued(&app, &owner, &store_id, &issuing).await;
+    let numeric_id = numeric["id"].as_str().expect("id").to_owned();
+    let listed = |path: String| {
+        let (app, owner) = (&app, &owner);
+        async move {
+            let reply = app.call(owner, Method::GET, &path).await;
+            assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.body);
+            let ids = reply.body["certificates"].as_array().expect("list").iter();
+            ids.map(|c| c["id"].as_str().expect("id").to_owned()).collect::<Vec<_>>()
+        }
+    };
+    for prefix in ["/iso", "/api"] {
+        assert_eq!(listed(format!("{prefix}/certificate/list/web-store")).await, vec![store_id.clone()]);
+        assert_eq!(listed(format!("{prefix}/certificate/list/{store_id}")).await, vec![numeric_id.clone()]);
+        assert_eq!(listed(format!("{prefix}/certificate/list/{numeric_id}")).await, vec![numeric_id.clone()]);
+        assert_eq!(listed(format!("{prefix}/certificado/listar/{store_id}")).await, vec![store_id.clone()]);
+    }
+    let block = app.call(&owner, Method::GET, "/iso/certificate/list/web-store").await.body;
+    assert_eq!(block["certificates"][0]["code"], "web-store");
+
+    // A request not yet signed, a code nobody used, and another application's code: not found.
+    assert_eq!(
+        request(&app, &owner, "later", request_body("l.example.com", json!({}))).await.status,
+        StatusCode::CREATED
+    );
+    let other = app.client(&[Resource::Certificates]).await;
+    for (client, path) in [
+        (&owner, "/iso/certificate/list/later"),
+        (&owner, "/iso/certificate/list/nobody"),
+        (&owner, "/iso/certificado/listar/web-store"),
+        (&other, "/iso/certificate/list/web-store"),
+    ] {
+        let reply = app.call(client, Method::GET, path).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{path}: {}", reply.body);
+        assert_eq!(reply.body["response"]["message"], "Certificate not found.", "{path}");
+    }
 }

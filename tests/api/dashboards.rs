@@ -77,16 +77,25 @@ async fn sessions_are_counted_per_protocol_with_filters(backend: Backend) {
     let dropped = app.call(&sessions, Method::DELETE, &format!("/iso/session/drop/{newest}")).await;
     assert_eq!(dropped.status, StatusCode::OK, "{}", dropped.body);
 
-    let zeros = |https: &str| {
+    // Each language's documentation labels the protocols its own way.
+    let en_zeros = |https: &str| {
+        json!({"Jump_Server": "0", "RDP_Gate": "0", "SSH/Telnet": "0", "RDP": "0", "RDP_Web": "0",
+               "SSH_Web": "0", "HTTP_VNC": "0", "SQL": "0", "HTTP": "0", "HTTPS": https})
+    };
+    let pt_zeros = |https: &str| {
         json!({"JumpServer": "0", "RDPGate": "0", "SSH/Telnet": "0", "RDP": "0", "RDP_Web": "0",
-               "SSH_Web": "0", "HTTP": "0", "HTTPS": https})
+               "SSH_Web": "0", "VNC_HTTP": "0", "SQL": "0", "HTTP": "0", "HTTPS": https})
     };
     for prefix in ["/iso", "/api"] {
         let en = ok(&app, &dash, &format!("{prefix}/dash/sessions/all"), "Sessions").await;
-        assert_eq!(en["sessions"], json!({"enabled": zeros("1"), "historic": zeros("2")}), "{en}");
+        assert_eq!(en["sessions"], json!({"enabled": en_zeros("1"), "historic": en_zeros("2")}), "{en}");
         let pt = ok(&app, &dash, &format!("{prefix}/coge/sessoes/all"), "Sessions").await;
-        assert_eq!(pt["sessoes"], json!({"historico": zeros("2"), "ativas": zeros("1")}), "{pt}");
+        assert_eq!(pt["sessoes"], json!({"historico": pt_zeros("2"), "ativas": pt_zeros("1")}), "{pt}");
     }
+    let gate = ok(&app, &dash, "/iso/dash/sessions/rdpgate", "Sessions").await;
+    assert_eq!(gate["sessions"], json!({"enabled": {"RDP_Gate": "0"}, "historic": {"RDP_Gate": "0"}}));
+    let gate = ok(&app, &dash, "/iso/coge/sessoes/rdpgate", "Sessions").await;
+    assert_eq!(gate["sessoes"], json!({"historico": {"RDPGate": "0"}, "ativas": {"RDPGate": "0"}}));
     let one = ok(&app, &dash, "/iso/dash/sessions/HTTPS", "Sessions").await;
     assert_eq!(one["sessions"], json!({"enabled": {"HTTPS": "1"}, "historic": {"HTTPS": "2"}}));
     let ssh = ok(&app, &dash, "/iso/coge/sessoes/ssh", "Sessions").await;
@@ -118,13 +127,21 @@ async fn sessions_are_counted_per_protocol_with_filters(backend: Backend) {
     assert_eq!(counted("username=bob".into()).await, "0");
 }
 
+/// (risk, additional info) of English items.
 fn risks(items: &Value) -> Vec<(String, String)> {
     let list = items.as_array().unwrap_or_else(|| panic!("a list: {items}"));
     list.iter()
         .map(|i| {
-            (i["Risco"].as_str().expect("risk").to_owned(), i["Info_Adicional"].as_str().expect("info").to_owned())
+            (i["risk"].as_str().expect("risk").to_owned(), i["additional_info"].as_str().expect("info").to_owned())
         })
         .collect()
+}
+
+/// An item with the English documentation's keys, in the Portuguese documentation's words: the
+/// same values under the other language's keys, in the same order.
+fn in_portuguese(item: &Value, keys: &[&str]) -> Value {
+    let object = item.as_object().expect("object");
+    Value::Object(keys.iter().map(|k| (*k).to_owned()).zip(object.values().cloned()).collect())
 }
 
 fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -184,29 +201,46 @@ async fn risk_scores_follow_the_stated_rules(backend: Backend) {
     assert_eq!(access[2], ("30".to_owned(), "unusually long".to_owned()));
 
     let query = &en["higher_risk"]["queries"][0];
-    assert_eq!(query["Credencial"], "admin");
-    assert_eq!(query["Dispositivo"], "web01");
-    assert_eq!(query["Cod_Usuario"], sessions.app.application_id.to_string());
-    assert_eq!(query["Data_Consulta"].as_str().map(|d| &d[11..16]), Some("20:06"));
+    assert_eq!(query["credential"], "admin");
+    assert_eq!(query["device"], "web01");
+    assert_eq!(query["user_id"], sessions.app.application_id.to_string());
+    assert_eq!(query["query_date"].as_str().map(|d| &d[11..16]), Some("20:06"));
     let keys = |item: &Value| item.as_object().expect("object").keys().cloned().collect::<Vec<_>>();
-    // The contract's order.
-    let expected = ["Cod_Consulta", "Risco", "Data_Consulta", "Cod_Usuario", "Nome_Usuario", "Cod_Credencial"]
+    let en_query = ["query_id", "risk", "query_date", "user_id", "username", "credential_id", "credential"]
         .into_iter()
-        .chain(["Credencial", "Info_Adicional", "Dispositivo"]);
-    assert_eq!(keys(query), expected.map(str::to_owned).collect::<Vec<_>>());
+        .chain(["additional_info", "device"]);
+    assert_eq!(keys(query), en_query.map(str::to_owned).collect::<Vec<_>>());
     let session = &en["higher_risk"]["access"][0];
-    assert_eq!(session["Host"], "web01");
-    assert_eq!(session["Porta"], "443");
-    assert_eq!(session["Protocolo"], "HTTPS");
-    assert_eq!(session["Nome_Usuario"], "alice");
-    assert_ne!(session["Data_Fim"], "", "a dropped session has ended");
+    let en_access = ["session_id", "host", "port", "protocol", "credential", "risk", "start_date", "end_date"]
+        .into_iter()
+        .chain(["duration", "user_id", "username", "additional_info"]);
+    assert_eq!(keys(session), en_access.map(str::to_owned).collect::<Vec<_>>());
+    assert_eq!(session["host"], "web01");
+    assert_eq!(session["port"], "443");
+    assert_eq!(session["protocol"], "HTTPS");
+    assert_eq!(session["username"], "alice");
+    assert_ne!(session["end_date"], "", "a dropped session has ended");
     assert!(!en.to_string().contains(PASSWORD), "never the secret");
 
+    // The Portuguese path: the contract's keys in the contract's order, the same values.
+    let pt_query = ["Cod_Consulta", "Risco", "Data_Consulta", "Cod_Usuario", "Nome_Usuario", "Cod_Credencial"]
+        .into_iter()
+        .chain(["Credencial", "Info_Adicional", "Dispositivo"])
+        .collect::<Vec<_>>();
+    let pt_access = ["Cod_Sessao", "Host", "Porta", "Protocolo", "Credencial", "Risco", "Data_Inicio", "Data_Fim"]
+        .into_iter()
+        .chain(["Duracao", "Cod_Usuario", "Nome_Usuario", "Info_Adicional"])
+        .collect::<Vec<_>>();
+    let translated = |items: &Value, keys: &[&str]| {
+        Value::Array(items.as_array().expect("list").iter().map(|i| in_portuguese(i, keys)).collect())
+    };
     let pt = ok(&app, &dash, "/iso/coge/risco/consultas", "MaiorRisco").await;
     assert_eq!(pt["maior_risco"].as_object().map(|m| m.len()), Some(1), "{pt}");
-    assert_eq!(pt["maior_risco"]["consultas"], en["higher_risk"]["queries"]);
+    assert_eq!(pt["maior_risco"]["consultas"], translated(&en["higher_risk"]["queries"], &pt_query));
+    assert_eq!(keys(&pt["maior_risco"]["consultas"][0]), pt_query.iter().map(|k| (*k).to_owned()).collect::<Vec<_>>());
     let pt = ok(&app, &dash, "/api/coge/risco/acessos", "MaiorRisco").await;
-    assert_eq!(pt["maior_risco"]["acessos"], en["higher_risk"]["access"]);
+    assert_eq!(pt["maior_risco"]["acessos"], translated(&en["higher_risk"]["access"], &pt_access));
+    assert_eq!(pt["maior_risco"]["acessos"][0]["Host"], "web01");
     let only = ok(&app, &dash, "/iso/dash/risk/queries", "HigherRisk").await;
     assert!(only["higher_risk"].get("access").is_none());
     let only = ok(&app, &dash, "/iso/coge/risco/access", "MaiorRisco").await;
@@ -319,8 +353,8 @@ async fn working_hours_come_from_the_config(backend: Backend) {
         let id = get(&app, &sessions, "/iso/pam/credential/web01-admin").await.body["credential"]["id"].clone();
         let legacy = get(&app, &sessions, &format!("/iso/coe/senha/{}", id.as_str().expect("id"))).await;
         assert_eq!(legacy.status, StatusCode::OK, "{}", legacy.body);
-        let body = ok(&app, &dash, "/iso/coge/risco/consultas", "MaiorRisco").await;
-        let scored = risks(&body["maior_risco"]["consultas"]);
+        let body = ok(&app, &dash, "/iso/dash/risk/queries", "HigherRisk").await;
+        let scored = risks(&body["higher_risk"]["queries"]);
         assert_eq!(scored.len(), 2, "{body}");
         assert_eq!(scored[0], (expected.0.to_owned(), expected.1.to_owned()), "{hours}");
     }

@@ -15,6 +15,7 @@ on_both_stores!(
     expired_tampered_and_disabled_tokens_are_refused,
     client_ip_outside_the_allow_list_is_refused_and_audited,
     requests_without_credentials_or_route_get_the_gateway_answer,
+    a_non_basic_authorization_header_beside_body_credentials_is_ignored,
 );
 
 async fn token_by_form_body_and_by_basic(backend: Backend) {
@@ -235,4 +236,58 @@ async fn requests_without_credentials_or_route_get_the_gateway_answer(backend: B
     assert_eq!((health.status, &health.body), (StatusCode::OK, &json!({"status": "ok"})));
     let ready = app.send(app.client.get(app.url("/ready"))).await;
     assert_eq!(ready.status, StatusCode::OK);
+}
+
+/// dsmcli logs in again with new body credentials while it still sends its old bearer token
+/// (issue 32, item 3). Only HTTP Basic authenticates a client at the token endpoint; any other
+/// `Authorization` header is ignored there. Basic beside body credentials stays a 400: RFC 6749
+/// §2.3 allows one client authentication method per request.
+async fn a_non_basic_authorization_header_beside_body_credentials_is_ignored(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let old = app.client(&[Resource::Info]).await;
+    let new = app.create_app(&[Resource::Info], false, &["*"]).await;
+    let body = [
+        ("grant_type", "client_credentials"),
+        ("client_id", new.client_id.as_str()),
+        ("client_secret", new.client_secret.as_str()),
+    ];
+    let with_header =
+        |value: String| app.client.post(app.url("/iso/oauth2/token")).header("Authorization", value).form(&body);
+    for header in [
+        format!("Bearer {}", old.token),
+        "Bearer expired-or-garbage".to_owned(),
+        "bearer".to_owned(),
+        "OAuth oauth_consumer_key=\"x\"".to_owned(),
+        "Negotiate abc".to_owned(),
+    ] {
+        let reply = app.send(with_header(header.clone())).await;
+        assert_eq!(reply.status, StatusCode::OK, "{header}: {}", reply.body);
+        // The token is the body client's: it passes the gate as that client.
+        let token = reply.body["access_token"].as_str().expect("token");
+        let probe = app.send(app.client.get(app.url("/iso/pam/info/none")).bearer_auth(token)).await;
+        assert_eq!(probe.body["exception"]["code"], 1023, "{header}");
+    }
+    let records = app.state.core.store.recent_audit(50).await.expect("audit");
+    assert!(records.iter().all(|r| !r.detail.contains(&old.token)), "the ignored header is never recorded in clear");
+
+    // Without body credentials, a bearer header is no client authentication at all.
+    let alone = app
+        .send(
+            app.client
+                .post(app.url("/iso/oauth2/token"))
+                .bearer_auth(&old.token)
+                .form(&[("grant_type", "client_credentials")]),
+        )
+        .await;
+    assert_eq!((alone.status, alone.body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")));
+    // Basic and body credentials together: still two methods, still refused.
+    let both = app
+        .send(
+            app.client
+                .post(app.url("/iso/oauth2/token"))
+                .basic_auth(&new.client_id, Some(new.client_secret.as_str()))
+                .form(&body),
+        )
+        .await;
+    assert_eq!((both.status, both.body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
 }

@@ -137,13 +137,20 @@ pub async fn start_target() -> Target {
 /// The target behind HTTPS with a certificate for 127.0.0.1 issued by a fresh CA; returns the
 /// CA's PEM.
 async fn start_tls_target() -> (Target, Vec<u8>) {
+    start_tls_target_named(&["127.0.0.1"]).await
+}
+
+/// The target behind HTTPS with a certificate for `names` issued by a fresh CA; returns the CA's
+/// PEM.
+pub async fn start_tls_target_named(names: &[&str]) -> (Target, Vec<u8>) {
     let ca_key = rcgen::KeyPair::generate().expect("ca key");
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("ca params");
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     ca_params.distinguished_name.push(rcgen::DnType::CommonName, "device test CA");
     let ca_cert = ca_params.self_signed(&ca_key).expect("ca cert");
     let leaf_key = rcgen::KeyPair::generate().expect("leaf key");
-    let leaf_params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).expect("leaf params");
+    let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+    let leaf_params = rcgen::CertificateParams::new(names).expect("leaf params");
     let leaf = leaf_params.signed_by(&leaf_key, &rcgen::Issuer::from_params(&ca_params, &ca_key)).expect("leaf");
     let target = serve_tls_target(leaf.pem(), leaf_key.serialize_pem()).await;
     (target, ca_cert.pem().into_bytes())
@@ -189,6 +196,7 @@ impl Front {
         let origin = format!("http://{}", listener.local_addr().expect("addr"));
         let upstream = Arc::new(Upstream {
             base: Url::parse(base).expect("base"),
+            address: None,
             inject,
             public_origin: Url::parse(&origin).expect("origin"),
             own_cookie: OWN_COOKIE,

@@ -135,6 +135,8 @@ async fn list_show_and_drop_follow_the_contract(backend: Backend) {
         "prevent_purge",
         "request",
         "ITSM",
+        // cofre's own: why a failed session failed (issue 32), empty otherwise.
+        "failure",
     ];
     expected.sort_unstable();
     let mut keys = keys;
@@ -150,6 +152,7 @@ async fn list_show_and_drop_follow_the_contract(backend: Backend) {
     assert_eq!(item["end"], "");
     assert_eq!(item["time"], "00:01:05");
     assert_eq!(item["prevent_purge"], "Não");
+    assert_eq!(item["failure"], "");
     assert_eq!(item["start"].as_str().expect("start").len(), 19);
 
     let path = format!("/api/session/remotesessions/{}", session.id);

@@ -33,15 +33,22 @@ pub async fn token(
             return Err(ApiError::oauth(OAuthError::UnsupportedGrantType, "Only client_credentials is supported"));
         }
     }
+    // Only HTTP Basic authenticates a client here. Any other scheme is ignored: dsmcli logs in
+    // again with new body credentials while it still sends its old `Bearer` token.
     let basic = match headers.get(header::AUTHORIZATION) {
         Some(value) => {
             context.note("credential", state.core.audit_mask(value.as_bytes()));
-            Some(basic_credentials(value.as_bytes()).ok_or_else(ApiError::invalid_client)?)
+            if is_basic(value.as_bytes()) {
+                Some(basic_credentials(value.as_bytes()).ok_or_else(ApiError::invalid_client)?)
+            } else {
+                None
+            }
         }
         None => None,
     };
     let body_secret = params.take_secret("client_secret")?;
     let credentials = match (basic, body_secret) {
+        // Two client authentications in one request (RFC 6749 §2.3: "MUST NOT").
         (Some(_), Some(_)) => {
             return Err(ApiError::oauth(OAuthError::InvalidRequest, "Send the client credentials one way only"));
         }
@@ -64,6 +71,12 @@ pub async fn token(
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     Ok(response)
+}
+
+/// Whether the header's scheme is `Basic` (in any letter case).
+fn is_basic(value: &[u8]) -> bool {
+    let value = value.trim_ascii_start();
+    value.len() >= 5 && value[..5].eq_ignore_ascii_case(b"basic") && value.get(5).is_none_or(u8::is_ascii_whitespace)
 }
 
 /// `Basic base64(urlencode(id):urlencode(secret))`; `None` when malformed or another scheme.
@@ -93,5 +106,7 @@ mod tests {
         assert_eq!(creds.client_secret.as_str(), "s3cr:t");
         assert!(basic_credentials(b"Basic !!!").is_none());
         assert!(basic_credentials(b"Bearer abc").is_none());
+        assert!(is_basic(b"Basic abc") && is_basic(b" basic") && is_basic(b"BASIC\tabc"));
+        assert!(!is_basic(b"Bearer abc") && !is_basic(b"Basically") && !is_basic(b"OAuth x"));
     }
 }

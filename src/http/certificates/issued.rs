@@ -1,5 +1,6 @@
 //! Signing (`GET /certificate/request/sign/{code}`, `/certificado/request/assinar/{id}`), the
-//! certificate list (`GET /certificate/list[/{id}]`, `/certificado/listar[/{id}]`), export and
+//! certificate list (`GET /certificate/list[/{code}]` by request code or id,
+//! `/certificado/listar[/{id}]` by id), export and
 //! revocation (cofre's own `POST /certificate/export/{id}` and `/certificate/revoke/{id}`).
 
 use axum::extract::State;
@@ -78,20 +79,48 @@ fn date(params: &Params, name: &str) -> ApiResult<Option<i64>> {
         .map_err(|_| ApiError::bad_request(format!("Parameter '{name}' must be a date as YYYY-MM-DD.")))
 }
 
-pub async fn list(State(state): State<AppState>, caller: Caller, params: Params) -> ApiResult<Reply> {
-    answer_list(&state, &caller, None, &params).await
+/// Which certificate a list path names.
+#[derive(Default)]
+struct Named {
+    id: Option<i64>,
+    request_code: Option<String>,
 }
 
-pub async fn list_one(
+impl Named {
+    fn any(&self) -> bool {
+        self.id.is_some() || self.request_code.is_some()
+    }
+}
+
+pub async fn list(State(state): State<AppState>, caller: Caller, params: Params) -> ApiResult<Reply> {
+    answer_list(&state, &caller, Named::default(), &params).await
+}
+
+/// `GET /certificado/listar/{id}`: the Portuguese documentation names the certificate's id.
+pub async fn list_id(
     State(state): State<AppState>,
     caller: Caller,
     Segments(id): Segments<String>,
     params: Params,
 ) -> ApiResult<Reply> {
-    answer_list(&state, &caller, Some(certificate_id(&id)?), &params).await
+    let named = Named { id: Some(certificate_id(&id)?), request_code: None };
+    answer_list(&state, &caller, named, &params).await
 }
 
-async fn answer_list(state: &AppState, caller: &Caller, id: Option<i64>, params: &Params) -> ApiResult<Reply> {
+/// `GET /certificate/list/{code}`: the English documentation names the request's code; the
+/// certificate's numeric id keeps working.
+pub async fn list_code(
+    State(state): State<AppState>,
+    caller: Caller,
+    Segments(code): Segments<String>,
+    params: Params,
+) -> ApiResult<Reply> {
+    let code = code.trim();
+    let named = Named { id: code.parse().ok(), request_code: Some(code.to_owned()) };
+    answer_list(&state, &caller, named, &params).await
+}
+
+async fn answer_list(state: &AppState, caller: &Caller, named: Named, params: &Params) -> ApiResult<Reply> {
     let (offset, limit) = paging(params)?;
     let status = match params.text("status_certificate")? {
         None => None,
@@ -108,8 +137,10 @@ async fn answer_list(state: &AppState, caller: &Caller, id: Option<i64>, params:
                 .ok_or_else(|| ApiError::bad_request("Parameter 'origin_certificate' must be SCAN, REQU or IMPO."))?,
         ),
     };
+    let one = named.any();
     let filter = CertificateFilter {
-        id,
+        id: named.id,
+        request_code: named.request_code,
         status,
         origin,
         common_name: params.text("common_name")?.map(|c| c.trim().to_ascii_lowercase()),
@@ -122,7 +153,7 @@ async fn answer_list(state: &AppState, caller: &Caller, id: Option<i64>, params:
     };
     let now = state.core.now();
     let found = issued::list(&state.core, caller, &filter).await?;
-    if id.is_some() && found.is_empty() {
+    if one && found.is_empty() {
         return Err(ApiError::not_found("Certificate not found."));
     }
     Ok(Reply::ok("Certificates").with("certificates", found.iter().map(|c| certificate_json(c, now)).collect()))

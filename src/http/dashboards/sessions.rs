@@ -19,8 +19,9 @@ pub async fn en(state: State<AppState>, caller: Caller, p: Path<String>, params:
     answer(state, caller, p, params, Lang::En).await
 }
 
-fn per_label(counts: &[Counted], pick: fn(&Counted) -> i64) -> Value {
-    let map: Map<String, Value> = counts.iter().map(|c| (c.label.to_owned(), pick(c).to_string().into())).collect();
+fn per_label(counts: &[Counted], lang: Lang, pick: fn(&Counted) -> i64) -> Value {
+    let label = |c: &Counted| if lang == Lang::En { c.protocol.label_en } else { c.protocol.label };
+    let map: Map<String, Value> = counts.iter().map(|c| (label(c).to_owned(), pick(c).to_string().into())).collect();
     Value::Object(map)
 }
 
@@ -34,8 +35,8 @@ async fn answer(
     let raw = raw_filters(&params)?;
     let only_active = params.text("ativo")?.is_some_and(|v| v.trim() == "1");
     let counts = sessions::counts(&state.core, &caller, &p, raw).await?;
-    let active = per_label(&counts, |c| c.active);
-    let historic = per_label(&counts, |c| c.historic);
+    let active = per_label(&counts, lang, |c| c.active);
+    let historic = per_label(&counts, lang, |c| c.historic);
     let body = match (lang, only_active) {
         (Lang::En, true) => json!({"enabled": active}),
         (Lang::En, false) => json!({"enabled": active, "historic": historic}),

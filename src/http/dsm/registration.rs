@@ -46,9 +46,7 @@ pub async fn register(State(state): State<AppState>, caller: Caller, params: Par
             ),
             None => None,
         },
-        allowed_referers: params
-            .list_text("allowed_http_referers")?
-            .map(|l| l.split(',').map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned).collect()),
+        allowed_referers: params.list("allowed_http_referers")?,
         expires_at,
     };
     let registered = registration::register(&state.core, &caller, registration).await?;

@@ -82,7 +82,12 @@ const UPSERT: &str = "201 when the item is registered, 200 when an existing one 
 
 pub fn family() -> Family {
     let mut ops = Vec::new();
-    for (base, sign, listing, import, scan) in CERTIFICATE_PATHS {
+    for (base, sign, listing, import, scan, list_by_code) in CERTIFICATE_PATHS {
+        let one = if list_by_code {
+            "Show the certificate signed from the request with this code, or with this numeric id"
+        } else {
+            "Show a certificate by its numeric id"
+        };
         ops.extend([
             post(format!("{base}/request/{{code}}"), "Create or replace a certificate request")
                 .fields(request_fields())
@@ -104,9 +109,7 @@ pub fn family() -> Family {
             get(format!("{base}/{listing}"), "List certificates")
                 .fields(certificate_filters())
                 .entities("certificates"),
-            get(format!("{base}/{listing}/{{id}}"), "Show a certificate by its numeric id")
-                .fields(certificate_filters())
-                .entities("certificates"),
+            get(format!("{base}/{listing}/{{id}}"), one).fields(certificate_filters()).entities("certificates"),
             post(format!("{base}/export/{{id}}"), "Export a certificate with its encrypted key")
                 .fields([secret("key_password").required().doc("The key password its request or import set")])
                 .entity("certificate")

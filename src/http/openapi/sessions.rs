@@ -22,7 +22,13 @@ pub fn family() -> Family {
                 .describe("Refusals use the legacy envelope; the URL is single-use and expires (30 s by default).")
                 .legacy_errors()
                 .entity("session"),
-            get("/session/remotesessions", "List remote sessions").input(Input::Nothing).entities("remote_sessions"),
+            get("/session/remotesessions", "List remote sessions")
+                .input(Input::Nothing)
+                .entities("remote_sessions")
+                .describe(
+                    "Items carry cofre's own `failure`: why a failed session failed (`connection_refused`, `tls`, \
+                     …), empty otherwise.",
+                ),
             get("/session/remotesessions/{id}", "Show a remote session")
                 .input(Input::Nothing)
                 .entities("remote_sessions")
@@ -33,7 +39,7 @@ pub fn family() -> Family {
                 .describe("An asciicast v2 file; only SSH sessions are recorded, others answer 404."),
             delete("/session/drop/{session_id}", "Drop a live session")
                 .input(Input::Nothing)
-                .describe("An unknown, foreign or ended session answers 500, as the contract does."),
+                .describe("An unknown, foreign, ended or already dropped session answers 500, as the contract does."),
         ],
     }
 }

@@ -15,10 +15,10 @@ fn devices_json(devices: &[(String, String)]) -> Value {
     Value::Array(devices.iter().map(|(h, ip)| json!({"hostname": h, "ip": ip})).collect())
 }
 
-/// `devices` as `[{"hostname": …}]`, `["host", …]` or `"host1,host2"`.
+/// `devices` as `[{"hostname": …}]`, or hostnames in any encoding `Params::list` reads.
 fn device_list(params: &Params) -> ApiResult<Vec<String>> {
-    if let Some(text) = params.list_text("devices").ok().flatten() {
-        return Ok(text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect());
+    if let Ok(Some(hostnames)) = params.list("devices") {
+        return Ok(hostnames);
     }
     match params.raw("devices") {
         None | Some(Value::Null) => Ok(Vec::new()),

@@ -105,7 +105,6 @@ pub(super) const KNOWN_NAMES: &[&str] = &[
     "digits",
     "dispositivo",
     "dispositivos",
-    "dispositivos[]",
     "domain",
     "domain_name",
     "domain_type",

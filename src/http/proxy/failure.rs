@@ -1,20 +1,25 @@
-//! When the device cannot be reached: an error the caller records (the session failed) and logs,
-//! and a small 502 page for the browser that names the kind of failure and nothing else — no
-//! address, no certificate detail, no credential.
+//! When the device cannot be reached: an error the caller records (the session failed, and why)
+//! and logs, and a small 502 page for the browser that says in one line what kind of failure it
+//! was and nothing else — no address, no certificate detail, no credential.
 
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use crate::domain::sessions::failure::FailureCause;
 use crate::domain::targets::TargetRefused;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
-    /// The device refused, was unreachable, or did not answer in time.
-    #[error("device unreachable: {0}")]
-    Connect(String),
-    /// The device's certificate did not verify against its trust setting.
+    /// The device's name did not resolve, or its address refused, was unreachable, or did not
+    /// answer in time.
+    #[error("device unreachable ({cause}): {detail}")]
+    Connect { cause: FailureCause, detail: String },
+    /// The device's certificate did not verify against its trust setting and names.
     #[error("device certificate rejected: {0}")]
     Certificate(String),
+    /// The TLS handshake failed otherwise (a device that does not speak TLS, no common version).
+    #[error("device TLS handshake failed: {0}")]
+    Tls(String),
     /// The device's trust setting itself is unusable (an unreadable PEM bundle).
     #[error("device trust setting unusable: {0}")]
     Trust(String),
@@ -49,8 +54,13 @@ impl UpstreamError {
             Self::from_target(refused)
         } else if has_certificate_error(error) {
             Self::Certificate(detail)
-        } else if error.is_connect() || error.is_timeout() {
-            Self::Connect(detail)
+        } else if has_tls_error(error) {
+            Self::Tls(detail)
+        } else if error.is_timeout() {
+            Self::Connect { cause: FailureCause::Timeout, detail }
+        } else if error.is_connect() {
+            let cause = io_kind(error).map_or(FailureCause::Unreachable, FailureCause::of_io);
+            Self::Connect { cause, detail }
         } else {
             Self::Exchange(detail)
         }
@@ -58,16 +68,40 @@ impl UpstreamError {
 
     /// A refusal by the target policy; a name that did not resolve is a connection failure.
     pub(super) fn from_target(refused: TargetRefused) -> Self {
-        if refused.is_policy() { Self::Refused(refused) } else { Self::Connect(refused.to_string()) }
+        if refused.is_policy() {
+            Self::Refused(refused)
+        } else {
+            Self::Connect { cause: FailureCause::NameNotResolved, detail: refused.to_string() }
+        }
     }
 
     pub(super) fn from_io(error: &std::io::Error) -> Self {
-        if has_certificate_error(error) { Self::Certificate(chain(error)) } else { Self::Connect(chain(error)) }
+        if has_certificate_error(error) {
+            Self::Certificate(chain(error))
+        } else if has_tls_error(error) {
+            Self::Tls(chain(error))
+        } else {
+            Self::Connect { cause: FailureCause::of_io(error.kind()), detail: chain(error) }
+        }
     }
 
     /// Whether this is the session's own end rather than a device failure.
     pub fn is_session_end(&self) -> bool {
         matches!(self, Self::SessionEnded)
+    }
+
+    /// Why the session failed, for its row and its audit record; None when it was not a failure.
+    pub fn cause(&self) -> Option<FailureCause> {
+        Some(match self {
+            Self::Connect { cause, .. } => *cause,
+            Self::Certificate(_) | Self::Tls(_) => FailureCause::Tls,
+            Self::Trust(_) => FailureCause::TrustSettings,
+            Self::Exchange(_) => FailureCause::Protocol,
+            Self::Refused(_) => FailureCause::AddressNotAllowed,
+            Self::Echoed => FailureCause::CredentialEchoed,
+            Self::Encoded => FailureCause::UnreadableAnswer,
+            Self::SessionEnded => return None,
+        })
     }
 
     /// 502 for a device failure, 403 for an address cofre may not connect to; 503 when the
@@ -80,15 +114,23 @@ impl UpstreamError {
         }
     }
 
-    fn browser_message(&self) -> &'static str {
+    fn browser_message(&self) -> String {
         match self {
-            Self::SessionEnded => "This session has ended.",
-            Self::Connect(_) | Self::Exchange(_) => "The application on this device could not be reached.",
-            Self::Certificate(_) => "The application on this device presented a certificate that is not trusted.",
-            Self::Trust(_) => "The trust settings for this device are not usable.",
-            Self::Refused(_) => "cofre may not connect to this device's address.",
-            Self::Encoded => "The application answered in an encoding cofre cannot check, so it was not passed on.",
-            Self::Echoed => "The application's answer held the session's credential, so it was not passed on.",
+            Self::SessionEnded => "This session has ended.".into(),
+            Self::Connect { cause, .. } => format!("The application on this device could not be reached: {cause}."),
+            Self::Exchange(_) => {
+                "The application on this device broke off or answered something that is not HTTP.".into()
+            }
+            Self::Certificate(_) => "The application on this device presented a certificate that is not trusted \
+                                     (TLS)."
+                .into(),
+            Self::Tls(_) => "The TLS handshake with the application on this device failed.".into(),
+            Self::Trust(_) => "The trust settings for this device are not usable.".into(),
+            Self::Refused(_) => "cofre may not connect to this device's address.".into(),
+            Self::Encoded => {
+                "The application answered in an encoding cofre cannot check, so it was not passed on.".into()
+            }
+            Self::Echoed => "The application's answer held the session's credential, so it was not passed on.".into(),
         }
     }
 }
@@ -129,6 +171,35 @@ fn target_refusal(error: &(dyn std::error::Error + 'static)) -> Option<TargetRef
         cause = current.source();
     }
     None
+}
+
+/// The kind of the first I/O error in the chain (a refused connection, a timeout).
+fn io_kind(error: &(dyn std::error::Error + 'static)) -> Option<std::io::ErrorKind> {
+    let mut cause = Some(error);
+    while let Some(current) = cause {
+        if let Some(io) = current.downcast_ref::<std::io::Error>() {
+            return Some(io.kind());
+        }
+        cause = current.source();
+    }
+    None
+}
+
+/// Whether rustls failed the handshake somewhere in the chain (wrapped as `is_certificate_error`
+/// explains).
+fn has_tls_error(error: &(dyn std::error::Error + 'static)) -> bool {
+    fn is_tls(error: &(dyn std::error::Error + 'static)) -> bool {
+        error.is::<rustls::Error>()
+            || error.downcast_ref::<std::io::Error>().and_then(std::io::Error::get_ref).is_some_and(|e| is_tls(e))
+    }
+    let mut cause = Some(error);
+    while let Some(current) = cause {
+        if is_tls(current) {
+            return true;
+        }
+        cause = current.source();
+    }
+    false
 }
 
 /// Whether rustls rejected the certificate somewhere in the chain. `io::Error` hides the error it

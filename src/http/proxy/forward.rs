@@ -38,15 +38,11 @@ pub async fn forward(
     let report: Report = Box::new(report);
     let up = Arc::new(AtomicU64::new(0));
     let needles = Needles::of(upstream);
-    let trusted = match clients.admit(&upstream.base) {
-        Ok(()) => clients.for_trust(&upstream.tls),
-        Err(refused) => Err(refused),
-    };
-    let outcome = match trusted {
-        Ok(trusted) if websocket::is_upgrade(&request) => {
-            return websocket::relay(clients, &trusted, upstream, request, cancel, report, needles).await;
+    let outcome = match clients.route(upstream).await {
+        Ok(route) if websocket::is_upgrade(&request) => {
+            return websocket::relay(clients, &route, upstream, request, cancel, report, needles).await;
         }
-        Ok(trusted) => exchange(&trusted.http, upstream, request, up.clone(), cancel.clone()).await,
+        Ok(route) => exchange(&route.trusted.http, upstream, request, up.clone(), cancel.clone()).await,
         Err(error) => Err(error),
     };
     let outcome = outcome.and_then(|r| needles.admit(r.headers()).map(|()| r));

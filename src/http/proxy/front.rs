@@ -6,7 +6,7 @@
 //! injected, into the session that host and cookie name together (`service::sessions::watch`
 //! cuts the streams of dropped and expired ones).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::Router;
@@ -14,11 +14,13 @@ use axum::extract::{ConnectInfo, Query, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
 use reqwest::Url;
+use rustls::pki_types::ServerName;
 use zeroize::Zeroizing;
 
 use crate::domain::network::resolve_client_ip;
+use crate::domain::sessions::failure::FailureCause;
 use crate::domain::sessions::origin::SessionOrigins;
-use crate::domain::sessions::{EndReason, LiveSession, Protocol, RequestNote};
+use crate::domain::sessions::{LiveSession, Protocol, RequestNote};
 use crate::http::proxy::{ClientHop, Forwarded, Upstream, UpstreamClients, UpstreamTls, credential_headers, forward};
 use crate::service::sessions::proxy;
 use crate::state::AppState;
@@ -30,6 +32,9 @@ const COOKIE_HTTPS: &str = "__Host-cofre_proxy";
 const COOKIE_HTTP: &str = "cofre_proxy";
 /// A device may pin its own CA bundle or certificate (PEM) in its credential's session settings.
 const TLS_PIN_KEY: &str = "tls_ca_pem";
+/// The name a device's certificate carries, when its hostname is not it (a label such as
+/// `web01` for a certificate of `web01.corp.example`): SNI, `Host` and the check use it.
+const TLS_NAME_KEY: &str = "tls_server_name";
 /// Methods that make a server echo the request (credential headers included) or tunnel past it.
 const REFUSED_METHODS: [&str; 3] = ["TRACE", "TRACK", "CONNECT"];
 
@@ -172,9 +177,10 @@ async fn forward_request(
     let client = client_hop(&state, peer, request.headers(), &session.session_id);
     let upstream = match upstream_for(&state, &session, client).await {
         Ok(upstream) => upstream,
-        Err(why) => {
-            let _ = proxy::end(core, audit, &session.session_id, EndReason::Failed).await;
-            return page(StatusCode::BAD_GATEWAY, why);
+        Err(cause) => {
+            tracing::warn!(session = %session.session_id, failure = cause.as_str(), "web session failed");
+            let _ = proxy::fail(core, audit, &session.session_id, cause, cause.message()).await;
+            return page(StatusCode::BAD_GATEWAY, &format!("The session could not be opened: {cause}."));
         }
     };
     let cancel = state.0.app.live.entry(&session.session_id).token();
@@ -199,10 +205,12 @@ async fn forward_request(
     match forward(&state.0.clients, &upstream, request, cancel, report).await {
         Ok(response) => response,
         Err(failure) => {
-            if !failure.is_session_end() {
-                tracing::warn!(session = %session.session_id, error = %failure, "web session failed");
-                let why = failure.to_string();
-                let _ = proxy::end_because(core, audit, &session.session_id, EndReason::Failed, &why).await;
+            // The error names the device's origin at most: never the browser's path or query.
+            if let Some(cause) = failure.cause() {
+                tracing::warn!(
+                    session = %session.session_id, failure = cause.as_str(), error = %failure, "web session failed"
+                );
+                let _ = proxy::fail(core, audit, &session.session_id, cause, &failure.to_string()).await;
                 state.0.app.live.forget(&session.session_id);
             }
             failure.into_response()
@@ -222,30 +230,54 @@ fn client_hop(state: &ProxyState, peer: SocketAddr, headers: &HeaderMap, session
     ClientHop { ip, proto: if state.0.origins.is_https() { "https" } else { "http" }, host: host.to_owned() }
 }
 
-/// Where the session forwards to and as whom: the device's web application with the credential
-/// as HTTP Basic, or as the header template of the credential's session settings.
-async fn upstream_for(state: &ProxyState, session: &LiveSession, client: ClientHop) -> Result<Upstream, &'static str> {
-    let target =
-        proxy::target(&state.0.app.core, session).await.map_err(|_| "The session's credential is not available.")?;
+/// Where the session forwards to and as whom: the device's web application, reached at its
+/// address under its name, with the credential as HTTP Basic, or as the header template of the
+/// credential's session settings. `Err` says why the session cannot go on.
+async fn upstream_for(state: &ProxyState, session: &LiveSession, client: ClientHop) -> Result<Upstream, FailureCause> {
+    let target = proxy::target(&state.0.app.core, session).await.map_err(|_| FailureCause::Credential)?;
     let scheme = match target.protocol {
         Protocol::Http => "http",
         Protocol::Https => "https",
-        Protocol::Ssh => return Err("An SSH session has no web application to forward to."),
+        Protocol::Ssh => return Err(FailureCause::Protocol),
     };
-    let host = if target.host.contains(':') { format!("[{}]", target.host) } else { target.host.clone() };
-    let base =
-        Url::parse(&format!("{scheme}://{host}:{}", target.port)).map_err(|_| "The device's address is not valid.")?;
     let settings = target.session_settings.as_ref();
-    let inject = credential_headers(settings, &target.username, target.secret.password())
-        .map_err(|_| "The credential's session header template is not valid.")?;
+    let name = match settings.and_then(|s| s.get(TLS_NAME_KEY)) {
+        None => target.host.as_str(),
+        Some(configured) => configured.as_str().filter(|n| is_dns_name(n)).ok_or(FailureCause::Settings)?,
+    };
+    let base = device_base(scheme, name, &target.address, target.port).ok_or(FailureCause::Unreachable)?;
+    let inject =
+        credential_headers(settings, &target.username, target.secret.password()).map_err(|_| FailureCause::Settings)?;
     let tls = match settings.and_then(|s| s.get(TLS_PIN_KEY)).and_then(|v| v.as_str()) {
         Some(pem) => UpstreamTls::Roots(pem.as_bytes().to_vec()),
         None => UpstreamTls::Default,
     };
-    let public_origin = Url::parse(&state.origin_of(&session.session_id)).map_err(|_| "The proxy URL is not valid.")?;
+    let public_origin = Url::parse(&state.origin_of(&session.session_id)).map_err(|_| FailureCause::Settings)?;
     let password = target.secret.password();
     let secrets = vec![Zeroizing::new(password.to_owned()), Zeroizing::new(format!("{}:{password}", target.username))];
-    Ok(Upstream { base, inject, public_origin, own_cookie: state.cookie_name(), tls, client, secrets })
+    let address = Some(target.address.clone());
+    Ok(Upstream { base, address, inject, public_origin, own_cookie: state.cookie_name(), tls, client, secrets })
+}
+
+/// A name TLS can check and a URL can carry as a name: not an address literal.
+fn is_dns_name(name: &str) -> bool {
+    name.parse::<IpAddr>().is_err() && ServerName::try_from(name).is_ok()
+}
+
+/// The device's origin under its name when the name can be one, so TLS and `Host` name it as
+/// the session does; under its address otherwise (a name that is an address literal, or one a
+/// URL cannot carry), which the certificate must then name.
+fn device_base(scheme: &str, name: &str, address: &str, port: u16) -> Option<Url> {
+    let origin = |host: &str| {
+        let host = if host.contains(':') { format!("[{host}]") } else { host.to_owned() };
+        Url::parse(&format!("{scheme}://{host}:{port}")).ok().filter(|url| url.host_str().is_some())
+    };
+    // A URL reads some names as addresses (`10.1` is 10.0.0.1): those are not taken as names.
+    let named = is_dns_name(name)
+        .then(|| origin(name))
+        .flatten()
+        .filter(|url| url.host_str().is_some_and(|h| h.parse::<IpAddr>().is_err()));
+    named.or_else(|| origin(address))
 }
 
 /// cofre's session cookie `name` among a request's `Cookie` headers.
@@ -267,4 +299,19 @@ pub(super) fn page(status: StatusCode, message: &str) -> Response {
     let mut response = (status, Html(body)).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::device_base;
+
+    #[test]
+    fn a_device_is_named_by_its_name_when_it_can_be() {
+        let base = |name: &str, address: &str| device_base("https", name, address, 8443).map(|u| u.to_string());
+        assert_eq!(base("web01", "10.0.0.5").as_deref(), Some("https://web01:8443/"));
+        assert_eq!(base("10.0.0.9", "10.0.0.5").as_deref(), Some("https://10.0.0.5:8443/"), "a literal is not a name");
+        assert_eq!(base("10.1", "10.0.0.5").as_deref(), Some("https://10.0.0.5:8443/"), "nor what a URL reads as one");
+        assert_eq!(base("web 01", "::1").as_deref(), Some("https://[::1]:8443/"));
+        assert_eq!(base("web 01", "not an address"), None);
+    }
 }

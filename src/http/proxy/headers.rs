@@ -149,6 +149,7 @@ mod tests {
     fn upstream() -> Upstream {
         Upstream {
             base: Url::parse("https://10.0.0.5:8443").expect("url"),
+            address: None,
             inject: vec![(header::AUTHORIZATION, basic_auth("ana", "pw"))],
             public_origin: Url::parse("https://proxy.example:8444").expect("url"),
             own_cookie: "cofre_proxy",

@@ -30,8 +30,9 @@ use super::forward::guarded_body;
 use super::headers::upstream_request_headers;
 use super::metered::{CountingIo, Meter, MeteredStream, Report};
 use super::rewrite::browser_response_headers;
-use super::upstream_tls::{CONNECT_TIMEOUT, TrustedClient, UpstreamClients};
+use super::upstream_tls::{CONNECT_TIMEOUT, Route, UpstreamClients};
 use super::{Forwarded, Upstream};
+use crate::domain::sessions::failure::FailureCause;
 
 /// A `GET` with `Connection: upgrade` and `Upgrade: websocket` on a connection that can be
 /// upgraded (HTTP/1.1 served with upgrades; an HTTP/2 request is forwarded as plain HTTP).
@@ -55,7 +56,7 @@ pub(super) fn is_upgrade(request: &Request) -> bool {
 /// background until either side closes or `cancel` fires. Any other answer is passed on.
 pub(super) async fn relay(
     clients: &UpstreamClients,
-    trusted: &TrustedClient,
+    route: &Route,
     upstream: &Upstream,
     mut request: Request,
     cancel: CancellationToken,
@@ -74,7 +75,7 @@ pub(super) async fn relay(
     let answered = tokio::select! {
         biased;
         () = cancel.cancelled() => Err(UpstreamError::SessionEnded),
-        answered = send_upgrade(clients, trusted, &upstream.base, upgrade) => answered,
+        answered = send_upgrade(clients, route, &upstream.base, upgrade) => answered,
     };
     let checked = answered.and_then(|response| needles.admit(response.headers()).map(|()| response));
     let mut response = match checked {
@@ -128,7 +129,7 @@ fn upgrade_request(upstream: &Upstream, browser: &Request) -> Result<hyper::Requ
     headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
     headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
     let host = HeaderValue::from_str(&authority(&upstream.base)?)
-        .map_err(|_| UpstreamError::Connect("the device address is not a valid host".into()))?;
+        .map_err(|_| unusable("the device name is not a valid host"))?;
     headers.insert(header::HOST, host);
     let path = browser.uri().path_and_query().map_or("/", |p| p.as_str());
     let mut request = hyper::Request::builder()
@@ -142,13 +143,13 @@ fn upgrade_request(upstream: &Upstream, browser: &Request) -> Result<hyper::Requ
 
 async fn send_upgrade(
     clients: &UpstreamClients,
-    trusted: &TrustedClient,
+    route: &Route,
     base: &Url,
     request: hyper::Request<Body>,
 ) -> Result<hyper::Response<hyper::body::Incoming>, UpstreamError> {
-    let stream = tokio::time::timeout(CONNECT_TIMEOUT, connect(clients, trusted, base))
-        .await
-        .map_err(|_| UpstreamError::Connect("timed out".into()))??;
+    let stream = tokio::time::timeout(CONNECT_TIMEOUT, connect(clients, route, base)).await.map_err(|_| {
+        UpstreamError::Connect { cause: FailureCause::Timeout, detail: "no connection within the timeout".into() }
+    })??;
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| UpstreamError::Exchange(e.to_string()))?;
@@ -160,18 +161,21 @@ async fn send_upgrade(
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
-/// A TCP connection to the device (at an address the target policy allows), wrapped in verified
-/// TLS for `https`/`wss`.
-async fn connect(clients: &UpstreamClients, trusted: &TrustedClient, base: &Url) -> Result<Box<dyn Io>, UpstreamError> {
-    let host = base.host_str().ok_or_else(|| UpstreamError::Connect("no host".into()))?;
+/// A TCP connection to the device (at an address the target policy allows: the route's, or
+/// those of `base`'s host), wrapped in verified TLS for `https`/`wss` under `base`'s host.
+async fn connect(clients: &UpstreamClients, route: &Route, base: &Url) -> Result<Box<dyn Io>, UpstreamError> {
+    let host = base.host_str().ok_or_else(|| unusable("no host"))?;
     let bare_host = host.trim_start_matches('[').trim_end_matches(']');
-    let addresses = clients.addresses(base).await?;
+    let addresses = match &route.addresses {
+        Some(pinned) => pinned.clone(),
+        None => clients.addresses(base).await?,
+    };
     let tcp = TcpStream::connect(&addresses[..]).await.map_err(|e| UpstreamError::from_io(&e))?;
     match base.scheme() {
         "https" | "wss" => {
             let name = ServerName::try_from(bare_host.to_owned())
-                .map_err(|_| UpstreamError::Connect("the device address is not a valid TLS name".into()))?;
-            let tls = TlsConnector::from(Arc::clone(&trusted.tls))
+                .map_err(|_| unusable("the device name is not a valid TLS name"))?;
+            let tls = TlsConnector::from(Arc::clone(&route.trusted.tls))
                 .connect(name, tcp)
                 .await
                 .map_err(|e| UpstreamError::from_io(&e))?;
@@ -181,9 +185,13 @@ async fn connect(clients: &UpstreamClients, trusted: &TrustedClient, base: &Url)
     }
 }
 
+fn unusable(detail: &str) -> UpstreamError {
+    UpstreamError::Connect { cause: FailureCause::Unreachable, detail: detail.to_owned() }
+}
+
 /// `host[:port]` for the `Host` header (the port only when not the scheme's default).
 fn authority(base: &Url) -> Result<String, UpstreamError> {
-    let host = base.host_str().ok_or_else(|| UpstreamError::Connect("no host".into()))?;
+    let host = base.host_str().ok_or_else(|| unusable("no host"))?;
     Ok(match base.port() {
         Some(port) => format!("{host}:{port}"),
         None => host.to_owned(),

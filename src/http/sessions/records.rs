@@ -12,7 +12,9 @@ use crate::http::pam::datetime;
 use crate::service::sessions::control::{self, Scope};
 use crate::state::AppState;
 
-/// One `remote_sessions[]` item; `now` gives a live session's running time.
+/// One `remote_sessions[]` item; `now` gives a live session's running time. `failure` is cofre's
+/// own (not in the contract): why a session that failed did (`connection_refused`, `tls`, …),
+/// empty otherwise, as `end` is while a session is live.
 pub fn session_json(s: &RemoteSession, now: i64) -> Value {
     let text = |v: Value| if v.is_null() { Value::String(String::new()) } else { v };
     json!({
@@ -30,6 +32,7 @@ pub fn session_json(s: &RemoteSession, now: i64) -> Value {
         "prevent_purge": "Não",
         "request": "",
         "ITSM": "",
+        "failure": s.failure.as_deref().unwrap_or_default(),
     })
 }
 

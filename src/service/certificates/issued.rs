@@ -12,9 +12,18 @@ use crate::domain::certificates::{Certificate, CertificateFilter};
 use crate::error::{ApiError, ApiResult};
 use crate::service::Core;
 
+/// The caller's certificates with the list's filters. A `{code}` that is both a request code and
+/// another certificate's id names the request's certificate, as the English documentation reads it.
 pub async fn list(core: &Core, caller: &Caller, filter: &CertificateFilter) -> ApiResult<Vec<Certificate>> {
     require_read(caller)?;
-    Ok(core.store.certificates(Some(caller.authorization.application_id), filter, core.now()).await?)
+    let mut found = core.store.certificates(Some(caller.authorization.application_id), filter, core.now()).await?;
+    if let Some(code) = &filter.request_code {
+        let from_request = |c: &Certificate| c.request_code.as_deref() == Some(code.as_str());
+        if found.iter().any(from_request) {
+            found.retain(from_request);
+        }
+    }
+    Ok(found)
 }
 
 /// Every application's certificates, for operators (the CLI).

@@ -1,19 +1,20 @@
 //! The sessions dashboard: sessions per protocol, all of them in the window and those open.
 
 use crate::domain::authorization::Caller;
-use crate::domain::dashboards::protocol;
+use crate::domain::dashboards::{ProtocolName, protocol};
 use crate::error::ApiResult;
 use crate::service::Core;
 use crate::service::dashboards::filters::{self, RawFilters};
 use crate::service::dashboards::{invalid_request, require};
 
-/// The `{p}` values the contract lists, then cofre's own web protocols; `all` means every one.
-const PATH_PROTOCOLS: [&str; 8] = ["jumpserver", "rdpgate", "ssh", "rdp", "rdpweb", "sshweb", "http", "https"];
+/// The `{p}` values the contract lists, then the labels its English sample also counts (VNC over
+/// HTTP, SQL) and cofre's own web protocols; `all` means every one.
+const PATH_PROTOCOLS: [&str; 10] =
+    ["jumpserver", "rdpgate", "ssh", "rdp", "rdpweb", "sshweb", "vnchttp", "sql", "http", "https"];
 
-/// One protocol's counts under its contract label.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One protocol's counts; the answer labels them in its language.
 pub struct Counted {
-    pub label: &'static str,
+    pub protocol: &'static ProtocolName,
     pub historic: i64,
     pub active: i64,
 }
@@ -36,7 +37,7 @@ pub async fn counts(core: &Core, caller: &Caller, p: &str, raw: RawFilters) -> A
         .map(|name| {
             let mine = rows.iter().filter(|r| name.stored.contains(&r.protocol.as_str()));
             let (historic, active) = mine.fold((0, 0), |(h, a), r| (h + r.total, a + r.active));
-            Counted { label: name.label, historic, active }
+            Counted { protocol: name, historic, active }
         })
         .collect())
 }

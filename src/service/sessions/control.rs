@@ -80,7 +80,9 @@ pub async fn recording(core: &Core, scope: Scope, raw_id: &str) -> ApiResult<(Re
 
 /// Asks the holder to drop a live session; ends it at once when no live process holds it.
 /// `actor` is the (application, authorization) asking, for the audit trail. `false` when the
-/// scope sees no live session by that id; each surface answers that in its own words.
+/// scope sees no live session by that id; each surface answers that in its own words. A session
+/// whose drop was accepted is no longer live, though its holder may take up to a poll to end
+/// its row: of any number of drops, concurrent or not, exactly one is accepted.
 pub async fn drop_session(
     core: &Core,
     audit: &AuditSink,
@@ -89,7 +91,7 @@ pub async fn drop_session(
     actor: Option<(i64, i64)>,
 ) -> ApiResult<bool> {
     match core.store.remote_session_by_session_id(session_id).await? {
-        Some(s) if scope.admits(&s) && s.ended_at.is_none() => {}
+        Some(s) if scope.admits(&s) && s.ended_at.is_none() && !s.drop_requested => {}
         _ => return Ok(false),
     }
     let Some(marked) = core.store.request_session_drop(session_id).await? else { return Ok(false) };
@@ -108,8 +110,8 @@ pub async fn drop_session(
     )
     .await?;
     if !held_by_live_owner(&marked, core.now()) {
-        if let Some(ended) = core.store.end_remote_session(session_id, EndReason::Dropped, core.now()).await? {
-            audit_end(core, audit, &ended, EndReason::Dropped, "dropped while not held").await?;
+        if let Some(ended) = core.store.end_remote_session(session_id, EndReason::Dropped, None, core.now()).await? {
+            audit_end(core, audit, &ended, EndReason::Dropped, None, "dropped while not held").await?;
         }
     }
     Ok(true)

@@ -9,6 +9,7 @@ use zeroize::Zeroizing;
 use crate::crypto::cipher::Aad;
 use crate::domain::network::canonical;
 use crate::domain::pam::{CredentialKey, CredentialKind};
+use crate::domain::sessions::failure::FailureCause;
 use crate::domain::sessions::{EndReason, LiveSession, LoginSecret, RemoteSession, RequestNote, SessionTarget};
 use crate::error::{ApiError, ApiResult};
 use crate::service::Core;
@@ -109,6 +110,7 @@ pub async fn target(core: &Core, session: &LiveSession) -> ApiResult<SessionTarg
     let settings = open_settings(core, c).await?;
     Ok(SessionTarget {
         protocol: row.protocol,
+        address: row.address.unwrap_or_else(|| row.host.clone()),
         host: row.host,
         port: row.port,
         device_id: row.device_id,
@@ -146,7 +148,8 @@ pub async fn end(core: &Core, audit: &AuditSink, session_id: &str, reason: EndRe
     end_because(core, audit, session_id, reason, reason.as_str()).await
 }
 
-/// Ends a session, with why in the audit trail; false when it was not open.
+/// Ends a session, with why in the audit trail; false when it was not open. A failure goes
+/// through [`fail`], which says which kind it was.
 pub async fn end_because(
     core: &Core,
     audit: &AuditSink,
@@ -154,9 +157,28 @@ pub async fn end_because(
     reason: EndReason,
     why: &str,
 ) -> ApiResult<bool> {
-    match core.store.end_remote_session(session_id, reason, core.now()).await? {
+    end_with(core, audit, session_id, reason, None, why).await
+}
+
+/// Ends a session as failed: `cause` goes to its row (the session records show it) and to the
+/// audit record of its end, with `why` (the error, no secret or URL path in it); false when it
+/// was not open (the drop or the expiry that came first stands).
+pub async fn fail(core: &Core, audit: &AuditSink, session_id: &str, cause: FailureCause, why: &str) -> ApiResult<bool> {
+    end_with(core, audit, session_id, EndReason::Failed, Some(cause), why).await
+}
+
+async fn end_with(
+    core: &Core,
+    audit: &AuditSink,
+    session_id: &str,
+    reason: EndReason,
+    cause: Option<FailureCause>,
+    why: &str,
+) -> ApiResult<bool> {
+    let failure = cause.map(FailureCause::as_str);
+    match core.store.end_remote_session(session_id, reason, failure, core.now()).await? {
         Some(ended) => {
-            audit_end(core, audit, &ended, reason, why).await?;
+            audit_end(core, audit, &ended, reason, cause, why).await?;
             Ok(true)
         }
         None => Ok(false),
@@ -168,8 +190,13 @@ pub(super) async fn audit_end(
     audit: &AuditSink,
     e: &Ended,
     reason: EndReason,
+    cause: Option<FailureCause>,
     why: &str,
 ) -> ApiResult<()> {
+    let mut detail = serde_json::json!({"end_reason": reason.as_str(), "why": why});
+    if let Some(cause) = cause {
+        detail["failure"] = cause.as_str().into();
+    }
     audit_event(
         core,
         audit,
@@ -180,7 +207,7 @@ pub(super) async fn audit_end(
             authorization_id: Some(e.authorization_id),
             client_ip: None,
             status: 200,
-            detail: serde_json::json!({"end_reason": reason.as_str(), "why": why}),
+            detail,
         },
     )
     .await
@@ -201,10 +228,10 @@ pub async fn close_interrupted(core: &Core, audit: &AuditSink) -> ApiResult<usiz
     let now = core.now();
     let (interrupted, never_entered) = core.store.end_abandoned_sessions(now - OWNER_SILENCE_SECS, now).await?;
     for e in &interrupted {
-        audit_end(core, audit, e, EndReason::Interrupted, "holder stopped").await?;
+        audit_end(core, audit, e, EndReason::Interrupted, None, "holder stopped").await?;
     }
     for e in &never_entered {
-        audit_end(core, audit, e, EndReason::Expired, "never entered").await?;
+        audit_end(core, audit, e, EndReason::Expired, None, "never entered").await?;
     }
     Ok(interrupted.len() + never_entered.len())
 }
@@ -218,7 +245,7 @@ pub async fn end_overdue(core: &Core, audit: &AuditSink) -> ApiResult<Vec<String
     let started_before = now - secs(core.config.session_max_length);
     let overdue = core.store.end_overdue_sessions(idle_before, started_before, now).await?;
     for e in &overdue {
-        audit_end(core, audit, e, EndReason::Expired, "idle timeout or maximum length").await?;
+        audit_end(core, audit, e, EndReason::Expired, None, "idle timeout or maximum length").await?;
     }
     close_interrupted(core, audit).await?;
     Ok(overdue.into_iter().map(|e| e.session_id).collect())

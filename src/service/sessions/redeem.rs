@@ -93,6 +93,7 @@ pub async fn open(
                 device_id: ticket.device_id,
                 device_label: &device_label,
                 host: &ticket.host,
+                address: ticket.address.as_deref(),
                 port: ticket.port,
                 protocol: ticket.protocol,
                 screensize: &ticket.screensize,

@@ -85,9 +85,10 @@ pub async fn create(core: &Core, caller: &Caller, request: TicketRequest) -> Api
     let port = requested_port
         .or_else(|| protocol.port_in(&found.device.connectivities))
         .unwrap_or_else(|| protocol.default_port());
-    let host = if found.device.hostname.is_empty() { found.device.ip.clone() } else { found.device.hostname.clone() };
+    let (host, address) = device_name_and_address(&found.device.hostname, &found.device.ip);
     // Refused now rather than at the first connection: the caller learns it, and it is audited.
-    if let Some(refused) = core.targets.refuses(&host, port).await {
+    // The address is what is connected to, so it is what the policy judges.
+    if let Some(refused) = core.targets.refuses(&address, port).await {
         tracing::info!(device = found.device.id, %refused, "session ticket refused by target_networks");
         return Err(ApiError::legacy("Device address not allowed by target_networks"));
     }
@@ -103,6 +104,7 @@ pub async fn create(core: &Core, caller: &Caller, request: TicketRequest) -> Api
         device_id: found.device.id,
         protocol,
         host,
+        address,
         port,
         remote_addr,
         screensize,
@@ -134,6 +136,17 @@ async fn credential_on(core: &Core, caller: &Caller, credential: &str, device: &
     lookup::find(core, caller, &CredentialKey::Identifier(credential.to_owned())).await
 }
 
+/// A device's name and the address sessions connect to. In PAM a hostname is usually a label
+/// (`web01`) that resolves nowhere, so a session connects to the `ip`, and to the hostname only
+/// when no ip is set; the name stays what the session is called, what TLS checks the device's
+/// certificate against and what `Host` says.
+fn device_name_and_address(hostname: &str, ip: &str) -> (String, String) {
+    let (hostname, ip) = (hostname.trim(), ip.trim());
+    let name = if hostname.is_empty() { ip } else { hostname };
+    let address = if ip.is_empty() { hostname } else { ip };
+    (name.to_owned(), address.to_owned())
+}
+
 /// Whether `device` (a hostname or an IP) names the credential's own device.
 fn names_device(found: &FoundCredential, device: &str) -> bool {
     let d = &found.device;
@@ -147,4 +160,17 @@ fn same_ip(a: &str, b: &str) -> bool {
 fn valid_screensize(s: &str) -> bool {
     let Some((w, h)) = s.split_once(['x', 'X']) else { return false };
     [w, h].iter().all(|n| !n.is_empty() && n.len() <= 5 && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::device_name_and_address;
+
+    #[test]
+    fn sessions_connect_to_the_ip_and_keep_the_hostname_as_name() {
+        let pair = |n: &str, a: &str| (n.to_owned(), a.to_owned());
+        assert_eq!(device_name_and_address("web01", "10.0.0.5"), pair("web01", "10.0.0.5"));
+        assert_eq!(device_name_and_address("web01.example", ""), pair("web01.example", "web01.example"));
+        assert_eq!(device_name_and_address("", "10.0.0.5"), pair("10.0.0.5", "10.0.0.5"));
+    }
 }

@@ -153,7 +153,7 @@ impl Store {
     ) -> StoreResult<Vec<Certificate>> {
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM {FROM} WHERE {} AND ($2 IS NULL OR c.application_id = $2) \
-             AND ($3 IS NULL OR c.id = $3) AND ($4 IS NULL OR c.origin = $4) AND ($5 IS NULL OR c.common_name = $5) \
+             AND (($3 IS NULL AND $11 IS NULL) OR c.id = $3 OR r.code = $11) AND ($4 IS NULL OR c.origin = $4) AND ($5 IS NULL OR c.common_name = $5) \
              AND ($6 IS NULL OR c.not_before >= $6) AND ($7 IS NULL OR c.not_after <= $7) \
              AND ($10 IS NULL OR (CASE WHEN c.revoked_at IS NULL AND c.not_after > $1 THEN 1 ELSE 0 END) = $10) \
              ORDER BY c.id LIMIT $8 OFFSET $9",
@@ -169,6 +169,7 @@ impl Store {
         .bind(f.limit)
         .bind(f.offset)
         .bind(f.active.map(i64::from))
+        .bind(f.request_code.as_deref())
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(certificate).collect()

@@ -23,6 +23,7 @@ pub struct NewSessionRow<'a> {
     pub device_id: i64,
     pub device_label: &'a str,
     pub host: &'a str,
+    pub address: Option<&'a str>,
     pub port: u16,
     pub protocol: Protocol,
     pub screensize: &'a str,
@@ -51,6 +52,7 @@ fn session(row: &AnyRow) -> StoreResult<RemoteSession> {
         device_id: row.try_get("device_id")?,
         device_label: row.try_get("device_label")?,
         host: row.try_get("host")?,
+        address: row.try_get("address")?,
         port: port_column(row)?,
         protocol: protocol_column(row)?,
         screensize: row.try_get("screensize")?,
@@ -60,6 +62,7 @@ fn session(row: &AnyRow) -> StoreResult<RemoteSession> {
         last_seen_at: row.try_get("last_seen_at")?,
         ended_at: row.try_get("ended_at")?,
         end_reason: row.try_get("end_reason")?,
+        failure: row.try_get("failure")?,
         drop_requested: flag(row, "drop_requested")?,
     })
 }
@@ -79,8 +82,9 @@ impl Store {
         let row = sqlx::query(
             "INSERT INTO remote_sessions (session_id, ticket_hash, authorization_id, application_id, user_id, \
              username, origin_ip, credential_id, credential_label, device_label, host, port, protocol, screensize, \
-             entry_code_hash, entry_expires_at, started_at, last_seen_at, device_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18) RETURNING id",
+             entry_code_hash, entry_expires_at, started_at, last_seen_at, device_id, address) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18, $19) \
+             RETURNING id",
         )
         .bind(s.session_id)
         .bind(s.ticket_hash)
@@ -100,6 +104,7 @@ impl Store {
         .bind(s.entry_expires_at)
         .bind(now)
         .bind(s.device_id)
+        .bind(s.address)
         .written_one(&self.writer)
         .await?;
         Ok(row.try_get("id")?)
@@ -176,26 +181,37 @@ impl Store {
         Ok(())
     }
 
-    /// Ends an open session; `None` when it was not open (unknown, or already ended).
+    /// Ends an open session, with why it failed when it did; `None` when it was not open
+    /// (unknown, or already ended): one statement, so a session ends once however many try.
     pub async fn end_remote_session(
         &self,
         session_id: &str,
         reason: EndReason,
+        failure: Option<&str>,
         now: i64,
     ) -> StoreResult<Option<Ended>> {
         let sql = format!(
-            "UPDATE remote_sessions SET ended_at = $2, end_reason = $3, entry_code_hash = NULL \
+            "UPDATE remote_sessions SET ended_at = $2, end_reason = $3, failure = $4, entry_code_hash = NULL \
              WHERE session_id = $1 AND ended_at IS NULL {ENDED_COLUMNS}"
         );
-        let row =
-            sqlx::query(&sql).bind(session_id).bind(now).bind(reason.as_str()).written_optional(&self.writer).await?;
+        let row = sqlx::query(&sql)
+            .bind(session_id)
+            .bind(now)
+            .bind(reason.as_str())
+            .bind(failure)
+            .written_optional(&self.writer)
+            .await?;
         row.as_ref().map(ended).transpose()
     }
 
-    /// Marks an open session to be dropped by whichever process holds it.
+    /// Marks an open session to be dropped by whichever process holds it: `None` when it was not
+    /// open or a drop was already accepted. The mark is the drop: one statement, so of any number
+    /// of concurrent drops exactly one gets the row, and a session whose holder has not yet
+    /// ended it counts as ended for every later drop.
     pub async fn request_session_drop(&self, session_id: &str) -> StoreResult<Option<RemoteSession>> {
         let row = sqlx::query(
-            "UPDATE remote_sessions SET drop_requested = 1 WHERE session_id = $1 AND ended_at IS NULL RETURNING *",
+            "UPDATE remote_sessions SET drop_requested = 1 \
+             WHERE session_id = $1 AND ended_at IS NULL AND drop_requested = 0 RETURNING *",
         )
         .bind(session_id)
         .written_optional(&self.writer)

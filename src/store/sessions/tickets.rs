@@ -37,8 +37,8 @@ impl Store {
     pub async fn insert_session_ticket(&self, t: &NewTicket, now: i64) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO session_tickets (token_hash, authorization_id, application_id, user_id, credential_id, \
-             device_id, protocol, host, port, remote_addr, screensize, expires_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+             device_id, protocol, host, port, remote_addr, screensize, expires_at, created_at, address) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(t.token_hash.as_slice())
         .bind(t.authorization_id)
@@ -53,6 +53,7 @@ impl Store {
         .bind(t.screensize.as_str())
         .bind(t.expires_at)
         .bind(now)
+        .bind(t.address.as_str())
         .execute(&self.writer)
         .await?;
         Ok(())
@@ -72,7 +73,7 @@ impl Store {
              WHERE token_hash = $1 AND consumed_at IS NULL AND expires_at > $2 \
              AND (remote_addr IS NULL OR remote_addr = $3) AND ($4 IS NULL OR protocol = $4) \
              RETURNING token_hash, authorization_id, application_id, user_id, credential_id, device_id, protocol, host, \
-             port, screensize",
+             address, port, screensize",
         )
         .bind(token_hash)
         .bind(now)
@@ -90,6 +91,7 @@ impl Store {
             device_id: row.try_get("device_id")?,
             protocol: protocol_column(&row)?,
             host: row.try_get("host")?,
+            address: row.try_get("address")?,
             port: port_column(&row)?,
             screensize: row.try_get("screensize")?,
         }))
