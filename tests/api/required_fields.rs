@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use crate::helpers::{Backend, TestApp, error_envelope};
 use crate::mysafe::user_key;
 use crate::on_both_stores;
+use crate::write_races::pipeline;
 
 on_both_stores!(a_device_missing_four_fields_names_all_four, every_create_names_all_its_missing_fields);
 
@@ -98,6 +99,25 @@ async fn every_create_names_all_its_missing_fields(backend: Backend) {
         let reply = app.post_json(&pam, path, json!({})).await;
         let code: u16 = messages[0][..4].parse().expect("code");
         assert_eq!(reply.body, all_named(code, messages), "{path}");
+    }
+
+    let pipeline = pipeline(&app, &pam, "billing").await;
+    for (path, messages) in [
+        (
+            "/iso/sctm/secret",
+            &["1001: Parameter 'identity' was not informed!", "1001: Parameter 'data' was not informed!"][..],
+        ),
+        (
+            "/iso/coe/dapp/provision",
+            &[
+                "1001: Parameter 'pod_name' was not informed!",
+                "1001: Parameter 'deploy' was not informed!",
+                "1001: Parameter 'namespace' was not informed!",
+            ][..],
+        ),
+    ] {
+        let reply = app.post_json(&pipeline, path, json!({})).await;
+        assert_eq!(reply.body, all_named(1001, messages), "{path}");
     }
 
     let owner = user_key(&app, "owner").await;

@@ -94,6 +94,10 @@ fn minutes(params: &Params, name: &str) -> ApiResult<Option<i64>> {
 
 pub async fn put_secret(State(state): State<AppState>, caller: Caller, params: Params) -> ApiResult<Reply> {
     super::module(&caller)?;
+    let mut required = Required::new();
+    let identity = required.text(text(&params, "identity")?, || not_informed("identity"));
+    required.check(params.raw("data").or(params.raw("Data")).is_some(), || not_informed("data"));
+    required.done()?;
     let entries = parse_secret_data(&secret_data(&params)?)
         .map_err(|e| ApiError::bad_request(format!("Parameter 'data': {e}.")))?;
     let renew = [
@@ -105,7 +109,7 @@ pub async fn put_secret(State(state): State<AppState>, caller: Caller, params: P
     .flatten()
     .min();
     let input = SecretInput {
-        identity: required(&params, "identity")?,
+        identity,
         name: text(&params, "name")?,
         engine: text(&params, "engine")?,
         description: text(&params, "description")?,
