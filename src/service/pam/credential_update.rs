@@ -75,6 +75,10 @@ pub(super) async fn update(
         return Ok(Upserted { credential: read, created: false, changed: false });
     }
     let mut change = core.store.begin("upsert_credential").await?;
+    // The device before the credential, the order in which disabling a device takes them.
+    if let Some(domain) = device_domain {
+        change.set_device_domain(device.id, domain, now).await?;
+    }
     let current = change.lock_credential(read.id).await?;
     let Applied { mut credential, previous, changed, write } =
         apply_changes(core, caller, current, device, &username, &changes, &policies, now).await?;
@@ -90,9 +94,6 @@ pub(super) async fn update(
             }
             Err(e) => return Err(e.into()),
         }
-    }
-    if let Some(domain) = device_domain {
-        change.set_device_domain(device.id, domain, now).await?;
     }
     change.commit().await?;
     Ok(Upserted { credential, created: false, changed: changed || device_domain.is_some() })

@@ -97,13 +97,14 @@ pub async fn upsert(core: &Core, caller: &Caller, mut input: CredentialInput) ->
             new_credential(core, caller, &device, &username, identifier.clone(), &input, parent_id, now);
         credential.next_rotation_at = rotation::next_rotation(core, &credential, &device, now).await?;
         let mut change = core.store.begin("insert_credential").await?;
+        // The device before the credential, the order in which disabling a device takes them.
+        if let Some(domain) = &device_domain {
+            change.set_device_domain(device.id, domain, now).await?;
+        }
         match change.insert_credential(&credential, now).await {
             Ok(id) => credential.id = id,
             Err(StoreError::Conflict) => continue,
             Err(e) => return Err(e.into()),
-        }
-        if let Some(domain) = &device_domain {
-            change.set_device_domain(device.id, domain, now).await?;
         }
         change.commit().await?;
         return Ok(Upserted { credential, created: true, changed: true });

@@ -80,7 +80,7 @@ pub async fn upsert(core: &Core, caller: &Caller, input: KeyInput) -> ApiResult<
     let mut required = Required::new();
     let ip = required.text(input.ip, || missing(codes::DEVICE_IP_NOT_INFORMED, "device's IP"));
     let hostname = required.text(input.hostname, || missing(codes::DEVICE_HOSTNAME_NOT_INFORMED, "device's hostname"));
-    // The private key is kept as sent (only checked for blankness), never copied into a String.
+    // The private key stays in its zeroizing buffer; only its blankness is checked here.
     let private_key = input.private_key.filter(|k| !k.trim().is_empty());
     required.check(private_key.is_some(), || missing(codes::SSH_PRIVATE_KEY_NOT_INFORMED, "private key"));
     let public_key = required.text(input.public_key, || missing(codes::SSH_PUBLIC_KEY_NOT_INFORMED, "public key"));
