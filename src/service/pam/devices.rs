@@ -98,11 +98,10 @@ pub async fn upsert(core: &Core, caller: &Caller, input: DeviceInput) -> ApiResu
     // after the other, and none fails for it.
     for _ in 0..2 {
         if let Some(device) = writable_device(core, caller, &hostname).await? {
-            let [ip, model, device_type, vendor, site] = changes.required.each_ref().map(String::as_str);
+            let required = changes.required.each_ref().map(String::as_str);
             let optional = changes.optional.each_ref().map(Option::as_deref);
-            let updated =
-                core.store.set_device_fields(device.id, [ip, model, device_type, vendor, site], optional, core.now());
-            return Ok((updated.await?, false));
+            let updated = core.store.set_device_fields(device.id, required, optional, core.now()).await?;
+            return Ok((updated, false));
         }
         let mut device = Device {
             id: 0,
