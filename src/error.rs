@@ -92,6 +92,9 @@ pub struct ApiError {
     pub audit_reason: Option<&'static str>,
     /// The (application, authorization) a refused request identified, for the audit record.
     pub audit_caller: Option<Box<(i64, i64)>>,
+    /// More than the message says, for the caller: the envelope's `detail` (e.g. every
+    /// required field missing, where the message names the first).
+    pub detail: Option<String>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -113,6 +116,7 @@ impl ApiError {
             error_id: None,
             audit_reason: None,
             audit_caller: None,
+            detail: None,
         }
     }
 
@@ -261,6 +265,12 @@ impl ApiError {
 
     pub fn with_reason(mut self, reason: &'static str) -> Self {
         self.audit_reason = Some(reason);
+        self
+    }
+
+    /// The envelope's `detail` (in `response` and `exception`).
+    pub fn with_detail(mut self, detail: String) -> Self {
+        self.detail = Some(detail);
         self
     }
 }

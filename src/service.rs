@@ -12,9 +12,9 @@ pub mod external_command;
 pub mod hosts;
 pub mod integrity;
 pub mod mysafe;
-pub mod optimistic;
 pub mod pam;
 pub mod readiness;
+pub mod required;
 pub mod scim;
 pub mod sessions;
 pub mod vault;
@@ -36,10 +36,6 @@ use crate::error::{ApiError, ApiResult};
 use crate::store::{Store, StoreError};
 use hosts::HostResolver;
 use vault::{Opening, Plan};
-
-/// How often an update that lost a race reads again and re-applies itself before it gives up:
-/// enough for dozens of callers changing one row at the same moment.
-pub const MAX_MERGES: usize = 64;
 
 /// Everything a use case needs; shared by the server and the CLI.
 pub struct Core {

@@ -166,6 +166,18 @@ impl ItemKind {
     }
 }
 
+/// Changes to an authorization's gate; `None` leaves a field as it is.
+#[derive(Default)]
+pub struct AuthorizationChanges {
+    pub resources: Option<Resources>,
+    pub read_only: Option<bool>,
+    pub allowed_ips: Option<IpAllowList>,
+    pub allowed_referers: Option<Vec<String>>,
+    /// `Some(None)` removes the expiry.
+    pub expires_at: Option<Option<i64>>,
+    pub enabled: Option<bool>,
+}
+
 /// An authorization as read on every request: the gate every caller passes through.
 #[derive(Clone, Debug)]
 pub struct Authorization {

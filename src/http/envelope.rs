@@ -169,10 +169,18 @@ impl IntoResponse for ApiError {
                 },
             }),
             None => {
-                let detail = self.error_id.as_ref().map_or(Value::Null, |id| Value::String(format!("error id {id}")));
+                let mut response = response_block(shown.status, &self.message, true);
+                if let Some(detail) = &self.detail {
+                    response["detail"] = Value::String(detail.clone());
+                }
+                let detail = match (&self.error_id, &self.detail) {
+                    (Some(id), _) => Value::String(format!("error id {id}")),
+                    (None, Some(detail)) => Value::String(detail.clone()),
+                    (None, None) => Value::Null,
+                };
                 json!({
                     "code": shown.status,
-                    "response": response_block(shown.status, &self.message, true),
+                    "response": response,
                     "exception": {
                         "code": self.code().unwrap_or(shown.status),
                         "message": self.message,

@@ -54,9 +54,15 @@ impl ChangeWriter {
     }
 
     /// Opens a transaction for the change `write` names (the store method's name). Within a
-    /// request its first statement is the pending row.
+    /// request its first statement is the pending row. On SQLite it takes the write lock at
+    /// once (`BEGIN IMMEDIATE`).
     pub(super) async fn begin(&self, write: &str) -> StoreResult<Transaction<'static, Any>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = match self.backend {
+            // A write transaction from its start: what it reads, no other writer (another
+            // process on the file) changes before it commits (see `change.rs`).
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
         if let Some(request) = request::current() {
             insert_pending(&mut tx, &request.pending_write(write.to_owned())).await?;
         }

@@ -125,10 +125,10 @@ async fn read_only_pipelines_cannot_provision(backend: Backend) {
     let registrar = app.client(&[Resource::Dsm]).await;
     let pipeline = pipeline_of(&app, &register_with(&app, &registrar, "pods", &[]).await).await;
     let store = &app.state.core.store;
-    let (mut authorization, _) =
+    let (authorization, _) =
         store.authorization_by_client_id(&pipeline.app.client_id, app.state.core.now()).await.expect("found");
-    authorization.read_only = true;
-    store.update_authorization(&authorization, app.clock.now()).await.expect("made read-only");
+    let read_only = cofre::domain::authorization::AuthorizationChanges { read_only: Some(true), ..Default::default() };
+    store.change_authorization(authorization.id, &read_only, app.clock.now()).await.expect("made read-only");
     let pod = [("pod_name", "api-1"), ("deploy", "api"), ("namespace", "prod")];
     for path in ["/iso/coe/dapp/provision", "/iso/coe/dapp/deprovision", "/iso/dapp/deprovision"] {
         let reply = app.send(app.authed(&pipeline, Method::POST, path).form(&pod)).await;

@@ -71,7 +71,10 @@ async fn seed_001_api_secret_examples_are_reproduced(backend: Backend) {
     assert_eq!(created.body, with_identifier(expected, "api_entity", &id));
     assert_eq!(serde_json::to_string(&created.body).expect("json").find("\"code\""), Some(1), "code comes first");
 
-    let missing = app.post_json(&owner, "/api/mysafe/secretapi", json!({"url": "https://x"})).await;
+    // Only `name` missing: the seed's error exactly (several missing would be listed in `detail`).
+    let missing = app
+        .post_json(&owner, "/api/mysafe/secretapi", json!({"url": "https://x", "client_id": "c", "client_secret": "s"}))
+        .await;
     assert_eq!(missing.status, StatusCode::BAD_REQUEST);
     assert_eq!(missing.body, error_envelope(400, 1001, "1001: Parameter 'name' was not informed!"));
 

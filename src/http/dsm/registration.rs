@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::domain::authorization::Caller;
 use crate::domain::network::IpAllowList;
 use crate::error::{ApiError, ApiResult};
-use crate::http::dsm::secrets::{application_json, required, text};
+use crate::http::dsm::secrets::{application_json, required_all, text};
 use crate::http::envelope::Reply;
 use crate::http::params::Params;
 use crate::service::dsm::registration::{self, Registration};
@@ -17,6 +17,7 @@ use crate::state::AppState;
 /// POST: register or update the application; answers a new client id and secret.
 pub async fn register(State(state): State<AppState>, caller: Caller, params: Params) -> ApiResult<Reply> {
     super::module(&caller)?;
+    let [application, system, environment] = required_all(&params, ["application", "system", "environment"])?;
     let expires_at = match text(&params, "expiration_date")? {
         Some(date) => Some(
             time::PrimitiveDateTime::parse(
@@ -30,9 +31,9 @@ pub async fn register(State(state): State<AppState>, caller: Caller, params: Par
         None => None,
     };
     let registration = Registration {
-        application: required(&params, "application")?,
-        system: required(&params, "system")?,
-        environment: required(&params, "environment")?,
+        application,
+        system,
+        environment,
         unique_key: text(&params, "unique_key")?,
         description: text(&params, "description")?,
         tags: params.list_text("tags")?,

@@ -11,6 +11,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::envelope::Reply;
 use crate::http::params::Params;
 use crate::service::dsm::secrets::{self, SecretInput, SecretView, not_informed};
+use crate::service::required::Required;
 use crate::state::AppState;
 
 /// A parameter under its documented name or a capitalised one (one user script sends `Name`).
@@ -23,7 +24,19 @@ pub(super) fn text(params: &Params, name: &str) -> ApiResult<Option<String>> {
 }
 
 pub(super) fn required(params: &Params, name: &str) -> ApiResult<String> {
-    text(params, name)?.map(|v| v.trim().to_owned()).ok_or_else(|| not_informed(name))
+    let [value] = required_all(params, [name])?;
+    Ok(value)
+}
+
+/// Parameters that must all be given, checked together: every one missing is named at once.
+pub(super) fn required_all<const N: usize>(params: &Params, names: [&str; N]) -> ApiResult<[String; N]> {
+    let mut required = Required::new();
+    let mut values = [const { String::new() }; N];
+    for (slot, name) in values.iter_mut().zip(names) {
+        *slot = required.text(text(params, name)?, || not_informed(name));
+    }
+    required.done()?;
+    Ok(values)
 }
 
 pub fn secret_json(view: &SecretView) -> Value {
@@ -81,6 +94,10 @@ fn minutes(params: &Params, name: &str) -> ApiResult<Option<i64>> {
 
 pub async fn put_secret(State(state): State<AppState>, caller: Caller, params: Params) -> ApiResult<Reply> {
     super::module(&caller)?;
+    let mut required = Required::new();
+    let identity = required.text(text(&params, "identity")?, || not_informed("identity"));
+    required.check(params.raw("data").or(params.raw("Data")).is_some(), || not_informed("data"));
+    required.done()?;
     let entries = parse_secret_data(&secret_data(&params)?)
         .map_err(|e| ApiError::bad_request(format!("Parameter 'data': {e}.")))?;
     let renew = [
@@ -92,7 +109,7 @@ pub async fn put_secret(State(state): State<AppState>, caller: Caller, params: P
     .flatten()
     .min();
     let input = SecretInput {
-        identity: required(&params, "identity")?,
+        identity,
         name: text(&params, "name")?,
         engine: text(&params, "engine")?,
         description: text(&params, "description")?,
@@ -151,7 +168,8 @@ pub async fn variables(State(state): State<AppState>, caller: Caller, params: Pa
 }
 
 fn pod(params: &Params) -> ApiResult<(String, String, String)> {
-    Ok((required(params, "pod_name")?, required(params, "deploy")?, required(params, "namespace")?))
+    let [pod_name, deploy, namespace] = required_all(params, ["pod_name", "deploy", "namespace"])?;
+    Ok((pod_name, deploy, namespace))
 }
 
 pub async fn provision(State(state): State<AppState>, caller: Caller, params: Params) -> ApiResult<Reply> {

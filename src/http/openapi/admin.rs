@@ -80,13 +80,11 @@ pub fn family() -> Family {
                 .input(Input::Nothing)
                 .entities("versions"),
             post("/admin/credentials/{key}/versions/{version}/restore", "Restore an earlier credential version")
-                .input(Input::Nothing)
-                .errors(&[409]),
+                .input(Input::Nothing),
             put("/admin/authorizations/{id}", "Update an authorization's gate")
                 .fields([list("resources").doc("Replaces the resources; at least one"), boolean("enabled")])
                 .fields(gate())
-                .errors(&[409])
-                .describe("Absent fields are kept; a concurrent change of the same fields is a 409.")
+                .describe("Absent fields are kept; concurrent changes apply one after the other.")
                 .entity("authorization"),
             post("/admin/authorizations/{id}/secret", "Regenerate an authorization's client secret")
                 .input(Input::Nothing)

@@ -55,7 +55,6 @@ pub fn family() -> Family {
                     renew("renew_ephemeral_credential_time"),
                 ])
                 .created()
-                .errors(&[409])
                 .describe(
                     "Answers 201 when created and 200 when updated (a new version). \
                      Text parameters are also accepted capitalised.",
@@ -67,7 +66,6 @@ pub fn family() -> Family {
                     secret("env").required().doc("Base64 of the environment, one NAME=value a line"),
                     text("map").doc("Base64 of the mapping-file JSON; without it nothing is saved"),
                 ])
-                .errors(&[409])
                 .describe(
                     "Base64 may be standard, URL-safe, unpadded or dsmcli's variant with ',' padding. \
                      Text parameters are also accepted capitalised.",

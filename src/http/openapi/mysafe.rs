@@ -85,8 +85,7 @@ pub fn family() -> Family {
             put("/mysafe/password/update/{key}", "Update a password")
                 .fields(password_fields(false))
                 .entity("password_entity")
-                .describe(UPDATE)
-                .errors(&[409]),
+                .describe(UPDATE),
             post("/mysafe/password/active/{key}", "Activate a password or API secret")
                 .input(Input::Nothing)
                 .describe("The key may name an API secret too, as the contract's pages print."),
@@ -99,8 +98,7 @@ pub fn family() -> Family {
             put("/mysafe/note/update/{key}", "Update a note")
                 .fields(note_fields(false))
                 .entity("note_entity")
-                .describe(UPDATE)
-                .errors(&[409]),
+                .describe(UPDATE),
             post("/mysafe/note/active/{key}", "Activate a note").input(Input::Nothing),
             post("/mysafe/note/inactive/{key}", "Deactivate a note").input(Input::Nothing),
             get("/mysafe/secretapi", "List API secrets")
@@ -115,8 +113,7 @@ pub fn family() -> Family {
             put("/mysafe/secretapi/update/{key}", "Update an API secret")
                 .fields(api_secret_fields(false))
                 .entity("api_entity")
-                .describe(UPDATE)
-                .errors(&[409]),
+                .describe(UPDATE),
             post("/mysafe/secretapi/active/{key}", "Activate an API secret").input(Input::Nothing),
             post("/mysafe/secretapi/inactive/{key}", "Deactivate an API secret").input(Input::Nothing),
             get("/mysafe/file", "List files").fields(list_filters()).entities("file_on_list"),
@@ -134,8 +131,7 @@ pub fn family() -> Family {
                 .fields(file_fields(false))
                 .input(Input::Multipart)
                 .entity("file_entity")
-                .describe(UPDATE)
-                .errors(&[409]),
+                .describe(UPDATE),
             post("/mysafe/file/active/{key}", "Activate a file").input(Input::Nothing),
             post("/mysafe/file/inactive/{key}", "Deactivate a file").input(Input::Nothing),
         ],

@@ -12,7 +12,7 @@ fn credential_upsert() -> Vec<Field> {
         text("identifier").doc("Updates the credential holding it; generated when blank"),
         text("username").required().doc("Must be present; an empty string becomes \"usr\""),
         text("hostname").required().doc("Hostname of an existing device"),
-        text("ip").required().doc("Must be present; the device is found by hostname"),
+        text("ip").required().doc("That device's IP: the device is the one at hostname and ip"),
         secret("content").doc("The password"),
         text("additional"),
         list("tags"),
@@ -20,7 +20,7 @@ fn credential_upsert() -> Vec<Field> {
         text("type").doc("Alias of credential_type, used when it is absent (Ansible)"),
         text("domain").doc("A registered domain"),
         integer("parent_password").doc("Id of the parent password credential"),
-        list("device_domain").doc("Registered domains, without spaces; only validated"),
+        list("device_domain").doc("Registered domains, without spaces; stored as the device's domains"),
         text("expiration_time").doc("ISO 8601 date-time, e.g. 2025-01-31T17:00:00-03:00"),
         object("execution_settings").doc("Automatic change: plugin, template, authentication credential…"),
         object("session_settings").doc("Allowed protocols, macros, authentication credential"),
@@ -47,7 +47,7 @@ fn device_upsert() -> Vec<Field> {
 
 fn key_upsert() -> Vec<Field> {
     vec![
-        text("ip").required(),
+        text("ip").required().doc("The device's IP: the device is the one at hostname and ip"),
         text("hostname").required().doc("Hostname of an existing device"),
         secret("private_key").required().doc("OpenSSH, PKCS#1, SEC1 or PKCS#8; may be encrypted"),
         text("public_key").required().doc("OpenSSH public key matching private_key"),
@@ -98,7 +98,6 @@ pub fn family() -> Family {
             post("/pam/credential", "Register or update a credential")
                 .fields(credential_upsert())
                 .created()
-                .errors(&[409])
                 .entity("credential")
                 .describe("Answers 201 on update too, with response.changed \"true\" or \"false\"."),
             delete("/pam/credential", "Disable a credential named by a parameter")
@@ -143,11 +142,7 @@ pub fn family() -> Family {
                 .input(Input::Nothing)
                 .describe("Its credentials stay suspended."),
             delete("/pam/device/{key}", "Disable a device and suspend its credentials").input(Input::Nothing),
-            post("/pam/key", "Register or update an SSH key")
-                .fields(key_upsert())
-                .created()
-                .errors(&[409])
-                .entity("key"),
+            post("/pam/key", "Register or update an SSH key").fields(key_upsert()).created().entity("key"),
             get("/pam/key/{key}", "Reveal an SSH key")
                 .input(Input::Nothing)
                 .describe("The private key is shown with CRLF line breaks.")

@@ -5,6 +5,7 @@ use zeroize::Zeroizing;
 
 use crate::crypto::random_hex;
 use crate::domain::authorization::ApplicationSummary;
+pub use crate::domain::authorization::AuthorizationChanges;
 use crate::domain::authorization::{Access, Authorization, ItemKind, Resources};
 use crate::domain::network::IpAllowList;
 use crate::domain::pam::CredentialKey;
@@ -12,7 +13,6 @@ use crate::error::{ApiError, ApiResult, OrNotFound};
 use crate::service::Core;
 use crate::service::admin::users;
 use crate::service::auth::oauth1::secret_aad;
-use crate::service::optimistic::write_merging;
 use crate::store::StoreError;
 use crate::store::admin::apps::{AwsRow, NewAuthorizationRow, OAuth1Row};
 
@@ -217,20 +217,9 @@ pub async fn set_application_enabled(core: &Core, application_id: i64, enabled: 
         .or_not_found(|| not_found(application_id))
 }
 
-/// Changes to an authorization's gate; `None` leaves a field as it is.
-#[derive(Default)]
-pub struct AuthorizationChanges {
-    pub resources: Option<Resources>,
-    pub read_only: Option<bool>,
-    pub allowed_ips: Option<IpAllowList>,
-    pub allowed_referers: Option<Vec<String>>,
-    /// `Some(None)` removes the expiry.
-    pub expires_at: Option<Option<i64>>,
-    pub enabled: Option<bool>,
-}
-
-/// Applies the changes over the revision it read; a concurrent change of other fields is kept,
-/// of the same fields (to other values) is a 409.
+/// Applies the changes in one statement over the authorization as it is then: a change carries
+/// no precondition, so concurrent changes apply one after the other, each keeping the fields
+/// the others set and it did not, and none fails for it.
 pub async fn update_authorization(core: &Core, id: i64, changes: AuthorizationChanges) -> ApiResult<Authorization> {
     if changes.resources.as_ref().is_some_and(Resources::is_empty) {
         return Err(ApiError::bad_request("Give the authorization at least one resource."));
@@ -238,50 +227,8 @@ pub async fn update_authorization(core: &Core, id: i64, changes: AuthorizationCh
     if let Some(referers) = &changes.allowed_referers {
         check_referers(referers)?;
     }
-    let apply = |mut z: Authorization| {
-        z.resources = changes.resources.clone().unwrap_or(z.resources);
-        z.allowed_referers = changes.allowed_referers.clone().unwrap_or(z.allowed_referers);
-        z.read_only = changes.read_only.unwrap_or(z.read_only);
-        z.allowed_ips = changes.allowed_ips.clone().unwrap_or(z.allowed_ips);
-        z.expires_at = changes.expires_at.unwrap_or(z.expires_at);
-        z.enabled = changes.enabled.unwrap_or(z.enabled);
-        z
-    };
-    // The fields the change sets, as comparable text: the rest may change concurrently.
-    let set_fields = |z: &Authorization| -> Vec<String> {
-        [
-            changes.resources.as_ref().map(|_| z.resources.to_stored()),
-            changes.allowed_referers.as_ref().map(|_| z.allowed_referers.join(" ")),
-            changes.read_only.map(|_| z.read_only.to_string()),
-            changes.allowed_ips.as_ref().map(|_| z.allowed_ips.to_stored()),
-            changes.expires_at.map(|_| format!("{:?}", z.expires_at)),
-            changes.enabled.map(|_| z.enabled.to_string()),
-        ]
-        .into_iter()
-        .flatten()
-        .collect()
-    };
-    let wanted = [
-        changes.resources.as_ref().map(Resources::to_stored),
-        changes.allowed_referers.as_ref().map(|r| r.join(" ")),
-        changes.read_only.map(|r| r.to_string()),
-        changes.allowed_ips.as_ref().map(IpAllowList::to_stored),
-        changes.expires_at.map(|e| format!("{e:?}")),
-        changes.enabled.map(|e| e.to_string()),
-    ];
-    let wanted: Vec<String> = wanted.into_iter().flatten().collect();
-    let read = || async move { core.store.authorization(id).await.or_not_found(|| authorization_not_found(id)) };
-    let apply = &apply;
-    write_merging(read, set_fields, &wanted, |current| async move {
-        let changed = apply(current);
-        match core.store.update_authorization(&changed, core.now()).await {
-            Ok(()) => Ok(Some(Authorization { revision: changed.revision + 1, ..changed })),
-            Err(StoreError::Stale) => Ok(None),
-            Err(StoreError::NotFound) => Err(authorization_not_found(id)),
-            Err(e) => Err(e.into()),
-        }
-    })
-    .await
+    core.store.change_authorization(id, &changes, core.now()).await.or_not_found(|| authorization_not_found(id))?;
+    core.store.authorization(id).await.or_not_found(|| authorization_not_found(id))
 }
 
 /// A new client secret; tokens issued under the old one stop working at once.

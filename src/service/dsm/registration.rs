@@ -10,7 +10,6 @@ use crate::domain::network::IpAllowList;
 use crate::error::{ApiError, ApiResult};
 use crate::service::Core;
 use crate::service::access::require_write;
-use crate::service::optimistic::write_merging;
 use crate::store::StoreError;
 use crate::store::admin::apps::NewAuthorizationRow;
 use crate::store::dsm::secrets::FoundAuthorization;
@@ -54,122 +53,134 @@ pub async fn register(core: &Core, caller: &Caller, r: Registration) -> ApiResul
     }
     let limits = narrowed_gate(registrar, &r)?;
     let given = [r.description.clone(), r.tags.clone(), r.line_of_business.clone(), r.application_type.clone()];
-    let wanted: Vec<String> = given.iter().flatten().cloned().collect();
     let client_id = random_hex(20).to_string();
     let client_secret = random_hex(32);
     let hash = core.hash_credential(&client_secret);
-    let (r, given, limits, id, hash) = (&r, &given, &limits, client_id.as_str(), hash.as_slice());
-    // Concurrent registrations of one application: the loser of the insert, or of the update,
-    // applies its fields again over what the winner wrote.
-    let (created, found, app, dsm_id, authorization_id) = write_merging(
-        || async move {
-            let found =
-                core.store.find_dsm_app(r.unique_key.as_deref(), &r.application, &r.system, &r.environment).await?;
-            if let Some(app) = &found {
-                if !is_admin && app.registrar_application_id != Some(registrar.application_id) {
-                    return Err(ApiError::conflict(format!(
-                        "Application '{}' ({}/{}) was registered by another application.",
-                        app.name, app.system, app.environment
-                    ))
-                    .with_reason("DSM application of another registrar"));
-                }
+    // A registration carries no precondition, so it never fails for concurrency: a
+    // re-registration updates the application as it is once its change has locked it, so
+    // concurrent ones apply one after the other (in any process), the first issuing the
+    // authorization and the others run credentials under it. Two first registrations may both
+    // insert: the loser updates what the winner created.
+    for _ in 0..2 {
+        let found = core.store.find_dsm_app(r.unique_key.as_deref(), &r.application, &r.system, &r.environment).await?;
+        if let Some(app) = found {
+            if !is_admin && app.registrar_application_id != Some(registrar.application_id) {
+                return Err(ApiError::conflict(format!(
+                    "Application '{}' ({}/{}) was registered by another application.",
+                    app.name, app.system, app.environment
+                ))
+                .with_reason("DSM application of another registrar"));
             }
-            let authorization = match &found {
-                Some(app) => live_authorization(core, app.id).await?,
-                None => None,
-            };
-            Ok((found, authorization))
-        },
-        |(found, _)| found.as_ref().map(|app| given_fields(app, given)).unwrap_or_default(),
-        &wanted,
-        |(found, authorization)| async move {
-            let created = found.is_none();
-            let mut app = found.unwrap_or_else(|| DsmApp {
-                registrar_application_id: Some(registrar.application_id),
-                name: r.application.clone(),
-                system: r.system.clone(),
-                environment: r.environment.clone(),
-                unique_key: r.unique_key.clone(),
-                ..DsmApp::default()
-            });
-            for (slot, value) in app_fields(&mut app).into_iter().zip(given) {
-                if let Some(value) = value {
-                    slot.clone_from(value);
-                }
+            let mut change = core.store.begin("register_dsm").await?;
+            let mut app = change.lock_dsm_app(app.id).await?;
+            set_given(&mut app, &given);
+            let live = live_authorization(core, change.dsm_authorization(app.id).await?);
+            let issued = if live.is_some() { "found" } else { "created" };
+            let authorization_id = change
+                .reregister_dsm(&app, &authorization_row(&app.name, &client_id, &hash, &limits), live, core.now())
+                .await?;
+            change.commit().await?;
+            return Ok(registered(&app, "updated", app.id, issued, authorization_id, client_id, client_secret));
+        }
+        let mut app = DsmApp {
+            registrar_application_id: Some(registrar.application_id),
+            name: r.application.clone(),
+            system: r.system.clone(),
+            environment: r.environment.clone(),
+            unique_key: r.unique_key.clone(),
+            ..DsmApp::default()
+        };
+        set_given(&mut app, &given);
+        match core.store.register_dsm(&app, &authorization_row(&app.name, &client_id, &hash, &limits), core.now()).await
+        {
+            Ok((dsm_id, authorization_id)) => {
+                return Ok(registered(
+                    &app,
+                    "registered",
+                    dsm_id,
+                    "created",
+                    authorization_id,
+                    client_id,
+                    client_secret,
+                ));
             }
-            let row = NewAuthorizationRow {
-                application_name: &app.name,
-                auth_methods: "oauth2",
-                acting_user_id: None,
-                scopes: None,
-                oauth1: None,
-                aws: None,
-                dsm_application_id: None,
-                client_id: id,
-                secret_hash: hash,
-                expires_at: limits.expires_at,
-                resources: Resource::Dsm.as_str().to_owned(),
-                read_only: false,
-                allowed_ips: limits.allowed_ips.to_stored(),
-                allowed_referers: limits.allowed_referers.join(" "),
-            };
-            match core.store.register_dsm(&app, &row, authorization, core.now()).await {
-                Ok((dsm_id, authorization_id)) => {
-                    Ok(Some((created, authorization.is_some(), app, dsm_id, authorization_id)))
-                }
-                Err(StoreError::Stale) => Ok(None),
-                // Lost the insert to a concurrent registration: update what it created.
-                Err(StoreError::Conflict)
-                    if created
-                        && core
-                            .store
-                            .find_dsm_app(r.unique_key.as_deref(), &r.application, &r.system, &r.environment)
-                            .await?
-                            .is_some() =>
-                {
-                    Ok(None)
-                }
-                Err(StoreError::Conflict) => Err(ApiError::conflict(
-                    "Another DSM application has this name, system and environment, or this unique key.",
-                )),
-                Err(e) => Err(e.into()),
-            }
-        },
-    )
-    .await?;
-    let verb = if created { "registered" } else { "updated" };
-    let issued = if found { "found" } else { "created" };
-    Ok(Registered {
+            // Lost the insert to a concurrent registration: update what it created.
+            Err(StoreError::Conflict) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::conflict("Another DSM application has this name, system and environment, or this unique key."))
+}
+
+/// The authorization a registration issues, for DSM only, within the registrar's gate.
+fn authorization_row<'a>(
+    name: &'a str,
+    client_id: &'a str,
+    hash: &'a [u8],
+    limits: &GateLimits,
+) -> NewAuthorizationRow<'a> {
+    NewAuthorizationRow {
+        application_name: name,
+        auth_methods: "oauth2",
+        acting_user_id: None,
+        scopes: None,
+        oauth1: None,
+        aws: None,
+        dsm_application_id: None,
+        client_id,
+        secret_hash: hash,
+        expires_at: limits.expires_at,
+        resources: Resource::Dsm.as_str().to_owned(),
+        read_only: false,
+        allowed_ips: limits.allowed_ips.to_stored(),
+        allowed_referers: limits.allowed_referers.join(" "),
+    }
+}
+
+fn registered(
+    app: &DsmApp,
+    verb: &str,
+    dsm_id: i64,
+    issued: &str,
+    authorization_id: i64,
+    client_id: String,
+    client_secret: Zeroizing<String>,
+) -> Registered {
+    Registered {
         message: format!("Application {verb}: ({dsm_id}) {} | Authorization {issued}: ({authorization_id})", app.name),
         client_id,
         client_secret,
-    })
+    }
 }
 
-/// The live authorization an earlier registration of this application issued: a
-/// re-registration gets a run credential under it, expiring after `dsm_run_credential_ttl`
-/// (and never after the authorization itself), instead of another authorization.
-async fn live_authorization(core: &Core, dsm_id: i64) -> ApiResult<Option<FoundAuthorization>> {
+/// The live authorization an earlier registration of this application issued (`newest`, the
+/// newest enabled one, with its expiry): a re-registration gets a run credential under it,
+/// expiring after `dsm_run_credential_ttl` (and never after the authorization itself), instead
+/// of another authorization.
+fn live_authorization(core: &Core, newest: Option<(i64, Option<i64>)>) -> Option<FoundAuthorization> {
     let now = core.now();
     let ttl = i64::try_from(core.config.dsm_run_credential_ttl).unwrap_or(i64::MAX);
-    Ok(match core.store.dsm_authorization(dsm_id).await? {
+    match newest {
         Some((id, expires_at)) if expires_at.is_none_or(|at| at > now) => Some(FoundAuthorization {
             id,
             run_expires_at: expires_at.map_or(now.saturating_add(ttl), |at| at.min(now.saturating_add(ttl))),
         }),
         _ => None,
-    })
+    }
+}
+
+/// Sets the fields a registration gave.
+fn set_given(app: &mut DsmApp, given: &[Option<String>; 4]) {
+    for (slot, value) in app_fields(app).into_iter().zip(given) {
+        if let Some(value) = value {
+            slot.clone_from(value);
+        }
+    }
 }
 
 /// The fields a registration may set, in the order of `Registration`'s.
 fn app_fields(app: &mut DsmApp) -> [&mut String; 4] {
     [&mut app.description, &mut app.tags, &mut app.line_of_business, &mut app.application_type]
-}
-
-/// The current values of the fields a registration sets.
-fn given_fields(app: &DsmApp, given: &[Option<String>; 4]) -> Vec<String> {
-    let mut copy = app.clone();
-    app_fields(&mut copy).into_iter().zip(given).filter(|(_, g)| g.is_some()).map(|(slot, _)| slot.clone()).collect()
 }
 
 /// The gate of a registered authorization.

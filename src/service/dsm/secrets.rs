@@ -10,10 +10,9 @@ use crate::domain::authorization::{Caller, Resource};
 use crate::domain::dsm::{DsmApp, DsmSecret};
 use crate::domain::dsm::{Entry, EntryKind};
 use crate::error::{ApiError, ApiResult, OrNotFound, codes};
+use crate::service::Core;
 use crate::service::access::{require_resource, require_write};
-use crate::service::{Core, MAX_MERGES};
-use crate::store::StoreError;
-use crate::store::dsm::secrets::DsmSecretWrite;
+use crate::store::change::Change;
 
 const MIN_RENEW_MINUTES: i64 = 10;
 /// A year: longer intervals are refused, so `now + minutes * 60` can never overflow.
@@ -176,10 +175,11 @@ pub(super) async fn archived(core: &Core, secret: &DsmSecret) -> ApiResult<(i64,
     Ok((secret.version, core.seal(&version_aad(&row), &old)))
 }
 
-/// Creates or updates (as new versions) secrets of an application, all in one transaction.
-/// Each write applies over the version it read; when another write got there first, every
-/// input is applied again over what is there now — concurrent writes of one secret each
-/// become a version, none is lost. Returns, per input, whether it created its secret.
+/// Creates or updates (as new versions) secrets of an application, all in one change. Writes
+/// carry no precondition, so they never fail for concurrency: the change locks the secrets it
+/// updates, so concurrent writes of one secret apply one after the other, in any process, and
+/// each becomes a version; a first write of a secret that a concurrent one created meanwhile
+/// updates what that one created. Returns, per input, whether it created its secret.
 async fn store_secrets(core: &Core, app: &DsmApp, inputs: Vec<SecretInput>) -> ApiResult<Vec<bool>> {
     if inputs.is_empty() {
         return Ok(Vec::new());
@@ -199,26 +199,43 @@ async fn store_secrets(core: &Core, app: &DsmApp, inputs: Vec<SecretInput>) -> A
         }
     }
     let identities: Vec<&str> = inputs.iter().map(|i| i.identity.trim()).collect();
-    for _ in 0..MAX_MERGES {
-        let now = core.now();
-        let existing = core.store.dsm_secrets_named(app.id, &identities).await?;
-        let mut writes = Vec::with_capacity(inputs.len());
-        for (input, identity) in inputs.iter().zip(&identities) {
-            writes.push(match existing.iter().find(|s| s.identity == *identity) {
-                Some(current) => updated(core, current.clone(), input, now).await?,
-                None => created(core, app, identity, input, now)?,
-            });
+    let now = core.now();
+    let mut change = core.store.begin("write_dsm_secrets").await?;
+    let existing = change.lock_dsm_secrets(app.id, &identities).await?;
+    // New secrets in the order of their identities: two changes inserting the same ones wait
+    // for each other in one order, never each for the other.
+    let mut order: Vec<usize> = (0..inputs.len()).collect();
+    order.sort_by_key(|&i| identities[i]);
+    let mut created = vec![false; inputs.len()];
+    for i in order {
+        let (input, identity) = (&inputs[i], identities[i]);
+        if let Some(current) = existing.iter().find(|s| s.identity == identity) {
+            update_locked(core, &mut change, current.clone(), input, now).await?;
+            continue;
         }
-        match core.store.write_dsm_secrets(&writes, now).await {
-            Ok(()) => return Ok(writes.iter().map(|w| w.previous.is_none()).collect()),
-            Err(StoreError::Stale | StoreError::Conflict) => {}
-            Err(e) => return Err(e.into()),
+        let new = new_secret(core, app, identity, input, now)?;
+        if change.insert_dsm_secret(&new, now).await? {
+            created[i] = true;
+            continue;
         }
+        // Created meanwhile by a concurrent write, now committed: update it.
+        let [current] = <[_; 1]>::try_from(change.lock_dsm_secrets(app.id, &[identity]).await?)
+            .map_err(|_| ApiError::internal(&"a DSM secret neither inserted nor found"))?;
+        update_locked(core, &mut change, current, input, now).await?;
     }
-    Err(ApiError::concurrent_change())
+    change.commit().await?;
+    Ok(created)
 }
 
-async fn updated(core: &Core, mut secret: DsmSecret, input: &SecretInput, now: i64) -> ApiResult<DsmSecretWrite> {
+/// Writes `input` over `secret`, read locked in `change`, as its next version; only sealing
+/// and opening besides the write (see `Change`).
+async fn update_locked(
+    core: &Core,
+    change: &mut Change,
+    mut secret: DsmSecret,
+    input: &SecretInput,
+    now: i64,
+) -> ApiResult<()> {
     let previous = archived(core, &secret).await?;
     for (slot, given) in [
         (&mut secret.name, &input.name),
@@ -236,10 +253,11 @@ async fn updated(core: &Core, mut secret: DsmSecret, input: &SecretInput, now: i
     secret.next_renewal_at = next_renewal(now, secret.renew_minutes);
     secret.version += 1;
     secret.data = seal_entries(core, &secret.uid, &input.entries)?;
-    Ok(DsmSecretWrite { secret, previous: Some(previous) })
+    change.update_dsm_secret(&secret, &previous, now).await?;
+    Ok(())
 }
 
-fn created(core: &Core, app: &DsmApp, identity: &str, input: &SecretInput, now: i64) -> ApiResult<DsmSecretWrite> {
+fn new_secret(core: &Core, app: &DsmApp, identity: &str, input: &SecretInput, now: i64) -> ApiResult<DsmSecret> {
     let uid = uuid::Uuid::new_v4().to_string();
     let secret = DsmSecret {
         id: 0,
@@ -255,7 +273,7 @@ fn created(core: &Core, app: &DsmApp, identity: &str, input: &SecretInput, now: 
         renew_minutes: input.renew_minutes,
         next_renewal_at: next_renewal(now, input.renew_minutes),
     };
-    Ok(DsmSecretWrite { secret, previous: None })
+    Ok(secret)
 }
 
 /// `POST /iso/cicd/variables`: the mapped variables become secrets of the calling application,

@@ -16,6 +16,7 @@ use crate::service::Core;
 use crate::service::access::{require_resource, require_write};
 pub use crate::service::mysafe::sharing::ShareInput;
 use crate::service::mysafe::sharing::resolve_shares;
+use crate::service::required::Required;
 use crate::store::StoreError;
 use crate::store::mysafe::items::{ItemRow, Share, ShareRows};
 
@@ -195,6 +196,7 @@ pub async fn create(
 ) -> ApiResult<ItemView> {
     require_write(caller, Resource::MySafe)?;
     let owner = acting_user(caller)?;
+    let mut required = Required::new();
     for field in kind.required() {
         let given = match *field {
             "name" => input.name.as_deref().is_some_and(|v| !v.trim().is_empty()),
@@ -202,13 +204,12 @@ pub async fn create(
             "username" => input.username.as_deref().is_some_and(|v| !v.trim().is_empty()),
             secret => input.secrets.get(secret).is_some_and(|v| !v.trim().is_empty()),
         };
-        if !given {
-            return Err(not_informed(field));
-        }
+        required.check(given, || not_informed(field));
     }
-    if kind == SafeItemKind::File && file.is_none() {
-        return Err(not_informed("file"));
+    if kind == SafeItemKind::File {
+        required.check(file.is_some(), || not_informed("file"));
     }
+    required.done()?;
     check_lengths(&input)?;
     let code = input.identifier_code.take().map(|c| c.trim().to_owned()).filter(|c| !c.is_empty());
     if let Some(code) = &code {

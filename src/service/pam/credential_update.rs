@@ -1,19 +1,24 @@
-//! Updating an existing credential through an upsert, safely under concurrency: written only
-//! over the revision it read, merged again when another caller changed other fields.
+//! Updating an existing credential through an upsert. An upsert carries no precondition, so it
+//! never fails for concurrency: it applies to the credential as it is once its change has
+//! locked it, so concurrent upserts of one credential apply one after the other, in any process.
+//! Each keeps what the others set in fields it does not set, the last one's values win where
+//! they overlap, and each new secret makes the one it replaces a version.
 
 use zeroize::Zeroizing;
 
 use crate::domain::authorization::Caller;
-use crate::domain::pam::{Credential, CredentialKey, CredentialSettings, Device};
+use crate::domain::pam::{Credential, CredentialSettings, Device};
 use crate::domain::pam::{CredentialInput, Upserted};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
+use crate::service::Core;
 use crate::service::pam::history::archive;
-use crate::service::pam::lookup::{find, no_access};
-use crate::service::pam::rotation;
+use crate::service::pam::lookup::no_access;
+use crate::service::pam::rotation::next_rotation_under;
 use crate::service::pam::sealing::aad;
 use crate::service::pam::settings::{merge_settings, open_settings, seal_settings};
-use crate::service::{Core, MAX_MERGES};
 use crate::store::StoreError;
+use crate::store::pam::credentials::Version;
+use crate::store::pam::policies::PolicyCandidates;
 
 /// The fields of an update, besides the device and username that located the credential.
 pub(super) struct Changes {
@@ -43,74 +48,55 @@ pub(super) fn input_rest(input: CredentialInput, identifier: Option<String>, par
     }
 }
 
-/// Applies an upsert's changes to an existing credential. The write applies only to the
-/// revision it read; when another caller changed the credential in between, it is read again
-/// and the changes re-applied — changes to different fields both survive — unless a field this
-/// upsert sets was changed meanwhile: then 409, and nothing is overwritten.
+/// Where an upsert puts the credential: the device and username that located it, and the
+/// device's domains when the upsert changes them.
+pub(super) struct Target<'a> {
+    pub device: &'a Device,
+    pub username: String,
+    pub device_domain: Option<&'a str>,
+}
+
+/// Applies an upsert's changes to an existing credential (`read`, as found by the upsert).
 pub(super) async fn update(
     core: &Core,
     caller: &Caller,
-    mut c: Credential,
-    device: &Device,
-    username: String,
+    read: Credential,
+    target: Target<'_>,
     changes: Changes,
     now: i64,
 ) -> ApiResult<Upserted> {
-    let mut first_read = None;
-    for _ in 0..MAX_MERGES {
-        let seen = snapshot(core, &c, &changes).await?;
-        match &first_read {
-            Some(before) if *before != seen => return Err(ApiError::concurrent_change()),
-            Some(_) => {}
-            None => first_read = Some(seen),
-        }
-        let id = c.id;
-        if let Some(done) = apply_changes(core, caller, c, device, &username, &changes, now).await? {
-            return Ok(done);
-        }
-        let found = find(core, caller, &CredentialKey::Id(id)).await?;
-        if !found.writable {
-            return Err(no_access());
-        }
-        c = found.credential;
+    let Target { device, username, device_domain } = target;
+    // Read before the change: once it holds its lock, it reads only through itself.
+    let policies = core.store.policy_candidates(read.id, device.id).await?;
+    // An upsert that changes nothing of the credential as read, nor of its device, writes
+    // nothing and takes no lock: repeated registrations by many callers never contend.
+    let unchanged = apply_changes(core, caller, read.clone(), device, &username, &changes, &policies, now).await?;
+    if !unchanged.write && device_domain.is_none() {
+        return Ok(Upserted { credential: read, created: false, changed: false });
     }
-    Err(ApiError::concurrent_change())
-}
-
-/// The current values of the fields an update sets (secrets and settings as hashes,
-/// never in the clear), to tell a concurrent change of the same field from one of another.
-async fn snapshot(core: &Core, c: &Credential, changes: &Changes) -> ApiResult<Vec<(&'static str, [u8; 32])>> {
-    let digest = |value: &[u8]| crate::crypto::hmac_sha256(c.uid.as_bytes(), value);
-    // The upsert sets the username and device too: someone moving the credential meanwhile conflicts.
-    let mut seen = vec![("username", digest(c.username.as_bytes())), ("device", digest(&c.device_id.to_le_bytes()))];
-    for (name, given, current) in [
-        ("identifier", changes.identifier.is_some(), c.identifier.as_str()),
-        ("additional", changes.additional.is_some(), c.additional.as_str()),
-        ("tags", changes.tags.is_some(), c.tags.as_str()),
-        ("credential_type", changes.credential_type.is_some(), c.credential_type.as_str()),
-        ("domain", changes.domain.is_some(), c.domain.as_str()),
-        ("expiration_time", changes.expiration_time.is_some(), c.expiration_time.as_str()),
-    ] {
-        if given {
-            seen.push((name, digest(current.as_bytes())));
+    let mut change = core.store.begin("upsert_credential").await?;
+    // The device before the credential, the order in which disabling a device takes them.
+    if let Some(domain) = device_domain {
+        change.set_device_domain(device.id, domain, now).await?;
+    }
+    let current = change.lock_credential(read.id).await?;
+    let Applied { mut credential, previous, changed, write } =
+        apply_changes(core, caller, current, device, &username, &changes, &policies, now).await?;
+    if !write && device_domain.is_none() {
+        // A concurrent upsert set the same values meanwhile: the change is dropped unwritten.
+        return Ok(Upserted { credential, created: false, changed });
+    }
+    if write {
+        match change.save_credential(&credential, previous.as_ref(), now).await {
+            Ok(()) => credential.revision += 1,
+            Err(StoreError::Conflict) => {
+                return Err(no_access().with_reason("identifier held by a credential this caller cannot see"));
+            }
+            Err(e) => return Err(e.into()),
         }
     }
-    if changes.parent_id.is_some() {
-        seen.push(("parent", digest(&c.parent_id.unwrap_or(0).to_le_bytes())));
-    }
-    if changes.content.is_some() {
-        let current = match &c.secret {
-            Some(blob) => core.unseal(&aad(&c.uid, "secret"), blob).await?,
-            None => Zeroizing::new(Vec::new()),
-        };
-        seen.push(("content", digest(&current)));
-    }
-    if changes.settings != CredentialSettings::default() {
-        let current = open_settings(core, c).await?;
-        let json = Zeroizing::new(format!("{current:?}"));
-        seen.push(("settings", digest(json.as_bytes())));
-    }
-    Ok(seen)
+    change.commit().await?;
+    Ok(Upserted { credential, created: false, changed: changed || device_domain.is_some() })
 }
 
 /// The fields an upsert may change that are not sealed, to tell whether it changed any.
@@ -128,8 +114,17 @@ fn plain_fields(c: &Credential) -> impl PartialEq + use<> {
     )
 }
 
-/// One attempt: the changes applied to `c` as read and written over its revision; `None` when
-/// the credential changed since it was read.
+/// An upsert applied to a credential: the credential to write, the secret it replaces as a
+/// version, whether anything the caller sees changed, and whether there is anything to write.
+struct Applied {
+    credential: Credential,
+    previous: Option<Version>,
+    changed: bool,
+    write: bool,
+}
+
+/// The changes applied to `c`; only sealing and opening, no reads (see `update`).
+#[allow(clippy::too_many_arguments)]
 async fn apply_changes(
     core: &Core,
     caller: &Caller,
@@ -137,8 +132,9 @@ async fn apply_changes(
     device: &Device,
     username: &str,
     changes: &Changes,
+    policies: &PolicyCandidates,
     now: i64,
-) -> ApiResult<Option<Upserted>> {
+) -> ApiResult<Applied> {
     let before = plain_fields(&c);
     let old_settings = open_settings(core, &c).await?;
     let mut settings = old_settings.clone();
@@ -183,22 +179,8 @@ async fn apply_changes(
     let changed = previous.is_some() || settings_changed || before != after;
     let scheduled = c.next_rotation_at;
     if previous.is_some() || c.next_rotation_at.is_none() {
-        c.next_rotation_at = rotation::next_rotation(core, &c, device, now).await?;
+        c.next_rotation_at = next_rotation_under(policies, &c, now);
     }
-    if !changed && c.next_rotation_at == scheduled {
-        // An upsert that changes nothing writes nothing: repeated registrations of the same
-        // credential by many callers never contend.
-        return Ok(Some(Upserted { credential: c, created: false, changed }));
-    }
-    match core.store.save_credential(&c, previous.as_ref(), now).await {
-        Ok(()) => {
-            c.revision += 1;
-            Ok(Some(Upserted { credential: c, created: false, changed }))
-        }
-        Err(StoreError::Stale) => Ok(None),
-        Err(StoreError::Conflict) => {
-            Err(no_access().with_reason("identifier held by a credential this caller cannot see"))
-        }
-        Err(e) => Err(e.into()),
-    }
+    let write = changed || c.next_rotation_at != scheduled;
+    Ok(Applied { credential: c, previous, changed, write })
 }

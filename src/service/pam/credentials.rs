@@ -11,50 +11,57 @@ use crate::domain::pam::{
 use crate::error::{ApiError, ApiResult, codes};
 use crate::service::Core;
 use crate::service::access::{require_resource, require_write};
-use crate::service::pam::credential_update::{input_rest, update};
-use crate::service::pam::devices::{check_domains, invalid_identifier, unknown_domain};
+use crate::service::pam::credential_update::{Target, input_rest, update};
+use crate::service::pam::devices::{
+    check_domains, device_field_missing, device_not_found, invalid_identifier, may_write_device, unknown_domain,
+};
 use crate::service::pam::lookup::{device_for, existing_for_upsert, find, inactive, no_access, not_a_credential};
 use crate::service::pam::rotation;
 use crate::service::pam::sealing::aad;
 use crate::service::pam::settings::{merge_settings, seal_settings, validate_settings};
+use crate::service::required::Required;
 use crate::store::StoreError;
 
 pub const DEFAULT_TYPE: &str = "Local User";
 pub const MAX_ADDITIONAL_BYTES: usize = 64 * 1024;
 
-fn required(value: Option<String>, code: u16, what: &str) -> ApiResult<String> {
-    value
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| ApiError::business(code, &format!("The device's {what} was not informed")))
-}
-
 /// Upsert (§3.3): an existing identifier updates that credential; otherwise the credential for
-/// this username on this device is updated, or a new one created.
+/// this username on the device at `(hostname, ip)` is updated, or a new one created. A
+/// `device_domain` given is stored on that device.
 pub async fn upsert(core: &Core, caller: &Caller, mut input: CredentialInput) -> ApiResult<Upserted> {
     require_write(caller, Resource::Pam)?;
-    let username =
-        input.username.take().ok_or_else(|| ApiError::business(codes::INVALID_USERNAME, "Invalid username"))?;
-    let username = if username.trim().is_empty() { "usr".to_owned() } else { username.trim().to_owned() };
-    let hostname = required(input.hostname.take(), codes::DEVICE_HOSTNAME_NOT_INFORMED, "hostname")?;
-    required(input.ip.take(), codes::DEVICE_IP_NOT_INFORMED, "IP")?;
+    let mut required = Required::new();
+    let username = input.username.take();
+    required.check(username.is_some(), || ApiError::business(codes::INVALID_USERNAME, "Invalid username"));
+    let username = username.map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()).unwrap_or_else(|| "usr".to_owned());
+    let hostname =
+        required.text(input.hostname.take(), device_field_missing(codes::DEVICE_HOSTNAME_NOT_INFORMED, "hostname"));
+    let ip = required.text(input.ip.take(), device_field_missing(codes::DEVICE_IP_NOT_INFORMED, "IP"));
+    required.done()?;
     let identifier = parse_identifier(input.identifier.as_deref()).map_err(|_| invalid_identifier())?;
     if username.chars().count() > 255 || input.additional.as_ref().is_some_and(|a| a.len() > MAX_ADDITIONAL_BYTES) {
         return Err(ApiError::bad_request(format!(
             "Parameter 'username' is limited to 255 characters and 'additional' to {MAX_ADDITIONAL_BYTES} bytes."
         )));
     }
-    let device = device_for(core, &hostname).await?;
     if let Some(domain) = input.domain.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
         if !core.store.unknown_domains(&[domain]).await?.is_empty() {
             return Err(unknown_domain());
         }
     }
-    if let Some(list) = &input.device_domain {
+    // An empty list names no domain: it leaves the device's as they are.
+    let device_domain = input.device_domain.take().map(|d| d.trim().to_owned()).filter(|d| !d.is_empty());
+    if let Some(list) = &device_domain {
         check_domains(core, list).await?;
     }
     validate_settings(&input.settings)?;
     input.expiration_time = expiration(input.expiration_time.take())?;
+    // The request is whole; now what it names.
+    let device = device_for(core, &hostname, &ip).await?;
+    let device_domain = device_domain.filter(|d| *d != device.device_domain);
+    if device_domain.is_some() && !may_write_device(core, caller, &device).await? {
+        return Err(device_not_found().with_reason("device_domain of a device of another authorization"));
+    }
     let parent_id = match input.parent_password.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
         Some(raw) => {
             let id: i64 = raw
@@ -72,7 +79,7 @@ pub async fn upsert(core: &Core, caller: &Caller, mut input: CredentialInput) ->
     let now = core.now();
     // Two callers upserting the same key at once both find nothing and both insert; the one
     // that loses the unique index reads again and updates what the winner created.
-    for attempt in 0..2 {
+    for _ in 0..2 {
         let existing =
             existing_for_upsert(core, caller, identifier.as_deref(), device.id, &username, CredentialKind::Password)
                 .await?;
@@ -83,29 +90,24 @@ pub async fn upsert(core: &Core, caller: &Caller, mut input: CredentialInput) ->
             if found.credential.kind != CredentialKind::Password {
                 return Err(not_a_credential());
             }
-            return update(
-                core,
-                caller,
-                found.credential,
-                &device,
-                username,
-                input_rest(input, identifier, parent_id),
-                now,
-            )
-            .await;
+            let target = Target { device: &device, username, device_domain: device_domain.as_deref() };
+            return update(core, caller, found.credential, target, input_rest(input, identifier, parent_id), now).await;
         }
         let mut credential =
             new_credential(core, caller, &device, &username, identifier.clone(), &input, parent_id, now);
         credential.next_rotation_at = rotation::next_rotation(core, &credential, &device, now).await?;
-        match core.store.insert_credential(&credential, now).await {
-            Ok(id) => {
-                credential.id = id;
-                return Ok(Upserted { credential, created: true, changed: true });
-            }
-            Err(StoreError::Conflict) if attempt == 0 => {}
-            Err(StoreError::Conflict) => break,
+        let mut change = core.store.begin("insert_credential").await?;
+        // The device before the credential, the order in which disabling a device takes them.
+        if let Some(domain) = &device_domain {
+            change.set_device_domain(device.id, domain, now).await?;
+        }
+        match change.insert_credential(&credential, now).await {
+            Ok(id) => credential.id = id,
+            Err(StoreError::Conflict) => continue,
             Err(e) => return Err(e.into()),
         }
+        change.commit().await?;
+        return Ok(Upserted { credential, created: true, changed: true });
     }
     Err(no_access().with_reason("identifier held by a credential this caller cannot see"))
 }

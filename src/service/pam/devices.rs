@@ -7,7 +7,7 @@ use crate::domain::pam::Device;
 use crate::error::{ApiError, ApiResult, OrNotFound, codes};
 use crate::service::Core;
 use crate::service::access::{require_resource, require_write};
-use crate::service::optimistic::write_merging;
+use crate::service::required::Required;
 use crate::store::StoreError;
 
 pub fn device_not_found() -> ApiError {
@@ -41,11 +41,9 @@ pub struct DeviceInput {
     pub device_tags: Option<String>,
 }
 
-fn required(value: Option<String>, code: u16, what: &str) -> ApiResult<String> {
-    value
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| ApiError::business(code, &format!("The device's {what} was not informed")))
+/// The contract's error for a device field not informed (`1004`, `1005`, `1019`–`1022`).
+pub fn device_field_missing(code: u16, what: &str) -> impl FnOnce() -> ApiError + use<'_> {
+    move || ApiError::business(code, &format!("The device's {what} was not informed"))
 }
 
 /// A comma list of registered domains, without spaces (§3.3); `DOMAIN_NOT_REGISTERED` otherwise.
@@ -67,12 +65,15 @@ fn check_length(name: &str, value: &str) -> ApiResult<()> {
 /// Registers a device, or updates the one with this hostname. Returns it and whether it is new.
 pub async fn upsert(core: &Core, caller: &Caller, input: DeviceInput) -> ApiResult<(Device, bool)> {
     require_write(caller, Resource::Pam)?;
-    let ip = required(input.ip, codes::DEVICE_IP_NOT_INFORMED, "IP")?;
-    let hostname = required(input.hostname, codes::DEVICE_HOSTNAME_NOT_INFORMED, "hostname")?;
-    let model = required(input.model, codes::DEVICE_MODEL_NOT_INFORMED, "model")?;
-    let device_type = required(input.device_type, codes::DEVICE_TYPE_NOT_INFORMED, "type")?;
-    let vendor = required(input.vendor, codes::DEVICE_VENDOR_NOT_INFORMED, "vendor")?;
-    let site = required(input.site, codes::DEVICE_SITE_NOT_INFORMED, "site")?;
+    // In the contract's order: the first missing field is the error, `detail` names them all.
+    let mut required = Required::new();
+    let ip = required.text(input.ip, device_field_missing(codes::DEVICE_IP_NOT_INFORMED, "IP"));
+    let hostname = required.text(input.hostname, device_field_missing(codes::DEVICE_HOSTNAME_NOT_INFORMED, "hostname"));
+    let model = required.text(input.model, device_field_missing(codes::DEVICE_MODEL_NOT_INFORMED, "model"));
+    let device_type = required.text(input.device_type, device_field_missing(codes::DEVICE_TYPE_NOT_INFORMED, "type"));
+    let vendor = required.text(input.vendor, device_field_missing(codes::DEVICE_VENDOR_NOT_INFORMED, "vendor"));
+    let site = required.text(input.site, device_field_missing(codes::DEVICE_SITE_NOT_INFORMED, "site"));
+    required.done()?;
     let identifier = parse_identifier(input.identifier.as_deref()).map_err(|_| invalid_identifier())?;
     for (name, value) in [
         ("hostname", &hostname),
@@ -93,9 +94,14 @@ pub async fn upsert(core: &Core, caller: &Caller, input: DeviceInput) -> ApiResu
             .map(|v| v.map(|v| v.trim().to_owned())),
     };
     // A first upsert of a hostname may race others: the loser of the insert updates instead.
+    // An update is one statement over the device as it is then: concurrent upserts apply one
+    // after the other, and none fails for it.
     for _ in 0..2 {
-        if writable_device(core, caller, &hostname).await?.is_some() {
-            return Ok((update(core, caller, &hostname, &changes).await?, false));
+        if let Some(device) = writable_device(core, caller, &hostname).await? {
+            let required = changes.required.each_ref().map(String::as_str);
+            let optional = changes.optional.each_ref().map(Option::as_deref);
+            let updated = core.store.set_device_fields(device.id, required, optional, core.now()).await?;
+            return Ok((updated, false));
         }
         let mut device = Device {
             id: 0,
@@ -123,7 +129,8 @@ pub async fn upsert(core: &Core, caller: &Caller, input: DeviceInput) -> ApiResu
             Err(e) => return Err(e.into()),
         }
     }
-    Err(ApiError::concurrent_change())
+    // Inserted and then gone between two reads: only a device deleted at once could do that.
+    Err(device_not_found())
 }
 
 /// What an upsert sets: the five required fields always, the four optional ones when given.
@@ -133,40 +140,36 @@ struct DeviceChanges {
 }
 
 impl DeviceChanges {
-    fn slots(device: &mut Device) -> ([&mut String; 5], [&mut String; 4]) {
-        (
-            [&mut device.ip, &mut device.model, &mut device.device_type, &mut device.vendor, &mut device.site],
-            [
-                &mut device.device_domain,
-                &mut device.connectivities,
-                &mut device.session_remote_config,
-                &mut device.device_tags,
-            ],
-        )
-    }
-
+    /// A new device's fields.
     fn apply(&self, device: &mut Device) {
-        let (required, optional) = Self::slots(device);
+        let required =
+            [&mut device.ip, &mut device.model, &mut device.device_type, &mut device.vendor, &mut device.site];
         for (slot, value) in required.into_iter().zip(&self.required) {
             slot.clone_from(value);
         }
+        let optional = [
+            &mut device.device_domain,
+            &mut device.connectivities,
+            &mut device.session_remote_config,
+            &mut device.device_tags,
+        ];
         for (slot, value) in optional.into_iter().zip(&self.optional) {
             if let Some(value) = value {
                 slot.clone_from(value);
             }
         }
     }
+}
 
-    /// The current values of the fields this change sets, in the order of `wanted`.
-    fn current(&self, device: &Device) -> Vec<String> {
-        let mut copy = device.clone();
-        let (required, optional) = Self::slots(&mut copy);
-        let optional = optional.into_iter().zip(&self.optional).filter(|(_, v)| v.is_some()).map(|(slot, _)| slot);
-        required.into_iter().chain(optional).map(|slot| slot.clone()).collect()
+/// Whether the caller may change `device`: its creator, or linked to it for writing.
+pub async fn may_write_device(core: &Core, caller: &Caller, device: &Device) -> ApiResult<bool> {
+    if device.created_by == caller.authorization.id {
+        return Ok(true);
     }
-
-    fn wanted(&self) -> Vec<String> {
-        self.required.iter().cloned().chain(self.optional.iter().flatten().cloned()).collect()
+    match core.store.visible_device(caller.authorization.id, &device.id.to_string(), Access::Write).await {
+        Ok(_) => Ok(true),
+        Err(StoreError::NotFound) => Ok(false),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -178,32 +181,11 @@ async fn writable_device(core: &Core, caller: &Caller, hostname: &str) -> ApiRes
         Err(StoreError::NotFound) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
-    if device.created_by == caller.authorization.id {
-        return Ok(Some(device));
+    if may_write_device(core, caller, &device).await? {
+        Ok(Some(device))
+    } else {
+        Err(device_not_found().with_reason("device belongs to another authorization"))
     }
-    match core.store.visible_device(caller.authorization.id, hostname, Access::Write).await {
-        Ok(_) => Ok(Some(device)),
-        Err(StoreError::NotFound) => Err(device_not_found().with_reason("device belongs to another authorization")),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// Updates the device over the revision it read, merging with concurrent changes of other fields.
-async fn update(core: &Core, caller: &Caller, hostname: &str, changes: &DeviceChanges) -> ApiResult<Device> {
-    write_merging(
-        || async move { writable_device(core, caller, hostname).await?.ok_or_else(device_not_found) },
-        |device| changes.current(device),
-        &changes.wanted(),
-        |mut device| async move {
-            changes.apply(&mut device);
-            match core.store.update_device(&device, core.now()).await {
-                Ok(()) => Ok(Some(Device { revision: device.revision + 1, ..device })),
-                Err(StoreError::Stale) => Ok(None),
-                Err(e) => Err(e.into()),
-            }
-        },
-    )
-    .await
 }
 
 pub async fn get(core: &Core, caller: &Caller, key: &str) -> ApiResult<Device> {

@@ -19,17 +19,21 @@ pub async fn versions(core: &Core, credential: &str) -> ApiResult<(i64, Vec<Vers
     Ok((found.credential.version, versions))
 }
 
-/// Makes an earlier secret current again; the secret it replaces becomes a version too.
+/// Makes an earlier secret current again; the secret it replaces becomes a version too. It
+/// applies to the credential as it is once its change has locked it, so a concurrent upsert or
+/// restore is never lost nor refused: the two apply one after the other.
 pub async fn restore(core: &Core, credential: &str, version: i64, by: &str) -> ApiResult<i64> {
     let found = find(core, credential).await?;
-    let mut c = found.credential;
+    let id = found.credential.id;
     let old = core
         .store
-        .credential_versions(c.id)
+        .credential_versions(id)
         .await?
         .into_iter()
         .find(|v| v.version == version)
-        .ok_or_else(|| ApiError::not_found(format!("Version {version} of credential {} not found.", c.id)))?;
+        .ok_or_else(|| ApiError::not_found(format!("Version {version} of credential {id} not found.")))?;
+    let mut change = core.store.begin("restore_credential_version").await?;
+    let mut c = change.lock_credential(id).await?;
     let row = version_row(&c.uid, version);
     let previous = archive(core, &c, by, &format!("restore of version {version}")).await?;
     let now = core.now();
@@ -51,7 +55,8 @@ pub async fn restore(core: &Core, credential: &str, version: i64, by: &str) -> A
     }
     c.version += 1;
     c.changed_at = now;
-    core.store.save_credential(&c, Some(&previous), now).await?;
+    change.save_credential(&c, Some(&previous), now).await?;
+    change.commit().await?;
     Ok(c.version)
 }
 

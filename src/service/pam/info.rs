@@ -10,6 +10,7 @@ use crate::error::{ApiError, ApiResult, codes};
 use crate::service::Core;
 use crate::service::access::{require_resource, require_write};
 use crate::store::StoreError;
+use crate::store::pam::info::InfoFields;
 
 /// Larger contents are refused: protected information is text, not files.
 pub const MAX_CONTENT_BYTES: usize = 64 * 1024;
@@ -86,13 +87,24 @@ pub async fn register(core: &Core, caller: &Caller, input: InfoInput) -> ApiResu
             Err(StoreError::NotFound) => continue,
             Err(e) => return Err(e.into()),
         };
-        let mut record = existing;
-        if !record.enabled {
+        if !existing.enabled {
             return Err(inactive());
         }
-        merge(&mut record, &input);
-        record.sealed_content = core.seal(&content_aad(&record.uid), input.content.as_bytes());
-        core.store.update_info(&record, now).await?;
+        // One statement over the item as it is then: concurrent upserts apply one after the
+        // other, each keeping the fields the others set and it did not.
+        let sealed = core.seal(&content_aad(&existing.uid), input.content.as_bytes());
+        fn trimmed(value: &Option<String>) -> Option<&str> {
+            value.as_deref().map(str::trim)
+        }
+        let fields = InfoFields {
+            name: trimmed(&input.name),
+            info_type: trimmed(&input.info_type).map(|t| if t.is_empty() { DEFAULT_INFO_TYPE } else { t }),
+            service: trimmed(&input.service),
+            url: trimmed(&input.url),
+            users_allowed: trimmed(&input.users_allowed),
+        };
+        let record = core.store.update_info(existing.id, &existing.uid, &sealed, &fields, now).await?;
+        let record = record.ok_or_else(inactive)?;
         return Ok(Registered { view: InfoView { record, content: input.content }, created: false });
     }
     // A taken identifier the caller cannot see (or write) is answered like a missing item.

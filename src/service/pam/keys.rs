@@ -10,6 +10,7 @@ use crate::domain::identifier::{generate_identifier, parse_identifier};
 use crate::domain::pam::FoundCredential;
 use crate::domain::pam::{Credential, CredentialKey, CredentialKind, CredentialSettings, Device};
 use crate::error::{ApiError, ApiResult, codes};
+use crate::service::Core;
 use crate::service::access::{require_resource, require_write};
 use crate::service::pam::credentials::expiration;
 use crate::service::pam::devices::invalid_identifier;
@@ -18,9 +19,10 @@ use crate::service::pam::lookup::{device_for, existing_for_upsert, no_access};
 use crate::service::pam::rotation;
 use crate::service::pam::sealing::aad;
 use crate::service::pam::settings::{open_settings, seal_settings, validate_settings};
-use crate::service::{Core, MAX_MERGES};
+use crate::service::required::Required;
 use crate::store::StoreError;
 use crate::store::pam::credentials::Version;
+use crate::store::pam::policies::PolicyCandidates;
 
 fn not_found() -> ApiError {
     ApiError::business(codes::SSH_KEY_NOT_FOUND, "SSH key not found")
@@ -75,24 +77,15 @@ fn missing(code: u16, what: &str) -> ApiError {
 
 pub async fn upsert(core: &Core, caller: &Caller, input: KeyInput) -> ApiResult<SavedKey> {
     require_write(caller, Resource::Pam)?;
-    let ip = input.ip.filter(|v| !v.trim().is_empty());
-    if ip.is_none() {
-        return Err(missing(codes::DEVICE_IP_NOT_INFORMED, "device's IP"));
-    }
-    let hostname = input
-        .hostname
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .ok_or_else(|| missing(codes::DEVICE_HOSTNAME_NOT_INFORMED, "device's hostname"))?;
-    let private_key = input
-        .private_key
-        .filter(|k| !k.trim().is_empty())
-        .ok_or_else(|| missing(codes::SSH_PRIVATE_KEY_NOT_INFORMED, "private key"))?;
-    let public_key = input
-        .public_key
-        .map(|k| k.trim().to_owned())
-        .filter(|k| !k.is_empty())
-        .ok_or_else(|| missing(codes::SSH_PUBLIC_KEY_NOT_INFORMED, "public key"))?;
+    let mut required = Required::new();
+    let ip = required.text(input.ip, || missing(codes::DEVICE_IP_NOT_INFORMED, "device's IP"));
+    let hostname = required.text(input.hostname, || missing(codes::DEVICE_HOSTNAME_NOT_INFORMED, "device's hostname"));
+    // The private key stays in its zeroizing buffer; only its blankness is checked here.
+    let private_key = input.private_key.filter(|k| !k.trim().is_empty());
+    required.check(private_key.is_some(), || missing(codes::SSH_PRIVATE_KEY_NOT_INFORMED, "private key"));
+    let public_key = required.text(input.public_key, || missing(codes::SSH_PUBLIC_KEY_NOT_INFORMED, "public key"));
+    required.done()?;
+    let private_key = private_key.unwrap_or_default();
     // Decrypting a key runs its KDF: keep that off the async workers.
     let (private, public, passphrase) = (private_key.clone(), public_key.clone(), input.passphrase.clone());
     tokio::task::spawn_blocking(move || check_pair(&private, &public, passphrase.as_deref().map(|p| p.as_str())))
@@ -102,7 +95,7 @@ pub async fn upsert(core: &Core, caller: &Caller, input: KeyInput) -> ApiResult<
     validate_settings(&CredentialSettings { session: input.session_settings.clone(), ..Default::default() })?;
     let username =
         input.username.map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()).unwrap_or_else(|| "usr".to_owned());
-    let device = device_for(core, &hostname).await?;
+    let device = device_for(core, &hostname, &ip).await?;
     let mut extra = Vec::new();
     let mut devices_error = Vec::new();
     for host in input.devices.iter().map(|h| h.trim()).filter(|h| !h.is_empty() && *h != hostname) {
@@ -123,59 +116,55 @@ pub async fn upsert(core: &Core, caller: &Caller, input: KeyInput) -> ApiResult<
         enabled: input.enabled,
         session_settings: input.session_settings,
     };
-    // The key and its devices are written in one change, over the credential as it was read:
-    // a concurrent upsert of the same key makes this one read again and re-apply itself.
-    let mut first_seen = None;
-    for _ in 0..MAX_MERGES {
+    // The key and its devices are one change. An existing key is updated as it is once the
+    // change has locked it: concurrent upserts of one key apply one after the other, each
+    // making the key it replaces a version. Two first upserts of a key may both insert: the
+    // loser's change is dropped, and it updates what the winner created.
+    for _ in 0..2 {
         let existing =
             existing_for_upsert(core, caller, identifier.as_deref(), device.id, &username, CredentialKind::SshKey)
                 .await?;
         let now = core.now();
-        // Everything is read and sealed before the change opens: inside it, only its writes,
-        // so it never holds a connection while waiting for another.
-        let planned = match existing {
+        let credential = match existing {
             Some(found) if !found.writable => return Err(no_access()),
             Some(found) if found.credential.kind != CredentialKind::SshKey => return Err(not_a_key()),
             Some(found) => {
-                let seen = changes.current(&found.credential);
-                match &first_seen {
-                    None => first_seen = Some(seen),
-                    Some(first) if changes.moved(first, &seen) => return Err(ApiError::concurrent_change()),
-                    Some(_) => {}
-                }
+                // Read before the change: once it holds its lock, it reads only through itself.
+                let policies = core.store.policy_candidates(found.credential.id, device.id).await?;
+                let mut change = core.store.begin("upsert_ssh_key").await?;
+                let current = change.lock_credential(found.credential.id).await?;
                 let (c, previous) =
-                    updated_key(core, caller, found.credential, &device, &username, &changes, now).await?;
-                (c, Some(previous))
+                    updated_key(core, caller, current, &device, &username, &changes, &policies, now).await?;
+                match change.save_credential(&c, Some(&previous), now).await {
+                    Ok(()) => {}
+                    Err(StoreError::Conflict) => {
+                        return Err(no_access().with_reason("identifier held by an item this caller cannot see"));
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+                change.set_key_devices(c.id, &extra).await?;
+                change.commit().await?;
+                c
             }
-            None => (new_key(core, caller, identifier.clone(), &device, &username, &changes, now).await?, None),
-        };
-        let mut change = core.store.begin("upsert_ssh_key").await?;
-        let credential = match planned {
-            (c, Some(previous)) => match change.save_credential(&c, Some(&previous), now).await {
-                Ok(()) => c,
-                Err(StoreError::Stale) => continue,
-                Err(StoreError::Conflict) => {
-                    return Err(no_access().with_reason("identifier held by an item this caller cannot see"));
+            None => {
+                let mut c = new_key(core, caller, identifier.clone(), &device, &username, &changes, now).await?;
+                let mut change = core.store.begin("upsert_ssh_key").await?;
+                match change.insert_credential(&c, now).await {
+                    Ok(id) => c.id = id,
+                    // Created meanwhile by a concurrent upsert: read again and update it.
+                    Err(StoreError::Conflict) => continue,
+                    Err(e) => return Err(e.into()),
                 }
-                Err(e) => return Err(e.into()),
-            },
-            (mut c, None) => match change.insert_credential(&c, now).await {
-                Ok(id) => {
-                    c.id = id;
-                    c
-                }
-                // Created meanwhile by a concurrent upsert: read again and update it.
-                Err(StoreError::Conflict) => continue,
-                Err(e) => return Err(e.into()),
-            },
+                change.set_key_devices(c.id, &extra).await?;
+                change.commit().await?;
+                c
+            }
         };
-        change.set_key_devices(credential.id, &extra).await?;
-        change.commit().await?;
         let mut devices = vec![(device.hostname.clone(), device.ip.clone())];
         devices.extend(core.store.key_devices(credential.id).await?);
         return Ok(SavedKey { credential, devices, devices_error });
     }
-    Err(ApiError::concurrent_change())
+    Err(no_access().with_reason("identifier held by an item this caller cannot see"))
 }
 
 /// What a key upsert sets: the key pair always, the rest when given.
@@ -192,39 +181,9 @@ struct KeyChanges {
     session_settings: Option<Map<String, Value>>,
 }
 
-impl KeyChanges {
-    /// The current values of the fields this upsert sets (the public half stands for the pair).
-    fn current(&self, c: &Credential) -> Vec<String> {
-        let given = [
-            self.identifier.as_ref().map(|_| c.identifier.clone()),
-            Some(c.public_key.clone()),
-            self.tags.as_ref().map(|_| c.tags.clone()),
-            self.key_name.as_ref().map(|_| c.key_name.clone()),
-            self.expiration_time.as_ref().map(|_| c.expiration_time.clone()),
-            self.enabled.map(|_| c.enabled.to_string()),
-        ];
-        given.into_iter().flatten().collect()
-    }
-
-    fn wanted(&self) -> Vec<String> {
-        let given = [
-            self.identifier.clone(),
-            Some(self.public_key.clone()),
-            self.tags.clone(),
-            self.key_name.clone(),
-            self.expiration_time.clone(),
-            self.enabled.map(|e| e.to_string()),
-        ];
-        given.into_iter().flatten().collect()
-    }
-
-    /// Whether a field this upsert sets was changed since `first` to something else.
-    fn moved(&self, first: &[String], seen: &[String]) -> bool {
-        first.iter().zip(seen).zip(self.wanted()).any(|((was, is), want)| is != was && *is != want)
-    }
-}
-
-/// The existing key with the upsert applied, and its current secret archived as a version.
+/// The existing key with the upsert applied, and its current secret archived as a version;
+/// only sealing and opening, no reads (it runs while the key is locked).
+#[allow(clippy::too_many_arguments)]
 async fn updated_key(
     core: &Core,
     caller: &Caller,
@@ -232,6 +191,7 @@ async fn updated_key(
     device: &Device,
     username: &str,
     changes: &KeyChanges,
+    policies: &PolicyCandidates,
     now: i64,
 ) -> ApiResult<(Credential, Version)> {
     let previous =
@@ -259,7 +219,7 @@ async fn updated_key(
         settings.session = Some(session.clone());
         c.settings = Some(seal_settings(core, &c.uid, &settings));
     }
-    c.next_rotation_at = rotation::next_rotation(core, &c, device, now).await?;
+    c.next_rotation_at = rotation::next_rotation_under(policies, &c, now);
     Ok((c, previous))
 }
 

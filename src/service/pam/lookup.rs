@@ -21,11 +21,13 @@ pub fn not_a_credential() -> ApiError {
     ApiError::business(codes::NOT_A_CREDENTIAL, "The item is not a credential")
 }
 
-/// The device a credential or key is registered on: any existing device (`DEVICE_NOT_FOUND`
-/// otherwise). Naming a device another application registered, to put one's own credential
-/// on it, is allowed; changing the device itself needs ownership or a write link.
-pub async fn device_for(core: &Core, hostname: &str) -> ApiResult<Device> {
-    core.store.device_by_hostname(hostname.trim()).await.or_not_found(device_not_found)
+/// The device a credential or key is registered on: the existing device at `hostname` with
+/// address `ip` (§3.3 looks credentials up by `(hostname, ip, username)`), `DEVICE_NOT_FOUND`
+/// otherwise — a hostname with another address is another device, and none is made here.
+/// Naming a device another application registered, to put one's own credential on it, is
+/// allowed; changing the device itself needs ownership or a write link.
+pub async fn device_for(core: &Core, hostname: &str, ip: &str) -> ApiResult<Device> {
+    core.store.device_at(hostname.trim(), ip.trim()).await.or_not_found(device_not_found)
 }
 
 /// A credential the caller names: `CREDENTIAL_NOT_FOUND` when missing,

@@ -6,6 +6,7 @@ use crate::domain::pam::RelatedUser;
 use crate::error::{ApiError, ApiResult, OrNotFound, codes};
 use crate::service::Core;
 use crate::service::access::{require_resource, require_write};
+use crate::service::required::Required;
 
 fn does_not_exist() -> ApiError {
     ApiError::business(codes::RELATED_USER_NOT_FOUND, "User does not exist")
@@ -44,9 +45,10 @@ pub async fn create(
     username: Option<String>,
 ) -> ApiResult<RelatedUser> {
     require_write(caller, Resource::Users)?;
-    let name = name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()).ok_or_else(|| not_informed("name"))?;
-    let username =
-        username.map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()).ok_or_else(|| not_informed("username"))?;
+    let mut required = Required::new();
+    let name = required.text(name, || not_informed("name"));
+    let username = required.text(username, || not_informed("username"));
+    required.done()?;
     check("name", &name)?;
     check("username", &username)?;
     let id = core.store.insert_related_user(&name, &username, caller.authorization.id, core.now()).await?;

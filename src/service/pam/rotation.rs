@@ -14,6 +14,7 @@ use crate::domain::pam::Policy;
 use crate::domain::pam::{Credential, CredentialKind, Device};
 use crate::error::ApiResult;
 use crate::service::Core;
+use crate::store::pam::policies::PolicyCandidates;
 
 mod job;
 
@@ -105,8 +106,14 @@ pub async fn policy_for(core: &Core, c: &Credential, device: &Device) -> ApiResu
 
 /// When the credential is next due, from its effective policy and last change.
 pub async fn next_rotation(core: &Core, c: &Credential, device: &Device, now: i64) -> ApiResult<Option<i64>> {
-    let policy = policy_for(core, c, device).await?;
-    Ok(policy.and_then(|p| p.rotation_interval).map(|interval| c.changed_at.min(now).saturating_add(interval)))
+    let candidates = core.store.policy_candidates(c.id, device.id).await?;
+    Ok(next_rotation_under(&candidates, c, now))
+}
+
+/// The same, from the policies that may apply, read beforehand (by a change that holds a lock).
+pub fn next_rotation_under(candidates: &PolicyCandidates, c: &Credential, now: i64) -> Option<i64> {
+    let policy = candidates.effective(&tags(c));
+    policy.and_then(|p| p.rotation_interval).map(|interval| c.changed_at.min(now).saturating_add(interval))
 }
 
 /// Whether releasing custody should rotate the credential.

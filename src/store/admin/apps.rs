@@ -4,7 +4,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::domain::authorization::ApplicationSummary;
-use crate::domain::authorization::{Access, Authorization, ItemKind, Resources, Scopes};
+use crate::domain::authorization::{Access, Authorization, AuthorizationChanges, ItemKind, Resources, Scopes};
 use crate::domain::network::IpAllowList;
 use crate::store::{Store, StoreError, StoreResult, exactly_one, flag};
 
@@ -294,26 +294,28 @@ pub(in crate::store) fn reachable(alias: &str, kind: ItemKind, access: Access) -
 }
 
 impl Store {
-    /// Writes an authorization's gate fields back, only over the revision it was read at:
-    /// otherwise `Stale` (`NotFound` if it is gone).
-    pub async fn update_authorization(&self, z: &Authorization, now: i64) -> StoreResult<()> {
+    /// Sets the gate fields `changes` gives, in one statement over whatever they are now, so
+    /// that concurrent changes apply one after the other and keep each other's other fields.
+    pub async fn change_authorization(&self, id: i64, changes: &AuthorizationChanges, now: i64) -> StoreResult<()> {
         let done = sqlx::query(
-            "UPDATE authorizations SET resources = $1, read_only = $2, allowed_ips = $3, allowed_referers = $4, \
-             expires_at = $5, enabled = $6, updated_at = $7, revision = revision + 1 WHERE id = $8 AND revision = $9",
+            "UPDATE authorizations SET resources = COALESCE($1, resources), read_only = COALESCE($2, read_only), \
+             allowed_ips = COALESCE($3, allowed_ips), allowed_referers = COALESCE($4, allowed_referers), \
+             expires_at = CASE WHEN $5 = 1 THEN $6 ELSE expires_at END, enabled = COALESCE($7, enabled), \
+             updated_at = $8, revision = revision + 1 WHERE id = $9",
         )
-        .bind(z.resources.to_stored())
-        .bind(i64::from(z.read_only))
-        .bind(z.allowed_ips.to_stored())
-        .bind(z.allowed_referers.join(" "))
-        .bind(z.expires_at)
-        .bind(i64::from(z.enabled))
+        .bind(changes.resources.as_ref().map(Resources::to_stored))
+        .bind(changes.read_only.map(i64::from))
+        .bind(changes.allowed_ips.as_ref().map(IpAllowList::to_stored))
+        .bind(changes.allowed_referers.as_ref().map(|r| r.join(" ")))
+        .bind(i64::from(changes.expires_at.is_some()))
+        .bind(changes.expires_at.flatten())
+        .bind(changes.enabled.map(i64::from))
         .bind(now)
-        .bind(z.id)
-        .bind(z.revision)
+        .bind(id)
         .execute(&self.writer)
         .await?;
         self.forget_authorizations();
-        if done.rows_affected() == 0 { Err(StoreError::Stale) } else { Ok(()) }
+        exactly_one(&done)
     }
 
     /// A new secret hash; bumping the generation retires every token issued before.

@@ -5,6 +5,7 @@ use sqlx::any::AnyRow;
 
 use crate::domain::dsm::{DsmApp, DsmSecret};
 use crate::store::admin::apps::{NewAuthorizationRow, insert_authorization};
+use crate::store::change::Change;
 use crate::store::{Backend, Store, StoreError, StoreResult, exactly_one};
 
 /// A re-registration's authorization, and when the run credential it gets expires.
@@ -20,6 +21,10 @@ pub struct DsmSecretWrite {
     pub secret: DsmSecret,
     pub previous: Option<(i64, Vec<u8>)>,
 }
+
+/// The live authorization a registration of a DSM application issued: the newest enabled one.
+const LIVE_AUTHORIZATION: &str =
+    "SELECT id, expires_at FROM authorizations WHERE dsm_application_id = $1 AND enabled = 1 ORDER BY id DESC LIMIT 1";
 
 fn app(row: &AnyRow) -> StoreResult<DsmApp> {
     Ok(DsmApp {
@@ -87,99 +92,47 @@ impl Store {
         app(&sqlx::query("SELECT * FROM dsm_applications WHERE id = $1").bind(id).fetch_one(&self.pool).await?)
     }
 
-    /// Registers a DSM application (a new cofre application) or updates one (only at the
-    /// revision it was read: otherwise `Stale`), and adds an authorization for it, in one
-    /// transaction. Returns the DSM app id and the authorization id.
+    /// Registers a new DSM application (a new cofre application) and adds an authorization for
+    /// it, in one change (`Conflict` when its name or unique key was taken meanwhile). Returns
+    /// the DSM app id and the authorization id.
     pub async fn register_dsm(
         &self,
         dsm: &DsmApp,
         authorization: &NewAuthorizationRow<'_>,
-        found: Option<FoundAuthorization>,
         now: i64,
     ) -> StoreResult<(i64, i64)> {
-        let mut tx = self.writer.begin("register_dsm").await?;
-        let (dsm_id, application_id) = if dsm.id == 0 {
-            let application_id: i64 =
-                sqlx::query("INSERT INTO applications (name, enabled, auth_methods, created_at, updated_at) VALUES ($1, 1, 'oauth2', $2, $2) RETURNING id")
-                    .bind(dsm.name.as_str())
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await?
-                    .try_get("id")?;
-            let dsm_id: i64 = sqlx::query(
-                "INSERT INTO dsm_applications (application_id, name, system, environment, unique_key, description, tags, \
-                 line_of_business, application_type, created_at, updated_at, registrar_application_id) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11) RETURNING id",
-            )
-            .bind(application_id)
-            .bind(dsm.name.as_str())
-            .bind(dsm.system.as_str())
-            .bind(dsm.environment.as_str())
-            .bind(dsm.unique_key.as_deref())
-            .bind(dsm.description.as_str())
-            .bind(dsm.tags.as_str())
-            .bind(dsm.line_of_business.as_str())
-            .bind(dsm.application_type.as_str())
-            .bind(now)
-            .bind(dsm.registrar_application_id)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("id")?;
-            (dsm_id, application_id)
-        } else {
-            let done = sqlx::query(
-                "UPDATE dsm_applications SET description = $1, tags = $2, line_of_business = $3, application_type = $4, \
-                 updated_at = $5, revision = revision + 1 WHERE id = $6 AND revision = $7",
-            )
-            .bind(dsm.description.as_str())
-            .bind(dsm.tags.as_str())
-            .bind(dsm.line_of_business.as_str())
-            .bind(dsm.application_type.as_str())
-            .bind(now)
-            .bind(dsm.id)
-            .bind(dsm.revision)
-            .execute(&mut *tx)
-            .await?;
-            if done.rows_affected() == 0 {
-                return Err(StoreError::Stale);
-            }
-            (dsm.id, dsm.application_id)
-        };
-        let authorization_id = match found {
-            // The application's authorization is found: the run gets a credential of its own.
-            Some(FoundAuthorization { id, run_expires_at }) => {
-                sqlx::query(
-                    "INSERT INTO run_credentials (client_id, authorization_id, secret_hash, expires_at, created_at) \
-                     VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(authorization.client_id)
-                .bind(id)
-                .bind(authorization.secret_hash.to_vec())
-                .bind(run_expires_at)
+        let mut change = self.begin("register_dsm").await?;
+        let tx = &mut change.0;
+        let application_id: i64 =
+            sqlx::query("INSERT INTO applications (name, enabled, auth_methods, created_at, updated_at) VALUES ($1, 1, 'oauth2', $2, $2) RETURNING id")
+                .bind(dsm.name.as_str())
                 .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                id
-            }
-            None => {
-                let row = NewAuthorizationRow { dsm_application_id: Some(dsm_id), ..authorization.clone() };
-                insert_authorization(&mut tx, application_id, &row, now).await?
-            }
-        };
-        tx.commit().await?;
-        Ok((dsm_id, authorization_id))
-    }
-
-    /// The live authorization a registration of this DSM application issued, if any.
-    pub async fn dsm_authorization(&self, dsm_application_id: i64) -> StoreResult<Option<(i64, Option<i64>)>> {
-        let row = sqlx::query(
-            "SELECT id, expires_at FROM authorizations WHERE dsm_application_id = $1 AND enabled = 1 \
-             ORDER BY id DESC LIMIT 1",
+                .fetch_one(&mut **tx)
+                .await?
+                .try_get("id")?;
+        let dsm_id: i64 = sqlx::query(
+            "INSERT INTO dsm_applications (application_id, name, system, environment, unique_key, description, tags, \
+             line_of_business, application_type, created_at, updated_at, registrar_application_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11) RETURNING id",
         )
-        .bind(dsm_application_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|r| Ok((r.try_get("id")?, r.try_get("expires_at")?))).transpose()
+        .bind(application_id)
+        .bind(dsm.name.as_str())
+        .bind(dsm.system.as_str())
+        .bind(dsm.environment.as_str())
+        .bind(dsm.unique_key.as_deref())
+        .bind(dsm.description.as_str())
+        .bind(dsm.tags.as_str())
+        .bind(dsm.line_of_business.as_str())
+        .bind(dsm.application_type.as_str())
+        .bind(now)
+        .bind(dsm.registrar_application_id)
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get("id")?;
+        let row = NewAuthorizationRow { dsm_application_id: Some(dsm_id), ..authorization.clone() };
+        let authorization_id = insert_authorization(tx, application_id, &row, now).await?;
+        change.commit().await?;
+        Ok((dsm_id, authorization_id))
     }
 
     pub async fn purge_run_credentials(&self, now: i64) -> StoreResult<u64> {
@@ -220,82 +173,19 @@ impl Store {
         secret(&sqlx::query("SELECT * FROM dsm_secrets WHERE id = $1").bind(id).fetch_one(&self.pool).await?)
     }
 
-    /// The secrets of an application with these identities, in one query.
-    pub async fn dsm_secrets_named(&self, dsm_application_id: i64, identities: &[&str]) -> StoreResult<Vec<DsmSecret>> {
-        if identities.is_empty() {
-            return Ok(Vec::new());
-        }
-        let marks: Vec<String> = (2..identities.len() + 2).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "SELECT * FROM dsm_secrets WHERE dsm_application_id = $1 AND identity IN ({}) ORDER BY id",
-            marks.join(", ")
-        );
-        let mut query = sqlx::query(&sql).bind(dsm_application_id);
-        for identity in identities {
-            query = query.bind(*identity);
-        }
-        query.fetch_all(&self.pool).await?.iter().map(secret).collect()
-    }
-
     /// Applies secret writes whole or not at all. A new secret is inserted (`Conflict` if its
     /// identity was taken meanwhile); an existing one becomes version `secret.version`, with the
     /// data it replaces kept as `previous`, only if it is still at the version before (else `Stale`).
     pub async fn write_dsm_secrets(&self, writes: &[DsmSecretWrite], now: i64) -> StoreResult<()> {
-        let mut tx = self.writer.begin("write_dsm_secrets").await?;
-        for DsmSecretWrite { secret: s, previous } in writes {
-            let Some((previous_version, previous_data)) = previous else {
-                sqlx::query(
-                    "INSERT INTO dsm_secrets (uid, dsm_application_id, identity, name, engine, description, expiration_date, \
-                     version, data, renew_minutes, next_renewal_at, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $10, $11, $11)",
-                )
-                .bind(s.uid.as_str())
-                .bind(s.dsm_application_id)
-                .bind(s.identity.as_str())
-                .bind(s.name.as_str())
-                .bind(s.engine.as_str())
-                .bind(s.description.as_str())
-                .bind(s.expiration_date.as_str())
-                .bind(s.data.clone())
-                .bind(s.renew_minutes)
-                .bind(s.next_renewal_at)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                continue;
-            };
-            let done = sqlx::query(
-                "UPDATE dsm_secrets SET name = $1, engine = $2, description = $3, expiration_date = $4, version = $5, data = $6, \
-                 renew_minutes = $7, next_renewal_at = $8, renewal_lease = 0, updated_at = $9 WHERE id = $10 AND version = $11",
-            )
-            .bind(s.name.as_str())
-            .bind(s.engine.as_str())
-            .bind(s.description.as_str())
-            .bind(s.expiration_date.as_str())
-            .bind(s.version)
-            .bind(s.data.clone())
-            .bind(s.renew_minutes)
-            .bind(s.next_renewal_at)
-            .bind(now)
-            .bind(s.id)
-            .bind(*previous_version)
-            .execute(&mut *tx)
-            .await?;
-            if done.rows_affected() == 0 {
-                return Err(StoreError::Stale);
+        let mut change = self.begin("write_dsm_secrets").await?;
+        for DsmSecretWrite { secret, previous } in writes {
+            match previous {
+                Some(previous) => change.update_dsm_secret(secret, previous, now).await?,
+                None if change.insert_dsm_secret(secret, now).await? => {}
+                None => return Err(StoreError::Conflict),
             }
-            sqlx::query(
-                "INSERT INTO dsm_secret_versions (secret_id, version, data, created_at) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(s.id)
-            .bind(*previous_version)
-            .bind(previous_data.clone())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
         }
-        tx.commit().await?;
-        Ok(())
+        change.commit().await
     }
 
     pub async fn dsm_secret_versions(&self, secret_id: i64) -> StoreResult<Vec<(i64, Vec<u8>)>> {
@@ -367,5 +257,152 @@ impl Store {
         .await?;
         self.forget_authorizations();
         exactly_one(&done)
+    }
+}
+
+impl Change {
+    /// The application's secrets among `identities`, as they are now, locked against every
+    /// other writer until the change ends (in id order, so that changes lock in one order).
+    pub async fn lock_dsm_secrets(
+        &mut self,
+        dsm_application_id: i64,
+        identities: &[&str],
+    ) -> StoreResult<Vec<DsmSecret>> {
+        if identities.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks: Vec<String> = (2..identities.len() + 2).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT * FROM dsm_secrets WHERE dsm_application_id = $1 AND identity IN ({}) ORDER BY id{}",
+            marks.join(", "),
+            self.for_update()
+        );
+        let mut query = sqlx::query(&sql).bind(dsm_application_id);
+        for identity in identities {
+            query = query.bind(*identity);
+        }
+        query.fetch_all(&mut *self.0).await?.iter().map(secret).collect()
+    }
+
+    /// Inserts a new secret; `false`, writing nothing, when its identity was taken meanwhile
+    /// (on PostgreSQL, after the change that took it committed: `lock_dsm_secrets` then finds it).
+    pub async fn insert_dsm_secret(&mut self, s: &DsmSecret, now: i64) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "INSERT INTO dsm_secrets (uid, dsm_application_id, identity, name, engine, description, expiration_date, \
+             version, data, renew_minutes, next_renewal_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $10, $11, $11) \
+             ON CONFLICT (dsm_application_id, identity) DO NOTHING",
+        )
+        .bind(s.uid.as_str())
+        .bind(s.dsm_application_id)
+        .bind(s.identity.as_str())
+        .bind(s.name.as_str())
+        .bind(s.engine.as_str())
+        .bind(s.description.as_str())
+        .bind(s.expiration_date.as_str())
+        .bind(s.data.clone())
+        .bind(s.renew_minutes)
+        .bind(s.next_renewal_at)
+        .bind(now)
+        .execute(&mut *self.0)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Makes `s` the secret's version `s.version`, over the version `previous` names (else
+    /// `Stale`, which a secret read with `lock_dsm_secrets` in this change never is), keeping
+    /// that version's data, sealed for the history.
+    pub async fn update_dsm_secret(&mut self, s: &DsmSecret, previous: &(i64, Vec<u8>), now: i64) -> StoreResult<()> {
+        let (previous_version, previous_data) = previous;
+        let done = sqlx::query(
+            "UPDATE dsm_secrets SET name = $1, engine = $2, description = $3, expiration_date = $4, version = $5, data = $6, \
+             renew_minutes = $7, next_renewal_at = $8, renewal_lease = 0, updated_at = $9 WHERE id = $10 AND version = $11",
+        )
+        .bind(s.name.as_str())
+        .bind(s.engine.as_str())
+        .bind(s.description.as_str())
+        .bind(s.expiration_date.as_str())
+        .bind(s.version)
+        .bind(s.data.clone())
+        .bind(s.renew_minutes)
+        .bind(s.next_renewal_at)
+        .bind(now)
+        .bind(s.id)
+        .bind(*previous_version)
+        .execute(&mut *self.0)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Stale);
+        }
+        sqlx::query("INSERT INTO dsm_secret_versions (secret_id, version, data, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(s.id)
+            .bind(*previous_version)
+            .bind(previous_data.clone())
+            .bind(now)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+}
+
+/// Re-registration of an existing DSM application, in a change that holds it locked.
+impl Change {
+    /// The DSM application as it is now, locked against every other writer until the change ends.
+    pub async fn lock_dsm_app(&mut self, id: i64) -> StoreResult<DsmApp> {
+        let sql = format!("SELECT * FROM dsm_applications WHERE id = $1{}", self.for_update());
+        app(&sqlx::query(&sql).bind(id).fetch_one(&mut *self.0).await?)
+    }
+
+    /// The live authorization a registration of this DSM application issued, if any.
+    pub async fn dsm_authorization(&mut self, dsm_application_id: i64) -> StoreResult<Option<(i64, Option<i64>)>> {
+        let row = sqlx::query(LIVE_AUTHORIZATION).bind(dsm_application_id).fetch_optional(&mut *self.0).await?;
+        row.map(|r| Ok((r.try_get("id")?, r.try_get("expires_at")?))).transpose()
+    }
+
+    /// Writes a locked DSM application's fields back and issues the run its credentials: a
+    /// run credential under the application's live authorization (`found`), else a new
+    /// authorization. Returns the authorization's id.
+    pub async fn reregister_dsm(
+        &mut self,
+        dsm: &DsmApp,
+        authorization: &NewAuthorizationRow<'_>,
+        found: Option<FoundAuthorization>,
+        now: i64,
+    ) -> StoreResult<i64> {
+        let tx = &mut self.0;
+        let done = sqlx::query(
+            "UPDATE dsm_applications SET description = $1, tags = $2, line_of_business = $3, application_type = $4, \
+             updated_at = $5, revision = revision + 1 WHERE id = $6",
+        )
+        .bind(dsm.description.as_str())
+        .bind(dsm.tags.as_str())
+        .bind(dsm.line_of_business.as_str())
+        .bind(dsm.application_type.as_str())
+        .bind(now)
+        .bind(dsm.id)
+        .execute(&mut **tx)
+        .await?;
+        exactly_one(&done)?;
+        match found {
+            // The application's authorization is found: the run gets a credential of its own.
+            Some(FoundAuthorization { id, run_expires_at }) => {
+                sqlx::query(
+                    "INSERT INTO run_credentials (client_id, authorization_id, secret_hash, expires_at, created_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(authorization.client_id)
+                .bind(id)
+                .bind(authorization.secret_hash.to_vec())
+                .bind(run_expires_at)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+                Ok(id)
+            }
+            None => {
+                let row = NewAuthorizationRow { dsm_application_id: Some(dsm.id), ..authorization.clone() };
+                insert_authorization(tx, dsm.application_id, &row, now).await
+            }
+        }
     }
 }

@@ -5,6 +5,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::domain::mysafe::ItemAccess;
+use crate::store::change::Change;
 use crate::store::{Store, StoreError, StoreResult, exactly_one, flag};
 
 #[derive(Clone, Debug)]
@@ -123,66 +124,6 @@ impl Store {
         Ok(id)
     }
 
-    /// Rewrites an item; `shares` of `Some` kind replace that kind's shares; `chunks`, when given,
-    /// replace the file content. One transaction.
-    pub async fn update_mysafe_item(
-        &self,
-        i: &ItemRow,
-        users: Option<&ShareRows>,
-        groups: Option<&ShareRows>,
-        chunks: Option<&[Vec<u8>]>,
-        now: i64,
-    ) -> StoreResult<()> {
-        let mut tx = self.writer.begin("update_mysafe_item").await?;
-        let done = sqlx::query(
-            "UPDATE mysafe_items SET name = $1, url = $2, username = $3, identifier_code = $4, method = $5, tags = $6, \
-             secret = $7, content_type = $8, file_size = $9, updated_at = $10, revision = revision + 1 \
-             WHERE id = $11 AND revision = $12",
-        )
-        .bind(i.name.as_str())
-        .bind(i.url.as_str())
-        .bind(i.username.as_str())
-        .bind(i.identifier_code.as_deref())
-        .bind(i.method.as_str())
-        .bind(i.tags.as_str())
-        .bind(i.secret.clone())
-        .bind(i.content_type.as_str())
-        .bind(i.file_size)
-        .bind(now)
-        .bind(i.id)
-        .bind(i.revision)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::Stale);
-        }
-        for (kind, rows) in [("user", users), ("group", groups)] {
-            if let Some(rows) = rows {
-                sqlx::query("DELETE FROM mysafe_shares WHERE item_id = $1 AND principal_kind = $2")
-                    .bind(i.id)
-                    .bind(kind)
-                    .execute(&mut *tx)
-                    .await?;
-                for (k, principal, can_edit) in rows {
-                    insert_share(&mut tx, i.id, k, *principal, *can_edit).await?;
-                }
-            }
-        }
-        if let Some(chunks) = chunks {
-            sqlx::query("DELETE FROM mysafe_file_chunks WHERE item_id = $1").bind(i.id).execute(&mut *tx).await?;
-            for (seq, data) in chunks.iter().enumerate() {
-                sqlx::query("INSERT INTO mysafe_file_chunks (item_id, seq, data) VALUES ($1, $2, $3)")
-                    .bind(i.id)
-                    .bind(i64::try_from(seq).unwrap_or(i64::MAX))
-                    .bind(data.clone())
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// One item of `kind` with the user's access to it.
     pub async fn mysafe_item(&self, user_id: i64, kind: &str, id: i64) -> StoreResult<(ItemRow, ItemAccess)> {
         let sql = format!("{WITH_ACCESS} WHERE i.id = $2 AND i.kind = $3");
@@ -266,6 +207,74 @@ impl Store {
     pub async fn group_id(&self, name: &str) -> StoreResult<i64> {
         let row = sqlx::query("SELECT id FROM groups WHERE name = $1").bind(name).fetch_one(&self.pool).await?;
         Ok(row.try_get("id")?)
+    }
+}
+
+impl Change {
+    /// The item as it is now, locked against every other writer until the change ends.
+    pub async fn lock_mysafe_item(&mut self, id: i64) -> StoreResult<ItemRow> {
+        let sql = format!("SELECT * FROM mysafe_items WHERE id = $1{}", self.for_update());
+        item(&sqlx::query(&sql).bind(id).fetch_one(&mut *self.0).await?)
+    }
+
+    /// Rewrites an item; `shares` of `Some` kind replace that kind's shares; `chunks`, when given,
+    /// replace the file content. The write applies only over the revision read (else `Stale`,
+    /// which an item read with `lock_mysafe_item` in this change never is).
+    pub async fn update_mysafe_item(
+        &mut self,
+        i: &ItemRow,
+        users: Option<&ShareRows>,
+        groups: Option<&ShareRows>,
+        chunks: Option<&[Vec<u8>]>,
+        now: i64,
+    ) -> StoreResult<()> {
+        let tx = &mut self.0;
+        let done = sqlx::query(
+            "UPDATE mysafe_items SET name = $1, url = $2, username = $3, identifier_code = $4, method = $5, tags = $6, \
+             secret = $7, content_type = $8, file_size = $9, updated_at = $10, revision = revision + 1 \
+             WHERE id = $11 AND revision = $12",
+        )
+        .bind(i.name.as_str())
+        .bind(i.url.as_str())
+        .bind(i.username.as_str())
+        .bind(i.identifier_code.as_deref())
+        .bind(i.method.as_str())
+        .bind(i.tags.as_str())
+        .bind(i.secret.clone())
+        .bind(i.content_type.as_str())
+        .bind(i.file_size)
+        .bind(now)
+        .bind(i.id)
+        .bind(i.revision)
+        .execute(&mut **tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Stale);
+        }
+        for (kind, rows) in [("user", users), ("group", groups)] {
+            if let Some(rows) = rows {
+                sqlx::query("DELETE FROM mysafe_shares WHERE item_id = $1 AND principal_kind = $2")
+                    .bind(i.id)
+                    .bind(kind)
+                    .execute(&mut **tx)
+                    .await?;
+                for (k, principal, can_edit) in rows {
+                    insert_share(tx, i.id, k, *principal, *can_edit).await?;
+                }
+            }
+        }
+        if let Some(chunks) = chunks {
+            sqlx::query("DELETE FROM mysafe_file_chunks WHERE item_id = $1").bind(i.id).execute(&mut **tx).await?;
+            for (seq, data) in chunks.iter().enumerate() {
+                sqlx::query("INSERT INTO mysafe_file_chunks (item_id, seq, data) VALUES ($1, $2, $3)")
+                    .bind(i.id)
+                    .bind(i64::try_from(seq).unwrap_or(i64::MAX))
+                    .bind(data.clone())
+                    .execute(&mut **tx)
+                    .await?;
+            }
+        }
+        Ok(())
     }
 }
 

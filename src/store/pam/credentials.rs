@@ -138,20 +138,6 @@ impl Store {
         )
     }
 
-    pub async fn insert_credential(&self, c: &Credential, now: i64) -> StoreResult<i64> {
-        let mut change = self.begin("insert_credential").await?;
-        let id = change.insert_credential(c, now).await?;
-        change.commit().await?;
-        Ok(id)
-    }
-
-    /// `Change::save_credential` on its own.
-    pub async fn save_credential(&self, c: &Credential, previous: Option<&Version>, now: i64) -> StoreResult<()> {
-        let mut change = self.begin("save_credential").await?;
-        change.save_credential(c, previous, now).await?;
-        change.commit().await
-    }
-
     pub async fn set_credential_enabled(&self, id: i64, enabled: bool, now: i64) -> StoreResult<()> {
         let done =
             sqlx::query("UPDATE credentials SET enabled = $1, updated_at = $2, revision = revision + 1 WHERE id = $3")
@@ -225,6 +211,12 @@ impl Store {
 }
 
 impl Change {
+    /// The credential as it is now, locked against every other writer until the change ends.
+    pub async fn lock_credential(&mut self, id: i64) -> StoreResult<Credential> {
+        let sql = format!("SELECT * FROM credentials WHERE id = $1{}", self.for_update());
+        credential(&sqlx::query(&sql).bind(id).fetch_one(&mut *self.0).await?)
+    }
+
     pub async fn insert_credential(&mut self, c: &Credential, now: i64) -> StoreResult<i64> {
         let row = sqlx::query(
             "INSERT INTO credentials (uid, identifier, kind, device_id, username, secret, public_key, key_passphrase, key_name, \
@@ -261,7 +253,8 @@ impl Change {
 
     /// Writes a credential back; when `previous` is given (the secret changed), the old secret
     /// is kept as a version in the same change. The write applies only if nobody changed
-    /// the credential since it was read (its revision is unchanged): otherwise `Stale`.
+    /// the credential since it was read (its revision is unchanged): otherwise `Stale` — which
+    /// a credential read with `lock_credential` in this change never is.
     pub async fn save_credential(&mut self, c: &Credential, previous: Option<&Version>, now: i64) -> StoreResult<()> {
         let done = sqlx::query(
             "UPDATE credentials SET device_id = $1, username = $2, secret = $3, public_key = $4, key_passphrase = $5, \

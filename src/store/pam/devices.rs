@@ -6,8 +6,9 @@ use sqlx::any::AnyRow;
 use crate::domain::authorization::{Access, ItemKind};
 use crate::domain::pam::Device;
 use crate::store::admin::apps::reachable;
+use crate::store::change::Change;
 use crate::store::written::Written;
-use crate::store::{Store, StoreError, StoreResult, flag};
+use crate::store::{Store, StoreResult, exactly_one, flag};
 
 fn device(row: &AnyRow) -> StoreResult<Device> {
     Ok(Device {
@@ -53,6 +54,17 @@ impl Store {
     pub async fn domains(&self) -> StoreResult<Vec<String>> {
         let rows = sqlx::query("SELECT name FROM domains ORDER BY name").fetch_all(&self.pool).await?;
         Ok(rows.iter().map(|r| r.try_get("name")).collect::<Result<_, _>>()?)
+    }
+
+    /// Any device at `hostname` with address `ip`, visible or not: the device a credential or
+    /// key upsert names (`NotFound` when the hostname's device has another address).
+    pub async fn device_at(&self, hostname: &str, ip: &str) -> StoreResult<Device> {
+        let row = sqlx::query("SELECT * FROM devices WHERE hostname = $1 AND ip = $2")
+            .bind(hostname)
+            .bind(ip)
+            .fetch_one(&self.pool)
+            .await?;
+        device(&row)
     }
 
     /// Any device by hostname, visible or not (hostnames are unique).
@@ -122,28 +134,39 @@ impl Store {
         Ok(row.try_get("id")?)
     }
 
-    /// Writes a device back, only over the revision it was read at: otherwise `Stale`.
-    pub async fn update_device(&self, d: &Device, now: i64) -> StoreResult<()> {
-        let done = sqlx::query(
-            "UPDATE devices SET ip = $1, model = $2, device_type = $3, vendor = $4, site = $5, device_domain = $6, \
-             connectivities = $7, session_remote_config = $8, device_tags = $9, updated_at = $10, revision = revision + 1 \
-             WHERE id = $11 AND revision = $12",
+    /// Sets a device's fields in one statement over whatever they are now — `required` (ip,
+    /// model, type, vendor, site) always, each of `optional` (domain, connectivities, remote
+    /// session config, tags) when given — and answers the device as written. Concurrent
+    /// upserts of one device so apply one after the other, the last one's values winning.
+    pub async fn set_device_fields(
+        &self,
+        id: i64,
+        required: [&str; 5],
+        optional: [Option<&str>; 4],
+        now: i64,
+    ) -> StoreResult<Device> {
+        let [ip, model, device_type, vendor, site] = required;
+        let [domain, connectivities, session_remote_config, tags] = optional;
+        let row = sqlx::query(
+            "UPDATE devices SET ip = $1, model = $2, device_type = $3, vendor = $4, site = $5, \
+             device_domain = COALESCE($6, device_domain), connectivities = COALESCE($7, connectivities), \
+             session_remote_config = COALESCE($8, session_remote_config), device_tags = COALESCE($9, device_tags), \
+             updated_at = $10, revision = revision + 1 WHERE id = $11 RETURNING *",
         )
-        .bind(d.ip.as_str())
-        .bind(d.model.as_str())
-        .bind(d.device_type.as_str())
-        .bind(d.vendor.as_str())
-        .bind(d.site.as_str())
-        .bind(d.device_domain.as_str())
-        .bind(d.connectivities.as_str())
-        .bind(d.session_remote_config.as_str())
-        .bind(d.device_tags.as_str())
+        .bind(ip)
+        .bind(model)
+        .bind(device_type)
+        .bind(vendor)
+        .bind(site)
+        .bind(domain)
+        .bind(connectivities)
+        .bind(session_remote_config)
+        .bind(tags)
         .bind(now)
-        .bind(d.id)
-        .bind(d.revision)
-        .execute(&self.writer)
+        .bind(id)
+        .written_one(&self.writer)
         .await?;
-        if done.rows_affected() == 0 { Err(StoreError::Stale) } else { Ok(()) }
+        device(&row)
     }
 
     /// Enables or disables a device; disabling also suspends all its credentials, in one
@@ -167,5 +190,20 @@ impl Store {
         }
         tx.commit().await?;
         Ok(())
+    }
+}
+
+impl Change {
+    /// Sets a device's domains (a credential upsert gave them).
+    pub async fn set_device_domain(&mut self, id: i64, device_domain: &str, now: i64) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE devices SET device_domain = $1, updated_at = $2, revision = revision + 1 WHERE id = $3",
+        )
+        .bind(device_domain)
+        .bind(now)
+        .bind(id)
+        .execute(&mut *self.0)
+        .await?;
+        exactly_one(&done)
     }
 }

@@ -8,7 +8,7 @@ use crate::domain::authorization::{Access, ItemKind};
 use crate::domain::info::InfoRecord;
 use crate::store::admin::apps::reachable;
 use crate::store::written::Written;
-use crate::store::{Store, StoreResult, exactly_one, flag};
+use crate::store::{Store, StoreResult, flag};
 
 fn record(row: &AnyRow) -> StoreResult<InfoRecord> {
     Ok(InfoRecord {
@@ -24,6 +24,15 @@ fn record(row: &AnyRow) -> StoreResult<InfoRecord> {
         enabled: flag(row, "enabled")?,
         created_by: row.try_get("created_by")?,
     })
+}
+
+/// The fields of protected information an upsert sets; `None` keeps what is stored.
+pub struct InfoFields<'a> {
+    pub name: Option<&'a str>,
+    pub info_type: Option<&'a str>,
+    pub service: Option<&'a str>,
+    pub url: Option<&'a str>,
+    pub users_allowed: Option<&'a str>,
 }
 
 impl Store {
@@ -62,24 +71,35 @@ impl Store {
         Ok(row.map(|r| r.try_get("id")).transpose()?)
     }
 
-    /// Rewrites an existing item's fields (the uid, and so the content's binding, stays).
-    pub async fn update_info(&self, record: &InfoRecord, now: i64) -> StoreResult<()> {
-        let done = sqlx::query(
-            "UPDATE protected_info SET name = $1, info_type = $2, service = $3, url = $4, users_allowed = $5, \
-             content = $6, updated_at = $7 WHERE id = $8 AND uid = $9",
+    /// Sets an active item's content (sealed to its `uid`) and the fields given, in one
+    /// statement over whatever they are now, and answers the item as written: concurrent
+    /// upserts of one item apply one after the other, each keeping the fields the others set
+    /// and it did not. `None` when the item is no longer active.
+    pub async fn update_info(
+        &self,
+        id: i64,
+        uid: &str,
+        sealed_content: &[u8],
+        fields: &InfoFields<'_>,
+        now: i64,
+    ) -> StoreResult<Option<InfoRecord>> {
+        let row = sqlx::query(
+            "UPDATE protected_info SET content = $1, name = COALESCE($2, name), info_type = COALESCE($3, info_type), \
+             service = COALESCE($4, service), url = COALESCE($5, url), users_allowed = COALESCE($6, users_allowed), \
+             updated_at = $7 WHERE id = $8 AND uid = $9 AND enabled = 1 RETURNING *",
         )
-        .bind(record.name.as_str())
-        .bind(record.info_type.as_str())
-        .bind(record.service.as_str())
-        .bind(record.url.as_str())
-        .bind(record.users_allowed.as_str())
-        .bind(record.sealed_content.clone())
+        .bind(sealed_content)
+        .bind(fields.name)
+        .bind(fields.info_type)
+        .bind(fields.service)
+        .bind(fields.url)
+        .bind(fields.users_allowed)
         .bind(now)
-        .bind(record.id)
-        .bind(record.uid.as_str())
-        .execute(&self.writer)
+        .bind(id)
+        .bind(uid)
+        .written_optional(&self.writer)
         .await?;
-        exactly_one(&done)
+        row.as_ref().map(record).transpose()
     }
 
     pub async fn disable_info(&self, id: i64, now: i64) -> StoreResult<()> {

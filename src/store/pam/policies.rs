@@ -24,6 +24,26 @@ fn credential_tags(tags: &str) -> impl Iterator<Item = &str> {
     tags.split(',').map(str::trim).filter(|t| !t.is_empty())
 }
 
+/// The policies assigned to a credential, its device and any tag: `(target_kind, target, policy)`.
+pub struct PolicyCandidates(Vec<(String, String, Policy)>);
+
+impl PolicyCandidates {
+    /// The most specific of them for a credential with `tags`.
+    pub fn effective(&self, tags: &[&str]) -> Option<&Policy> {
+        let rank = |kind: &str, target: &str| match kind {
+            "credential" => Some(CREDENTIAL_RANK),
+            "device" => Some(DEVICE_RANK),
+            "tag" => tag_rank(tags.iter().copied(), target),
+            _ => None,
+        };
+        self.0
+            .iter()
+            .filter_map(|(kind, target, policy)| rank(kind, target).map(|r| (r, policy)))
+            .min_by_key(|(r, _)| *r)
+            .map(|(_, policy)| policy)
+    }
+}
+
 fn policy(row: &AnyRow) -> StoreResult<Policy> {
     Ok(Policy {
         id: row.try_get("id")?,
@@ -122,6 +142,12 @@ impl Store {
         device_id: i64,
         tags: &[&str],
     ) -> StoreResult<Option<Policy>> {
+        Ok(self.policy_candidates(credential_id, device_id).await?.effective(tags).cloned())
+    }
+
+    /// Every policy that may apply to a credential on a device, whatever its tags: read before
+    /// a change that locks the credential, which then chooses by the tags it finds.
+    pub async fn policy_candidates(&self, credential_id: i64, device_id: i64) -> StoreResult<PolicyCandidates> {
         let rows = sqlx::query(
             "SELECT a.target_kind, a.target, p.* FROM policy_assignments a JOIN password_policies p ON p.id = a.policy_id \
              WHERE (a.target_kind = 'credential' AND a.target = $1) OR (a.target_kind = 'device' AND a.target = $2) \
@@ -131,18 +157,11 @@ impl Store {
         .bind(device_id.to_string())
         .fetch_all(&self.pool)
         .await?;
-        let rank = |row: &AnyRow| -> Option<usize> {
-            let kind: String = row.try_get("target_kind").ok()?;
-            let target: String = row.try_get("target").ok()?;
-            match kind.as_str() {
-                "credential" => Some(CREDENTIAL_RANK),
-                "device" => Some(DEVICE_RANK),
-                "tag" => tag_rank(tags.iter().copied(), &target),
-                _ => None,
-            }
-        };
-        let best = rows.iter().filter_map(|r| rank(r).map(|k| (k, r))).min_by_key(|(k, _)| *k);
-        best.map(|(_, row)| policy(row)).transpose()
+        let candidates = rows
+            .iter()
+            .map(|r| Ok((r.try_get("target_kind")?, r.try_get("target")?, policy(r)?)))
+            .collect::<StoreResult<_>>()?;
+        Ok(PolicyCandidates(candidates))
     }
 
     /// Takes up to `limit` credentials due for rotation, leasing them until `lease_until` so
