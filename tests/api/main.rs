@@ -77,6 +77,7 @@ mod ssh_terminal;
 mod ssh_user;
 mod sshd;
 mod store_hangs;
+mod store_moves;
 mod store_outages;
 mod target_networks;
 mod throttle;
