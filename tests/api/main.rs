@@ -22,6 +22,8 @@ mod certificates;
 mod cli;
 mod cli_audit;
 mod cli_vault;
+mod container_image;
+mod container_run;
 mod contract_fidelity;
 mod crash;
 mod dashboards;
