@@ -10,6 +10,7 @@ pub mod dsm;
 pub mod integrity;
 pub mod keys;
 pub mod operator_audit;
+pub mod ready;
 pub mod run;
 pub mod sessions;
 pub mod users;
@@ -44,6 +45,9 @@ pub enum Command {
     Init,
     /// Apply database migrations and exit.
     Migrate,
+    /// Exit 0 when the server this configuration describes answers /ready with 200 (its store
+    /// takes a write): the container image's health check. Opens no store and reads no key.
+    Ready,
     /// Applications and their authorizations.
     #[command(subcommand)]
     App(AppCommand),

@@ -290,6 +290,29 @@ impl Config {
         format!("{scheme}://{host}:{}", listen.port())
     }
 
+    /// When a listener takes every address (as in a container) while the links that name it
+    /// (session URLs) name localhost: browsers on other machines cannot follow them.
+    pub fn local_links_note(&self) -> Option<String> {
+        let local = |url: &str, listen: SocketAddr| {
+            let host = url.split("://").nth(1).unwrap_or(url).split([':', '/']).next().unwrap_or("");
+            listen.ip().is_unspecified() && (host == "localhost" || host.ends_with(".localhost"))
+        };
+        let mut unset = Vec::new();
+        if local(&self.public_base(), self.listen) {
+            unset.push("public_url (COFRE_PUBLIC_URL)");
+        }
+        if local(&self.proxy_base(), self.proxy_listen) {
+            unset.push("proxy_url (COFRE_PROXY_URL)");
+        }
+        (!unset.is_empty()).then(|| {
+            format!(
+                "session links name localhost while cofre listens on every address: only a browser on this machine \
+                 (or the container's host) can follow them; set {} to the names other machines use",
+                unset.join(" and ")
+            )
+        })
+    }
+
     /// Every address cofre listens on: never a target, whatever `target_networks` allows.
     pub fn own_listeners(&self) -> Vec<SocketAddr> {
         [Some(self.listen), Some(self.proxy_listen), self.ssh_listen].into_iter().flatten().collect()
@@ -323,6 +346,26 @@ pub fn redact_url(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn links_to_localhost_are_noted_only_when_listening_everywhere() {
+        let everywhere = Config {
+            listen: "0.0.0.0:8443".parse().expect("addr"),
+            proxy_listen: "0.0.0.0:8444".parse().expect("addr"),
+            ..Config::default()
+        };
+        let note = everywhere.local_links_note().expect("noted");
+        assert!(note.contains("public_url (COFRE_PUBLIC_URL) and proxy_url (COFRE_PROXY_URL)"), "{note}");
+        let named = Config {
+            public_url: "https://vault.example:8443".into(),
+            proxy_url: "https://*.sessions.example:8444".into(),
+            ..everywhere.clone()
+        };
+        assert_eq!(named.local_links_note(), None);
+        let proxy_only = Config { public_url: "https://vault.example:8443".into(), ..everywhere };
+        assert!(!proxy_only.local_links_note().expect("noted").contains("public_url"));
+        assert_eq!(Config::default().local_links_note(), None, "loopback listeners: localhost is right");
+    }
 
     #[test]
     fn example_file_parses_to_the_defaults() {

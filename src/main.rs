@@ -43,6 +43,8 @@ async fn main() -> ExitCode {
             };
             std::process::exit(code);
         }
+        // The health probe needs no store and no key: only where the server listens.
+        Command::Ready => cofre::cli::ready::probe(&config).await,
         other => run_operator_command(config, other).await,
     };
     match result {
@@ -63,6 +65,10 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     eprintln!("cofre: session web proxy on {} (each session on its own host under {sessions})", app.proxy_addr());
     if let Some(ssh) = app.ssh_addr() {
         eprintln!("cofre: SSH gateway on {ssh} (ssh -p {} TICKET@host)", ssh.port());
+    }
+    if let Some(note) = app.state().core.config.local_links_note() {
+        tracing::warn!("{note}");
+        eprintln!("cofre: {note}");
     }
     app.run_until_signal().await?;
     Ok(())

@@ -30,6 +30,7 @@ async fn run(core: &Core, command: Command) -> CliResult {
     use super::run::{app, audit_tail, domain, policy, token};
     match command {
         Command::Serve => Ok(()),
+        Command::Ready => Err("cofre ready runs without opening the store".into()),
         Command::Init => init(core),
         Command::Migrate => {
             println!("migrations applied");

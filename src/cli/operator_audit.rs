@@ -45,7 +45,7 @@ pub struct Action {
 /// The action `command` takes, or `None` for a read (lists, shows, the audit trail itself).
 pub fn action(command: &Command) -> Option<Action> {
     let (name, targets) = match command {
-        Command::Serve | Command::Dsm(_) => return None,
+        Command::Serve | Command::Ready | Command::Dsm(_) => return None,
         Command::Init => ("init", json!({})),
         Command::Migrate => ("migrate", json!({})),
         Command::App(cmd) => app(cmd)?,

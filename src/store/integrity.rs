@@ -2,5 +2,7 @@
 
 pub mod keys;
 pub mod leases;
+pub mod loading;
+pub mod references;
 pub mod sealed;
 pub mod snapshot;

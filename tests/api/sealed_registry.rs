@@ -99,7 +99,7 @@ async fn stored_values(app: &TestApp) -> Vec<(String, i64)> {
 
 /// Writes at least one sealed value into every registered column, through the API where one
 /// reaches it; returns how many values it wrote (a lower bound of what the store holds).
-async fn populate(app: &TestApp) -> u64 {
+pub async fn populate(app: &TestApp) -> u64 {
     let mut written = 0u64;
     let secret = canary();
 

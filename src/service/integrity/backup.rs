@@ -17,7 +17,8 @@ use crate::config::Config;
 use crate::crypto::cipher::{Aad, SealingKey};
 use crate::crypto::keyring::MasterKey;
 use crate::store::Store;
-use crate::store::integrity::snapshot::{Cell, Column, Loader, SnapshotError, SnapshotItem};
+use crate::store::integrity::loading::Loader;
+use crate::store::integrity::snapshot::{Cell, Column, SnapshotError, SnapshotItem};
 
 const FORMAT: &str = "cofre-backup";
 const VERSION: u32 = 1;
@@ -190,6 +191,7 @@ pub async fn restore(
                         picked.push(column.clone());
                     }
                     counts.insert(table.clone(), 0);
+                    loader.start_table(&table, &picked);
                     loaded.push((table, picked));
                 }
                 Line::Row(cells) => {

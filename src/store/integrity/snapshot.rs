@@ -1,20 +1,20 @@
 //! Every row of every table, read in one consistent snapshot and loaded back in one
-//! transaction: the store side of backups, restores and moving to another store. Tables are
-//! taken in creation order (parents before the tables that reference them) and rows in key
-//! order; names always come from the store's own catalog, never from a file.
+//! transaction (`loading.rs`): the store side of backups, restores and moving to another store.
+//! Tables are taken in dependency order (`references.rs`: parents before the tables that
+//! reference them) and rows in key order; names always come from the store's own catalog, never
+//! from a file.
 
 use futures_util::StreamExt;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::store::pam::keys::WrappedKey;
 use crate::store::{Backend, Store, StoreError, StoreResult};
 
 /// Tables that are the store's machinery rather than its content.
 const SKIPPED: [&str; 2] = ["_sqlx_migrations", "sqlite_sequence"];
 
 /// Tables the migrations fill: a fresh store has these rows, and a restore replaces them.
-const SEEDED: [&str; 2] = ["audit_chain", "dsm_engines"];
+pub(super) const SEEDED: [&str; 2] = ["audit_chain", "dsm_engines"];
 
 /// One stored value; every cofre column is an integer, text or bytes.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -61,6 +61,10 @@ pub enum ColumnKind {
 pub struct Column {
     pub name: String,
     pub kind: ColumnKind,
+    /// Whether it takes NULL (a reference loaded last is NULL until then).
+    pub nullable: bool,
+    /// Whether it is (part of) the table's primary key, which names a row to update.
+    pub primary: bool,
 }
 
 /// What a snapshot hands its sink, in order: a table, then its rows.
@@ -99,8 +103,13 @@ impl Store {
         migrator.iter().map(|m| m.version).max().unwrap_or(0)
     }
 
-    /// The content tables, in the order they were created.
+    /// The content tables, each after the tables it references (creation order otherwise).
     pub async fn tables(&self) -> StoreResult<Vec<String>> {
+        let created = self.tables_in_creation_order().await?;
+        Ok(super::references::dependency_order(&created, &self.references().await?))
+    }
+
+    async fn tables_in_creation_order(&self) -> StoreResult<Vec<String>> {
         let sql = match self.backend {
             Backend::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY rowid",
             Backend::Postgres => {
@@ -121,10 +130,19 @@ impl Store {
 
     pub async fn columns(&self, table: &str) -> StoreResult<Vec<Column>> {
         let sql = match self.backend {
-            Backend::Sqlite => "SELECT name, type FROM pragma_table_info($1) ORDER BY cid",
+            Backend::Sqlite => {
+                "SELECT name, type, CASE WHEN \"notnull\" = 0 THEN 1 ELSE 0 END AS nullable, \
+                 CASE WHEN pk > 0 THEN 1 ELSE 0 END AS \"primary\" FROM pragma_table_info($1) ORDER BY cid"
+            }
             Backend::Postgres => {
-                "SELECT CAST(column_name AS TEXT) AS name, CAST(data_type AS TEXT) AS type FROM information_schema.columns \
-                 WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position"
+                "SELECT CAST(a.attname AS TEXT) AS name, CAST(format_type(a.atttypid, a.atttypmod) AS TEXT) AS type, \
+                 CAST(CASE WHEN a.attnotnull THEN 0 ELSE 1 END AS BIGINT) AS nullable, \
+                 CAST(CASE WHEN EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary \
+                   AND a.attnum = ANY (i.indkey)) THEN 1 ELSE 0 END AS BIGINT) AS \"primary\" \
+                 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+                 JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = current_schema() AND c.relname = $1 AND a.attnum > 0 AND NOT a.attisdropped \
+                 ORDER BY a.attnum"
             }
         };
         let rows = sqlx::query(sql).bind(table).fetch_all(&self.pool).await?;
@@ -138,7 +156,12 @@ impl Store {
                 } else {
                     ColumnKind::Text
                 };
-                Ok(Column { name: r.try_get("name")?, kind })
+                Ok(Column {
+                    name: r.try_get("name")?,
+                    kind,
+                    nullable: r.try_get::<i64, _>("nullable")? == 1,
+                    primary: r.try_get::<i64, _>("primary")? == 1,
+                })
             })
             .collect()
     }
@@ -195,113 +218,6 @@ impl Store {
         }
         Ok(None)
     }
-
-    /// Opens the transaction a restore loads into.
-    pub async fn begin_load(&self) -> StoreResult<Loader> {
-        let mut tx = self.writer.begin("restore").await?;
-        if self.backend == Backend::Sqlite {
-            sqlx::query("PRAGMA defer_foreign_keys = ON").execute(&mut *tx).await?;
-        }
-        for table in SEEDED {
-            sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await?;
-        }
-        Ok(Loader { tx, backend: self.backend })
-    }
-}
-
-/// A restore under way: rows go in, and nothing is visible until `finish`.
-pub struct Loader {
-    tx: sqlx::Transaction<'static, sqlx::Any>,
-    backend: Backend,
-}
-
-impl Loader {
-    /// Inserts `rows` (cells in `columns` order) into `table`, whose names the caller has
-    /// checked against the store's catalog.
-    pub async fn insert(&mut self, table: &str, columns: &[Column], rows: &[Vec<Cell>]) -> StoreResult<()> {
-        if rows.is_empty() || columns.is_empty() {
-            return Ok(());
-        }
-        // Stay well under SQLite's and PostgreSQL's limits on bound parameters.
-        let per_statement = (30_000 / columns.len()).clamp(1, 500);
-        let names: Vec<String> = columns.iter().map(|c| quoted(&c.name)).collect();
-        for chunk in rows.chunks(per_statement) {
-            let mut sql = format!("INSERT INTO {} ({}) VALUES ", quoted(table), names.join(", "));
-            let mut n = 0;
-            for (i, _) in chunk.iter().enumerate() {
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                let params: Vec<String> = (0..columns.len())
-                    .map(|_| {
-                        n += 1;
-                        format!("${n}")
-                    })
-                    .collect();
-                sql.push('(');
-                sql.push_str(&params.join(", "));
-                sql.push(')');
-            }
-            let mut query = sqlx::query(&sql);
-            for row in chunk {
-                for (cell, column) in row.iter().zip(columns) {
-                    query = match (cell, column.kind) {
-                        (Cell::Null, ColumnKind::Int) => query.bind(None::<i64>),
-                        (Cell::Null, ColumnKind::Text) => query.bind(None::<String>),
-                        (Cell::Null, ColumnKind::Bytes) => query.bind(None::<Vec<u8>>),
-                        (Cell::Int(v), _) => query.bind(*v),
-                        (Cell::Text(v), _) => query.bind(v.as_str()),
-                        (Cell::Bytes(v), _) => query.bind(v.0.as_slice()),
-                    };
-                }
-            }
-            query.execute(&mut *self.tx).await?;
-        }
-        Ok(())
-    }
-
-    /// The data keys loaded so far, as the restore re-wraps them.
-    pub async fn data_keys(&mut self) -> StoreResult<Vec<WrappedKey>> {
-        let rows =
-            sqlx::query("SELECT id, kek_id, wrapped_key FROM data_keys ORDER BY id").fetch_all(&mut *self.tx).await?;
-        rows.iter()
-            .map(|r| {
-                Ok(WrappedKey {
-                    id: r.try_get("id")?,
-                    kek_id: r.try_get("kek_id")?,
-                    wrapped: r.try_get("wrapped_key")?,
-                })
-            })
-            .collect()
-    }
-
-    /// Data key `id`, now wrapped by master key `kek_id`.
-    pub async fn rewrap_data_key(&mut self, id: i64, kek_id: i64, wrapped: &[u8]) -> StoreResult<()> {
-        sqlx::query("UPDATE data_keys SET kek_id = $1, wrapped_key = $2 WHERE id = $3")
-            .bind(kek_id)
-            .bind(wrapped)
-            .bind(id)
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(())
-    }
-
-    /// Moves PostgreSQL's identity counters past the loaded ids, then commits.
-    pub async fn finish(mut self, tables: &[(String, Vec<Column>)]) -> StoreResult<()> {
-        if self.backend == Backend::Postgres {
-            for (table, columns) in tables {
-                if columns.iter().any(|c| c.name == "id" && c.kind == ColumnKind::Int) {
-                    let sql = format!(
-                        "SELECT setval(pg_get_serial_sequence($1, 'id'), (SELECT COALESCE(MAX(id), 0) + 1 FROM {}), false)",
-                        quoted(table)
-                    );
-                    sqlx::query(&sql).bind(table.as_str()).execute(&mut *self.tx).await?;
-                }
-            }
-        }
-        self.tx.commit().await?;
-        Ok(())
-    }
 }
 
 fn cells(row: &AnyRow, columns: &[Column]) -> StoreResult<Vec<Cell>> {
@@ -321,6 +237,6 @@ fn cells(row: &AnyRow, columns: &[Column]) -> StoreResult<Vec<Cell>> {
 }
 
 /// A catalog name as an SQL identifier.
-fn quoted(name: &str) -> String {
+pub(super) fn quoted(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
