@@ -236,18 +236,8 @@ fn the_image_runs_cofre_unprivileged_on_every_address_with_a_health_check() {
     assert!(stages.len() >= 2, "multi-stage: the toolchain stays out of the image");
     let (builder, runtime) = builder_and_runtime(&stages);
     assert!(!std::ptr::eq(builder, runtime), "the image is not the builder");
-    let binary = runtime
-        .all("COPY")
-        .find_map(|args| args.strip_prefix(&format!("--from={} ", builder.name.as_deref().expect("named"))))
-        .expect("the image takes the binary from the builder");
-    let built = binary.split_whitespace().next().expect("a path");
-    assert!(builder.all("RUN").any(|r| r.contains(built)), "the builder puts the binary at {built}");
-
-    let user = runtime.all("USER").last().expect("a USER");
-    let uid = user.split(':').next().expect("uid");
-    assert!(uid != "root" && uid != "0", "not root: {user}");
-    assert!(uid.parse::<u32>().is_ok(), "a numeric uid, which runAsNonRoot can check: {user}");
-
+    // What the issue found missing first (the session proxy on 127.0.0.1, no health check), then
+    // the user and where the binary comes from.
     let env: Vec<&str> = runtime.all("ENV").flat_map(str::split_whitespace).collect();
     for listener in ["COFRE_LISTEN=0.0.0.0:8443", "COFRE_PROXY_LISTEN=0.0.0.0:8444"] {
         assert!(env.contains(&listener), "{listener}: {env:?}");
@@ -257,6 +247,18 @@ fn the_image_runs_cofre_unprivileged_on_every_address_with_a_health_check() {
     let health = runtime.all("HEALTHCHECK").last().expect("a HEALTHCHECK");
     assert!(health.contains("CMD [\"/usr/local/bin/cofre\", \"ready\"]"), "{health}");
     assert!(runtime.all("ENTRYPOINT").any(|e| e.contains("/usr/local/bin/cofre")));
+
+    let user = runtime.all("USER").last().expect("a USER");
+    let uid = user.split(':').next().expect("uid");
+    assert!(uid != "root" && uid != "0", "not root: {user}");
+    assert!(uid.parse::<u32>().is_ok(), "a numeric uid, which runAsNonRoot can check: {user}");
+
+    let binary = runtime
+        .all("COPY")
+        .find_map(|args| args.strip_prefix(&format!("--from={} ", builder.name.as_deref().expect("named"))))
+        .expect("the image takes the binary from the builder");
+    let built = binary.split_whitespace().next().expect("a path");
+    assert!(builder.all("RUN").any(|r| r.contains(built)), "the builder puts the binary at {built}");
 }
 
 #[test]
