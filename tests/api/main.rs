@@ -45,6 +45,7 @@ mod labelled_devices;
 mod links;
 mod lost_updates;
 mod metrics;
+mod migration_trees;
 mod mysafe;
 mod mysafe_files;
 mod oauth1;
