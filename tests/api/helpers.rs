@@ -294,15 +294,40 @@ pub fn token_request(http: &reqwest::Client, base: &str, app: &CreatedApplicatio
     ])
 }
 
-/// A new schema in the test database, reached through `search_path` in the URL.
+/// A new schema in the test database, reached through `search_path` in the URL. Schemas are
+/// named `t_<unix seconds>_<uuid>`; the first one a test process makes also drops the schemas
+/// earlier runs left behind (a day old, or named the older way), so the database does not grow
+/// with every run.
 pub async fn fresh_postgres_schema(base: &str) -> String {
+    static SWEPT: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
     sqlx::any::install_default_drivers();
-    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
+    let schema = format!("t_{now}_{}", uuid::Uuid::new_v4().simple());
     let pool = sqlx::AnyPool::connect(base).await.expect("PostgreSQL reachable at COFRE_TEST_POSTGRES_URL");
+    SWEPT.get_or_init(|| drop_old_schemas(&pool, now)).await;
     sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&pool).await.expect("create schema");
     pool.close().await;
     let sep = if base.contains('?') { '&' } else { '?' };
     format!("{base}{sep}options=-c%20search_path%3D{schema}")
+}
+
+/// Drops the test schemas of runs that ended long ago: named `t_<seconds>_…` over a day ago (no
+/// run lasts that long, so a concurrent run's schemas stay), or `t_<uuid>` as before.
+async fn drop_old_schemas(pool: &sqlx::AnyPool, now: u64) {
+    let stale = |name: &str| match name.strip_prefix("t_").map(|rest| rest.split_once('_')) {
+        Some(Some((made, _))) => made.parse::<u64>().is_ok_and(|made| made + 86_400 < now),
+        Some(None) => name.len() == 34 && name[2..].bytes().all(|b| b.is_ascii_hexdigit()),
+        None => false,
+    };
+    let names =
+        sqlx::query("SELECT CAST(nspname AS TEXT) AS name FROM pg_namespace WHERE nspname LIKE 't!_%' ESCAPE '!'")
+            .fetch_all(pool)
+            .await
+            .expect("schemas");
+    for name in names.iter().map(|row| sqlx::Row::get::<String, _>(row, "name")).filter(|n| stale(n)) {
+        // Another process sweeping at the same time may have dropped it first.
+        let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE")).execute(pool).await;
+    }
 }
 
 /// The envelope every error carries, built here independently of the server's code.
