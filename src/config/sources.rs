@@ -103,3 +103,75 @@ pub(super) fn describe(table: &toml::Table, e: &toml::de::Error) -> String {
         None => e.message().to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+    use serde::de::{self, Deserializer, Visitor};
+
+    use super::*;
+
+    /// A deserializer that only records the field names a struct asks for.
+    struct FieldNames<'a>(&'a mut Vec<&'static str>);
+
+    #[derive(Debug)]
+    struct Recorded;
+
+    impl std::fmt::Display for Recorded {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("recorded")
+        }
+    }
+
+    impl std::error::Error for Recorded {}
+
+    impl de::Error for Recorded {
+        fn custom<T: std::fmt::Display>(_: T) -> Self {
+            Recorded
+        }
+    }
+
+    impl<'de> Deserializer<'de> for FieldNames<'_> {
+        type Error = Recorded;
+
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Recorded> {
+            Err(Recorded)
+        }
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Recorded> {
+            self.0.extend_from_slice(fields);
+            Err(Recorded)
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option
+            unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
+        }
+    }
+
+    #[test]
+    fn the_option_names_are_the_configs_fields() {
+        let mut fields = Vec::new();
+        let _ = Config::deserialize(FieldNames(&mut fields));
+        let (mut fields, mut options) = (fields, OPTIONS.to_vec());
+        fields.sort_unstable();
+        options.sort_unstable();
+        assert_eq!(options, fields, "OPTIONS lists every Config field, and only those");
+    }
+
+    #[test]
+    fn env_values_get_the_type_their_option_takes() {
+        // A number, boolean or list option left as text fails as "invalid type: string".
+        for option in OPTIONS {
+            let table = toml::Table::from_iter([((*option).to_owned(), env_value(option, "1"))]);
+            if let Err(e) = table.try_into::<Config>() {
+                assert!(!e.message().contains("invalid type: string"), "{option}: {}", e.message());
+            }
+        }
+    }
+}
